@@ -1,0 +1,63 @@
+//! Finds the system libibverbs with pkg-config and generates its bindings with bindgen.
+//!
+//! Bindings are generated at build time from the installed `<infiniband/verbs.h>`, so struct
+//! layouts always match the library the crate links (rdma-core grows `struct ibv_context`,
+//! `verbs_context` and `ibv_port_attr` between releases). This needs libclang
+//! (Debian: `libclang-dev`) and the verbs headers (Debian: `libibverbs-dev`).
+
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    println!("cargo:rerun-if-changed=src/sys/wrapper.h");
+    let lib = match pkg_config::Config::new()
+        .atleast_version("1.8")
+        .probe("libibverbs")
+    {
+        Ok(lib) => lib,
+        Err(e) => {
+            eprintln!(
+                "error: libibverbs was not found by pkg-config ({e}).\n\
+                 Install the verbs development files: `apt-get install libibverbs-dev` (Debian/Ubuntu) \
+                 or `dnf install rdma-core-devel` (Fedora/RHEL)."
+            );
+            std::process::exit(1);
+        }
+    };
+
+    let mut builder = bindgen::Builder::default()
+        .header("src/sys/wrapper.h")
+        .allowlist_function("ibv_.*")
+        .allowlist_function("_ibv_.*")
+        .allowlist_type("ibv_.*")
+        .allowlist_type("verbs_.*")
+        .allowlist_type("_compat_ibv_port_attr")
+        .allowlist_type("ib_uverbs_access_flags")
+        .allowlist_var("IBV_.*")
+        .allowlist_var("IB_UVERBS_.*")
+        // Plain integer constants: flags are OR-ed together, statuses come from the kernel
+        // and may hold values newer than this header.
+        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
+        .derive_default(true)
+        .derive_debug(true)
+        .impl_debug(false)
+        .layout_tests(true)
+        .generate_comments(false)
+        // The header's `static inline` verbs are re-implemented in `sys::inline`.
+        .generate_inline_functions(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for path in &lib.include_paths {
+        builder = builder.clang_arg(format!("-I{}", path.display()));
+    }
+    let bindings = builder.generate().unwrap_or_else(|e| {
+        eprintln!(
+            "error: bindgen could not parse <infiniband/verbs.h>: {e}.\n\
+             It needs libclang: `apt-get install libclang-dev`."
+        );
+        std::process::exit(1);
+    });
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    bindings
+        .write_to_file(out.join("verbs.rs"))
+        .expect("write bindings to OUT_DIR");
+}

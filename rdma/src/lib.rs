@@ -1,0 +1,119 @@
+//! Safe, zero-cost RDMA verbs over the system's libibverbs.
+//!
+//! ```no_run
+//! use rdma::{Access, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
+//!            QueuePair, RemoteQp, SendWr, WorkCompletion};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ctx = Context::open(None)?;                        // first device
+//! let pd = ProtectionDomain::new(&ctx)?;
+//! let cq = CompletionQueue::new(&ctx, 256)?;
+//! let qp = QueuePair::builder(&pd, &cq, &cq).build()?;
+//! # let remote = RemoteQp { qpn: 1, psn: 0, lid: 0, gid: None };
+//! // ... exchange qp.qpn(), a PSN and the port's LID/GID with the peer out of band ...
+//! let mut qp = qp.connect(&remote, &ConnectOptions::default())?;
+//! let mut buf = MemoryRegion::new(&pd, 4096, Access::LOCAL_WRITE)?;
+//! buf.as_mut_slice().unwrap().fill(7);
+//! qp.post_send(SendWr::send(buf).wr_id(1))?;             // the QP owns `buf` now
+//! let mut wcs = [WorkCompletion::default(); 16];
+//! loop {
+//!     for wc in cq.poll(&mut wcs)? {
+//!         let done = qp.complete(wc)?;                    // ... and hands it back here
+//!         done.result()?;
+//!         let _buf: MemoryRegion = done.buf.unwrap();
+//!     }
+//! #   break;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # The soundness model: buffers are owned by the queue while the device may touch them
+//!
+//! A post that merely borrows a buffer for the duration of the call is unsound: the call
+//! returns while the device still reads or writes the memory, and safe code could then free
+//! or read it. This crate makes the queue own the memory instead:
+//!
+//! - A [`MemoryRegion`] owns its memory (page-aligned `mmap`, optionally huge pages) and its
+//!   registration. It can be cut into pieces ([`MemoryRegion::split_at`],
+//!   [`MemoryRegion::chunks`]) that share the registration and each own a byte range.
+//! - Posting a receive, an RDMA READ, or a signaled send/write of an owned piece **moves** the
+//!   piece into the queue's in-flight ring ([`QueuePair::post_recv`], [`QueuePair::post_send`]).
+//!   The ring is allocated once when the QP is created; posting moves a value into a slot,
+//!   completing moves it out. No allocation, no lock, no reference count per operation.
+//! - The piece comes back only through [`QueuePair::complete`] (or
+//!   [`SharedReceiveQueue::complete`]), given a [`WorkCompletion`] polled from the CQ. Each
+//!   `wr_id` the crate posts carries a sequence number (or, for an SRQ, a slot and a
+//!   generation); a completion that is not for an outstanding request of that queue is
+//!   rejected, so a stale or duplicated completion can never return a buffer the device
+//!   still uses. Work queues complete in order, so a completion also retires the requests
+//!   posted before it on the same queue.
+//! - Sources that many requests read at once (the same buffer written to a peer a hundred
+//!   times, unsignaled) are **pinned** to the QP ([`QueuePair::pin`]): the QP keeps them
+//!   read-only and counts the requests using each; [`QueuePair::unpin`] returns a source
+//!   only when none is in flight. Unsignaled requests cannot own a buffer (nothing would hand
+//!   it back): use a pinned source or inline data.
+//! - Dropping a QP destroys it first (after `ibv_destroy_qp` the device no longer accesses
+//!   memory for it), then frees the buffers it held. If destruction fails the buffers are
+//!   leaked, never freed. The same holds for an SRQ and, at the bottom, for every
+//!   registration: `ibv_dereg_mr` runs before `munmap`, and a failed deregistration leaks.
+//! - Memory that peers may write at any time (registered with [`Access::REMOTE_WRITE`] or
+//!   [`Access::REMOTE_ATOMIC`]) is never exposed as `&[u8]`/`&mut [u8]`:
+//!   [`MemoryRegion::as_slice`] returns `None` for it, and [`MemoryRegion::read_at`],
+//!   [`MemoryRegion::load`] and [`MemoryRegion::write_at`] use volatile accesses.
+//!
+//! What this rules out at compile time (see `tests/compile_fail/`): freeing or reading a
+//! buffer after posting it (it was moved), and two open post batches on one QP (a batch
+//! holds `&mut QueuePair`). What the type system cannot see is checked at run time on the
+//! slow path only: QP state, queue room, ranges.
+//!
+//! For experts, [`QueuePair::post_send_raw`] and [`QueuePair::post_recv_raw`] post raw
+//! `ibv_send_wr`/`ibv_recv_wr` chains with a written contract, and [`sys`] is the raw FFI.
+//!
+//! # Resource lifetimes
+//!
+//! [`Context`], [`ProtectionDomain`] and [`CompletionQueue`] are cheap `Arc` handles; every
+//! resource holds what it was created from, so dropping in any order is safe (a CQ outlives
+//! the QPs using it, a PD its MRs and QPs, the context everything).
+//!
+//! # Linking
+//!
+//! The crate links the system libibverbs (found with pkg-config) and generates its bindings
+//! with bindgen at build time from the installed `<infiniband/verbs.h>`, so struct layouts
+//! always match the library in use. Build needs `libibverbs-dev` and `libclang-dev` (Debian).
+//! The data-path verbs that verbs.h defines `static inline` (`ibv_post_send`, `ibv_post_recv`,
+//! `ibv_poll_cq`, `ibv_req_notify_cq`, `ibv_post_srq_recv`) are re-implemented in Rust as the
+//! header does them, one indirect call through the provider's ops table, so they inline into
+//! the caller.
+#![deny(missing_docs)]
+#![warn(unsafe_op_in_unsafe_fn)]
+
+pub mod sys;
+
+mod access;
+mod completion;
+mod context;
+mod cq;
+mod device;
+mod error;
+pub mod exchange;
+pub mod gid;
+mod mr;
+mod pd;
+mod port;
+mod qp;
+mod srq;
+
+pub use access::Access;
+pub use completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
+pub use context::Context;
+pub use cq::{CompletionChannel, CompletionQueue, CqBuilder};
+pub use device::{Device, DeviceList, NodeType, Transport};
+pub use error::{Error, Result};
+pub use gid::{best_gid_index, Gid, GidEntry, GidType};
+pub use mr::{MemoryRegion, MrBuilder, RemoteBuf};
+pub use pd::ProtectionDomain;
+pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
+pub use qp::{
+    Completion, ConnectError, ConnectOptions, Local, Pinned, PostError, QpAttr, QpBuilder, QpCaps,
+    QpState, QueuePair, RecvBatch, RemoteQp, SendBatch, SendWr,
+};
+pub use srq::SharedReceiveQueue;

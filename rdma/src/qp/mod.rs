@@ -1,0 +1,432 @@
+//! Reliable-connected queue pairs: creation, state changes, posting and completing work.
+//!
+//! See the crate documentation for the ownership model that makes posting safe.
+
+mod attr;
+mod connect;
+mod post;
+mod ring;
+
+pub use attr::{QpAttr, QpState};
+pub use connect::{ConnectError, ConnectOptions, RemoteQp};
+pub use post::{Local, PostError, RecvBatch, SendBatch, SendWr};
+
+use crate::completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
+use crate::cq::{CompletionQueue, CqInner};
+use crate::error::{Error, Result};
+use crate::mr::MemoryRegion;
+use crate::pd::{PdInner, ProtectionDomain};
+use crate::srq::{SharedReceiveQueue, SrqInner};
+use crate::sys;
+use ring::{Entry, Held, Ring};
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ptr::{self, NonNull};
+use std::sync::Arc;
+
+/// The bit of a `wr_id` that marks receive-side work requests.
+pub(crate) const RECV_BIT: u64 = 1 << 63;
+/// The bit of a `wr_id` that marks shared-receive-queue work requests.
+pub(crate) const SRQ_BIT: u64 = 1 << 62;
+
+/// Capacities of a queue pair (`struct ibv_qp_cap`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QpCaps {
+    /// Send queue depth.
+    pub max_send_wr: u32,
+    /// Receive queue depth (ignored with an SRQ).
+    pub max_recv_wr: u32,
+    /// Gather entries per send WR.
+    pub max_send_sge: u32,
+    /// Scatter entries per receive WR.
+    pub max_recv_sge: u32,
+    /// Largest inline send.
+    pub max_inline_data: u32,
+}
+
+impl Default for QpCaps {
+    /// 128 sends, 128 receives, one SGE each, no inline data.
+    fn default() -> Self {
+        QpCaps {
+            max_send_wr: 128,
+            max_recv_wr: 128,
+            max_send_sge: 1,
+            max_recv_sge: 1,
+            max_inline_data: 0,
+        }
+    }
+}
+
+/// A read-only buffer pinned to a queue pair with [`QueuePair::pin`]: it can be the source of
+/// any number of outstanding sends and writes, signaled or not, because the QP keeps it until
+/// [`QueuePair::unpin`] finds no work request using it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pinned(pub(crate) u32);
+
+struct PinnedSlot {
+    mr: Option<MemoryRegion>,
+    in_flight: u32,
+}
+
+/// A reliable-connected queue pair (`struct ibv_qp` of type `IBV_QPT_RC`).
+///
+/// Created in the RESET state by [`QueuePair::builder`]; [`connect`](Self::connect) takes it
+/// to RTS. Posting needs `&mut self`: one thread posts at a time and a batch being built holds
+/// the QP until it is posted.
+pub struct QueuePair {
+    raw: NonNull<sys::ibv_qp>,
+    qpn: u32,
+    state: QpState,
+    caps: QpCaps,
+    port: u8,
+    sq: Ring,
+    rq: Ring,
+    pinned: Vec<PinnedSlot>,
+    sig_all: bool,
+    srq: Option<Arc<SrqInner>>,
+    send_cq: Arc<CqInner>,
+    recv_cq: Arc<CqInner>,
+    pd: Arc<PdInner>,
+}
+
+// SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
+// and thread-safe verbs); libibverbs QPs may be used from any thread.
+unsafe impl Send for QueuePair {}
+// SAFETY: `&QueuePair` exposes only immutable data and thread-safe queries.
+unsafe impl Sync for QueuePair {}
+
+/// Options for [`QueuePair::builder`].
+pub struct QpBuilder<'a> {
+    pd: &'a ProtectionDomain,
+    send_cq: &'a CompletionQueue,
+    recv_cq: &'a CompletionQueue,
+    srq: Option<&'a SharedReceiveQueue>,
+    caps: QpCaps,
+    sq_sig_all: bool,
+}
+
+impl<'a> QpBuilder<'a> {
+    /// Queue capacities (default [`QpCaps::default`]).
+    pub fn caps(mut self, caps: QpCaps) -> Self {
+        self.caps = caps;
+        self
+    }
+    /// Send queue depth.
+    pub fn max_send_wr(mut self, n: u32) -> Self {
+        self.caps.max_send_wr = n;
+        self
+    }
+    /// Receive queue depth.
+    pub fn max_recv_wr(mut self, n: u32) -> Self {
+        self.caps.max_recv_wr = n;
+        self
+    }
+    /// Largest inline send.
+    pub fn max_inline_data(mut self, n: u32) -> Self {
+        self.caps.max_inline_data = n;
+        self
+    }
+    /// Take receives from `srq` instead of an own receive queue.
+    pub fn srq(mut self, srq: &'a SharedReceiveQueue) -> Self {
+        self.srq = Some(srq);
+        self
+    }
+    /// Generate a completion for every send, whatever its `signaled` flag says.
+    pub fn sig_all(mut self, yes: bool) -> Self {
+        self.sq_sig_all = yes;
+        self
+    }
+
+    /// Creates the QP (`ibv_create_qp`) in the RESET state.
+    pub fn build(self) -> Result<QueuePair> {
+        let mut init = sys::ibv_qp_init_attr {
+            send_cq: self.send_cq.as_raw(),
+            recv_cq: self.recv_cq.as_raw(),
+            srq: self.srq.map_or(ptr::null_mut(), |s| s.as_raw()),
+            cap: sys::ibv_qp_cap {
+                max_send_wr: self.caps.max_send_wr,
+                max_recv_wr: if self.srq.is_some() {
+                    0
+                } else {
+                    self.caps.max_recv_wr
+                },
+                max_send_sge: self.caps.max_send_sge,
+                max_recv_sge: if self.srq.is_some() {
+                    0
+                } else {
+                    self.caps.max_recv_sge
+                },
+                max_inline_data: self.caps.max_inline_data,
+            },
+            qp_type: sys::ibv_qp_type::IBV_QPT_RC,
+            sq_sig_all: self.sq_sig_all as i32,
+            ..Default::default()
+        };
+        // SAFETY: the PD and CQs (and SRQ) are live and kept alive by the QueuePair; `init` is
+        // a valid attribute struct that the provider updates with the actual capacities.
+        let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
+        let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?;
+        // SAFETY: a freshly created QP; qp_num is a plain field.
+        let qpn = unsafe { (*raw.as_ptr()).qp_num };
+        let c = init.cap;
+        let caps = QpCaps {
+            max_send_wr: c.max_send_wr,
+            max_recv_wr: c.max_recv_wr,
+            max_send_sge: c.max_send_sge,
+            max_recv_sge: c.max_recv_sge,
+            max_inline_data: c.max_inline_data,
+        };
+        Ok(QueuePair {
+            raw,
+            qpn,
+            state: QpState::Reset,
+            caps,
+            port: 1,
+            sq: Ring::new(caps.max_send_wr),
+            rq: Ring::new(if self.srq.is_some() {
+                1
+            } else {
+                caps.max_recv_wr
+            }),
+            pinned: Vec::new(),
+            sig_all: self.sq_sig_all,
+            srq: self.srq.map(|s| s.inner.clone()),
+            send_cq: self.send_cq.inner.clone(),
+            recv_cq: self.recv_cq.inner.clone(),
+            pd: self.pd.inner.clone(),
+        })
+    }
+}
+
+/// A completed work request, with the buffer it owned.
+#[derive(Debug)]
+pub struct Completion {
+    /// The `wr_id` given when posting.
+    pub wr_id: u64,
+    /// The status.
+    pub status: WcStatus,
+    /// What completed (valid when the status is success).
+    pub opcode: WcOpcode,
+    /// Bytes received (receives) or transferred.
+    pub byte_len: u32,
+    /// The immediate data, host order, if any.
+    pub imm_data: Option<u32>,
+    /// The buffer the work request owned, handed back.
+    pub buf: Option<MemoryRegion>,
+    /// The QP the work ran on.
+    pub qp_num: u32,
+    /// The vendor syndrome (errors).
+    pub vendor_err: u32,
+}
+
+impl Completion {
+    /// True when the status is success.
+    pub fn is_ok(&self) -> bool {
+        self.status == WcStatus::Success
+    }
+
+    /// `Ok(())` on success, the typed completion error otherwise.
+    pub fn result(&self) -> Result<(), CompletionError> {
+        if self.is_ok() {
+            Ok(())
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// The completion as an error (whatever its status).
+    pub fn error(&self) -> CompletionError {
+        CompletionError {
+            status: self.status,
+            wr_id: self.wr_id,
+            qp_num: self.qp_num,
+            vendor_err: self.vendor_err,
+        }
+    }
+
+    pub(crate) fn new(wc: &WorkCompletion, user_wr_id: u64, buf: Option<MemoryRegion>) -> Self {
+        Completion {
+            wr_id: user_wr_id,
+            status: wc.status(),
+            opcode: wc.opcode(),
+            byte_len: wc.byte_len(),
+            imm_data: wc.imm_data(),
+            buf,
+            qp_num: wc.qp_num(),
+            vendor_err: wc.vendor_err(),
+        }
+    }
+}
+
+impl QueuePair {
+    /// A builder for an RC QP on `pd` whose sends complete on `send_cq` and receives on
+    /// `recv_cq` (the same CQ is fine).
+    pub fn builder<'a>(
+        pd: &'a ProtectionDomain,
+        send_cq: &'a CompletionQueue,
+        recv_cq: &'a CompletionQueue,
+    ) -> QpBuilder<'a> {
+        QpBuilder {
+            pd,
+            send_cq,
+            recv_cq,
+            srq: None,
+            caps: QpCaps::default(),
+            sq_sig_all: false,
+        }
+    }
+
+    /// The QP number.
+    pub fn qpn(&self) -> u32 {
+        self.qpn
+    }
+    /// The state as last set through this handle (the device moves a QP to ERR by itself on
+    /// errors; [`query_state`](Self::query_state) asks the device).
+    pub fn state(&self) -> QpState {
+        self.state
+    }
+    /// The actual capacities the provider gave.
+    pub fn caps(&self) -> QpCaps {
+        self.caps
+    }
+    /// The port the QP was bound to at INIT.
+    pub fn port(&self) -> u8 {
+        self.port
+    }
+    /// The raw QP pointer (valid while this QP lives).
+    pub fn as_raw(&self) -> *mut sys::ibv_qp {
+        self.raw.as_ptr()
+    }
+    /// The protection domain.
+    pub fn pd(&self) -> ProtectionDomain {
+        ProtectionDomain {
+            inner: self.pd.clone(),
+        }
+    }
+    /// Outstanding send work requests (posted, completion not yet handed to [`complete`](Self::complete)).
+    pub fn send_outstanding(&self) -> u64 {
+        self.sq.outstanding()
+    }
+    /// Outstanding receive work requests.
+    pub fn recv_outstanding(&self) -> u64 {
+        self.rq.outstanding()
+    }
+
+    /// The send CQ.
+    pub fn send_cq(&self) -> CompletionQueue {
+        CompletionQueue {
+            inner: self.send_cq.clone(),
+        }
+    }
+    /// The receive CQ.
+    pub fn recv_cq(&self) -> CompletionQueue {
+        CompletionQueue {
+            inner: self.recv_cq.clone(),
+        }
+    }
+
+    /// Pins a read-only source buffer to the QP (see [`Pinned`]). Its bytes stay readable
+    /// through [`pinned`](Self::pinned).
+    pub fn pin(&mut self, mr: MemoryRegion) -> Pinned {
+        if let Some(i) = self.pinned.iter().position(|s| s.mr.is_none()) {
+            self.pinned[i] = PinnedSlot {
+                mr: Some(mr),
+                in_flight: 0,
+            };
+            return Pinned(i as u32);
+        }
+        self.pinned.push(PinnedSlot {
+            mr: Some(mr),
+            in_flight: 0,
+        });
+        Pinned(self.pinned.len() as u32 - 1)
+    }
+
+    /// A pinned buffer, read-only.
+    pub fn pinned(&self, p: Pinned) -> Option<&MemoryRegion> {
+        self.pinned.get(p.0 as usize).and_then(|s| s.mr.as_ref())
+    }
+
+    /// Takes a pinned buffer back, once no outstanding work request uses it.
+    pub fn unpin(&mut self, p: Pinned) -> Result<MemoryRegion> {
+        match self.pinned.get_mut(p.0 as usize) {
+            Some(slot) if slot.mr.is_some() && slot.in_flight == 0 => {
+                Ok(slot.mr.take().expect("checked is_some"))
+            }
+            Some(slot) if slot.mr.is_some() => Err(Error::InvalidArgument(format!(
+                "pinned buffer {} is still used by {} outstanding work requests",
+                p.0, slot.in_flight
+            ))),
+            _ => Err(Error::InvalidArgument(format!(
+                "no pinned buffer {} on QP {:#x}",
+                p.0, self.qpn
+            ))),
+        }
+    }
+
+    /// Hands a completion polled from one of this QP's CQs back to the QP, which returns the
+    /// buffer the work request owned. Completions of one queue are in post order; handing in a
+    /// later one retires the earlier ones too (their buffers are dropped, which is safe: that
+    /// work is done). A completion that is not an outstanding request of this QP (another QP's,
+    /// one already handed in, an SRQ's) is [`Error::ForeignCompletion`].
+    #[inline]
+    pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
+        let raw_id = wc.raw_wr_id();
+        let seq = raw_id & !(RECV_BIT | SRQ_BIT);
+        let recv = raw_id & RECV_BIT != 0;
+        let ring = if recv { &mut self.rq } else { &mut self.sq };
+        if wc.qp_num() != self.qpn || raw_id & SRQ_BIT != 0 || !ring.contains(seq) {
+            return Err(self.foreign(wc));
+        }
+        let pinned = &mut self.pinned;
+        let mut release = |held: Held| match held {
+            Held::Pinned(i) => pinned[i as usize].in_flight -= 1,
+            Held::Owned(_) | Held::Nothing => {}
+        };
+        let entry = ring.retire_through(seq, |e| release(e.held));
+        let buf = match entry.held {
+            Held::Owned(mr) => Some(mr),
+            other => {
+                release(other);
+                None
+            }
+        };
+        Ok(Completion::new(wc, entry.user_wr_id, buf))
+    }
+
+    fn foreign(&self, wc: &WorkCompletion) -> Error {
+        Error::ForeignCompletion {
+            wr_id: wc.raw_wr_id(),
+            qp_num: wc.qp_num(),
+            owner: format!("QP {:#x}", self.qpn),
+        }
+    }
+}
+
+impl Drop for QueuePair {
+    fn drop(&mut self) {
+        // SAFETY: the QP is live and destroyed once. After ibv_destroy_qp returns the device no
+        // longer touches memory on behalf of this QP, so the buffers it held may be freed.
+        let ret = unsafe { sys::ibv_destroy_qp(self.raw.as_ptr()) };
+        if ret != 0 {
+            // The device may still use the outstanding buffers: leak them rather than free them.
+            let mut keep = ManuallyDrop::new(Vec::<Entry>::new());
+            self.sq.drain(|e| keep.push(e));
+            self.rq.drain(|e| keep.push(e));
+            // Pinned buffers may be sources of outstanding sends.
+            std::mem::forget(std::mem::take(&mut self.pinned));
+        }
+    }
+}
+
+impl fmt::Debug for QueuePair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueuePair")
+            .field("qpn", &format_args!("{:#x}", self.qpn))
+            .field("state", &self.state)
+            .field("caps", &self.caps)
+            .field("send_outstanding", &self.sq.outstanding())
+            .field("recv_outstanding", &self.rq.outstanding())
+            .finish()
+    }
+}

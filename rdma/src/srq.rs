@@ -1,0 +1,204 @@
+//! Shared receive queues: one pool of receives for many QPs.
+//!
+//! Receives of an SRQ are consumed by whichever QP gets a message first, so their completions
+//! arrive out of post order. The SRQ therefore keeps its outstanding buffers in a slot table
+//! (allocated once, with a free list) and marks each `wr_id` with a slot and a generation, so a
+//! completion can be handed back once and only once.
+
+use crate::completion::WorkCompletion;
+use crate::error::{Error, Result};
+use crate::mr::MemoryRegion;
+use crate::pd::{PdInner, ProtectionDomain};
+use crate::qp::{Completion, PostError, RECV_BIT, SRQ_BIT};
+use crate::sys;
+use std::fmt;
+use std::ptr::{self, NonNull};
+use std::sync::{Arc, Mutex};
+
+pub(crate) struct SrqInner {
+    raw: NonNull<sys::ibv_srq>,
+    /// Buffers still posted when the handle was dropped while QPs used the SRQ: freed only
+    /// after the SRQ itself is destroyed.
+    orphans: Mutex<Vec<MemoryRegion>>,
+    _pd: Arc<PdInner>,
+}
+
+// SAFETY: SRQ verbs are thread safe; the pointer is destroyed only in Drop.
+unsafe impl Send for SrqInner {}
+// SAFETY: as above.
+unsafe impl Sync for SrqInner {}
+
+impl Drop for SrqInner {
+    fn drop(&mut self) {
+        // SAFETY: no QP uses the SRQ any more (each holds an Arc); destroyed once.
+        let ret = unsafe { sys::ibv_destroy_srq(self.raw.as_ptr()) };
+        if ret != 0 {
+            // The device may still write the orphaned buffers: leak them.
+            let orphans = std::mem::take(self.orphans.get_mut().unwrap_or_else(|e| e.into_inner()));
+            std::mem::forget(orphans);
+        }
+    }
+}
+
+struct Slot {
+    generation: u32,
+    entry: Option<(u64, MemoryRegion)>,
+}
+
+const SLOT_BITS: u32 = 24;
+const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+const GEN_MASK: u64 = (1 << 30) - 1;
+
+/// A shared receive queue (`struct ibv_srq`).
+pub struct SharedReceiveQueue {
+    pub(crate) inner: Arc<SrqInner>,
+    slots: Box<[Slot]>,
+    free: Vec<u32>,
+}
+
+// SAFETY: posting needs `&mut self`; the raw SRQ may be used from any thread.
+unsafe impl Send for SharedReceiveQueue {}
+// SAFETY: `&SharedReceiveQueue` exposes nothing mutable.
+unsafe impl Sync for SharedReceiveQueue {}
+
+impl SharedReceiveQueue {
+    /// Creates an SRQ with room for `max_wr` receives of up to `max_sge` entries.
+    pub fn new(pd: &ProtectionDomain, max_wr: u32, max_sge: u32) -> Result<Self> {
+        if max_wr == 0 || u64::from(max_wr) > SLOT_MASK {
+            return Err(Error::InvalidArgument(format!(
+                "SRQ depth {max_wr} (must be 1..={SLOT_MASK})"
+            )));
+        }
+        let mut init = sys::ibv_srq_init_attr {
+            srq_context: ptr::null_mut(),
+            attr: sys::ibv_srq_attr {
+                max_wr,
+                max_sge,
+                srq_limit: 0,
+            },
+        };
+        // SAFETY: the PD is live (kept alive by the SRQ); `init` is valid and updated in place.
+        let raw = unsafe { sys::ibv_create_srq(pd.as_raw(), &mut init) };
+        let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_srq"))?;
+        let cap = init.attr.max_wr.max(max_wr);
+        Ok(SharedReceiveQueue {
+            inner: Arc::new(SrqInner {
+                raw,
+                orphans: Mutex::new(Vec::new()),
+                _pd: pd.inner.clone(),
+            }),
+            slots: (0..cap)
+                .map(|_| Slot {
+                    generation: 0,
+                    entry: None,
+                })
+                .collect(),
+            free: (0..cap).rev().collect(),
+        })
+    }
+
+    /// The raw SRQ pointer.
+    pub fn as_raw(&self) -> *mut sys::ibv_srq {
+        self.inner.raw.as_ptr()
+    }
+
+    /// Receives posted and not yet handed back.
+    pub fn outstanding(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Posts a receive into `buf` (`ibv_post_srq_recv`); the SRQ owns `buf` until
+    /// [`complete`](Self::complete) hands it back.
+    #[inline]
+    pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
+        let Some(mut sge) = buf.sge(0, buf.len()) else {
+            return Err(PostError {
+                error: Error::InvalidArgument("a receive buffer is limited to 4 GiB".into()),
+                posted: 0,
+                returned: vec![buf],
+            });
+        };
+        let Some(slot) = self.free.pop() else {
+            let e = Error::QueueFull {
+                queue: "shared receive queue",
+                qpn: 0,
+                depth: self.slots.len() as u32,
+            };
+            return Err(PostError {
+                error: e,
+                posted: 0,
+                returned: vec![buf],
+            });
+        };
+        let s = &mut self.slots[slot as usize];
+        s.generation = s.generation.wrapping_add(1) & GEN_MASK as u32;
+        let tag = RECV_BIT | SRQ_BIT | (u64::from(s.generation) << SLOT_BITS) | u64::from(slot);
+        s.entry = Some((wr_id, buf));
+        let mut raw = sys::ibv_recv_wr {
+            wr_id: tag,
+            next: ptr::null_mut(),
+            sg_list: &mut sge,
+            num_sge: 1,
+        };
+        let mut bad = ptr::null_mut();
+        // SAFETY: the SRQ is live; the SGE describes memory now owned by the slot, which keeps
+        // it until the completion is handed back or the SRQ is destroyed.
+        let ret = unsafe { sys::ibv_post_srq_recv(self.as_raw(), &mut raw, &mut bad) };
+        if ret != 0 {
+            let (_, buf) = self.slots[slot as usize].entry.take().expect("just stored");
+            self.free.push(slot);
+            return Err(PostError {
+                error: Error::from_ret("ibv_post_srq_recv", ret),
+                posted: 0,
+                returned: vec![buf],
+            });
+        }
+        Ok(())
+    }
+
+    /// Hands back the completion of a receive posted to this SRQ (polled from the receive CQ
+    /// of any QP using it) and returns its buffer. Anything else is
+    /// [`Error::ForeignCompletion`].
+    #[inline]
+    pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
+        let id = wc.raw_wr_id();
+        let slot = (id & SLOT_MASK) as usize;
+        let generation = ((id >> SLOT_BITS) & GEN_MASK) as u32;
+        let valid = id & (RECV_BIT | SRQ_BIT) == (RECV_BIT | SRQ_BIT)
+            && slot < self.slots.len()
+            && self.slots[slot].generation == generation
+            && self.slots[slot].entry.is_some();
+        if !valid {
+            return Err(Error::ForeignCompletion {
+                wr_id: id,
+                qp_num: wc.qp_num(),
+                owner: "this SRQ".into(),
+            });
+        }
+        let (user, buf) = self.slots[slot].entry.take().expect("checked");
+        self.free.push(slot as u32);
+        Ok(Completion::new(wc, user, Some(buf)))
+    }
+}
+
+impl Drop for SharedReceiveQueue {
+    fn drop(&mut self) {
+        let posted = self
+            .slots
+            .iter_mut()
+            .filter_map(|s| s.entry.take().map(|(_, b)| b));
+        // Whether or not QPs still use the SRQ, its posted buffers go to the inner, which
+        // frees them only after ibv_destroy_srq succeeded (fields drop after Drop::drop).
+        let mut orphans = self.inner.orphans.lock().unwrap_or_else(|e| e.into_inner());
+        orphans.extend(posted);
+    }
+}
+
+impl fmt::Debug for SharedReceiveQueue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedReceiveQueue")
+            .field("depth", &self.slots.len())
+            .field("outstanding", &self.outstanding())
+            .finish()
+    }
+}

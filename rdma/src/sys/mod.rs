@@ -1,0 +1,20 @@
+//! Raw FFI to the system's libibverbs: bindgen output plus the header's `static inline`
+//! verbs re-implemented in Rust. Nothing here is safe to call without reading verbs(3).
+//!
+//! The safe API lives in the sibling modules; this module holds no logic of its own beyond
+//! mirroring `<infiniband/verbs.h>`.
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code,
+    missing_docs,
+    clippy::all,
+    unsafe_op_in_unsafe_fn,
+    rustdoc::all
+)]
+
+include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
+
+mod inline;
+pub use inline::*;
