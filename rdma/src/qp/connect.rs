@@ -147,6 +147,9 @@ impl QueuePair {
         }
         let dgid = match (remote.gid, opts.gid_index) {
             (Some(gid), Some(idx)) if !gid.is_zero() => {
+                // Fails with Error::GidIndexAbsent, naming the table size, before the verb
+                // would fail with a bare EINVAL.
+                self.pd().context().gid_entry(opts.port, idx)?;
                 let idx = u8::try_from(idx).map_err(|_| {
                     Error::InvalidArgument(format!("GID index {idx} is larger than 255"))
                 })?;
