@@ -201,7 +201,8 @@ fn memlock_error(len: usize, err: &std::io::Error) -> Option<Error> {
 /// True when the effective capability set has CAP_IPC_LOCK (which lifts RLIMIT_MEMLOCK).
 fn has_cap_ipc_lock() -> bool {
     const CAP_IPC_LOCK: u32 = 14;
-    std::fs::read_to_string("/proc/self/status")
+    // Capabilities are per thread: read the calling thread's.
+    std::fs::read_to_string("/proc/thread-self/status")
         .ok()
         .and_then(|s| {
             s.lines()
