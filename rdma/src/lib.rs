@@ -41,11 +41,13 @@
 //!   completing moves it out. No allocation, no lock, no reference count per operation.
 //! - The piece comes back only through [`QueuePair::complete`] (or
 //!   [`SharedReceiveQueue::complete`]), given a [`WorkCompletion`] polled from the CQ. Each
-//!   `wr_id` the crate posts carries a sequence number (or, for an SRQ, a slot and a
-//!   generation); a completion that is not for an outstanding request of that queue is
-//!   rejected, so a stale or duplicated completion can never return a buffer the device
-//!   still uses. Work queues complete in order, so a completion also retires the requests
-//!   posted before it on the same queue.
+//!   `wr_id` the crate posts is a nonce unique in the whole process (reserved in blocks from
+//!   one global counter: one atomic add per block, none per post), which the queue maps back
+//!   to its own outstanding request. A completion of another queue, of a QP with the same
+//!   number on another device, of a destroyed QP, or one handed in twice, is rejected with
+//!   [`Error::ForeignCompletion`]: it can never return a buffer the device still uses. Work
+//!   queues complete in order, so a completion also retires the requests posted before it on
+//!   the same queue.
 //! - Sources that many requests read at once (the same buffer written to a peer a hundred
 //!   times, unsignaled) are **pinned** to the QP ([`QueuePair::pin`]): the QP keeps them
 //!   read-only and counts the requests using each; [`QueuePair::unpin`] returns a source

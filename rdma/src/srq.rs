@@ -1,14 +1,18 @@
 //! Shared receive queues: one pool of receives for many QPs.
 //!
 //! Receives of an SRQ are consumed by whichever QP gets a message first, so their completions
-//! arrive out of post order. The SRQ therefore keeps its outstanding buffers in a slot table
-//! (allocated once, with a free list) and marks each `wr_id` with a slot and a generation, so a
-//! completion can be handed back once and only once.
+//! arrive out of post order. The SRQ keeps its outstanding buffers in a slot table allocated
+//! once, twice the SRQ depth (rounded to a power of two). Each post takes a fresh process-wide
+//! nonce (see the QP ring) as its `wr_id` and stores it in slot `nonce % table size`, skipping
+//! nonces whose slot is busy (at most half the slots are, so a post probes about twice). A
+//! completion is accepted only when its slot holds exactly its nonce: a completion of another
+//! SRQ, of a QP's own queue, or one handed back twice never matches.
 
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
 use crate::mr::MemoryRegion;
 use crate::pd::{PdInner, ProtectionDomain};
+use crate::qp::ring::reserve;
 use crate::qp::{Completion, PostError, RECV_BIT, SRQ_BIT};
 use crate::sys;
 use std::fmt;
@@ -41,19 +45,22 @@ impl Drop for SrqInner {
 }
 
 struct Slot {
-    generation: u32,
+    nonce: u64,
     entry: Option<(u64, MemoryRegion)>,
 }
 
-const SLOT_BITS: u32 = 24;
-const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
-const GEN_MASK: u64 = (1 << 30) - 1;
+const NONCE_MASK: u64 = !(RECV_BIT | SRQ_BIT);
+/// Nonces reserved from the global counter at a time.
+const NONCE_BLOCK: u64 = 1 << 20;
 
 /// A shared receive queue (`struct ibv_srq`).
 pub struct SharedReceiveQueue {
     pub(crate) inner: Arc<SrqInner>,
     slots: Box<[Slot]>,
-    free: Vec<u32>,
+    depth: usize,
+    outstanding: usize,
+    next_nonce: u64,
+    nonce_end: u64,
 }
 
 // SAFETY: posting needs `&mut self`; the raw SRQ may be used from any thread.
@@ -64,9 +71,10 @@ unsafe impl Sync for SharedReceiveQueue {}
 impl SharedReceiveQueue {
     /// Creates an SRQ with room for `max_wr` receives of up to `max_sge` entries.
     pub fn new(pd: &ProtectionDomain, max_wr: u32, max_sge: u32) -> Result<Self> {
-        if max_wr == 0 || u64::from(max_wr) > SLOT_MASK {
+        if max_wr == 0 || max_wr > 1 << 24 {
             return Err(Error::InvalidArgument(format!(
-                "SRQ depth {max_wr} (must be 1..={SLOT_MASK})"
+                "SRQ depth {max_wr} (must be 1..={})",
+                1 << 24
             )));
         }
         let mut init = sys::ibv_srq_init_attr {
@@ -80,20 +88,25 @@ impl SharedReceiveQueue {
         // SAFETY: the PD is live (kept alive by the SRQ); `init` is valid and updated in place.
         let raw = unsafe { sys::ibv_create_srq(pd.as_raw(), &mut init) };
         let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_srq"))?;
-        let cap = init.attr.max_wr.max(max_wr);
+        let depth = init.attr.max_wr.max(max_wr) as usize;
+        let table = (depth.next_power_of_two() * 2) as u64;
+        let next_nonce = reserve(NONCE_BLOCK);
         Ok(SharedReceiveQueue {
             inner: Arc::new(SrqInner {
                 raw,
                 orphans: Mutex::new(Vec::new()),
                 _pd: pd.inner.clone(),
             }),
-            slots: (0..cap)
+            slots: (0..table)
                 .map(|_| Slot {
-                    generation: 0,
+                    nonce: 0,
                     entry: None,
                 })
                 .collect(),
-            free: (0..cap).rev().collect(),
+            depth,
+            outstanding: 0,
+            next_nonce,
+            nonce_end: next_nonce + NONCE_BLOCK,
         })
     }
 
@@ -104,7 +117,25 @@ impl SharedReceiveQueue {
 
     /// Receives posted and not yet handed back.
     pub fn outstanding(&self) -> usize {
-        self.slots.len() - self.free.len()
+        self.outstanding
+    }
+
+    /// A fresh nonce whose slot is free, and that slot.
+    #[inline]
+    fn next_free(&mut self) -> (u64, usize) {
+        let mask = self.slots.len() as u64 - 1;
+        loop {
+            if self.next_nonce == self.nonce_end {
+                self.next_nonce = reserve(NONCE_BLOCK);
+                self.nonce_end = self.next_nonce + NONCE_BLOCK;
+            }
+            let nonce = self.next_nonce;
+            self.next_nonce += 1;
+            let slot = (nonce & mask) as usize;
+            if self.slots[slot].entry.is_none() {
+                return (nonce, slot);
+            }
+        }
     }
 
     /// Posts a receive into `buf` (`ibv_post_srq_recv`); the SRQ owns `buf` until
@@ -118,24 +149,25 @@ impl SharedReceiveQueue {
                 returned: vec![buf],
             });
         };
-        let Some(slot) = self.free.pop() else {
+        if self.outstanding == self.depth {
             let e = Error::QueueFull {
                 queue: "shared receive queue",
                 qpn: 0,
-                depth: self.slots.len() as u32,
+                depth: self.depth as u32,
             };
             return Err(PostError {
                 error: e,
                 posted: 0,
                 returned: vec![buf],
             });
+        }
+        let (nonce, slot) = self.next_free();
+        self.slots[slot] = Slot {
+            nonce,
+            entry: Some((wr_id, buf)),
         };
-        let s = &mut self.slots[slot as usize];
-        s.generation = s.generation.wrapping_add(1) & GEN_MASK as u32;
-        let tag = RECV_BIT | SRQ_BIT | (u64::from(s.generation) << SLOT_BITS) | u64::from(slot);
-        s.entry = Some((wr_id, buf));
         let mut raw = sys::ibv_recv_wr {
-            wr_id: tag,
+            wr_id: RECV_BIT | SRQ_BIT | nonce,
             next: ptr::null_mut(),
             sg_list: &mut sge,
             num_sge: 1,
@@ -145,14 +177,14 @@ impl SharedReceiveQueue {
         // it until the completion is handed back or the SRQ is destroyed.
         let ret = unsafe { sys::ibv_post_srq_recv(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            let (_, buf) = self.slots[slot as usize].entry.take().expect("just stored");
-            self.free.push(slot);
+            let (_, buf) = self.slots[slot].entry.take().expect("just stored");
             return Err(PostError {
                 error: Error::from_ret("ibv_post_srq_recv", ret),
                 posted: 0,
                 returned: vec![buf],
             });
         }
+        self.outstanding += 1;
         Ok(())
     }
 
@@ -162,11 +194,10 @@ impl SharedReceiveQueue {
     #[inline]
     pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
         let id = wc.raw_wr_id();
-        let slot = (id & SLOT_MASK) as usize;
-        let generation = ((id >> SLOT_BITS) & GEN_MASK) as u32;
+        let nonce = id & NONCE_MASK;
+        let slot = (nonce & (self.slots.len() as u64 - 1)) as usize;
         let valid = id & (RECV_BIT | SRQ_BIT) == (RECV_BIT | SRQ_BIT)
-            && slot < self.slots.len()
-            && self.slots[slot].generation == generation
+            && self.slots[slot].nonce == nonce
             && self.slots[slot].entry.is_some();
         if !valid {
             return Err(Error::ForeignCompletion {
@@ -176,7 +207,7 @@ impl SharedReceiveQueue {
             });
         }
         let (user, buf) = self.slots[slot].entry.take().expect("checked");
-        self.free.push(slot as u32);
+        self.outstanding -= 1;
         Ok(Completion::new(wc, user, Some(buf)))
     }
 }
@@ -197,7 +228,7 @@ impl Drop for SharedReceiveQueue {
 impl fmt::Debug for SharedReceiveQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedReceiveQueue")
-            .field("depth", &self.slots.len())
+            .field("depth", &self.depth)
             .field("outstanding", &self.outstanding())
             .finish()
     }

@@ -5,7 +5,7 @@
 mod attr;
 mod connect;
 mod post;
-mod ring;
+pub(crate) mod ring;
 
 pub use attr::{QpAttr, QpState};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
@@ -372,12 +372,12 @@ impl QueuePair {
     #[inline]
     pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
         let raw_id = wc.raw_wr_id();
-        let seq = raw_id & !(RECV_BIT | SRQ_BIT);
         let recv = raw_id & RECV_BIT != 0;
         let ring = if recv { &mut self.rq } else { &mut self.sq };
-        if wc.qp_num() != self.qpn || raw_id & SRQ_BIT != 0 || !ring.contains(seq) {
-            return Err(self.foreign(wc));
-        }
+        let seq = match ring.seq_of(raw_id & !(RECV_BIT | SRQ_BIT)) {
+            Some(seq) if wc.qp_num() == self.qpn && raw_id & SRQ_BIT == 0 => seq,
+            _ => return Err(self.foreign(wc)),
+        };
         let pinned = &mut self.pinned;
         let mut release = |held: Held| match held {
             Held::Pinned(i) => pinned[i as usize].in_flight -= 1,

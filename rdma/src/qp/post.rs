@@ -336,14 +336,14 @@ impl QueuePair {
         if let Held::Pinned(i) = held {
             self.pinned[i as usize].in_flight += 1;
         }
-        let seq = self.sq.stage(
+        let nonce = self.sq.stage(
             offset,
             Entry {
                 user_wr_id: wr.wr_id,
                 held,
             },
         );
-        raw.wr_id = seq;
+        raw.wr_id = nonce;
         raw.next = ptr::null_mut();
         raw.opcode = opcode;
         raw.send_flags = if signaled {
@@ -423,7 +423,7 @@ impl QueuePair {
             let e = range_error(0, buf.len(), buf.len());
             return Err(PostError::new(e, 0, vec![buf]));
         };
-        let seq = self.rq.stage(
+        let nonce = self.rq.stage(
             0,
             Entry {
                 user_wr_id: wr_id,
@@ -431,7 +431,7 @@ impl QueuePair {
             },
         );
         let mut raw = sys::ibv_recv_wr {
-            wr_id: seq | RECV_BIT,
+            wr_id: nonce | RECV_BIT,
             next: ptr::null_mut(),
             sg_list: &mut sge,
             num_sge: 1,
@@ -640,7 +640,7 @@ impl<const N: usize> RecvBatch<'_, N> {
             let e = range_error(0, buf.len(), buf.len());
             return Err(PostError::new(e, 0, vec![buf]));
         };
-        let seq = self.qp.rq.stage(
+        let nonce = self.qp.rq.stage(
             self.len,
             Entry {
                 user_wr_id: wr_id,
@@ -649,7 +649,7 @@ impl<const N: usize> RecvBatch<'_, N> {
         );
         self.sges[self.len].write(sge);
         self.wrs[self.len].write(sys::ibv_recv_wr {
-            wr_id: seq | RECV_BIT,
+            wr_id: nonce | RECV_BIT,
             next: ptr::null_mut(),
             sg_list: ptr::null_mut(),
             num_sge: 1,

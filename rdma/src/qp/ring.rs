@@ -1,8 +1,37 @@
 //! The in-flight ring of one work queue: what each outstanding work request owns, indexed by
-//! the sequence number the crate puts in its `wr_id`. Allocated once with the QP; posting and
-//! completing only move values in and out of it.
+//! its sequence number on the queue. Allocated once with the QP; posting and completing only
+//! move values in and out of it.
+//!
+//! The `wr_id` the device sees is not the sequence number but a *nonce* unique in the whole
+//! process: the ring reserves nonces in blocks from one global counter (one atomic add per
+//! block, not per post) and maps a completion's nonce back to its sequence number only if it is
+//! in one of its own two latest blocks. So a completion of another queue, of a QP on another
+//! device with the same QP number, or of a destroyed QP, never matches a live request here.
 
 use crate::mr::MemoryRegion;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The next unreserved nonce. Nonces use the low 62 bits of a `wr_id` (the top two are the
+/// crate's receive/SRQ marks); 0 is never handed out.
+static NEXT_NONCE: AtomicU64 = AtomicU64::new(1);
+const NONCE_LIMIT: u64 = 1 << 62;
+
+#[derive(Debug, Clone, Copy)]
+struct Block {
+    nonce: u64,
+    seq: u64,
+}
+
+/// Reserves `len` fresh nonces.
+pub(crate) fn reserve(len: u64) -> u64 {
+    let base = NEXT_NONCE.fetch_add(len, Ordering::Relaxed);
+    // 2^62 nonces: at a billion posts a second, 146 years of one process.
+    assert!(
+        base + len <= NONCE_LIMIT,
+        "work request nonce space exhausted"
+    );
+    base
+}
 
 /// The local memory a work request uses, as the queue keeps it until completion.
 #[derive(Debug)]
@@ -30,12 +59,26 @@ pub(crate) struct Ring {
     slots: Box<[Entry]>,
     head: u64,
     tail: u64,
+    /// Nonces per block: at least `cap`, so the outstanding window spans at most two blocks.
+    block_len: u64,
+    cur: Block,
+    prev: Block,
 }
 
 impl Ring {
     pub(crate) fn new(cap: u32) -> Self {
         let cap = cap.max(1) as usize;
+        let block_len = (cap as u64).next_power_of_two().max(64) * 16;
         Ring {
+            block_len,
+            cur: Block {
+                nonce: reserve(block_len),
+                seq: FIRST_SEQ,
+            },
+            prev: Block {
+                nonce: NONCE_LIMIT,
+                seq: 0,
+            },
             slots: (0..cap)
                 .map(|_| Entry {
                     user_wr_id: 0,
@@ -68,14 +111,32 @@ impl Ring {
         (seq % self.slots.len() as u64) as usize
     }
 
-    /// Stages an entry `offset` places after the head (not yet outstanding); returns its seq.
-    /// The caller checked [`has_room`](Self::has_room).
+    /// Stages an entry `offset` places after the head (not yet outstanding); returns the
+    /// nonce to put in its `wr_id`. The caller checked [`has_room`](Self::has_room).
     #[inline]
     pub(crate) fn stage(&mut self, offset: usize, entry: Entry) -> u64 {
         let seq = self.head + offset as u64;
         let i = self.idx(seq);
         self.slots[i] = entry;
-        seq
+        if seq >= self.cur.seq + self.block_len {
+            self.prev = self.cur;
+            self.cur = Block {
+                nonce: reserve(self.block_len),
+                seq: self.cur.seq + self.block_len,
+            };
+        }
+        self.cur.nonce + (seq - self.cur.seq)
+    }
+
+    /// The outstanding sequence number a completion's nonce stands for, if it is one of this
+    /// ring's outstanding requests.
+    #[inline]
+    pub(crate) fn seq_of(&self, nonce: u64) -> Option<u64> {
+        let seq = [self.cur, self.prev].iter().find_map(|b| {
+            let d = nonce.wrapping_sub(b.nonce);
+            (d < self.block_len).then(|| b.seq + d)
+        })?;
+        self.contains(seq).then_some(seq)
     }
 
     /// Takes back a staged entry that was not posted.
@@ -155,10 +216,16 @@ mod tests {
     fn stage_commit_retire_in_order() {
         let mut r = Ring::new(4);
         assert!(r.has_room(0, 4) && !r.has_room(0, 5));
-        let s1 = r.stage(0, e(10));
-        let s2 = r.stage(1, e(11));
-        let s3 = r.stage(2, e(12));
+        let n1 = r.stage(0, e(10));
+        let n2 = r.stage(1, e(11));
+        let n3 = r.stage(2, e(12));
         r.commit(3);
+        assert_eq!((n2 - n1, n3 - n1), (1, 2));
+        let (s1, s2, s3) = (
+            r.seq_of(n1).unwrap(),
+            r.seq_of(n2).unwrap(),
+            r.seq_of(n3).unwrap(),
+        );
         assert_eq!((s1, s2, s3), (1, 2, 3));
         assert_eq!(r.outstanding(), 3);
         assert!(!r.contains(0) && r.contains(1) && r.contains(3) && !r.contains(4));
@@ -174,11 +241,13 @@ mod tests {
     fn wraps_and_unstages() {
         let mut r = Ring::new(2);
         for round in 0..5u64 {
-            let s = r.stage(0, e(round));
+            let n = r.stage(0, e(round));
             r.stage(1, e(100 + round));
             assert_eq!(r.unstage(1).user_wr_id, 100 + round);
             r.commit(1);
+            let s = r.seq_of(n).unwrap();
             assert_eq!(r.retire_through(s, |_| unreachable!()).user_wr_id, round);
+            assert_eq!(r.seq_of(n), None, "retired");
         }
         assert_eq!(r.outstanding(), 0);
         let mut n = 0;
@@ -187,5 +256,35 @@ mod tests {
         r.commit(2);
         r.drain(|_| n += 1);
         assert_eq!((n, r.outstanding()), (2, 0));
+    }
+
+    #[test]
+    fn nonces_cross_blocks_and_never_match_another_ring() {
+        let mut a = Ring::new(4);
+        let mut b = Ring::new(4);
+        // Same sequence numbers, different nonces: b never accepts a's completions.
+        let na = a.stage(0, e(1));
+        let nb = b.stage(0, e(2));
+        a.commit(1);
+        b.commit(1);
+        assert_ne!(na, nb);
+        assert_eq!(b.seq_of(na), None);
+        assert_eq!(a.seq_of(nb), None);
+        assert_eq!(a.seq_of(0), None);
+        // Run a far past its first blocks; outstanding requests stay resolvable at every
+        // block boundary, retired ones never are.
+        let mut last = na;
+        a.retire_through(a.seq_of(na).unwrap(), |_| {});
+        for i in 0..(a.block_len * 3) {
+            let n1 = a.stage(0, e(i));
+            let n2 = a.stage(1, e(i));
+            a.commit(2);
+            let s1 = a.seq_of(n1).expect("outstanding");
+            let s2 = a.seq_of(n2).expect("outstanding, maybe in the next block");
+            assert_eq!(s2, s1 + 1);
+            assert_eq!(a.seq_of(last), None);
+            a.retire_through(s2, |_| {});
+            last = n2;
+        }
     }
 }
