@@ -69,12 +69,21 @@ unsafe impl Send for DeviceList {}
 unsafe impl Sync for DeviceList {}
 
 impl DeviceList {
-    /// Lists the devices. An empty list is not an error here (see [`DeviceList::open`]).
+    /// Lists the devices. An empty list is not an error here (see [`DeviceList::find`]); a
+    /// kernel without RDMA support is [`Error::NoDevice`].
     pub fn new() -> Result<Self> {
         let mut n = 0;
         // SAFETY: `n` is a valid out-pointer; the returned array is freed in Drop.
         let raw = unsafe { sys::ibv_get_device_list(&mut n) };
-        let list = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_get_device_list"))?;
+        let list = NonNull::new(raw).ok_or_else(|| {
+            let err = Error::last_os("ibv_get_device_list");
+            // ENOSYS: the kernel has no RDMA support loaded (no ib_uverbs, no
+            // /sys/class/infiniband_verbs), i.e. there is no RDMA device at all.
+            match err.errno() {
+                Some(libc::ENOSYS) => Error::NoDevice,
+                _ => err,
+            }
+        })?;
         Ok(DeviceList {
             list,
             len: n.max(0) as usize,
