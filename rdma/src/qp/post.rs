@@ -509,6 +509,64 @@ impl QueuePair {
     }
 }
 
+/// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`).
+trait ChainWr {
+    /// Points the request at the next one and at its SGE (when it has data).
+    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge);
+}
+
+impl ChainWr for sys::ibv_send_wr {
+    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
+        self.next = next;
+        if self.num_sge > 0 {
+            self.sg_list = sge;
+        }
+    }
+}
+
+impl ChainWr for sys::ibv_recv_wr {
+    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
+        self.next = next;
+        self.sg_list = sge;
+    }
+}
+
+/// Links the first `n` requests of a batch into a chain, each with its own SGE, and returns
+/// its head. Done at post time, when the batch can no longer move.
+///
+/// # Safety
+/// Entries `0..n` of both arrays are initialized.
+unsafe fn link_chain<W: ChainWr, const N: usize>(
+    wrs: &mut [MaybeUninit<W>; N],
+    sges: &mut [MaybeUninit<sys::ibv_sge>; N],
+    n: usize,
+) -> *mut W {
+    let head = wrs.as_mut_ptr().cast::<W>();
+    let sge = sges.as_mut_ptr().cast::<sys::ibv_sge>();
+    for i in 0..n {
+        let next = if i + 1 < n {
+            // SAFETY: i + 1 < n <= N: inside the array.
+            unsafe { head.add(i + 1) }
+        } else {
+            ptr::null_mut()
+        };
+        // SAFETY: i < n: an initialized entry of each array, per the caller.
+        unsafe { (*head.add(i)).link(next, sge.add(i)) };
+    }
+    head
+}
+
+/// How many requests of a failed chain of `n` starting at `head` were posted: those before
+/// the one the provider reported in `bad`.
+fn posted_before<W>(bad: *mut W, head: *mut W, n: usize) -> usize {
+    if bad.is_null() {
+        return 0;
+    }
+    // Address arithmetic only: `bad` points into the chain (or is out of range, then clamped).
+    let i = (bad as usize).wrapping_sub(head as usize) / std::mem::size_of::<W>();
+    i.min(n)
+}
+
 fn range_error(offset: usize, len: usize, have: usize) -> Error {
     Error::InvalidArgument(format!(
         "range {offset}..{} does not fit a {have}-byte buffer (or exceeds 4 GiB)",
@@ -560,23 +618,8 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         if n == 0 {
             return Ok(());
         }
-        let wrs = self.wrs.as_mut_ptr().cast::<sys::ibv_send_wr>();
-        let sges = self.sges.as_mut_ptr().cast::<sys::ibv_sge>();
-        for i in 0..n {
-            // SAFETY: entries 0..n were initialized by push; the arrays do not move while
-            // `self` is borrowed here, so the links and SGE pointers stay valid for the call.
-            unsafe {
-                let w = &mut *wrs.add(i);
-                w.next = if i + 1 < n {
-                    wrs.add(i + 1)
-                } else {
-                    ptr::null_mut()
-                };
-                if w.num_sge > 0 {
-                    w.sg_list = sges.add(i);
-                }
-            }
-        }
+        // SAFETY: entries 0..n were initialized by push and do not move during the call.
+        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
         let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
         // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries
         // (or pinned, or inline and alive for 'a).
@@ -585,12 +628,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
             self.qp.sq.commit(n);
             return Ok(());
         }
-        let posted = if bad.is_null() {
-            0
-        } else {
-            // SAFETY: the provider points `bad` into our chain.
-            (unsafe { bad.offset_from(wrs) }).clamp(0, n as isize) as usize
-        };
+        let posted = posted_before(bad, wrs, n);
         self.qp.sq.commit(posted);
         let returned = self.qp.unstage_sends(0, n - posted);
         Err(PostError::new(
@@ -674,20 +712,8 @@ impl<const N: usize> RecvBatch<'_, N> {
         if n == 0 {
             return Ok(());
         }
-        let wrs = self.wrs.as_mut_ptr().cast::<sys::ibv_recv_wr>();
-        let sges = self.sges.as_mut_ptr().cast::<sys::ibv_sge>();
-        for i in 0..n {
-            // SAFETY: entries 0..n were initialized by push and do not move during the call.
-            unsafe {
-                let w = &mut *wrs.add(i);
-                w.next = if i + 1 < n {
-                    wrs.add(i + 1)
-                } else {
-                    ptr::null_mut()
-                };
-                w.sg_list = sges.add(i);
-            }
-        }
+        // SAFETY: entries 0..n were initialized by push and do not move during the call.
+        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
         let mut bad: *mut sys::ibv_recv_wr = ptr::null_mut();
         // SAFETY: a well-formed chain whose buffers are owned by staged ring entries.
         let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), wrs, &mut bad) };
@@ -695,12 +721,7 @@ impl<const N: usize> RecvBatch<'_, N> {
             self.qp.rq.commit(n);
             return Ok(());
         }
-        let posted = if bad.is_null() {
-            0
-        } else {
-            // SAFETY: the provider points `bad` into our chain.
-            (unsafe { bad.offset_from(wrs) }).clamp(0, n as isize) as usize
-        };
+        let posted = posted_before(bad, wrs, n);
         self.qp.rq.commit(posted);
         let returned = unstage_recvs(self.qp, n - posted);
         Err(PostError::new(
