@@ -47,7 +47,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdma::exchange::{Endpoint, OobListener, OobStream, PingpongDest, RemoteBuffer};
+use rdma::exchange::{Endpoint, OobListener, OobStream, PingpongDest};
 use rdma::gid::Gid;
 use rdma::{
     Access, Completion, CompletionQueue, ConnectOptions, Context, Local, MemoryRegion, Mtu,
@@ -328,7 +328,7 @@ fn random_psn() -> u32 {
 
 impl Side {
     /// Our endpoint as sent to the peer, with `buffer` if the peer may access one.
-    fn endpoint(&self, buffer: Option<RemoteBuffer>) -> Endpoint {
+    fn endpoint(&self, buffer: Option<RemoteBuf>) -> Endpoint {
         Endpoint {
             lid: self.port.lid(),
             qpn: self.qp.qpn(),
@@ -460,12 +460,7 @@ fn server(args: &Args) -> Result<(), Failure> {
     );
     let mut stream = listener.accept(timeout).doing("waiting for a client")?;
     let peer = stream.recv_endpoint()?;
-    let buffer = target.remote();
-    let mine = me.endpoint(Some(RemoteBuffer {
-        addr: buffer.addr,
-        rkey: buffer.rkey,
-        len: buffer.len,
-    }));
+    let mine = me.endpoint(Some(target.remote()));
     let opts = me.options(args, &peer, access)?;
     me.show(args, &mine, &peer, &opts);
     // Connect before replying: the client may write as soon as it has our endpoint.
@@ -565,23 +560,18 @@ fn client(args: &Args, host: &str) -> Result<(), Failure> {
     stream.send_endpoint(&mine)?;
     let peer = stream.recv_endpoint()?;
     stream.send_done()?;
-    let Some(rb) = peer.remote_buffer else {
+    let Some(remote) = peer.remote_buffer else {
         return Err(Failure(
             "the server offered no buffer to write to (is it an rdma_write server?)".into(),
         ));
     };
-    if rb.len < size {
+    if remote.len < size {
         return Err(Failure(format!(
             "the server's buffer is {} bytes, smaller than --size {size}: give the server a \
              larger --size or the client a smaller one",
-            rb.len
+            remote.len
         )));
     }
-    let remote = RemoteBuf {
-        addr: rb.addr,
-        rkey: rb.rkey,
-        len: rb.len,
-    };
     let opts = me.options(args, &peer, Access::NONE)?;
     me.show(args, &mine, &peer, &opts);
     let Side { cq, qp, .. } = me;
