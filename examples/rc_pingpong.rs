@@ -806,16 +806,11 @@ fn connect_qp(
         gid_index: u32::try_from(o.gidx).ok(),
         mtu: o.mtu,
         psn: my_psn,
-        access: Access::NONE,
         sl: o.sl,
-        pkey_index: 0,
-        hop_limit: 1,
-        timeout: 14,
-        retry_cnt: 7,
-        rnr_retry: 7,
-        min_rnr_timer: 12,
-        max_rd_atomic: 1,
-        max_dest_rd_atomic: 1,
+        // The rest are ibv_rc_pingpong's values, which are ConnectOptions' defaults: no remote
+        // access, P_Key index 0, hop limit 1, timeout 14, retry 7, RNR retry 7, RNR timer 12,
+        // one outstanding read each way.
+        ..ConnectOptions::default()
     };
     qp.connect(&remote, &opts).map_err(|e| {
         let step = if e.qp.state() == QpState::Rtr {

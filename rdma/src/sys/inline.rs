@@ -21,10 +21,9 @@ pub unsafe fn ibv_post_send(
     wr: *mut ibv_send_wr,
     bad_wr: *mut *mut ibv_send_wr,
 ) -> i32 {
-    // SAFETY: the caller guarantees `qp` is live, so `qp->context` and its ops table are valid.
-    // The entry is never NULL: rdma-core fills every op with its dummy (EOPNOTSUPP) before the
-    // provider overrides it (verbs_set_ops over verbs_dummy_ops), as the header's inline
-    // function assumes when it calls it unchecked.
+    // SAFETY: `qp` is live (caller), so its context's ops table is valid; no entry is NULL, as
+    // rdma-core sets every op to a dummy (EOPNOTSUPP) before the provider's (verbs_set_ops over
+    // verbs_dummy_ops) and the header's inline function likewise calls it unchecked.
     unsafe {
         let f = (*(*qp).context).ops.post_send.unwrap_unchecked();
         f(qp, wr, bad_wr)
