@@ -3,13 +3,15 @@
 //! See the crate documentation for the ownership model that makes posting safe.
 
 mod attr;
+mod batch;
 mod connect;
 mod post;
 pub(crate) mod ring;
 
 pub use attr::{QpAttr, QpState};
+pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
-pub use post::{Local, PostError, RecvBatch, SendBatch, SendWr};
+pub use post::{Local, PostError, SendWr};
 
 use crate::completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
 use crate::cq::{CompletionQueue, CqInner};

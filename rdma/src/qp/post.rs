@@ -1,5 +1,5 @@
-//! Posting work requests: single posts, batches (one doorbell for a chain), and the raw
-//! `unsafe` posts for experts.
+//! Posting work requests one at a time, and the raw `unsafe` posts for experts. Chains posted
+//! with one doorbell are in [`batch`](super::batch).
 
 use super::ring::{Entry, Held};
 use super::{Pinned, QpState, QueuePair, RECV_BIT};
@@ -9,7 +9,6 @@ use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use crate::sys::ibv_wr_opcode as op;
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::ptr;
 
 /// The local side of a send-queue work request.
@@ -128,6 +127,11 @@ impl<'a> SendWr<'a> {
         self
     }
 
+    /// The buffer this request owns, handed back when it is not posted.
+    pub(super) fn into_returned(self) -> Vec<MemoryRegion> {
+        give_back(self.local)
+    }
+
     fn signaled_flag(&self) -> bool {
         self.flags & flag::IBV_SEND_SIGNALED != 0
     }
@@ -145,7 +149,7 @@ pub struct PostError {
 }
 
 impl PostError {
-    fn new(error: Error, posted: usize, returned: Vec<MemoryRegion>) -> Self {
+    pub(super) fn new(error: Error, posted: usize, returned: Vec<MemoryRegion>) -> Self {
         PostError {
             error,
             posted,
@@ -202,7 +206,7 @@ impl QueuePair {
         })
     }
 
-    fn check_recv_state(&self) -> Result<(), Error> {
+    pub(super) fn check_recv_state(&self) -> Result<(), Error> {
         if self.srq.is_some() {
             return Err(Error::InvalidArgument(format!(
                 "QP {:#x} takes its receives from an SRQ: post them there",
@@ -223,7 +227,7 @@ impl QueuePair {
     /// Validates `wr`, fills the raw request and SGE, and stages its ring entry `offset`
     /// places after the head. On error the request's buffer is handed back.
     #[inline]
-    fn stage_send(
+    pub(super) fn stage_send(
         &mut self,
         offset: usize,
         wr: SendWr<'_>,
@@ -366,7 +370,7 @@ impl QueuePair {
     }
 
     /// Takes back staged send entries `from..to` that were not posted.
-    fn unstage_sends(&mut self, from: usize, to: usize) -> Vec<MemoryRegion> {
+    pub(super) fn unstage_sends(&mut self, from: usize, to: usize) -> Vec<MemoryRegion> {
         let mut out = Vec::new();
         for off in from..to {
             match self.sq.unstage(off).held {
@@ -455,29 +459,6 @@ impl QueuePair {
         Ok(())
     }
 
-    /// Starts a chain of up to `N` send-queue requests posted with one `ibv_post_send` (one
-    /// doorbell). The batch borrows the QP mutably until it is posted or dropped, so there is
-    /// at most one open batch per QP.
-    pub fn send_batch<'a, const N: usize>(&mut self) -> SendBatch<'_, 'a, N> {
-        SendBatch {
-            qp: self,
-            len: 0,
-            wrs: [MaybeUninit::uninit(); N],
-            sges: [MaybeUninit::uninit(); N],
-            _inline: std::marker::PhantomData,
-        }
-    }
-
-    /// Starts a chain of up to `N` receives posted with one `ibv_post_recv`.
-    pub fn recv_batch<const N: usize>(&mut self) -> RecvBatch<'_, N> {
-        RecvBatch {
-            qp: self,
-            len: 0,
-            wrs: [MaybeUninit::uninit(); N],
-            sges: [MaybeUninit::uninit(); N],
-        }
-    }
-
     /// Posts raw send requests, bypassing the ownership checks.
     ///
     /// # Safety
@@ -509,241 +490,9 @@ impl QueuePair {
     }
 }
 
-/// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`).
-trait ChainWr {
-    /// Points the request at the next one and at its SGE (when it has data).
-    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge);
-}
-
-impl ChainWr for sys::ibv_send_wr {
-    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
-        self.next = next;
-        if self.num_sge > 0 {
-            self.sg_list = sge;
-        }
-    }
-}
-
-impl ChainWr for sys::ibv_recv_wr {
-    fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
-        self.next = next;
-        self.sg_list = sge;
-    }
-}
-
-/// Links the first `n` requests of a batch into a chain, each with its own SGE, and returns
-/// its head. Done at post time, when the batch can no longer move.
-///
-/// # Safety
-/// Entries `0..n` of both arrays are initialized.
-unsafe fn link_chain<W: ChainWr, const N: usize>(
-    wrs: &mut [MaybeUninit<W>; N],
-    sges: &mut [MaybeUninit<sys::ibv_sge>; N],
-    n: usize,
-) -> *mut W {
-    let head = wrs.as_mut_ptr().cast::<W>();
-    let sge = sges.as_mut_ptr().cast::<sys::ibv_sge>();
-    for i in 0..n {
-        let next = if i + 1 < n {
-            // SAFETY: i + 1 < n <= N: inside the array.
-            unsafe { head.add(i + 1) }
-        } else {
-            ptr::null_mut()
-        };
-        // SAFETY: i < n: an initialized entry of each array, per the caller.
-        unsafe { (*head.add(i)).link(next, sge.add(i)) };
-    }
-    head
-}
-
-/// How many requests of a failed chain of `n` starting at `head` were posted: those before
-/// the one the provider reported in `bad`.
-fn posted_before<W>(bad: *mut W, head: *mut W, n: usize) -> usize {
-    if bad.is_null() {
-        return 0;
-    }
-    // Address arithmetic only: `bad` points into the chain (or is out of range, then clamped).
-    let i = (bad as usize).wrapping_sub(head as usize) / std::mem::size_of::<W>();
-    i.min(n)
-}
-
-fn range_error(offset: usize, len: usize, have: usize) -> Error {
+pub(super) fn range_error(offset: usize, len: usize, have: usize) -> Error {
     Error::InvalidArgument(format!(
         "range {offset}..{} does not fit a {have}-byte buffer (or exceeds 4 GiB)",
         offset.saturating_add(len)
     ))
-}
-
-/// A chain of send-queue requests built on the stack and posted with one doorbell.
-/// See [`QueuePair::send_batch`].
-pub struct SendBatch<'q, 'a, const N: usize> {
-    qp: &'q mut QueuePair,
-    len: usize,
-    wrs: [MaybeUninit<sys::ibv_send_wr>; N],
-    sges: [MaybeUninit<sys::ibv_sge>; N],
-    _inline: std::marker::PhantomData<&'a [u8]>,
-}
-
-impl<'a, const N: usize> SendBatch<'_, 'a, N> {
-    /// Adds a request. Fails (handing its buffer back) when the batch or the send queue is
-    /// full, or the request is invalid.
-    pub fn push(&mut self, wr: SendWr<'a>) -> Result<(), PostError> {
-        if self.len == N {
-            let e = Error::InvalidArgument(format!("the batch holds at most {N} requests"));
-            return Err(PostError::new(e, 0, give_back(wr.local)));
-        }
-        let mut raw = sys::ibv_send_wr::default();
-        let mut sge = sys::ibv_sge::default();
-        self.qp.stage_send(self.len, wr, &mut raw, &mut sge)?;
-        self.wrs[self.len].write(raw);
-        self.sges[self.len].write(sge);
-        self.len += 1;
-        Ok(())
-    }
-
-    /// Requests in the batch.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when nothing was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Links the requests and posts them with one `ibv_post_send`. On failure, the requests
-    /// before the failing one are posted (`posted`) and the rest hand their buffers back.
-    pub fn post(mut self) -> Result<(), PostError> {
-        let n = std::mem::replace(&mut self.len, 0);
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: entries 0..n were initialized by push and do not move during the call.
-        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
-        let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
-        // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries
-        // (or pinned, or inline and alive for 'a).
-        let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), wrs, &mut bad) };
-        if ret == 0 {
-            self.qp.sq.commit(n);
-            return Ok(());
-        }
-        let posted = posted_before(bad, wrs, n);
-        self.qp.sq.commit(posted);
-        let returned = self.qp.unstage_sends(0, n - posted);
-        Err(PostError::new(
-            Error::from_ret("ibv_post_send", ret),
-            posted,
-            returned,
-        ))
-    }
-}
-
-impl<const N: usize> Drop for SendBatch<'_, '_, N> {
-    fn drop(&mut self) {
-        // A batch dropped without post: its staged entries were never given to the device.
-        let n = std::mem::replace(&mut self.len, 0);
-        drop(self.qp.unstage_sends(0, n));
-    }
-}
-
-/// A chain of receives built on the stack and posted with one doorbell.
-/// See [`QueuePair::recv_batch`].
-pub struct RecvBatch<'q, const N: usize> {
-    qp: &'q mut QueuePair,
-    len: usize,
-    wrs: [MaybeUninit<sys::ibv_recv_wr>; N],
-    sges: [MaybeUninit<sys::ibv_sge>; N],
-}
-
-impl<const N: usize> RecvBatch<'_, N> {
-    /// Adds a receive into `buf`.
-    pub fn push(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if let Err(e) = self.qp.check_recv_state() {
-            return Err(PostError::new(e, 0, vec![buf]));
-        }
-        if self.len == N || !self.qp.rq.has_room(self.len, 1) {
-            let e = if self.len == N {
-                Error::InvalidArgument(format!("the batch holds at most {N} requests"))
-            } else {
-                Error::QueueFull {
-                    queue: "receive queue",
-                    qpn: self.qp.qpn,
-                    depth: self.qp.rq.cap(),
-                }
-            };
-            return Err(PostError::new(e, 0, vec![buf]));
-        }
-        let Some(sge) = buf.sge(0, buf.len()) else {
-            let e = range_error(0, buf.len(), buf.len());
-            return Err(PostError::new(e, 0, vec![buf]));
-        };
-        let nonce = self.qp.rq.stage(
-            self.len,
-            Entry {
-                user_wr_id: wr_id,
-                held: Held::Owned(buf),
-            },
-        );
-        self.sges[self.len].write(sge);
-        self.wrs[self.len].write(sys::ibv_recv_wr {
-            wr_id: nonce | RECV_BIT,
-            next: ptr::null_mut(),
-            sg_list: ptr::null_mut(),
-            num_sge: 1,
-        });
-        self.len += 1;
-        Ok(())
-    }
-
-    /// Requests in the batch.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// True when nothing was pushed.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Links and posts the receives with one `ibv_post_recv`.
-    pub fn post(mut self) -> Result<(), PostError> {
-        let n = std::mem::replace(&mut self.len, 0);
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: entries 0..n were initialized by push and do not move during the call.
-        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
-        let mut bad: *mut sys::ibv_recv_wr = ptr::null_mut();
-        // SAFETY: a well-formed chain whose buffers are owned by staged ring entries.
-        let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), wrs, &mut bad) };
-        if ret == 0 {
-            self.qp.rq.commit(n);
-            return Ok(());
-        }
-        let posted = posted_before(bad, wrs, n);
-        self.qp.rq.commit(posted);
-        let returned = unstage_recvs(self.qp, n - posted);
-        Err(PostError::new(
-            Error::from_ret("ibv_post_recv", ret),
-            posted,
-            returned,
-        ))
-    }
-}
-
-fn unstage_recvs(qp: &mut QueuePair, n: usize) -> Vec<MemoryRegion> {
-    (0..n)
-        .filter_map(|off| match qp.rq.unstage(off).held {
-            Held::Owned(mr) => Some(mr),
-            _ => None,
-        })
-        .collect()
-}
-
-impl<const N: usize> Drop for RecvBatch<'_, N> {
-    fn drop(&mut self) {
-        let n = std::mem::replace(&mut self.len, 0);
-        drop(unstage_recvs(self.qp, n));
-    }
 }
