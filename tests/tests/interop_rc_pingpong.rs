@@ -1,4 +1,4 @@
-//! `examples/rc_pingpong.rs` against rdma-core's `ibv_rc_pingpong`, in both roles, on the real
+//! `examples/rc_pingpong/` against rdma-core's `ibv_rc_pingpong`, in both roles, on the real
 //! device (the Soft-RoCE VM: `scripts/test-device interop`).
 //!
 //! Each test starts a server, waits until its TCP port is listening, runs the client, waits for

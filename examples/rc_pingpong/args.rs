@@ -1,0 +1,360 @@
+//! The command line, parsed with GNU `getopt_long` semantics as the C tool parses it.
+
+use std::time::Duration;
+
+use rdma::exchange::DEFAULT_PORT;
+use rdma::Mtu;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Id {
+    Port,
+    IbDev,
+    IbPort,
+    Size,
+    Mtu,
+    RxDepth,
+    Iters,
+    Sl,
+    Events,
+    GidIdx,
+    Odp,
+    Iodp,
+    Prefetch,
+    Ts,
+    Chk,
+    Dm,
+    NewSend,
+    Timeout,
+    Help,
+}
+
+struct Spec {
+    id: Id,
+    short: Option<char>,
+    long: &'static str,
+    arg: bool,
+}
+
+const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spec {
+    Spec {
+        id,
+        short,
+        long,
+        arg,
+    }
+}
+
+/// The C tool's `long_options`, plus `--timeout` and `--help`.
+const SPECS: &[Spec] = &[
+    spec(Id::Port, Some('p'), "port", true),
+    spec(Id::IbDev, Some('d'), "ib-dev", true),
+    spec(Id::IbPort, Some('i'), "ib-port", true),
+    spec(Id::Size, Some('s'), "size", true),
+    spec(Id::Mtu, Some('m'), "mtu", true),
+    spec(Id::RxDepth, Some('r'), "rx-depth", true),
+    spec(Id::Iters, Some('n'), "iters", true),
+    spec(Id::Sl, Some('l'), "sl", true),
+    spec(Id::Events, Some('e'), "events", false),
+    spec(Id::GidIdx, Some('g'), "gid-idx", true),
+    spec(Id::Odp, Some('o'), "odp", false),
+    spec(Id::Iodp, Some('O'), "iodp", false),
+    spec(Id::Prefetch, Some('P'), "prefetch", false),
+    spec(Id::Ts, Some('t'), "ts", false),
+    spec(Id::Chk, Some('c'), "chk", false),
+    spec(Id::Dm, Some('j'), "dm", false),
+    spec(Id::NewSend, Some('N'), "new_send", false),
+    spec(Id::Timeout, None, "timeout", true),
+    spec(Id::Help, Some('h'), "help", false),
+];
+
+/// The options, with the C tool's defaults.
+#[derive(Debug)]
+pub(crate) struct Opts {
+    pub(crate) port: u16,
+    pub(crate) ib_dev: Option<String>,
+    pub(crate) ib_port: u8,
+    pub(crate) size: u32,
+    pub(crate) mtu: Mtu,
+    pub(crate) rx_depth: u32,
+    pub(crate) iters: u32,
+    pub(crate) sl: u8,
+    pub(crate) events: bool,
+    /// `-g` as given: negative means no GID (LID addressing).
+    pub(crate) gidx: i32,
+    pub(crate) chk: bool,
+    /// `None`: wait forever, as the C tool.
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) servername: Option<String>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            port: DEFAULT_PORT,
+            ib_dev: None,
+            ib_port: 1,
+            size: 4096,
+            mtu: Mtu::Mtu1024,
+            rx_depth: 500,
+            iters: 1000,
+            sl: 0,
+            events: false,
+            gidx: -1,
+            chk: false,
+            timeout: None,
+            servername: None,
+        }
+    }
+}
+
+pub(crate) fn usage(argv0: &str) -> String {
+    format!(
+        "\
+Usage:
+  {argv0}            start a server and wait for connection
+  {argv0} <host>     connect to server at <host>
+
+Options:
+  -p, --port=<port>      listen on/connect to port <port> (default 18515)
+  -d, --ib-dev=<dev>     use IB device <dev> (default first device found)
+  -i, --ib-port=<port>   use port <port> of IB device (default 1)
+  -s, --size=<size>      size of message to exchange (default 4096)
+  -m, --mtu=<size>       path MTU (default 1024)
+  -r, --rx-depth=<dep>   number of receives to post at a time (default 500)
+  -n, --iters=<iters>    number of exchanges (default 1000)
+  -l, --sl=<sl>          service level value (default 0)
+  -e, --events           sleep on CQ events (default poll)
+  -g, --gid-idx=<gid index> local port gid index (default none: LID only; RoCE needs one)
+  -c, --chk              validate received buffer (default off)
+  -N, --new_send         use new post send WR API (accepted, no effect: same traffic)
+
+Extensions of this clone:
+      --timeout=<secs>   give up after <secs> seconds without progress: accept, connect,
+                         each exchange message, each completion (default 0: wait forever)
+  -h, --help             print this help and exit
+
+Not supported (rejected): -o/--odp, -O/--iodp, -P/--prefetch, -t/--ts, -j/--dm.
+Memory: registers (rx-depth + 1) * size bytes (one piece per posted receive, one to send).
+"
+    )
+}
+
+/// A command-line error: an optional message (stderr), and whether to print the usage
+/// (stdout) after it, as the C tool does after getopt's messages.
+pub(crate) struct ArgError {
+    pub(crate) msg: Option<String>,
+    pub(crate) usage: bool,
+}
+
+pub(crate) enum Cmd {
+    Run(Opts),
+    Help,
+}
+
+/// Parses an integer as `strtol`/`strtoul` with base 0 read it (`0x` hex, `0` octal, decimal,
+/// optional sign), but strictly: the whole argument must be a number.
+fn parse_c_int(s: &str) -> Result<i128, &'static str> {
+    let t = s.trim_start();
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (radix, digits) = if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        (16, h)
+    } else if t.len() > 1 && t.starts_with('0') {
+        (8, &t[1..])
+    } else {
+        (10, t)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err("not a number");
+    }
+    let v = i128::from_str_radix(digits, radix).map_err(|_| "out of range")?;
+    Ok(if neg { -v } else { v })
+}
+
+fn value_in<T: TryFrom<i128>>(s: &str, lo: i128, hi: i128, what: &str) -> Result<T, String> {
+    let v = parse_c_int(s).map_err(|e| format!("{e} (expected {what})"))?;
+    if v < lo || v > hi {
+        return Err(format!("out of range (expected {what})"));
+    }
+    T::try_from(v).map_err(|_| format!("out of range (expected {what})"))
+}
+
+fn apply(o: &mut Opts, s: &Spec, val: Option<&str>, argv0: &str) -> Result<Option<Cmd>, ArgError> {
+    let name = match s.short {
+        Some(c) => format!("-{c}/--{}", s.long),
+        None => format!("--{}", s.long),
+    };
+    let v = val.unwrap_or("");
+    let bad = |why: String| ArgError {
+        msg: Some(format!("{argv0}: invalid value '{v}' for {name}: {why}")),
+        usage: true,
+    };
+    let unsupported = |what: &str| ArgError {
+        msg: Some(format!(
+            "{argv0}: {name} ({what}) is not supported by this clone of ibv_rc_pingpong"
+        )),
+        usage: false,
+    };
+    match s.id {
+        Id::Port => o.port = value_in(v, 0, 65535, "a TCP port, 0 to 65535").map_err(bad)?,
+        Id::IbDev => o.ib_dev = Some(v.to_string()),
+        Id::IbPort => o.ib_port = value_in(v, 1, 255, "a port number, 1 to 255").map_err(bad)?,
+        Id::Size => o.size = value_in(v, 1, u32::MAX as i128, "bytes, at least 1").map_err(bad)?,
+        Id::Mtu => {
+            let what = "256, 512, 1024, 2048 or 4096";
+            let bytes: u32 = value_in(v, 0, u32::MAX as i128, what).map_err(bad)?;
+            o.mtu = Mtu::from_bytes(bytes).ok_or_else(|| bad(format!("expected {what}")))?;
+        }
+        Id::RxDepth => {
+            let what = "receives, 1 to 2147483646";
+            o.rx_depth = value_in(v, 1, i32::MAX as i128 - 1, what).map_err(bad)?
+        }
+        Id::Iters => o.iters = value_in(v, 0, u32::MAX as i128, "a count").map_err(bad)?,
+        Id::Sl => o.sl = value_in(v, 0, 15, "a service level, 0 to 15").map_err(bad)?,
+        Id::GidIdx => {
+            let what = "a GID index, or -1 for none";
+            o.gidx = value_in(v, i32::MIN as i128, i32::MAX as i128, what).map_err(bad)?
+        }
+        Id::Timeout => {
+            let secs: f64 = v
+                .trim()
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e12)
+                .ok_or_else(|| bad("expected seconds, 0 for none".into()))?;
+            o.timeout = (secs > 0.0).then(|| Duration::from_secs_f64(secs));
+        }
+        Id::Events => o.events = true,
+        Id::Chk => o.chk = true,
+        Id::NewSend => {}
+        Id::Odp => return Err(unsupported("on-demand paging")),
+        Id::Iodp => return Err(unsupported("implicit on-demand paging")),
+        Id::Prefetch => return Err(unsupported("ODP prefetch")),
+        Id::Ts => return Err(unsupported("completion timestamps")),
+        Id::Dm => return Err(unsupported("device memory")),
+        Id::Help => return Ok(Some(Cmd::Help)),
+    }
+    Ok(None)
+}
+
+fn getopt_error(msg: String) -> ArgError {
+    ArgError {
+        msg: Some(msg),
+        usage: true,
+    }
+}
+
+/// Finds a long option by its exact name or an unambiguous prefix, as getopt_long does.
+fn lookup_long<'a>(argv0: &str, name: &str, body: &str) -> Result<&'a Spec, ArgError> {
+    if let Some(s) = SPECS.iter().find(|s| s.long == name) {
+        return Ok(s);
+    }
+    let matches: Vec<&Spec> = SPECS.iter().filter(|s| s.long.starts_with(name)).collect();
+    match matches.as_slice() {
+        [one] if !name.is_empty() => Ok(one),
+        [] | [_] => Err(getopt_error(format!(
+            "{argv0}: unrecognized option '--{body}'"
+        ))),
+        many => {
+            let list: String = many.iter().map(|s| format!(" '--{}'", s.long)).collect();
+            Err(getopt_error(format!(
+                "{argv0}: option '--{body}' is ambiguous; possibilities:{list}"
+            )))
+        }
+    }
+}
+
+pub(crate) fn parse_args(argv0: &str, args: &[String]) -> Result<Cmd, ArgError> {
+    let mut o = Opts::default();
+    let mut positional = Vec::new();
+    let mut i = 0;
+    let mut help = false;
+    while i < args.len() {
+        let a = &args[i];
+        i += 1;
+        if a == "--" {
+            positional.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(body) = a.strip_prefix("--") {
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (body, None),
+            };
+            let s = lookup_long(argv0, name, body)?;
+            let val = match (s.arg, inline) {
+                (true, Some(v)) => Some(v),
+                (true, None) if i < args.len() => {
+                    i += 1;
+                    Some(args[i - 1].as_str())
+                }
+                (true, None) => {
+                    return Err(getopt_error(format!(
+                        "{argv0}: option '--{}' requires an argument",
+                        s.long
+                    )))
+                }
+                (false, Some(_)) => {
+                    return Err(getopt_error(format!(
+                        "{argv0}: option '--{}' doesn't allow an argument",
+                        s.long
+                    )))
+                }
+                (false, None) => None,
+            };
+            help |= apply(&mut o, s, val, argv0)?.is_some();
+        } else if a.len() > 1 && a.starts_with('-') {
+            let cluster = &a[1..];
+            for (at, c) in cluster.char_indices() {
+                let Some(s) = SPECS.iter().find(|s| s.short == Some(c)) else {
+                    return Err(getopt_error(format!("{argv0}: invalid option -- '{c}'")));
+                };
+                if !s.arg {
+                    help |= apply(&mut o, s, None, argv0)?.is_some();
+                    continue;
+                }
+                let rest = &cluster[at + c.len_utf8()..];
+                let val = if !rest.is_empty() {
+                    rest
+                } else if i < args.len() {
+                    i += 1;
+                    args[i - 1].as_str()
+                } else {
+                    return Err(getopt_error(format!(
+                        "{argv0}: option requires an argument -- '{c}'"
+                    )));
+                };
+                help |= apply(&mut o, s, Some(val), argv0)?.is_some();
+                break;
+            }
+        } else {
+            positional.push(a.clone());
+        }
+    }
+    if help {
+        return Ok(Cmd::Help);
+    }
+    match positional.len() {
+        0 => {}
+        1 => o.servername = positional.pop(),
+        n => {
+            return Err(getopt_error(format!(
+                "{argv0}: expected at most one <host>, got {n}: {}",
+                positional.join(" ")
+            )))
+        }
+    }
+    if (o.rx_depth as u64) * (o.size as u64) > isize::MAX as u64 {
+        return Err(ArgError {
+            msg: Some(format!(
+                "{argv0}: rx-depth * size = {} * {} bytes is too much memory",
+                o.rx_depth, o.size
+            )),
+            usage: false,
+        });
+    }
+    Ok(Cmd::Run(o))
+}

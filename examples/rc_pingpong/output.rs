@@ -1,0 +1,72 @@
+//! Output helpers: the error and output lines, printed as the C tool prints them.
+
+use std::io;
+
+use rdma::exchange::PingpongDest;
+use rdma::Gid;
+
+/// A failure whose message has been printed: exit status 1.
+pub(crate) struct Failed;
+
+/// Prints lines to stderr and fails.
+macro_rules! fail {
+    ($($line:expr),+ $(,)?) => {{
+        use ::std::io::Write as _;
+        let mut err = ::std::io::stderr().lock();
+        $( let _ = writeln!(err, "{}", $line); )+
+        $crate::output::Failed
+    }};
+}
+pub(crate) use fail;
+
+/// Prints one line to stdout, ignoring a closed stdout (as C's printf does).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use ::std::io::Write as _;
+        let _ = writeln!(::std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use out;
+
+/// The extra line that explains a failure the C tool reports with a fixed message.
+pub(crate) fn detail(e: &dyn std::fmt::Display) -> String {
+    format!("rc_pingpong: {e}")
+}
+
+/// `strerror`-like text of an I/O error (without Rust's " (os error N)" suffix).
+pub(crate) fn strerror(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(at) => s[..at].to_string(),
+        None => s,
+    }
+}
+
+/// `%.2f` as glibc prints it (Rust already rounds exact ties to even; x86's 0/0 is `-nan`).
+pub(crate) fn f2(x: f64) -> String {
+    if x.is_nan() {
+        "-nan".to_string()
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// `inet_ntop(AF_INET6)` as glibc writes it: like Rust's `Ipv6Addr` display, except that
+/// glibc also writes IPv4-compatible addresses (`::a.b.c.d`) in dotted form.
+pub(crate) fn ntop(gid: &Gid) -> String {
+    let b = gid.0;
+    if b[..12] == [0; 12] && b[12..14] != [0, 0] {
+        return format!("::{}.{}.{}.{}", b[12], b[13], b[14], b[15]);
+    }
+    gid.to_string()
+}
+
+pub(crate) fn address_line(which: &str, d: &PingpongDest) {
+    out!(
+        "  {which} LID 0x{:04x}, QPN 0x{:06x}, PSN 0x{:06x}, GID {}",
+        d.lid,
+        d.qpn,
+        d.psn,
+        ntop(&d.gid)
+    );
+}
