@@ -16,6 +16,7 @@ macro_rules! wc_status {
 
         impl WcStatus {
             /// Maps a raw `ibv_wc_status`.
+            #[inline]
             pub fn from_raw(raw: u32) -> Self {
                 match raw {
                     $( sys::ibv_wc_status::$raw => WcStatus::$name, )*
@@ -130,6 +131,7 @@ pub enum WcOpcode {
 
 impl WcOpcode {
     /// Maps a raw `ibv_wc_opcode`.
+    #[inline]
     pub fn from_raw(raw: u32) -> Self {
         use sys::ibv_wc_opcode::*;
         match raw {

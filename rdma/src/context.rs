@@ -18,6 +18,10 @@ pub struct Context {
 pub(crate) struct ContextInner {
     pub(crate) raw: NonNull<sys::ibv_context>,
     pub(crate) name: String,
+    /// A fake context of [`crate::stub`]: no libibverbs object behind it. Every resource
+    /// reaches its context through an `Arc`, so this one flag tells them all.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) stub: bool,
 }
 
 // SAFETY: libibverbs contexts are thread safe (every verb may be called from any thread); the
@@ -28,15 +32,54 @@ unsafe impl Sync for ContextInner {}
 
 impl Drop for ContextInner {
     fn drop(&mut self) {
+        #[cfg(feature = "stub-provider")]
+        if self.stub {
+            // SAFETY: a stub context was made by crate::stub and is freed once, here; no
+            // resource of it is left (they all hold an Arc to this inner).
+            unsafe { crate::stub::free_context(self.raw) };
+            return;
+        }
         // SAFETY: every child resource holds an Arc to this inner, so none is left; closed once.
         unsafe { sys::ibv_close_device(self.raw.as_ptr()) };
+    }
+}
+
+#[cfg(feature = "stub-provider")]
+impl ContextInner {
+    /// Panics when this is a stub context: the control-path verbs (creating resources,
+    /// queries, QP state changes) would hand its fake objects to libibverbs. Only the data
+    /// path (post, poll) runs over the stub provider.
+    #[track_caller]
+    pub(crate) fn refuse_stub(&self, what: &str) {
+        assert!(
+            !self.stub,
+            "{what} over the stub provider: only posting and polling work on stub objects \
+             (build them with rdma::stub)"
+        );
     }
 }
 
 impl Context {
     pub(crate) fn from_raw(raw: NonNull<sys::ibv_context>, name: String) -> Self {
         Context {
-            inner: Arc::new(ContextInner { raw, name }),
+            inner: Arc::new(ContextInner {
+                raw,
+                name,
+                #[cfg(feature = "stub-provider")]
+                stub: false,
+            }),
+        }
+    }
+
+    /// A context over the fake provider of [`crate::stub`], which frees `raw` when dropped.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_context>, name: String) -> Self {
+        Context {
+            inner: Arc::new(ContextInner {
+                raw,
+                name,
+                stub: true,
+            }),
         }
     }
 
@@ -52,6 +95,8 @@ impl Context {
 
     /// The raw context pointer (valid while this `Context` or any resource of it lives).
     pub fn as_raw(&self) -> *mut sys::ibv_context {
+        #[cfg(feature = "stub-provider")]
+        self.inner.refuse_stub("a verb on the context");
         self.inner.raw.as_ptr()
     }
 

@@ -86,6 +86,13 @@ unsafe impl Sync for CqInner {}
 
 impl Drop for CqInner {
     fn drop(&mut self) {
+        #[cfg(feature = "stub-provider")]
+        if self._ctx.stub {
+            // SAFETY: a stub CQ was made by crate::stub and is freed once, here (it has no
+            // channel, so no events to acknowledge).
+            unsafe { crate::stub::free_cq(self.raw) };
+            return;
+        }
         let n = *self.unacked.get_mut();
         // SAFETY: the CQ is live and no QP uses it (QPs hold an Arc). ibv_destroy_cq waits for
         // every event to be acknowledged, so the outstanding ones are acked first.
@@ -168,6 +175,28 @@ impl CqBuilder<'_> {
 }
 
 impl CompletionQueue {
+    /// A CQ of the fake provider of [`crate::stub`] (no channel), which frees `raw` when
+    /// dropped.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_cq>, depth: u32, ctx: &Context) -> Self {
+        debug_assert!(ctx.inner.stub);
+        CompletionQueue {
+            inner: Arc::new(CqInner {
+                raw,
+                unacked: AtomicU32::new(0),
+                depth,
+                channel: None,
+                _ctx: ctx.inner.clone(),
+            }),
+        }
+    }
+
+    /// True for a CQ of the fake provider of [`crate::stub`].
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn is_stub(&self) -> bool {
+        self.inner._ctx.stub
+    }
+
     /// Creates a CQ with room for at least `depth` completions, polled (no channel).
     pub fn new(ctx: &Context, depth: u32) -> Result<Self> {
         Self::builder(ctx, depth).build()
@@ -195,7 +224,7 @@ impl CompletionQueue {
 
     /// Polls up to `wc.len()` completions into `wc` and returns the filled prefix
     /// (empty when the CQ is empty). One provider call, no allocation.
-    #[inline]
+    #[inline(always)]
     pub fn poll<'a>(&self, wc: &'a mut [WorkCompletion]) -> Result<&'a [WorkCompletion]> {
         let n = wc.len().min(i32::MAX as usize) as i32;
         // SAFETY: the CQ is live; WorkCompletion is repr(transparent) over ibv_wc, so the slice

@@ -103,6 +103,9 @@ mod pd;
 mod port;
 mod qp;
 mod srq;
+#[cfg(feature = "stub-provider")]
+#[doc(hidden)]
+pub mod stub;
 
 pub use access::Access;
 pub use completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};

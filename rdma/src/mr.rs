@@ -62,6 +62,16 @@ unsafe impl Sync for MrInner {}
 
 impl Drop for MrInner {
     fn drop(&mut self) {
+        #[cfg(feature = "stub-provider")]
+        if self._pd.ctx.stub {
+            // SAFETY: a stub MR was never registered: no device can reach the pages. The fake
+            // `ibv_mr` (made by crate::stub) and the mapping are each freed once, here.
+            unsafe {
+                crate::stub::free_mr(self.raw);
+                ManuallyDrop::drop(&mut self.backing);
+            }
+            return;
+        }
         // SAFETY: the MR is live and deregistered once; no piece is left, so no work request
         // of the safe API references it (each posted piece is held by its queue until done).
         let ret = unsafe { sys::ibv_dereg_mr(self.raw.as_ptr()) };
@@ -213,6 +223,47 @@ fn has_cap_ipc_lock() -> bool {
 }
 
 impl MemoryRegion {
+    /// A region of the fake provider of [`crate::stub`]: `len` zeroed bytes mapped like
+    /// [`MrBuilder::build`] does, not registered; `fake` makes the stub's `ibv_mr` (with its
+    /// keys) for the mapping's address, which is freed when the last piece is dropped.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn from_stub_parts(
+        pd: &ProtectionDomain,
+        len: usize,
+        access: Access,
+        fake: impl FnOnce(NonNull<u8>) -> NonNull<sys::ibv_mr>,
+    ) -> Result<Self> {
+        debug_assert!(pd.inner.ctx.stub);
+        if len == 0 {
+            return Err(Error::InvalidArgument(
+                "a memory region needs at least one byte".into(),
+            ));
+        }
+        let mut map = memmap2::MmapOptions::new()
+            .len(len)
+            .map_anon()
+            .map_err(|source| Error::Verb {
+                verb: "mmap",
+                source,
+            })?;
+        let ptr = NonNull::new(map.as_mut_ptr()).expect("mmap never returns NULL");
+        let raw = fake(ptr);
+        // SAFETY: `fake` returns the stub's live `ibv_mr`; lkey/rkey are plain fields.
+        let (lkey, rkey) = unsafe { ((*raw.as_ptr()).lkey, (*raw.as_ptr()).rkey) };
+        Ok(MemoryRegion {
+            inner: Arc::new(MrInner {
+                raw,
+                _pd: pd.inner.clone(),
+                backing: ManuallyDrop::new(Backing::Mmap(map)),
+                access,
+                lkey,
+                rkey,
+            }),
+            ptr,
+            len,
+        })
+    }
+
     /// Maps `len` zeroed bytes and registers them with `access`.
     pub fn new(pd: &ProtectionDomain, len: usize, access: Access) -> Result<Self> {
         Self::builder(pd, len).access(access).build()
@@ -414,7 +465,7 @@ impl MemoryRegion {
     }
 
     /// The SGE describing `offset..offset+len` of this piece, if it fits in it and in a u32.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sge(&self, offset: usize, len: usize) -> Option<sys::ibv_sge> {
         if !self.fits(offset, len) || len > u32::MAX as usize {
             return None;

@@ -26,6 +26,12 @@ unsafe impl Sync for PdInner {}
 
 impl Drop for PdInner {
     fn drop(&mut self) {
+        #[cfg(feature = "stub-provider")]
+        if self.ctx.stub {
+            // SAFETY: a stub PD was made by crate::stub and is freed once, here.
+            unsafe { crate::stub::free_pd(self.raw) };
+            return;
+        }
         // SAFETY: MRs, QPs and SRQs hold an Arc to this inner, so none is left; freed once.
         // A failure (EBUSY) cannot happen without a leaked child; the PD is then leaked too.
         unsafe { sys::ibv_dealloc_pd(self.raw.as_ptr()) };
@@ -55,7 +61,23 @@ impl ProtectionDomain {
 
     /// The raw PD pointer (valid while this PD or any resource of it lives).
     pub fn as_raw(&self) -> *mut sys::ibv_pd {
+        #[cfg(feature = "stub-provider")]
+        self.inner
+            .ctx
+            .refuse_stub("a verb on the protection domain");
         self.inner.raw.as_ptr()
+    }
+
+    /// A PD of the fake provider of [`crate::stub`], which frees `raw` when dropped.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_pd>, ctx: &Context) -> Self {
+        debug_assert!(ctx.inner.stub);
+        ProtectionDomain {
+            inner: Arc::new(PdInner {
+                raw,
+                ctx: ctx.inner.clone(),
+            }),
+        }
     }
 }
 

@@ -294,6 +294,8 @@ impl QueuePair {
                 )));
             }
         }
+        #[cfg(feature = "stub-provider")]
+        self.pd.ctx.refuse_stub("ibv_modify_qp");
         let mut raw = attr.attr;
         // SAFETY: the QP is live; `raw` is a valid attribute struct and the mask only names
         // fields the setters filled in.
@@ -316,6 +318,8 @@ impl QueuePair {
 
     /// Asks the device for the QP's current state (`ibv_query_qp`), and remembers it.
     pub fn query_state(&mut self) -> Result<QpState> {
+        #[cfg(feature = "stub-provider")]
+        self.pd.ctx.refuse_stub("ibv_query_qp");
         let mut attr = sys::ibv_qp_attr::default();
         let mut init = sys::ibv_qp_init_attr::default();
         // SAFETY: the QP is live and both structs are writable.

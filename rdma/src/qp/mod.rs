@@ -141,6 +141,11 @@ impl<'a> QpBuilder<'a> {
 
     /// Creates the QP (`ibv_create_qp`) in the RESET state.
     pub fn build(self) -> Result<QueuePair> {
+        #[cfg(feature = "stub-provider")]
+        assert!(
+            !self.send_cq.is_stub() && !self.recv_cq.is_stub(),
+            "ibv_create_qp with a CQ of the stub provider (build stub QPs with rdma::stub)"
+        );
         let mut init = sys::ibv_qp_init_attr {
             send_cq: self.send_cq.as_raw(),
             recv_cq: self.recv_cq.as_raw(),
@@ -246,6 +251,7 @@ impl Completion {
         }
     }
 
+    #[inline(always)]
     pub(crate) fn new(wc: &WorkCompletion, user_wr_id: u64, buf: Option<MemoryRegion>) -> Self {
         Completion {
             wr_id: user_wr_id,
@@ -275,6 +281,36 @@ impl QueuePair {
             srq: None,
             caps: QpCaps::default(),
             sq_sig_all: false,
+        }
+    }
+
+    /// A QP of the fake provider of [`crate::stub`], already in RTS with `caps`, which frees
+    /// `raw` when dropped. The caller made `raw` over `pd`, `send_cq` and `recv_cq`.
+    #[cfg(feature = "stub-provider")]
+    pub(crate) fn from_stub_parts(
+        raw: NonNull<sys::ibv_qp>,
+        caps: QpCaps,
+        sig_all: bool,
+        pd: &ProtectionDomain,
+        send_cq: &CompletionQueue,
+        recv_cq: &CompletionQueue,
+    ) -> Self {
+        debug_assert!(pd.inner.ctx.stub && send_cq.is_stub() && recv_cq.is_stub());
+        QueuePair {
+            raw,
+            // SAFETY: `raw` is the caller's live fake QP; qp_num is a plain field.
+            qpn: unsafe { (*raw.as_ptr()).qp_num },
+            state: QpState::Rts,
+            caps,
+            port: 1,
+            sq: Ring::new(caps.max_send_wr),
+            rq: Ring::new(caps.max_recv_wr),
+            pinned: Vec::new(),
+            sig_all,
+            srq: None,
+            send_cq: send_cq.inner.clone(),
+            recv_cq: recv_cq.inner.clone(),
+            pd: pd.inner.clone(),
         }
     }
 
@@ -371,7 +407,7 @@ impl QueuePair {
     /// later one retires the earlier ones too (their buffers are dropped, which is safe: that
     /// work is done). A completion that is not an outstanding request of this QP (another QP's,
     /// one already handed in, an SRQ's) is [`Error::ForeignCompletion`].
-    #[inline]
+    #[inline(always)]
     pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
         let raw_id = wc.raw_wr_id();
         let recv = raw_id & RECV_BIT != 0;
@@ -407,6 +443,13 @@ impl QueuePair {
 
 impl Drop for QueuePair {
     fn drop(&mut self) {
+        #[cfg(feature = "stub-provider")]
+        if self.pd.ctx.stub {
+            // SAFETY: a stub QP was made by crate::stub and is freed once, here. No device
+            // touches the buffers it held, so they are dropped with the rings.
+            unsafe { crate::stub::free_qp(self.raw) };
+            return;
+        }
         // SAFETY: the QP is live and destroyed once. After ibv_destroy_qp returns the device no
         // longer touches memory on behalf of this QP, so the buffers it held may be freed.
         let ret = unsafe { sys::ibv_destroy_qp(self.raw.as_ptr()) };

@@ -41,7 +41,8 @@ impl<'a> From<&'a [u8]> for Local<'a> {
 }
 
 /// A send-queue work request: SEND, SEND with immediate, RDMA WRITE (with immediate) or
-/// RDMA READ. Built by value and moved into [`QueuePair::post_send`] or a [`SendBatch`].
+/// RDMA READ. Built by value and moved into [`QueuePair::post_send`] or a
+/// [`SendBatch`](crate::SendBatch).
 #[derive(Debug)]
 pub struct SendWr<'a> {
     opcode: u32,
@@ -226,7 +227,7 @@ impl QueuePair {
 
     /// Validates `wr`, fills the raw request and SGE, and stages its ring entry `offset`
     /// places after the head. On error the request's buffer is handed back.
-    #[inline]
+    #[inline(always)]
     pub(super) fn stage_send(
         &mut self,
         offset: usize,
@@ -383,7 +384,7 @@ impl QueuePair {
     }
 
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
-    #[inline]
+    #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
         if let Err(e) = self.check_send_state() {
             return Err(PostError::new(e, 0, give_back(wr.local)));
@@ -410,7 +411,7 @@ impl QueuePair {
 
     /// Posts a receive of up to `buf.len()` bytes into `buf` (`ibv_post_recv`). The QP owns
     /// `buf` until [`complete`](Self::complete) hands it back.
-    #[inline]
+    #[inline(always)]
     pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
         if let Err(e) = self.check_recv_state() {
             return Err(PostError::new(e, 0, vec![buf]));

@@ -53,10 +53,14 @@ pub(crate) struct Entry {
 /// Sequence numbers start at 1, so a zeroed `wr_id` never matches.
 const FIRST_SEQ: u64 = 1;
 
-/// A ring of `cap` entries: `tail..head` are outstanding, in post order.
+/// A ring with room for `cap` outstanding entries (`tail..head`, in post order). Its slot
+/// array is `cap` rounded up to a power of two, so a sequence number finds its slot with a mask
+/// rather than a division.
 #[derive(Debug)]
 pub(crate) struct Ring {
     slots: Box<[Entry]>,
+    mask: u64,
+    cap: u32,
     head: u64,
     tail: u64,
     /// Nonces per block: at least `cap`, so the outstanding window spans at most two blocks.
@@ -67,9 +71,12 @@ pub(crate) struct Ring {
 
 impl Ring {
     pub(crate) fn new(cap: u32) -> Self {
-        let cap = cap.max(1) as usize;
-        let block_len = (cap as u64).next_power_of_two().max(64) * 16;
+        let cap = cap.max(1);
+        let len = (cap as usize).next_power_of_two();
+        let block_len = (len as u64).max(64) * 16;
         Ring {
+            mask: len as u64 - 1,
+            cap,
             block_len,
             cur: Block {
                 nonce: reserve(block_len),
@@ -79,7 +86,7 @@ impl Ring {
                 nonce: NONCE_LIMIT,
                 seq: 0,
             },
-            slots: (0..cap)
+            slots: (0..len)
                 .map(|_| Entry {
                     user_wr_id: 0,
                     held: Held::Nothing,
@@ -90,30 +97,30 @@ impl Ring {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cap(&self) -> u32 {
-        self.slots.len() as u32
+        self.cap
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn outstanding(&self) -> u64 {
         self.head - self.tail
     }
 
     /// Room for `n` more after `reserved` already staged ones.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn has_room(&self, reserved: usize, n: usize) -> bool {
-        self.outstanding() as usize + reserved + n <= self.slots.len()
+        self.outstanding() as usize + reserved + n <= self.cap as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn idx(&self, seq: u64) -> usize {
-        (seq % self.slots.len() as u64) as usize
+        (seq & self.mask) as usize
     }
 
     /// Stages an entry `offset` places after the head (not yet outstanding); returns the
     /// nonce to put in its `wr_id`. The caller checked [`has_room`](Self::has_room).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn stage(&mut self, offset: usize, entry: Entry) -> u64 {
         let seq = self.head + offset as u64;
         let i = self.idx(seq);
@@ -130,7 +137,7 @@ impl Ring {
 
     /// The outstanding sequence number a completion's nonce stands for, if it is one of this
     /// ring's outstanding requests.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn seq_of(&self, nonce: u64) -> Option<u64> {
         let seq = [self.cur, self.prev].iter().find_map(|b| {
             let d = nonce.wrapping_sub(b.nonce);
@@ -140,7 +147,7 @@ impl Ring {
     }
 
     /// Takes back a staged entry that was not posted.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unstage(&mut self, offset: usize) -> Entry {
         let i = self.idx(self.head + offset as u64);
         std::mem::replace(
@@ -153,13 +160,13 @@ impl Ring {
     }
 
     /// Makes the first `n` staged entries outstanding.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn commit(&mut self, n: usize) {
         self.head += n as u64;
     }
 
     /// True when `seq` is outstanding.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn contains(&self, seq: u64) -> bool {
         seq >= self.tail && seq < self.head
     }
@@ -167,7 +174,7 @@ impl Ring {
     /// Retires every entry up to and including `seq` (work queues complete in order, so a
     /// completion for `seq` means all earlier ones are done too). Earlier entries are passed to
     /// `earlier`; the entry for `seq` is returned. The caller checked [`contains`](Self::contains).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn retire_through(&mut self, seq: u64, mut earlier: impl FnMut(Entry)) -> Entry {
         while self.tail < seq {
             let e = self.take(self.tail);
@@ -179,7 +186,7 @@ impl Ring {
         e
     }
 
-    #[inline]
+    #[inline(always)]
     fn take(&mut self, seq: u64) -> Entry {
         let i = self.idx(seq);
         std::mem::replace(

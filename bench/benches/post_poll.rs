@@ -1,0 +1,405 @@
+//! What the safe API costs on the data path, against raw FFI calls doing the same work, on the
+//! host: both run over the in-process stub provider (`rdma::stub`), whose ops table is a set
+//! of `extern "C"` stubs. Both sides make the same one indirect call into the same stub, so the
+//! difference is the wrapper's own work (checks, the in-flight ring, nonces, `complete`).
+//!
+//! Groups, each `safe_*` against `raw_*` on the same stub QP and CQ:
+//! - `post_send`: one SEND from a pinned source (SGE) and one inline SEND; one in 64 is
+//!   signaled, then polled (and, safe side, handed to `complete`, retiring the 64).
+//! - `recv_cycle`: post a receive, poll its completion, and (safe side) `complete` it, which
+//!   hands the buffer back for the next round.
+//! - `poll_empty`: polling an empty CQ (16 entries asked).
+//! - `send_batch16`: 16 SENDs chained and posted with one doorbell, the last signaled, polled
+//!   and completed; the time is per batch (per WR: divide by 16).
+//!
+//! Before the groups, `main` runs 10 000 rounds of each safe operation under a counting global
+//! allocator and fails when any allocated (or freed) memory.
+//!
+//! Full run: `cargo bench -p rdma-bench --bench post_poll`. Short mode (CI):
+//! `cargo bench -p rdma-bench --bench post_poll -- --warm-up-time 0.1 --measurement-time 0.3`.
+
+use criterion::{Criterion, Throughput};
+use rdma::{
+    stub, sys, Access, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair, SendWr,
+    WorkCompletion,
+};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::ptr;
+
+// ---------------------------------------------------------------------------------------------
+// Counting allocator (for the zero-allocation check)
+
+struct Counting;
+
+thread_local! {
+    /// (allocations incl. reallocations, deallocations) made by this thread.
+    static COUNTS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+fn note(alloc: u64, dealloc: u64) {
+    // A const-initialized Cell has no destructor: `try_with` never fails nor allocates.
+    let _ = COUNTS.try_with(|c| {
+        let (a, d) = c.get();
+        c.set((a + alloc, d + dealloc));
+    });
+}
+
+fn counts() -> (u64, u64) {
+    COUNTS.with(Cell::get)
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only a
+// thread-local Cell.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(1, 0);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(1, 0);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(1, 0);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(0, 1);
+        // SAFETY: forwarded with the caller's guarantees.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+// ---------------------------------------------------------------------------------------------
+// The stub setup and one round of each operation
+
+/// One signaled send in this many (the rest unsignaled), as a real sender does.
+const SIGNAL_EVERY: u64 = 64;
+const CAPS: QpCaps = QpCaps {
+    max_send_wr: 256,
+    max_recv_wr: 256,
+    max_send_sge: 1,
+    max_recv_sge: 1,
+    max_inline_data: 64,
+};
+const POLL: usize = 16;
+
+struct Bench {
+    cq: CompletionQueue,
+    qp: QueuePair,
+    pinned: Pinned,
+    /// The pinned source, as the raw side describes it.
+    src: sys::ibv_sge,
+    /// The receive buffer of the safe cycle (None while posted).
+    recv_buf: Option<MemoryRegion>,
+    /// The receive buffer of the raw cycle.
+    raw_recv: MemoryRegion,
+    inline: [u8; 32],
+    wcs: [WorkCompletion; POLL],
+    raw_wcs: [sys::ibv_wc; POLL],
+    i: u64,
+}
+
+impl Bench {
+    fn new() -> Self {
+        let ctx = stub::context();
+        let pd = stub::protection_domain(&ctx);
+        let cq = stub::completion_queue(&ctx, 1024);
+        let mut qp = stub::queue_pair(&pd, &cq, &cq, CAPS, false);
+        let mr = |len| stub::memory_region(&pd, len, Access::LOCAL_WRITE).expect("mmap");
+        let pinned = qp.pin(mr(4096));
+        let p = qp.pinned(pinned).expect("just pinned");
+        let src = sys::ibv_sge {
+            addr: p.addr(),
+            length: p.len() as u32,
+            lkey: p.lkey(),
+        };
+        Bench {
+            recv_buf: Some(mr(4096)),
+            raw_recv: mr(4096),
+            cq,
+            qp,
+            pinned,
+            src,
+            inline: [0x5a; 32],
+            wcs: [WorkCompletion::default(); POLL],
+            raw_wcs: [sys::ibv_wc::default(); POLL],
+            i: 0,
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        self.i = self.i.wrapping_add(1);
+        self.i
+    }
+
+    /// Polls the CQ and hands every completion to the QP.
+    #[inline(always)]
+    fn safe_retire(&mut self) {
+        for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+            black_box(self.qp.complete(wc).expect("complete"));
+        }
+    }
+
+    /// Polls the CQ raw and checks every completion's status.
+    #[inline(always)]
+    fn raw_retire(&mut self) {
+        // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
+        let n =
+            unsafe { sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr()) };
+        assert!(n >= 0, "ibv_poll_cq: {n}");
+        for wc in &self.raw_wcs[..n as usize] {
+            assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
+            black_box(wc.wr_id);
+        }
+    }
+
+    #[inline(always)]
+    fn safe_send(&mut self, inline: bool) {
+        let i = self.next();
+        let signaled = i % SIGNAL_EVERY == SIGNAL_EVERY - 1;
+        let data = black_box(self.inline);
+        let local = if inline {
+            Local::Inline(&data)
+        } else {
+            Local::Pinned(self.pinned)
+        };
+        self.qp
+            .post_send(SendWr::send(local).wr_id(i).signaled(signaled))
+            .expect("post_send");
+        if signaled {
+            self.safe_retire();
+        }
+    }
+
+    #[inline(always)]
+    fn raw_send(&mut self, inline: bool) {
+        let i = self.next();
+        let signaled = i % SIGNAL_EVERY == SIGNAL_EVERY - 1;
+        let data = black_box(self.inline);
+        let (mut sge, flags) = if inline {
+            let sge = sys::ibv_sge {
+                addr: data.as_ptr() as u64,
+                length: data.len() as u32,
+                lkey: 0,
+            };
+            (sge, sys::ibv_send_flags::IBV_SEND_INLINE)
+        } else {
+            (self.src, 0)
+        };
+        let mut wr = sys::ibv_send_wr {
+            wr_id: i,
+            next: ptr::null_mut(),
+            sg_list: &mut sge,
+            num_sge: 1,
+            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
+            send_flags: flags
+                | if signaled {
+                    sys::ibv_send_flags::IBV_SEND_SIGNALED
+                } else {
+                    0
+                },
+            ..Default::default()
+        };
+        let mut bad = ptr::null_mut();
+        // SAFETY: the stub QP is live; the SGE describes the pinned source (kept by the QP for
+        // the whole run) or inline bytes alive for the call.
+        let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), &mut wr, &mut bad) };
+        assert_eq!(ret, 0, "ibv_post_send");
+        if signaled {
+            self.raw_retire();
+        }
+    }
+
+    #[inline(always)]
+    fn safe_recv_cycle(&mut self) {
+        let i = self.next();
+        let buf = self.recv_buf.take().expect("handed back by the last round");
+        self.qp.post_recv(buf, i).expect("post_recv");
+        for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+            let done = self.qp.complete(wc).expect("complete");
+            self.recv_buf = done.buf;
+        }
+    }
+
+    #[inline(always)]
+    fn raw_recv_cycle(&mut self) {
+        let i = self.next();
+        let mut sge = sys::ibv_sge {
+            addr: self.raw_recv.addr(),
+            length: self.raw_recv.len() as u32,
+            lkey: self.raw_recv.lkey(),
+        };
+        let mut wr = sys::ibv_recv_wr {
+            wr_id: i,
+            next: ptr::null_mut(),
+            sg_list: &mut sge,
+            num_sge: 1,
+        };
+        let mut bad = ptr::null_mut();
+        // SAFETY: the stub QP is live; `raw_recv` outlives the request, which the stub
+        // completes at once (and never writes).
+        let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), &mut wr, &mut bad) };
+        assert_eq!(ret, 0, "ibv_post_recv");
+        self.raw_retire();
+    }
+
+    #[inline(always)]
+    fn safe_poll_empty(&mut self) {
+        black_box(self.cq.poll(&mut self.wcs).expect("poll").len());
+    }
+
+    #[inline(always)]
+    fn raw_poll_empty(&mut self) {
+        // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
+        let n =
+            unsafe { sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr()) };
+        assert!(n >= 0, "ibv_poll_cq: {n}");
+        black_box(n);
+    }
+
+    #[inline(always)]
+    fn safe_batch16(&mut self) {
+        let base = self.next() * 16;
+        let mut batch = self.qp.send_batch::<16>();
+        for k in 0..16 {
+            let wr = SendWr::send(self.pinned).wr_id(base + k).signaled(k == 15);
+            batch.push(wr).expect("push");
+        }
+        batch.post().expect("post");
+        self.safe_retire();
+    }
+
+    #[inline(always)]
+    fn raw_batch16(&mut self) {
+        let base = self.next() * 16;
+        let mut sges = [self.src; 16];
+        let sg = sges.as_mut_ptr();
+        let mut wrs: [sys::ibv_send_wr; 16] = std::array::from_fn(|k| sys::ibv_send_wr {
+            wr_id: base + k as u64,
+            next: ptr::null_mut(),
+            sg_list: sg.wrapping_add(k),
+            num_sge: 1,
+            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
+            send_flags: if k == 15 {
+                sys::ibv_send_flags::IBV_SEND_SIGNALED
+            } else {
+                0
+            },
+            ..Default::default()
+        });
+        let head = wrs.as_mut_ptr();
+        for k in 0..15 {
+            // SAFETY: k + 1 < 16: both are elements of `wrs`, reached through `head` only.
+            unsafe { (*head.add(k)).next = head.add(k + 1) };
+        }
+        let mut bad = ptr::null_mut();
+        // SAFETY: the stub QP is live; `wrs` is a chain of 16 requests, each with its SGE in
+        // `sges` describing the pinned source; both arrays live until the call returns.
+        let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), head, &mut bad) };
+        assert_eq!(ret, 0, "ibv_post_send");
+        self.raw_retire();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zero-allocation check
+
+/// Allocations and deallocations made by 10 000 rounds of `op` after 1 000 warm-up rounds.
+fn alloc_counts(b: &mut Bench, op: fn(&mut Bench)) -> (u64, u64) {
+    for _ in 0..1_000 {
+        op(b);
+    }
+    let (a0, d0) = counts();
+    for _ in 0..10_000 {
+        op(b);
+    }
+    let (a1, d1) = counts();
+    (a1 - a0, d1 - d0)
+}
+
+fn zero_alloc_check() {
+    // The counter is live: one Vec is one allocation and one deallocation.
+    let (a0, d0) = counts();
+    drop(black_box(Vec::<u8>::with_capacity(8)));
+    let (a1, d1) = counts();
+    assert_eq!((a1 - a0, d1 - d0), (1, 1), "the counting allocator counts");
+
+    let mut b = Bench::new();
+    type Op = (&'static str, fn(&mut Bench));
+    let ops: [Op; 6] = [
+        ("post_send/safe_pinned", |b| b.safe_send(false)),
+        ("post_send/safe_inline", |b| b.safe_send(true)),
+        ("recv_cycle/safe", Bench::safe_recv_cycle),
+        ("poll_empty/safe", Bench::safe_poll_empty),
+        ("send_batch16/safe", Bench::safe_batch16),
+        ("raw post_send (reference)", |b| b.raw_send(false)),
+    ];
+    let mut bad = Vec::new();
+    println!("zero-allocation check (10000 rounds each):");
+    for (name, op) in ops {
+        let (a, d) = alloc_counts(&mut b, op);
+        println!("  {name:<28} allocations {a}, deallocations {d}");
+        if a != 0 || d != 0 {
+            bad.push(name);
+        }
+    }
+    assert!(bad.is_empty(), "these operations allocate: {bad:?}");
+    assert_eq!(b.qp.send_outstanding(), 0, "every send was retired");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmarks
+
+fn post_send(c: &mut Criterion, b: &mut Bench) {
+    let mut g = c.benchmark_group("post_send");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("safe_pinned", |bn| bn.iter(|| b.safe_send(false)));
+    g.bench_function("raw_sge", |bn| bn.iter(|| b.raw_send(false)));
+    g.bench_function("safe_inline", |bn| bn.iter(|| b.safe_send(true)));
+    g.bench_function("raw_inline", |bn| bn.iter(|| b.raw_send(true)));
+    g.finish();
+}
+
+fn recv_cycle(c: &mut Criterion, b: &mut Bench) {
+    let mut g = c.benchmark_group("recv_cycle");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("safe", |bn| bn.iter(|| b.safe_recv_cycle()));
+    g.bench_function("raw", |bn| bn.iter(|| b.raw_recv_cycle()));
+    g.finish();
+}
+
+fn poll_empty(c: &mut Criterion, b: &mut Bench) {
+    let mut g = c.benchmark_group("poll_empty");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("safe", |bn| bn.iter(|| b.safe_poll_empty()));
+    g.bench_function("raw", |bn| bn.iter(|| b.raw_poll_empty()));
+    g.finish();
+}
+
+fn send_batch16(c: &mut Criterion, b: &mut Bench) {
+    let mut g = c.benchmark_group("send_batch16");
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("safe", |bn| bn.iter(|| b.safe_batch16()));
+    g.bench_function("raw", |bn| bn.iter(|| b.raw_batch16()));
+    g.finish();
+}
+
+fn main() {
+    zero_alloc_check();
+    let mut c = Criterion::default().configure_from_args();
+    let mut b = Bench::new();
+    post_send(&mut c, &mut b);
+    recv_cycle(&mut c, &mut b);
+    poll_empty(&mut c, &mut b);
+    send_batch16(&mut c, &mut b);
+    c.final_summary();
+}

@@ -1,0 +1,20 @@
+//! `rdma-bench`: the pure (no verbs) library behind `rdma-perf`, a benchmark that is
+//! wire- and output-compatible with the perftest tools Debian ships (`ib_write_bw`,
+//! `ib_write_lat`, `ib_send_bw`, `ib_send_lat`; package perftest 4.5+0.17, which
+//! reports `Version: 6.06`).
+//!
+//! * [`perftest::wire`]: every message of the perftest TCP out-of-band exchange, with
+//!   `encode`/`parse` (parsers never panic);
+//! * [`perftest::channel`]: a blocking [`Channel`](perftest::channel::Channel) over
+//!   TCP with deadlines, and the per-test handshake sequences;
+//! * [`perftest::report`]: the banner and result tables, byte-identical to perftest;
+//! * [`run`]: the measured loops over the rdma crate's safe API (no allocation inside);
+//! * [`perftest::stats`]: latency and bandwidth statistics computed exactly as
+//!   perftest computes them.
+#![deny(missing_docs)]
+
+pub mod perftest;
+pub mod run;
+
+#[doc(hidden)]
+pub mod fuzzing;

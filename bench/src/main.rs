@@ -1,0 +1,5 @@
+//! `rdma-perf`: a perftest-compatible benchmark (not yet written).
+
+fn main() {
+    println!("not yet");
+}

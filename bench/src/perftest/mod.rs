@@ -1,0 +1,23 @@
+//! perftest 6.06 compatibility: wire format, handshake sequences, statistics and
+//! report text.
+//!
+//! The facts below were read from the perftest sources (linux-rdma/perftest:
+//! `src/perftest_communication.[ch]`, `src/perftest_parameters.[ch]`,
+//! `src/write_bw.c`, `src/write_lat.c`, `src/send_bw.c`, `src/send_lat.c`) and
+//! checked against Debian's binaries (perftest 4.5+0.17, `Version: 6.06`) run over
+//! Soft-RoCE, including captures of the raw TCP bytes of all four tests; samples of
+//! the captured output are under `bench/tests/data/`.
+//!
+//! # Out-of-band exchange
+//!
+//! perftest exchanges everything over one TCP connection (port 18515 by default).
+//! Every exchange of `n` bytes is symmetric: the client writes `n` bytes then reads
+//! `n` bytes; the server reads `n` bytes then writes `n` bytes. Messages are fixed
+//! size and carry no framing. See [`wire`] for the messages and [`channel`] for the
+//! sequences of each test.
+
+pub(crate) mod cfmt;
+pub mod channel;
+pub mod report;
+pub mod stats;
+pub mod wire;

@@ -1,0 +1,147 @@
+//! RDMA WRITE latency, both sides (perftest `run_iter_lat_write`): each side waits until the
+//! peer's write has set the last byte of its target to the iteration number, then writes its
+//! own. The server writes first.
+
+use super::{Clock, RunError};
+use rdma::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
+use std::time::{Duration, Instant};
+
+/// Which side of the ping-pong this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LatRole {
+    /// Writes first.
+    Server,
+    /// Waits for the first write.
+    Client,
+}
+
+/// Where the outgoing bytes come from.
+#[derive(Debug)]
+pub enum LatSource {
+    /// Inline data (sizes up to the QP's max inline): copied into each work request.
+    Inline,
+    /// A registered buffer of at least `size` bytes, owned by the QP while a write is in flight.
+    Buffer(MemoryRegion),
+}
+
+/// Parameters of a latency run.
+#[derive(Clone, Copy, Debug)]
+pub struct LatConfig {
+    /// Round trips.
+    pub iters: u64,
+    /// Bytes per write (at least 1; the last byte carries the iteration number).
+    pub size: u64,
+    /// Give up when the peer's write does not arrive for this long.
+    pub timeout: Duration,
+    /// This side's role.
+    pub role: LatRole,
+}
+
+/// Largest inline write this loop builds on the stack.
+pub const MAX_INLINE: usize = 1024;
+
+/// Runs the write ping-pong and returns the post time of every write in [`Clock`] nanoseconds
+/// (perftest's `tposted`); `target` is the local buffer the peer writes into (its last byte is
+/// polled with volatile reads), `remote` the peer's.
+pub fn write_lat(
+    qp: &mut QueuePair,
+    cq: &CompletionQueue,
+    target: &MemoryRegion,
+    source: LatSource,
+    remote: RemoteBuf,
+    cfg: &LatConfig,
+    clock: &Clock,
+) -> Result<Vec<u64>, RunError> {
+    let size = cfg.size.max(1) as usize;
+    // Buffer mode: the buffer is here between writes and owned by the QP during one.
+    let (inline_mode, mut buf) = match source {
+        LatSource::Inline if size <= MAX_INLINE => (true, None),
+        LatSource::Inline => {
+            return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+                "inline writes are at most {MAX_INLINE} bytes here, asked {size}"
+            ))))
+        }
+        LatSource::Buffer(b) => (false, Some(b)),
+    };
+    let mut posted = vec![0u64; cfg.iters as usize];
+    let mut inline = [0u8; MAX_INLINE];
+    let mut wcs = [WorkCompletion::default(); 1];
+    let flag = size - 1;
+    let (mut scnt, mut rcnt, mut ccnt) = (0u64, 0u64, 0u64);
+    while scnt < cfg.iters || ccnt < cfg.iters || rcnt < cfg.iters {
+        if rcnt < cfg.iters && !(scnt < 1 && cfg.role == LatRole::Server) {
+            rcnt += 1;
+            wait_for(target, flag, rcnt as u8, rcnt, cfg)?;
+        }
+        if scnt < cfg.iters {
+            posted[scnt as usize] = clock.now();
+            scnt += 1;
+            let mark = scnt as u8;
+            let wr = if inline_mode {
+                inline[flag] = mark;
+                SendWr::write(&inline[..size], remote)
+            } else {
+                // Every write is signaled and completed below before the next one, so the
+                // buffer is always back here by now.
+                let mut b = buf
+                    .take()
+                    .expect("the buffer came back with the last completion");
+                b.write_at(flag, &[mark]);
+                SendWr::write(b, remote).range(0, size)
+            };
+            qp.post_send(wr.wr_id(scnt))?;
+        }
+        if ccnt < cfg.iters {
+            let started = Instant::now();
+            let mut spins = 0u32;
+            loop {
+                if let Some(wc) = cq.poll(&mut wcs)?.first() {
+                    let c = qp.complete(wc)?;
+                    c.result()?;
+                    if c.buf.is_some() {
+                        buf = c.buf;
+                    }
+                    ccnt += 1;
+                    break;
+                }
+                spins = spins.wrapping_add(1);
+                if spins % 4096 == 0 && started.elapsed() > cfg.timeout {
+                    return Err(RunError::Timeout {
+                        what: "waiting for an RDMA WRITE completion",
+                        iteration: ccnt,
+                        after: cfg.timeout,
+                    });
+                }
+            }
+        }
+    }
+    Ok(posted)
+}
+
+/// Spins until the byte at `offset` of `target` equals `want`.
+#[inline]
+fn wait_for(
+    target: &MemoryRegion,
+    offset: usize,
+    want: u8,
+    iteration: u64,
+    cfg: &LatConfig,
+) -> Result<(), RunError> {
+    let mut spins = 0u32;
+    let mut started: Option<Instant> = None;
+    while target.load(offset) != Some(want) {
+        spins = spins.wrapping_add(1);
+        if spins % 4096 == 0 {
+            let s = *started.get_or_insert_with(Instant::now);
+            if s.elapsed() > cfg.timeout {
+                return Err(RunError::Timeout {
+                    what: "waiting for the peer's RDMA WRITE",
+                    iteration,
+                    after: cfg.timeout,
+                });
+            }
+        }
+        std::hint::spin_loop();
+    }
+    Ok(())
+}
