@@ -243,7 +243,9 @@ mod example_rdma_write {
     #[test]
     fn client_larger_than_the_server_buffer_is_refused_and_the_server_times_out() {
         let port = 18613;
-        let server = start_server(port, &["-s", "4096", "-t", "3"]);
+        // The server's budget also covers accepting the client: 8 s leaves room for a slow,
+        // loaded emulated VM while keeping the test short.
+        let server = start_server(port, &["-s", "4096", "-t", "8"]);
         let client = run_client(port, &["-s", "8192", "-t", "10"]);
         let server = server.wait(PROCESS_LIMIT);
         assert_eq!(client.status.code(), Some(1), "{client:?}");
@@ -259,7 +261,7 @@ mod example_rdma_write {
             server.stderr.starts_with("rdma_write: ")
                 && server
                     .stderr
-                    .contains("timed out after 3s waiting for the client's RDMA WRITE_WITH_IMM"),
+                    .contains("timed out after 8s waiting for the client's RDMA WRITE_WITH_IMM"),
             "{server:?}"
         );
         assert!(!server.stdout.contains("verified"), "{server:?}");
