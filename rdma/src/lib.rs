@@ -1,4 +1,4 @@
-//! Safe, zero-cost RDMA verbs over the system's libibverbs.
+//! Safe RDMA verbs over the system's libibverbs, with a data path that allocates nothing.
 //!
 //! ```no_run
 //! use rdma::{Access, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
