@@ -18,7 +18,7 @@
 //! | test | before the run | after the run |
 //! |---|---|---|
 //! | `ib_write_bw` | `P K×n K×n` *connect* `K` | client: `K R K D`; server (waits for the client): `K R K D`, prints the client's `R` |
-//! | `ib_write_lat` | `P K K×n` *connect* `K` | nothing (both print their own result and close) |
+//! | `ib_write_lat` | `P K K×n` *connect* `K×n K` | nothing (both print their own result and close) |
 //! | `ib_send_bw` | `P K×n` *connect* `K K×n`, then per run: *post receives* `K` | `K D` (with `-a`: `K` after each size, then `K D`) |
 //! | `ib_send_lat` | `P K×n` *connect* `K K×n`, then per run: *post receives* `K` | `K D` |
 //!
@@ -503,6 +503,13 @@ pub fn setup<E>(
                 remote.push(chan.exchange_keys(m)?);
             }
             connect(&remote).map_err(SeqError::Qp)?;
+            if test == Test::WriteLat {
+                // 6.06 ib_write_lat exchanges the keys once more per QP after
+                // connecting (captured with strace: four 108-byte K with one QP).
+                for m in mine {
+                    chan.exchange_keys(m)?;
+                }
+            }
             chan.exchange_keys(first)?;
         }
         Test::SendBw | Test::SendLat => {
@@ -640,6 +647,25 @@ mod tests {
         };
         write_bw_client_finish(c, &key(0x11), &rep).unwrap();
         assert_eq!(srv.join().unwrap(), rep);
+    }
+
+    #[test]
+    fn write_lat_setup_is_four_key_exchanges_with_one_qp() {
+        // What 6.06 ib_write_lat does with one QP (strace): four 108-byte exchanges.
+        let (mut c, mut s) = pair();
+        let srv = thread::spawn(move || {
+            s.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
+            for _ in 0..4 {
+                s.exchange_keys(&key(0x14)).unwrap();
+            }
+            s.set_timeout(Duration::from_millis(300));
+            // Nothing more before the run.
+            assert!(s.exchange_keys(&key(0x14)).is_err());
+        });
+        c.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
+        let remote = setup(&mut c, Test::WriteLat, &[key(0x13)], |_| Ok::<(), ()>(())).unwrap();
+        assert_eq!(remote[0].qpn, 0x14);
+        srv.join().unwrap();
     }
 
     #[test]
