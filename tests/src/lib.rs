@@ -3,6 +3,8 @@
 //! Every helper that needs a device panics when there is none: a device test that cannot
 //! find a device fails, it never skips.
 
+pub mod process;
+
 use rdma::{
     Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QueuePair,
     RemoteQp, WorkCompletion,

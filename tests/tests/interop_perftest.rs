@@ -11,11 +11,9 @@
 //! The Rust binary is `target/<profile>/rdma-perf` (`scripts/test-device` builds it); the C
 //! tools come from `PATH`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use rdma_device_tests::process::{listening, path_bin, serial, spawn, workspace_bin, Done};
+use std::path::PathBuf;
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one side may run.
@@ -24,12 +22,6 @@ const LIMIT: Duration = Duration::from_secs(120);
 const BW_HEADER: &str =
     " #bytes     #iterations    BW peak[MB/sec]    BW average[MB/sec]   MsgRate[Mpps]";
 const LAT_HEADER: &str = " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% percentile[usec] ";
-
-/// The tests share two vCPUs and busy-poll: run them one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Impl {
@@ -59,35 +51,14 @@ impl Test {
     }
 }
 
-fn rust_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .join("rdma-perf");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build -p rdma-bench --bins` (scripts/test-device \
-         does)",
-        bin.display()
-    );
-    bin
-}
-
-fn c_bin(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is not on PATH: install perftest"))
-}
-
 /// The program and its leading arguments.
 fn command(which: Impl, test: Test) -> (PathBuf, Vec<String>) {
     match which {
-        Impl::C => (c_bin(test.c_name()), vec![]),
-        Impl::Rust => (rust_bin(), vec![test.sub().to_string()]),
+        Impl::C => (path_bin(test.c_name(), "install perftest"), vec![]),
+        Impl::Rust => (
+            workspace_bin("rdma-perf", "rdma-bench"),
+            vec![test.sub().to_string()],
+        ),
     }
 }
 
@@ -99,118 +70,6 @@ fn device_args() -> Vec<String> {
         args.extend(["-x".to_string(), g.to_string()]);
     }
     args
-}
-
-/// A running side, its output drained by two threads.
-struct Proc {
-    what: String,
-    child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
-}
-
-/// A side that ended (or was killed).
-#[derive(Debug)]
-struct Done {
-    what: String,
-    status: Option<ExitStatus>,
-    killed: bool,
-    elapsed: Duration,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn spawn(role: &str, prog: &Path, args: &[String]) -> Proc {
-    let what = format!("{role}: {} {}", prog.display(), args.join(" "));
-    let mut child = Command::new(prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    Proc {
-        what,
-        child,
-        stdout,
-        stderr,
-    }
-}
-
-impl Proc {
-    /// Waits until `deadline`, then kills the process.
-    fn wait_until(mut self, start: Instant, deadline: Instant) -> Done {
-        let mut killed = false;
-        let status = loop {
-            match self.child.try_wait().expect("try_wait") {
-                Some(st) => break Some(st),
-                None if Instant::now() >= deadline => {
-                    let _ = self.child.kill();
-                    killed = true;
-                    break self.child.wait().ok();
-                }
-                None => thread::sleep(Duration::from_millis(20)),
-            }
-        };
-        Done {
-            what: self.what,
-            status,
-            killed,
-            elapsed: start.elapsed(),
-            stdout: self.stdout.join().unwrap_or_default(),
-            stderr: self.stderr.join().unwrap_or_default(),
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-}
-
-impl std::fmt::Display for Done {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n  status: {:?}{} after {:?}\n  stdout:\n{}  stderr:\n{}",
-            self.what,
-            self.status,
-            if self.killed {
-                " (killed at the time limit)"
-            } else {
-                ""
-            },
-            self.elapsed,
-            indent(&self.stdout),
-            indent(&self.stderr)
-        )
-    }
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}\n")).collect()
-}
-
-/// True when something listens on TCP `port` (IPv4 or IPv6), from /proc/net.
-fn listening(port: u16) -> bool {
-    let want = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|t| {
-            t.lines().skip(1).any(|l| {
-                let cols: Vec<&str> = l.split_whitespace().collect();
-                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
-            })
-        })
-    })
 }
 
 /// Runs a server and a client of `test` (the client connects to 127.0.0.1; the RDMA traffic
@@ -230,16 +89,15 @@ fn run_pair(test: Test, server: Impl, client: Impl, port: u16, extra: &[&str]) -
     let mut srv = spawn(&format!("server ({server:?})"), &sp, &sa);
     while !listening(port) {
         if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            let done = srv.wait_until(start, Instant::now());
+            let done = srv.wait_until(Instant::now());
             panic!("the server did not start listening on port {port}:\n{done}");
         }
         thread::sleep(Duration::from_millis(20));
     }
     let (cp, ca) = args(client, Some("127.0.0.1"));
-    let cstart = Instant::now();
     let cli = spawn(&format!("client ({client:?})"), &cp, &ca);
-    let c = cli.wait_until(cstart, Instant::now() + LIMIT);
-    let s = srv.wait_until(start, Instant::now() + Duration::from_secs(30));
+    let c = cli.wait_until(Instant::now() + LIMIT);
+    let s = srv.wait_until(Instant::now() + Duration::from_secs(30));
     (s, c)
 }
 
@@ -384,7 +242,7 @@ fn interop_perftest_client_without_server_fails_within_the_timeout() {
             .map(|s| s.to_string()),
     );
     let start = Instant::now();
-    let d = spawn("client (Rust)", &prog, &args).wait_until(start, start + Duration::from_secs(30));
+    let d = spawn("client (Rust)", &prog, &args).wait_until(start + Duration::from_secs(30));
     assert!(!d.killed, "the client ended by itself:\n{d}");
     assert!(
         d.status.is_some_and(|s| !s.success()),
@@ -406,7 +264,7 @@ fn interop_perftest_unsupported_option_is_refused() {
     let (prog, mut args) = command(Impl::Rust, Test::WriteBw);
     args.push("-a".to_string());
     let start = Instant::now();
-    let d = spawn("rdma-perf -a", &prog, &args).wait_until(start, start + Duration::from_secs(30));
+    let d = spawn("rdma-perf -a", &prog, &args).wait_until(start + Duration::from_secs(30));
     assert!(
         d.status.is_some_and(|s| !s.success()),
         "non-zero exit:\n{d}"

@@ -9,21 +9,13 @@
 //! The Rust binary is `target/<profile>/rc_pingpong` (next to this test's `deps/` directory;
 //! `scripts/test-device` builds it); the C tool is `ibv_rc_pingpong` from `PATH`.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::{Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use rdma_device_tests::process::{listening, path_bin, serial, spawn, workspace_bin, Done};
+use std::path::PathBuf;
+use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one side may run.
 const LIMIT: Duration = Duration::from_secs(120);
-
-/// The tests share two vCPUs and busy-poll: run them one at a time.
-fn serial() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Impl {
@@ -31,36 +23,13 @@ enum Impl {
     Rust,
 }
 
-fn rust_bin() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test binary lives in target/<profile>/deps")
-        .join("rc_pingpong");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it with `cargo build -p rdma-examples --bins` (scripts/test-device \
-         does)",
-        bin.display()
-    );
-    bin
-}
-
-fn c_bin() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|d| d.join("ibv_rc_pingpong"))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!("ibv_rc_pingpong is not on PATH: install ibverbs-utils (rdma-core's examples)")
-        })
-}
-
 fn bin(which: Impl) -> PathBuf {
     match which {
-        Impl::C => c_bin(),
-        Impl::Rust => rust_bin(),
+        Impl::C => path_bin(
+            "ibv_rc_pingpong",
+            "install ibverbs-utils (rdma-core's examples)",
+        ),
+        Impl::Rust => workspace_bin("rc_pingpong", "rdma-examples"),
     }
 }
 
@@ -72,117 +41,6 @@ fn device_args() -> Vec<String> {
         args.extend(["-g".to_string(), g.to_string()]);
     }
     args
-}
-
-/// A running side, its output drained by two threads.
-struct Proc {
-    what: String,
-    child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
-}
-
-/// A side that ended (or was killed).
-#[derive(Debug)]
-struct Done {
-    what: String,
-    status: Option<ExitStatus>,
-    killed: bool,
-    stdout: String,
-    stderr: String,
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<String> {
-    thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        String::from_utf8_lossy(&buf).into_owned()
-    })
-}
-
-fn spawn(role: &str, which: Impl, args: &[String]) -> Proc {
-    let prog = bin(which);
-    let what = format!("{role} ({which:?}): {} {}", prog.display(), args.join(" "));
-    let mut child = Command::new(&prog)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    Proc {
-        what,
-        child,
-        stdout,
-        stderr,
-    }
-}
-
-impl Proc {
-    /// Waits until `deadline`, then kills the process.
-    fn wait_until(mut self, deadline: Instant) -> Done {
-        let mut killed = false;
-        let status = loop {
-            match self.child.try_wait().expect("try_wait") {
-                Some(st) => break Some(st),
-                None if Instant::now() >= deadline => {
-                    let _ = self.child.kill();
-                    killed = true;
-                    break self.child.wait().ok();
-                }
-                None => thread::sleep(Duration::from_millis(20)),
-            }
-        };
-        Done {
-            what: self.what,
-            status,
-            killed,
-            stdout: self.stdout.join().unwrap_or_default(),
-            stderr: self.stderr.join().unwrap_or_default(),
-        }
-    }
-
-    fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-}
-
-impl std::fmt::Display for Done {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}\n  status: {:?}{}\n  stdout:\n{}  stderr:\n{}",
-            self.what,
-            self.status,
-            if self.killed {
-                " (killed at the time limit)"
-            } else {
-                ""
-            },
-            indent(&self.stdout),
-            indent(&self.stderr)
-        )
-    }
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}\n")).collect()
-}
-
-/// True when something listens on TCP `port` (IPv4 or IPv6), from /proc/net: probing with a
-/// connection would use up the server's only accept.
-fn listening(port: u16) -> bool {
-    let want = format!(":{port:04X}");
-    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|f| {
-        std::fs::read_to_string(f).is_ok_and(|t| {
-            t.lines().skip(1).any(|l| {
-                let cols: Vec<&str> = l.split_whitespace().collect();
-                cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == "0A"
-            })
-        })
-    })
 }
 
 /// Runs a server and a client; the client gets `127.0.0.1` as the host (the TCP exchange), the
@@ -203,7 +61,11 @@ fn pingpong(
         a
     };
     assert!(!listening(port), "TCP port {port} is already in use");
-    let mut srv = spawn("server", server.0, &args(server.1, None));
+    let mut srv = spawn(
+        &format!("server ({:?})", server.0),
+        &bin(server.0),
+        &args(server.1, None),
+    );
     let start = Instant::now();
     while !listening(port) {
         if srv.exited() || start.elapsed() > Duration::from_secs(30) {
@@ -212,7 +74,11 @@ fn pingpong(
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let cli = spawn("client", client.0, &args(client.1, Some("127.0.0.1")));
+    let cli = spawn(
+        &format!("client ({:?})", client.0),
+        &bin(client.0),
+        &args(client.1, Some("127.0.0.1")),
+    );
     let c = cli.wait_until(Instant::now() + LIMIT);
     // After the client ended, the server should end soon (or never, for the C tool in some
     // failure cases: it has no timeout).
