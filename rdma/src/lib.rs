@@ -53,6 +53,11 @@
 //!   read-only and counts the requests using each; [`QueuePair::unpin`] returns a source
 //!   only when none is in flight. Unsignaled requests cannot own a buffer (nothing would hand
 //!   it back): use a pinned source or inline data.
+//! - Targets that many requests write at once (receives and RDMA READs whose data is not looked
+//!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP counts their users and
+//!   offers no way to read them; [`QueuePair::unsink`] returns the buffer once none is in
+//!   flight. Pinned and sink handles share one table and every use checks the slot's kind, so
+//!   even a stale handle never turns a sink into something readable.
 //! - Dropping a QP destroys it first (after `ibv_destroy_qp` the device no longer accesses
 //!   memory for it), then frees the buffers it held. If destruction fails the buffers are
 //!   leaked, never freed. The same holds for an SRQ and, at the bottom, for every
@@ -119,6 +124,6 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, Pinned, PostError, QpAttr, QpBuilder, QpCaps,
-    QpState, QueuePair, RecvBatch, RemoteQp, SendBatch, SendWr,
+    QpState, QueuePair, RecvBatch, RemoteQp, SendBatch, SendWr, Sink,
 };
 pub use srq::SharedReceiveQueue;

@@ -638,7 +638,7 @@ pub(crate) unsafe fn free_mr(raw: NonNull<sys::ibv_mr>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Error, SendWr, WcOpcode, WorkCompletion};
+    use crate::{Error, Local, SendWr, WcOpcode, WorkCompletion};
 
     struct Fixture {
         pd: ProtectionDomain,
@@ -738,6 +738,52 @@ mod tests {
         );
         let c = counters(&qp);
         assert_eq!((c.send_wrs, c.send_doorbells), (10, 10));
+    }
+
+    #[test]
+    fn stub_sink_takes_many_receives_and_reads_and_is_never_readable() {
+        let Fixture { pd, cq, mut qp } = fixture(caps(), 64);
+        // A stale pinned handle must never reach a sink that reuses its slot.
+        let p = qp.pin(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
+        qp.unpin(p).unwrap();
+        let sink = qp.sink(memory_region(&pd, 256, Access::LOCAL_WRITE).unwrap());
+        assert!(qp.pinned(p).is_none(), "a pinned handle cannot read a sink");
+        assert!(qp.unpin(p).is_err(), "nor take it");
+        assert!(qp.post_send(SendWr::send(p)).is_err(), "nor send from it");
+        assert_eq!(qp.sink_len(sink), Some(256));
+        for i in 0..5 {
+            qp.post_recv_sink(sink, 0, 256, i).unwrap();
+        }
+        let err = qp.post_recv_sink(sink, 128, 256, 9).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+        assert!(qp.unsink(sink).is_err(), "five receives use it");
+        let mut wcs = [WorkCompletion::default(); 8];
+        let polled = cq.poll(&mut wcs).unwrap();
+        assert_eq!(polled.len(), 5);
+        for wc in polled {
+            let done = qp.complete(wc).unwrap();
+            assert!(done.buf.is_none(), "a sink receive hands back no buffer");
+        }
+        // RDMA READs into the sink; a SEND from it is refused.
+        let remote = crate::RemoteBuf {
+            addr: 0x1000,
+            rkey: 1,
+            len: 256,
+        };
+        qp.post_send(SendWr::read_to_sink(sink, remote).signaled(false))
+            .unwrap();
+        let bad = SendWr::send(Local::Sink(sink));
+        assert!(matches!(
+            qp.post_send(bad).unwrap_err().error,
+            Error::InvalidArgument(_)
+        ));
+        assert!(qp.unsink(sink).is_err(), "an unsignaled read still uses it");
+        qp.post_send(SendWr::read_to_sink(sink, remote).wr_id(3))
+            .unwrap();
+        let wc = cq.poll(&mut wcs).unwrap()[0];
+        qp.complete(&wc).unwrap();
+        assert_eq!(qp.unsink(sink).unwrap().len(), 256);
+        assert!(qp.unsink(sink).is_err(), "taken once");
     }
 
     #[test]

@@ -5,13 +5,17 @@
 mod attr;
 mod batch;
 mod connect;
+mod pinned;
 mod post;
 pub(crate) mod ring;
 
 pub use attr::{QpAttr, QpState};
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
+pub use pinned::{Pinned, Sink};
 pub use post::{Local, PostError, SendWr};
+
+use pinned::PinnedSlot;
 
 use crate::completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
 use crate::cq::{CompletionQueue, CqInner};
@@ -57,17 +61,6 @@ impl Default for QpCaps {
             max_inline_data: 0,
         }
     }
-}
-
-/// A read-only buffer pinned to a queue pair with [`QueuePair::pin`]: it can be the source of
-/// any number of outstanding sends and writes, signaled or not, because the QP keeps it until
-/// [`QueuePair::unpin`] finds no work request using it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Pinned(pub(crate) u32);
-
-struct PinnedSlot {
-    mr: Option<MemoryRegion>,
-    in_flight: u32,
 }
 
 /// A reliable-connected queue pair (`struct ibv_qp` of type `IBV_QPT_RC`).
@@ -360,45 +353,6 @@ impl QueuePair {
     pub fn recv_cq(&self) -> CompletionQueue {
         CompletionQueue {
             inner: self.recv_cq.clone(),
-        }
-    }
-
-    /// Pins a read-only source buffer to the QP (see [`Pinned`]). Its bytes stay readable
-    /// through [`pinned`](Self::pinned).
-    pub fn pin(&mut self, mr: MemoryRegion) -> Pinned {
-        if let Some(i) = self.pinned.iter().position(|s| s.mr.is_none()) {
-            self.pinned[i] = PinnedSlot {
-                mr: Some(mr),
-                in_flight: 0,
-            };
-            return Pinned(i as u32);
-        }
-        self.pinned.push(PinnedSlot {
-            mr: Some(mr),
-            in_flight: 0,
-        });
-        Pinned(self.pinned.len() as u32 - 1)
-    }
-
-    /// A pinned buffer, read-only.
-    pub fn pinned(&self, p: Pinned) -> Option<&MemoryRegion> {
-        self.pinned.get(p.0 as usize).and_then(|s| s.mr.as_ref())
-    }
-
-    /// Takes a pinned buffer back, once no outstanding work request uses it.
-    pub fn unpin(&mut self, p: Pinned) -> Result<MemoryRegion> {
-        match self.pinned.get_mut(p.0 as usize) {
-            Some(slot) if slot.mr.is_some() && slot.in_flight == 0 => {
-                Ok(slot.mr.take().expect("checked is_some"))
-            }
-            Some(slot) if slot.mr.is_some() => Err(Error::InvalidArgument(format!(
-                "pinned buffer {} is still used by {} outstanding work requests",
-                p.0, slot.in_flight
-            ))),
-            _ => Err(Error::InvalidArgument(format!(
-                "no pinned buffer {} on QP {:#x}",
-                p.0, self.qpn
-            ))),
         }
     }
 

@@ -1,8 +1,9 @@
 //! Posting work requests one at a time, and the raw `unsafe` posts for experts. Chains posted
 //! with one doorbell are in [`batch`](super::batch).
 
+use super::pinned::SlotKind;
 use super::ring::{Entry, Held};
-use super::{Pinned, QpState, QueuePair, RECV_BIT};
+use super::{Pinned, QpState, QueuePair, Sink, RECV_BIT};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
 use crate::sys;
@@ -20,6 +21,9 @@ pub enum Local<'a> {
     Pinned(Pinned),
     /// Bytes the provider copies into the work request at post time (`IBV_SEND_INLINE`).
     Inline(&'a [u8]),
+    /// A write-only target held by the QP ([`QueuePair::sink`]): the destination of an RDMA
+    /// READ only.
+    Sink(Sink),
     /// No local data (a zero-length send or write with immediate).
     Empty,
 }
@@ -82,6 +86,12 @@ impl<'a> SendWr<'a> {
     /// An RDMA READ of `remote` into `dst` (the device writes `dst`, so it must be owned).
     pub fn read(dst: MemoryRegion, remote: RemoteBuf) -> Self {
         Self::new(op::IBV_WR_RDMA_READ, Local::Owned(dst), Some(remote))
+    }
+
+    /// An RDMA READ of `remote` into a [`Sink`] of this QP: any number may be outstanding,
+    /// signaled or not; the data cannot be looked at until the sink is taken back.
+    pub fn read_to_sink(sink: Sink, remote: RemoteBuf) -> Self {
+        Self::new(op::IBV_WR_RDMA_READ, Local::Sink(sink), Some(remote))
     }
 
     /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
@@ -283,6 +293,26 @@ impl QueuePair {
                     None => bail!(range_error(wr.offset, len, mr.len())),
                 }
             }
+            Local::Sink(k) => {
+                if wr.opcode != op::IBV_WR_RDMA_READ {
+                    bail!(Error::InvalidArgument(
+                        "a sink is the destination of RDMA READs and receives only: the device \
+                         may be writing it"
+                            .into()
+                    ));
+                }
+                let Some(mr) = self.slot_mr(k.0, SlotKind::Sink) else {
+                    bail!(Error::InvalidArgument(format!(
+                        "no sink {} on QP {:#x}",
+                        k.0, self.qpn
+                    )));
+                };
+                let len = wr.len.unwrap_or(mr.len().saturating_sub(wr.offset));
+                match mr.sge(wr.offset, len) {
+                    Some(s) => (Some(Held::Pinned(k.0)), Some(s)),
+                    None => bail!(range_error(wr.offset, len, mr.len())),
+                }
+            }
             Local::Inline(data) => {
                 if data.len() > self.caps.max_inline_data as usize {
                     bail!(Error::InvalidArgument(format!(
@@ -456,6 +486,62 @@ impl QueuePair {
                 returned,
             ));
         }
+        self.rq.commit(1);
+        Ok(())
+    }
+
+    /// Posts a receive into `offset..offset + len` of a [`Sink`] (`ibv_post_recv`). Any number
+    /// of receives may use one sink at once; the bytes received cannot be read until the sink
+    /// is taken back with [`unsink`](Self::unsink). The completion still has to be handed to
+    /// [`complete`](Self::complete), which releases the sink's use.
+    #[inline(always)]
+    pub fn post_recv_sink(
+        &mut self,
+        sink: Sink,
+        offset: usize,
+        len: usize,
+        wr_id: u64,
+    ) -> Result<(), Error> {
+        self.check_recv_state()?;
+        if !self.rq.has_room(0, 1) {
+            return Err(Error::QueueFull {
+                queue: "receive queue",
+                qpn: self.qpn,
+                depth: self.rq.cap(),
+            });
+        }
+        let Some(mr) = self.slot_mr(sink.0, SlotKind::Sink) else {
+            return Err(Error::InvalidArgument(format!(
+                "no sink {} on QP {:#x}",
+                sink.0, self.qpn
+            )));
+        };
+        let Some(mut sge) = mr.sge(offset, len) else {
+            return Err(range_error(offset, len, mr.len()));
+        };
+        let nonce = self.rq.stage(
+            0,
+            Entry {
+                user_wr_id: wr_id,
+                held: Held::Pinned(sink.0),
+            },
+        );
+        let mut raw = sys::ibv_recv_wr {
+            wr_id: nonce | RECV_BIT,
+            next: ptr::null_mut(),
+            sg_list: &mut sge,
+            num_sge: 1,
+        };
+        let mut bad = ptr::null_mut();
+        // SAFETY: the QP is live; the SGE describes memory of a sink held by this QP, which no
+        // Rust code can reach and which the QP keeps (counted) until this request completes or
+        // the QP is destroyed.
+        let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
+        if ret != 0 {
+            self.rq.unstage(0);
+            return Err(Error::from_ret("ibv_post_recv", ret));
+        }
+        self.pinned[sink.0 as usize].in_flight += 1;
         self.rq.commit(1);
         Ok(())
     }
