@@ -3,7 +3,8 @@
 //! panic, and every message it accepts must be canonical: encoding the parsed value
 //! gives back the input bytes.
 
-use crate::perftest::wire::{BwReportMsg, KeyMsg, Mtu, SysData, VersionMsg};
+use crate::perftest::peer::PeerParams;
+use crate::perftest::wire::{encode_mtu, parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg};
 
 /// The 16-byte version message.
 pub fn check_version(data: &[u8]) {
@@ -27,8 +28,8 @@ pub fn check_sys_data(data: &[u8]) {
 
 /// The 2-byte MTU message.
 pub fn check_mtu(data: &[u8]) {
-    if let Ok(m) = Mtu::parse(data) {
-        assert_eq!(m.encode().as_slice(), data, "mtu does not round-trip");
+    if let Ok(m) = parse_mtu(data) {
+        assert_eq!(encode_mtu(m).as_slice(), data, "mtu does not round-trip");
     }
 }
 
@@ -60,5 +61,19 @@ pub fn check_keys_gid(data: &[u8]) {
 pub fn check_bw_report(data: &[u8]) {
     if let Ok(r) = BwReportMsg::parse(data) {
         assert_eq!(r.encode().as_slice(), data, "bw report does not round-trip");
+    }
+}
+
+/// rdma-perf's own options message (128 bytes). Keys may come in any order, so the check
+/// is that what it parses encodes to a message that parses to the same options.
+pub fn check_peer_params(data: &[u8]) {
+    if let Ok(p) = PeerParams::parse(data) {
+        let again = p.encode().expect("parsed options encode");
+        assert_eq!(
+            PeerParams::parse(&again).as_ref(),
+            Ok(&p),
+            "options do not round-trip"
+        );
+        let _ = p.mismatches(&p);
     }
 }

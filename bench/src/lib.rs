@@ -10,9 +10,12 @@
 //! * [`perftest::report`]: the banner and result tables, byte-identical to perftest;
 //! * [`run`]: the measured loops over the rdma crate's safe API (no allocation inside);
 //! * [`perftest::stats`]: latency and bandwidth statistics computed exactly as
-//!   perftest computes them.
+//!   perftest computes them;
+//! * [`output`]: `--out_json` (valid JSON), `--plot` (SVG) and the progress line on
+//!   stderr.
 #![deny(missing_docs)]
 
+pub mod output;
 pub mod perftest;
 pub mod run;
 

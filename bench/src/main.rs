@@ -1,6 +1,6 @@
-//! `rdma-perf`: perftest-compatible RDMA benchmarks (`write_bw`, `write_lat`), wire- and
-//! output-compatible with Debian's perftest 6.06 (`ib_write_bw`, `ib_write_lat`). Invoked
-//! through a symlink named `ib_write_bw` or `ib_write_lat`, it acts as that tool.
+//! `rdma-perf`: perftest-compatible RDMA benchmarks (`write_bw`, `write_lat`, `send_bw`,
+//! `send_lat`, `read_bw`, `read_lat`), wire- and output-compatible with Debian's perftest 6.06
+//! (`ib_write_bw`, …). Invoked through a symlink with a perftest name, it acts as that tool.
 
 mod cli;
 
@@ -14,6 +14,10 @@ fn main() -> ExitCode {
     let (kind, args) = match &cli.test {
         TestCmd::WriteBw(a) => (Kind::WriteBw, a),
         TestCmd::WriteLat(a) => (Kind::WriteLat, a),
+        TestCmd::SendBw(a) => (Kind::SendBw, a),
+        TestCmd::SendLat(a) => (Kind::SendLat, a),
+        TestCmd::ReadBw(a) => (Kind::ReadBw, a),
+        TestCmd::ReadLat(a) => (Kind::ReadLat, a),
     };
     let params = match Params::resolve(kind, args) {
         Ok(p) => p,

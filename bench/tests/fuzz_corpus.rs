@@ -2,49 +2,13 @@
 //! targets' checks, so CI exercises them on the stable toolchain without
 //! `cargo fuzz`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/corpus_replay.rs"]
+mod corpus_replay;
 
+use corpus_replay::replay;
 use rdma_bench::fuzzing;
-use rdma_bench::perftest::wire::{BwReportMsg, KeyMsg, Mtu, SysData, VersionMsg};
-
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
-        .join(target)
-}
-
-/// Runs `check` on every file of the corpus of `target`; fails if there is none.
-/// Hand-written seeds named `valid-*` must also be accepted by `accepts`, and
-/// those named `invalid-*` rejected (files the fuzzer added have hash names).
-fn replay(target: &str, check: fn(&[u8]), accepts: fn(&[u8]) -> bool) {
-    let dir = corpus_dir(target);
-    let entries = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot read corpus directory {}: {e}", dir.display()));
-    let mut count = 0;
-    for entry in entries {
-        let path = entry
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-            .path();
-        if !path.is_file() {
-            continue;
-        }
-        let data =
-            fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let outcome = std::panic::catch_unwind(|| check(&data));
-        if outcome.is_err() {
-            panic!("corpus file {} fails the {target} check", path.display());
-        }
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        if name.starts_with("valid-") {
-            assert!(accepts(&data), "seed {} is rejected", path.display());
-        } else if name.starts_with("invalid-") {
-            assert!(!accepts(&data), "seed {} is accepted", path.display());
-        }
-        count += 1;
-    }
-    assert!(count > 0, "corpus directory {} is empty", dir.display());
-}
+use rdma_bench::perftest::peer::PeerParams;
+use rdma_bench::perftest::wire::{parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg};
 
 #[test]
 fn perftest_version_corpus() {
@@ -62,9 +26,7 @@ fn perftest_sys_data_corpus() {
 
 #[test]
 fn perftest_mtu_corpus() {
-    replay("perftest_mtu", fuzzing::check_mtu, |d| {
-        Mtu::parse(d).is_ok()
-    });
+    replay("perftest_mtu", fuzzing::check_mtu, |d| parse_mtu(d).is_ok());
 }
 
 #[test]
@@ -85,5 +47,12 @@ fn perftest_keys_gid_corpus() {
 fn perftest_bw_report_corpus() {
     replay("perftest_bw_report", fuzzing::check_bw_report, |d| {
         BwReportMsg::parse(d).is_ok()
+    });
+}
+
+#[test]
+fn perftest_peer_params_corpus() {
+    replay("perftest_peer_params", fuzzing::check_peer_params, |d| {
+        PeerParams::parse(d).is_ok()
     });
 }

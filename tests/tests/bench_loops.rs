@@ -1,9 +1,13 @@
 //! The measured loops of rdma-perf on the device: they finish, their timestamps are sane, and
 //! the bytes they move arrive.
 
-use rdma::{Access, MemoryRegion, QpCaps};
-use rdma_bench::run::{write_bw, write_lat, BwConfig, Clock, LatConfig, LatRole, LatSource};
-use rdma_device_tests::{pattern, Pair};
+use rdma::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
+use rdma_bench::run::{
+    bw_receiver, bw_requester, post_receives, read_lat, send_lat, write_lat, BwConfig, BwOp, Clock,
+    LatConfig, LatRole, LatSource, RecvConfig, SendLatConfig, Span,
+};
+use rdma_device_tests::{address_of, device, loopback_options, pattern, Pair};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
@@ -17,6 +21,17 @@ fn caps() -> QpCaps {
     }
 }
 
+fn bw_cfg(iters: u64, size: u64, cq_mod: u32) -> BwConfig {
+    BwConfig {
+        span: Span::Iters(iters),
+        size,
+        tx_depth: 128,
+        cq_mod,
+        timeout: T,
+        inline: false,
+    }
+}
+
 #[test]
 fn write_bw_posts_every_write_and_the_bytes_land() {
     let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
@@ -25,17 +40,23 @@ fn write_bw_posts_every_write_and_the_bytes_land() {
     let mut src = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
     let data = pattern(4096, 31);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
-    let src = p.a.pin(src);
-    let cfg = BwConfig {
-        iters: 1000,
-        size: 4096,
-        tx_depth: 128,
-        cq_mod: 100,
-        timeout: T,
+    let op = BwOp::Write {
+        src: p.a.pin(src),
+        remote: target.remote(),
     };
     let clock = Clock::new();
-    let s = write_bw(&mut p.a, &p.cq_a, src, target.remote(), &cfg, &clock).unwrap();
+    let progress = AtomicU64::new(0);
+    let s = bw_requester(
+        std::slice::from_mut(&mut p.a),
+        &[op],
+        &p.cq_a,
+        &bw_cfg(1000, 4096, 100),
+        &clock,
+        &progress,
+    )
+    .unwrap();
     assert_eq!(p.a.send_outstanding(), 0, "every write retired");
+    assert_eq!((s.iters, progress.load(Ordering::Relaxed)), (1000, 1000));
     assert!(s.posted.windows(2).all(|w| w[0] <= w[1]), "posted in order");
     let signaled: Vec<usize> = (0..1000).filter(|j| s.completed[*j] != 0).collect();
     assert_eq!(signaled, (0..10).map(|k| k * 100 + 99).collect::<Vec<_>>());
@@ -45,6 +66,208 @@ fn write_bw_posts_every_write_and_the_bytes_land() {
     let mut back = vec![0u8; 4096];
     assert!(target.read_at(0, &mut back));
     assert_eq!(back, data);
+}
+
+#[test]
+fn read_bw_reads_into_a_sink_and_the_bytes_arrive() {
+    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_READ);
+    let mut remote =
+        MemoryRegion::new(&p.pd, 8192, Access::LOCAL_WRITE | Access::REMOTE_READ).unwrap();
+    let data = pattern(8192, 7);
+    assert!(remote.write_at(0, &data));
+    let sink =
+        p.b.sink(MemoryRegion::new(&p.pd, 8192, Access::LOCAL_WRITE).unwrap());
+    let op = BwOp::Read {
+        sink,
+        remote: remote.remote(),
+    };
+    let s = bw_requester(
+        std::slice::from_mut(&mut p.b),
+        &[op],
+        &p.cq_b,
+        &bw_cfg(300, 8192, 10),
+        &Clock::new(),
+        &AtomicU64::new(0),
+    )
+    .unwrap();
+    assert_eq!(s.iters, 300);
+    let back = p.b.unsink(sink).expect("no read in flight any more");
+    assert_eq!(
+        back.as_slice().unwrap(),
+        &data[..],
+        "the READs brought the bytes"
+    );
+}
+
+#[test]
+fn send_bw_receiver_counts_every_message_with_a_sink_per_qp() {
+    let Pair {
+        pd,
+        cq_a,
+        cq_b,
+        mut a,
+        mut b,
+        ..
+    } = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let (iters, size) = (500u64, 2048u64);
+    let sink = b.sink(MemoryRegion::new(&pd, 2048, Access::LOCAL_WRITE).unwrap());
+    let rx_depth = 16;
+    post_receives(&mut b, sink, size, rx_depth).unwrap();
+    let mut src = MemoryRegion::new(&pd, 2048, Access::LOCAL_WRITE).unwrap();
+    let data = pattern(2048, 3);
+    src.as_mut_slice().unwrap().copy_from_slice(&data);
+    let op = BwOp::Send { src: a.pin(src) };
+    let receiver = std::thread::spawn(move || {
+        let cfg = RecvConfig {
+            span: Span::Iters(iters),
+            size,
+            rx_depth,
+            timeout: T,
+        };
+        let r = bw_receiver(
+            std::slice::from_mut(&mut b),
+            &[sink],
+            &cq_b,
+            &cfg,
+            &Clock::new(),
+            &AtomicU64::new(0),
+        )
+        .unwrap();
+        assert_eq!(
+            b.recv_outstanding(),
+            0,
+            "exactly iters receives were posted"
+        );
+        (r, b.unsink(sink).unwrap())
+    });
+    let s = bw_requester(
+        std::slice::from_mut(&mut a),
+        &[op],
+        &cq_a,
+        &bw_cfg(iters, size, 50),
+        &Clock::new(),
+        &AtomicU64::new(0),
+    )
+    .unwrap();
+    let (r, landed) = receiver.join().unwrap();
+    assert_eq!((s.iters, r.iters), (iters, iters));
+    assert!(r.last > r.first);
+    assert_eq!(
+        landed.as_slice().unwrap(),
+        &data[..],
+        "the last SEND's bytes"
+    );
+}
+
+/// Two QPs connected to each other, each with a send CQ and a receive CQ of its own.
+fn split_cq_pair() -> [(QueuePair, CompletionQueue, CompletionQueue); 2] {
+    let ctx = device();
+    let pd = rdma::ProtectionDomain::new(&ctx).unwrap();
+    let mk = || {
+        let scq = CompletionQueue::new(&ctx, 64).unwrap();
+        let rcq = CompletionQueue::new(&ctx, 64).unwrap();
+        let qp = QueuePair::builder(&pd, &scq, &rcq)
+            .caps(caps())
+            .build()
+            .unwrap();
+        (qp, scq, rcq)
+    };
+    let (a, b) = (mk(), mk());
+    let oa = loopback_options(&ctx, 0x1234, Access::LOCAL_WRITE);
+    let ob = loopback_options(&ctx, 0x4321, Access::LOCAL_WRITE);
+    let (ra, rb) = (address_of(&ctx, &a.0, &oa), address_of(&ctx, &b.0, &ob));
+    [
+        (a.0.connect(&rb, &oa).unwrap(), a.1, a.2),
+        (b.0.connect(&ra, &ob).unwrap(), b.1, b.2),
+    ]
+}
+
+#[test]
+fn send_lat_ping_pongs_and_the_last_message_lands() {
+    let [(mut a, sa, ra), (mut b, sb, rb)] = split_cq_pair();
+    let pd = a.pd();
+    let (iters, size) = (200u64, 64u64);
+    let side = |qp: &mut QueuePair, seed: u8| {
+        let mut src = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
+        src.as_mut_slice()
+            .unwrap()
+            .copy_from_slice(&pattern(64, seed));
+        let sink = qp.sink(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap());
+        post_receives(qp, sink, size, 8).unwrap();
+        (qp.pin(src), sink)
+    };
+    let (src_a, sink_a) = side(&mut a, 1);
+    let (src_b, sink_b) = side(&mut b, 2);
+    let cfg = move |role| SendLatConfig {
+        iters,
+        size,
+        rx_depth: 8,
+        timeout: T,
+        role,
+        inline: false,
+    };
+    let server = std::thread::spawn(move || {
+        let t = send_lat(
+            &mut a,
+            &sa,
+            &ra,
+            src_a,
+            sink_a,
+            &cfg(LatRole::Server),
+            &Clock::new(),
+        )
+        .unwrap();
+        (t, a.unsink(sink_a).unwrap())
+    });
+    let tc = send_lat(
+        &mut b,
+        &sb,
+        &rb,
+        src_b,
+        sink_b,
+        &cfg(LatRole::Client),
+        &Clock::new(),
+    )
+    .unwrap();
+    let (ts, at_a) = server.join().unwrap();
+    assert_eq!((ts.len() as u64, tc.len() as u64), (iters, iters));
+    assert!(tc.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        at_a.as_slice().unwrap(),
+        &pattern(64, 2)[..],
+        "B's SENDs reached A"
+    );
+    assert_eq!(
+        b.unsink(sink_b).unwrap().as_slice().unwrap(),
+        &pattern(64, 1)[..]
+    );
+}
+
+#[test]
+fn read_lat_measures_every_round_trip() {
+    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_READ);
+    let mut remote =
+        MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE | Access::REMOTE_READ).unwrap();
+    assert!(remote.write_at(0, &pattern(64, 9)));
+    let sink =
+        p.a.sink(MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap());
+    let t = read_lat(
+        &mut p.a,
+        &p.cq_a,
+        sink,
+        remote.remote(),
+        100,
+        64,
+        T,
+        &Clock::new(),
+    )
+    .unwrap();
+    assert_eq!(t.len(), 100);
+    assert!(t.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(
+        p.a.unsink(sink).unwrap().as_slice().unwrap(),
+        &pattern(64, 9)[..]
+    );
 }
 
 fn lat_pair(size: usize, inline: bool) {

@@ -377,8 +377,11 @@ fn interop_timeout_when_the_peer_stops() {
     stats(&s, 1024, 20);
     assert_failed_clearly(&c);
     // Either the watchdog fires, or the send to the closed QP fails first (retries exhausted).
+    // The 21st send is counted once it completes, which it may not before the peer has gone.
     assert!(
-        !c.stderr.contains("timed out") || c.stderr.contains("received 20 and sent 21 of 30"),
+        !c.stderr.contains("timed out")
+            || c.stderr.contains("received 20 and sent 21 of 30")
+            || c.stderr.contains("received 20 and sent 20 of 30"),
         "{c}"
     );
 }

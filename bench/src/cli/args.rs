@@ -1,9 +1,10 @@
-//! The command line: perftest's options for `ib_write_bw` and `ib_write_lat`, with their
-//! defaults, and the checks that turn unsupported options into a clear error.
+//! The command line: perftest's options for the six tests, with their defaults, and the
+//! checks that turn unsupported options into a clear error.
 
 use clap::{Args, Parser, Subcommand};
+use rdma_bench::perftest::PerfTest;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `rdma-perf`: perftest-compatible RDMA benchmarks.
 #[derive(Debug, Parser)]
@@ -23,6 +24,18 @@ pub enum TestCmd {
     /// RDMA WRITE latency (as `ib_write_lat`).
     #[command(name = "write_lat")]
     WriteLat(PerfArgs),
+    /// SEND bandwidth (as `ib_send_bw`).
+    #[command(name = "send_bw")]
+    SendBw(PerfArgs),
+    /// SEND latency (as `ib_send_lat`).
+    #[command(name = "send_lat")]
+    SendLat(PerfArgs),
+    /// RDMA READ bandwidth (as `ib_read_bw`).
+    #[command(name = "read_bw")]
+    ReadBw(PerfArgs),
+    /// RDMA READ latency (as `ib_read_lat`).
+    #[command(name = "read_lat")]
+    ReadLat(PerfArgs),
 }
 
 /// perftest's options (the subset implemented, plus the ones refused clearly).
@@ -42,13 +55,35 @@ pub struct PerfArgs {
     /// Message size (default 65536 for BW, 2 for latency).
     #[arg(short = 's', long = "size")]
     pub size: Option<u64>,
-    /// Iterations (default 5000 for write_bw, 1000 for latency).
+    /// Run sizes 2 to 2^23 (BW and latency tests).
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Iterations (default 5000 for write_bw, 1000 for the others).
     #[arg(short = 'n', long = "iters")]
     pub iters: Option<u64>,
+    /// Run for this many seconds instead of a number of iterations (BW tests).
+    #[arg(short = 'D', long = "duration")]
+    pub duration: Option<u64>,
+    /// Seconds at each end of a -D run that are not measured.
+    #[arg(long = "margin")]
+    pub margin: Option<u64>,
+    /// Number of QPs (BW tests).
+    #[arg(short = 'q', long = "qp")]
+    pub qps: Option<u32>,
+    /// Both sides send at once (BW tests).
+    #[arg(short = 'b', long = "bidirectional")]
+    pub bidirectional: bool,
     /// Send queue depth (default 128 for BW, 1 for latency; at most the iterations).
     #[arg(short = 't', long = "tx-depth")]
     pub tx_depth: Option<u32>,
-    /// Completion moderation: one signaled write in this many (BW; default 100).
+    /// Receive queue depth of the SEND tests (default 512; at most the iterations).
+    #[arg(short = 'r', long = "rx-depth")]
+    pub rx_depth: Option<u32>,
+    /// Largest message sent inline (default 0: rdma-perf, like perftest on Soft-RoCE,
+    /// sends from registered memory).
+    #[arg(short = 'I', long = "inline_size")]
+    pub inline_size: Option<u32>,
+    /// Completion moderation: one signaled message in this many (BW; default 100).
     #[arg(short = 'Q', long = "cq-mod")]
     pub cq_mod: Option<u32>,
     /// TCP port of the out-of-band exchange.
@@ -57,6 +92,9 @@ pub struct PerfArgs {
     /// Path MTU in bytes (default: the port's active MTU).
     #[arg(short = 'm', long = "mtu")]
     pub mtu: Option<u32>,
+    /// Connection type: only RC.
+    #[arg(short = 'c', long = "connection", default_value = "RC")]
+    pub connection: String,
     /// Do not fail on a CPU frequency mismatch (accepted; rdma-perf does not read the CPU
     /// frequency).
     #[arg(short = 'F', long = "CPU-freq")]
@@ -64,30 +102,24 @@ pub struct PerfArgs {
     /// Report bandwidth in Gb/s instead of MB/s.
     #[arg(long = "report_gbits", alias = "report-gbits")]
     pub report_gbits: bool,
+    /// Also write the results as JSON to this file.
+    #[arg(long = "out_json", alias = "out-json", value_name = "FILE")]
+    pub out_json: Option<PathBuf>,
+    /// With -a on a BW test: plot bandwidth and message rate against size to this SVG file.
+    #[arg(long = "plot", value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
     /// Deadline in seconds for each TCP step and for progress during the run.
     #[arg(long = "timeout", default_value_t = 10.0)]
     pub timeout: f64,
 
     // perftest options that are not implemented: accepted by the parser, refused by
     // `check_supported` with a clear message.
-    #[arg(short = 'a', long = "all", hide = true)]
-    pub all: bool,
-    #[arg(short = 'D', long = "duration", hide = true)]
-    pub duration: Option<String>,
-    #[arg(short = 'b', long = "bidirectional", hide = true)]
-    pub bidirectional: bool,
-    #[arg(short = 'q', long = "qp", hide = true)]
-    pub qps: Option<u32>,
     #[arg(short = 'R', long = "rdma_cm", hide = true)]
     pub rdma_cm: bool,
-    #[arg(short = 'c', long = "connection", hide = true)]
-    pub connection: Option<String>,
     #[arg(short = 'l', long = "post_list", hide = true)]
     pub post_list: Option<u32>,
     #[arg(short = 'e', long = "events", hide = true)]
     pub events: bool,
-    #[arg(short = 'I', long = "inline_size", hide = true)]
-    pub inline_size: Option<u32>,
     #[arg(short = 'u', long = "qp-timeout", hide = true)]
     pub qp_timeout: Option<String>,
     #[arg(short = 'S', long = "sl", hide = true)]
@@ -103,29 +135,13 @@ pub struct PerfArgs {
 }
 
 impl PerfArgs {
-    /// Refuses the perftest options rdma-perf does not implement yet.
+    /// Refuses the perftest options rdma-perf does not implement.
     pub fn check_supported(&self) -> Result<(), String> {
         let mut bad: Vec<&str> = Vec::new();
-        if self.all {
-            bad.push("-a (all sizes)");
-        }
-        if self.duration.is_some() {
-            bad.push("-D (duration)");
-        }
-        if self.bidirectional {
-            bad.push("-b (bidirectional)");
-        }
-        if self.qps.is_some_and(|q| q != 1) {
-            bad.push("-q > 1 (several QPs)");
-        }
         if self.rdma_cm || self.comm_rdma_cm {
             bad.push("-R/-z (rdma_cm)");
         }
-        if self
-            .connection
-            .as_deref()
-            .is_some_and(|c| !c.eq_ignore_ascii_case("RC"))
-        {
+        if !self.connection.eq_ignore_ascii_case("RC") {
             bad.push("-c other than RC");
         }
         if self.post_list.is_some_and(|l| l != 1) {
@@ -133,9 +149,6 @@ impl PerfArgs {
         }
         if self.events {
             bad.push("-e (events)");
-        }
-        if self.inline_size.is_some_and(|i| i != 0) {
-            bad.push("-I (inline data)");
         }
         if self.qp_timeout.is_some() {
             bad.push("-u (QP timeout)");
@@ -155,13 +168,13 @@ impl PerfArgs {
         if bad.is_empty() {
             Ok(())
         } else {
-            Err(format!("not supported yet: {}", bad.join(", ")))
+            Err(format!("not supported: {}", bad.join(", ")))
         }
     }
 }
 
-/// The arguments for clap: when the program is invoked as `ib_write_bw` or
-/// `ib_write_lat` (a symlink), the subcommand word is implied.
+/// The arguments for clap: when the program is invoked under a perftest name
+/// (`ib_write_bw`, `ib_send_lat`, … through a symlink), the subcommand word is implied.
 pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
     let Some(argv0) = args.first() else {
         return args;
@@ -170,10 +183,11 @@ pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let sub = match name.as_str() {
-        "ib_write_bw" => "write_bw",
-        "ib_write_lat" => "write_lat",
-        _ => return args,
+    let Some(sub) = name
+        .strip_prefix("ib_")
+        .filter(|t| PerfTest::ALL.iter().any(|p| p.as_str() == *t))
+    else {
+        return args;
     };
     let mut out = Vec::with_capacity(args.len() + 1);
     out.push(OsString::from("rdma-perf"));
@@ -203,6 +217,17 @@ mod tests {
     }
 
     #[test]
+    fn every_perftest_name_selects_its_test() {
+        for t in PerfTest::ALL.map(PerfTest::as_str) {
+            let c = parse(&[&format!("/bin/ib_{t}"), "-a", "-q", "2"]);
+            let name = format!("{:?}", c.test).to_lowercase();
+            assert!(name.starts_with(&t.replace('_', "")), "{t}: {name}");
+        }
+        let args = effective_args(vec!["ib_atomic_bw".into(), "x".into()]);
+        assert_eq!(args.len(), 2, "unknown names are left alone");
+    }
+
+    #[test]
     fn perftest_options_parse() {
         let c = parse(&[
             "rdma-perf",
@@ -228,12 +253,12 @@ mod tests {
 
     #[test]
     fn unsupported_options_are_refused() {
-        let c = parse(&["rdma-perf", "write_bw", "-a", "-q", "2"]);
+        let c = parse(&["rdma-perf", "write_bw", "-e", "-c", "UD"]);
         let TestCmd::WriteBw(a) = c.test else {
             panic!()
         };
         let e = a.check_supported().unwrap_err();
-        assert!(e.starts_with("not supported yet"), "{e}");
-        assert!(e.contains("-a") && e.contains("-q"), "{e}");
+        assert!(e.starts_with("not supported"), "{e}");
+        assert!(e.contains("-e") && e.contains("-c"), "{e}");
     }
 }

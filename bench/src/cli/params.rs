@@ -2,16 +2,11 @@
 
 use super::args::PerfArgs;
 use rdma_bench::perftest::stats::BwUnit;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// Which test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `ib_write_bw`.
-    WriteBw,
-    /// `ib_write_lat`.
-    WriteLat,
-}
+/// Which test (the six perftest tools).
+pub use rdma_bench::perftest::PerfTest as Kind;
 
 /// Resolved parameters.
 #[derive(Debug, Clone)]
@@ -21,51 +16,133 @@ pub struct Params {
     pub device: Option<String>,
     pub ib_port: u8,
     pub gid_index: Option<u32>,
-    pub size: u64,
+    /// The message sizes, in run order (one, or 2..2^23 with `-a`).
+    pub sizes: Vec<u64>,
+    pub all: bool,
     pub iters: u64,
+    /// `-D`: the run length; `iters` is then unused.
+    pub duration: Option<Duration>,
+    pub margin: Duration,
+    pub qps: u32,
+    pub bidirectional: bool,
     pub tx_depth: u32,
+    pub rx_depth: u32,
+    pub inline_size: u32,
     pub cq_mod: u32,
     pub port: u16,
     pub mtu: Option<u32>,
     pub unit: BwUnit,
     pub timeout: Duration,
+    pub out_json: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
 }
 
-/// perftest's `CQ Moderation` is forced to 1 above this size unless `-Q` is given.
+/// perftest's `CQ Moderation` is forced to 1 above this size unless `-Q` or `-a` is given.
 const CQ_MOD_SIZE_LIMIT: u64 = 8192;
+/// `-a` runs sizes 2^1 ..= 2^23.
+const ALL_SIZES_MAX_EXP: u32 = 23;
+/// perftest's default margin of a `-D` run, in seconds.
+const DEFAULT_MARGIN_SECS: u64 = 2;
+/// perftest's default receive depth of the SEND tests.
+const DEFAULT_RX_DEPTH: u32 = 512;
 
 impl Params {
-    /// Applies perftest's defaults: size, iterations and TX depth per test; TX depth at
-    /// most the iterations; CQ moderation at most the TX depth, and 1 for sizes above
-    /// 8 KiB unless given.
+    /// Applies perftest's defaults: size, iterations and TX depth per test; TX and RX depth at
+    /// most the iterations; CQ moderation at most the TX depth, and 1 for sizes above 8 KiB
+    /// unless given. Refuses combinations perftest refuses, naming the options.
     pub fn resolve(kind: Kind, a: &PerfArgs) -> Result<Params, String> {
         a.check_supported()?;
+        let bw = kind.is_bw();
         let (def_size, def_iters, def_tx) = match kind {
             Kind::WriteBw => (65536, 5000, 128),
-            Kind::WriteLat => (2, 1000, 1),
+            Kind::SendBw | Kind::ReadBw => (65536, 1000, 128),
+            Kind::WriteLat | Kind::SendLat | Kind::ReadLat => (2, 1000, 1),
         };
-        let size = a.size.unwrap_or(def_size);
-        if size == 0 || size > (1 << 31) {
-            return Err(format!("invalid message size {size}"));
+        if a.all && a.size.is_some() {
+            return Err("-a runs every size: do not give -s with it".into());
+        }
+        let sizes: Vec<u64> = if a.all {
+            (1..=ALL_SIZES_MAX_EXP).map(|e| 1u64 << e).collect()
+        } else {
+            vec![a.size.unwrap_or(def_size)]
+        };
+        let size = sizes[sizes.len() - 1];
+        if sizes[0] == 0 || size > (1 << 31) {
+            return Err(format!("invalid message size {size}: 1 to 2^31 bytes"));
+        }
+        let duration = match a.duration {
+            None => None,
+            Some(_) if !bw => {
+                return Err(format!(
+                    "-D is supported for the BW tests, not {}",
+                    kind.as_str()
+                ))
+            }
+            Some(_) if a.all => return Err("-D and -a cannot be combined".into()),
+            Some(d) => Some(Duration::from_secs(d)),
+        };
+        let margin = Duration::from_secs(a.margin.unwrap_or(DEFAULT_MARGIN_SECS));
+        if let Some(d) = duration {
+            if d <= 2 * margin {
+                return Err(format!(
+                    "-D {} must be longer than twice the margin ({} s each end; --margin)",
+                    d.as_secs(),
+                    margin.as_secs()
+                ));
+            }
         }
         let iters = a.iters.unwrap_or(def_iters);
         // perftest's latency statistics drop the last samples; it requires at least 5.
-        if iters < 5 {
-            return Err(format!("iterations must be at least 5 (got {iters})"));
+        if iters < 5 && duration.is_none() {
+            return Err(format!("iterations must be at least 5 (-n {iters})"));
+        }
+        let qps = a.qps.unwrap_or(1);
+        if qps == 0 {
+            return Err("-q must be at least 1".into());
+        }
+        if qps > 1 && !bw {
+            return Err(format!("-q > 1 is for the BW tests, not {}", kind.as_str()));
+        }
+        if a.bidirectional && !bw {
+            return Err(format!("-b is for the BW tests, not {}", kind.as_str()));
+        }
+        if a.bidirectional && kind == Kind::SendBw {
+            return Err(
+                "-b with send_bw is not supported yet (write_bw -b and read_bw -b are)".into(),
+            );
         }
         let tx = a.tx_depth.unwrap_or(def_tx);
         if tx == 0 {
-            return Err("TX depth must be positive".into());
+            return Err("TX depth (-t) must be positive".into());
         }
-        let tx_depth = u64::from(tx).min(iters) as u32;
+        let cap = if duration.is_some() { u64::MAX } else { iters };
+        let tx_depth = u64::from(tx).min(cap) as u32;
+        let rx = a.rx_depth.unwrap_or(DEFAULT_RX_DEPTH);
+        if rx == 0 {
+            return Err("RX depth (-r) must be positive".into());
+        }
+        let rx_depth = u64::from(rx).min(cap) as u32;
         let mut cq_mod = a.cq_mod.unwrap_or(100);
         if cq_mod == 0 {
-            return Err("CQ moderation must be positive".into());
+            return Err("CQ moderation (-Q) must be positive".into());
         }
-        if a.cq_mod.is_none() && size > CQ_MOD_SIZE_LIMIT {
+        if a.cq_mod.is_none() && !a.all && size > CQ_MOD_SIZE_LIMIT {
+            cq_mod = 1;
+        }
+        if !bw {
             cq_mod = 1;
         }
         cq_mod = cq_mod.min(tx_depth);
+        let inline_size = a.inline_size.unwrap_or(0);
+        if inline_size > 0 && matches!(kind, Kind::ReadBw | Kind::ReadLat) {
+            return Err("-I: RDMA READs cannot carry inline data".into());
+        }
+        if inline_size as usize > rdma_bench::run::MAX_INLINE {
+            return Err(format!(
+                "-I {inline_size}: at most {} bytes",
+                rdma_bench::run::MAX_INLINE
+            ));
+        }
         if let Some(m) = a.mtu {
             if rdma::Mtu::from_bytes(m).is_none() {
                 return Err(format!("invalid MTU {m}: 256, 512, 1024, 2048 or 4096"));
@@ -74,15 +151,25 @@ impl Params {
         if !(a.timeout.is_finite() && a.timeout > 0.0) {
             return Err(format!("invalid timeout {}", a.timeout));
         }
+        if a.plot.is_some() && !(a.all && bw) {
+            return Err("--plot draws a -a run of a BW test: add -a".into());
+        }
         Ok(Params {
             kind,
             host: a.host.clone(),
             device: a.device.clone(),
             ib_port: a.ib_port,
             gid_index: a.gid_index,
-            size,
+            sizes,
+            all: a.all,
             iters,
+            duration,
+            margin,
+            qps,
+            bidirectional: a.bidirectional,
             tx_depth,
+            rx_depth,
+            inline_size,
             cq_mod,
             port: a.port,
             mtu: a.mtu,
@@ -92,6 +179,13 @@ impl Params {
                 BwUnit::MBps
             },
             timeout: Duration::from_secs_f64(a.timeout),
+            out_json: a.out_json.clone(),
+            plot: a.plot.clone(),
         })
+    }
+
+    /// The largest message size of the run.
+    pub fn max_size(&self) -> u64 {
+        self.sizes.iter().copied().max().unwrap_or(0)
     }
 }

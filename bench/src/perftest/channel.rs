@@ -37,9 +37,10 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::wire::{
-    BwReportMsg, KeyMsg, Mtu, SysData, VersionMsg, WireError, BW_REPORT_FIELD_LEN, DONE_MSG,
-    MTU_MSG_LEN, SYS_DATA_FIELD_LEN,
+    encode_mtu, parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg, WireError,
+    BW_REPORT_FIELD_LEN, DONE_MSG, MTU_MSG_LEN, SYS_DATA_FIELD_LEN,
 };
+use rdma::Mtu;
 
 /// perftest's default TCP port (`-p`).
 pub const DEFAULT_PORT: u16 = 18515;
@@ -365,6 +366,16 @@ impl Channel {
         Ok(VersionMsg::parse(&theirs)?)
     }
 
+    /// rdma-perf's own options exchange ([`peer`](super::peer)); only between two rdma-perf
+    /// peers (both version messages carry the marker), right after the preamble.
+    pub fn exchange_peer_params(
+        &mut self,
+        mine: &super::peer::PeerParams,
+    ) -> Result<super::peer::PeerParams, ChannelError> {
+        let theirs = self.exchange("rdma-perf options", &mine.encode()?)?;
+        Ok(super::peer::PeerParams::parse(&theirs)?)
+    }
+
     /// `check_sys_data`: two 4-byte exchanges; returns the peer's values (merge them
     /// with [`SysData::merge`]).
     pub fn exchange_sys_data(&mut self, mine: &SysData) -> Result<SysData, ChannelError> {
@@ -381,9 +392,9 @@ impl Channel {
 
     /// `check_mtu`: one 2-byte exchange; returns the peer's MTU.
     pub fn exchange_mtu(&mut self, mine: Mtu) -> Result<Mtu, ChannelError> {
-        let theirs = self.exchange("mtu", &mine.encode())?;
+        let theirs = self.exchange("mtu", &encode_mtu(mine))?;
         debug_assert_eq!(theirs.len(), MTU_MSG_LEN);
-        Ok(Mtu::parse(&theirs)?)
+        Ok(parse_mtu(&theirs)?)
     }
 
     /// Everything before the keys: version, compatibility check (remote >= 5.70, so
@@ -396,7 +407,7 @@ impl Channel {
             ));
         }
         let sys = local.sys.merge(&self.exchange_sys_data(&local.sys)?);
-        let mtu = local.mtu.negotiate(self.exchange_mtu(local.mtu)?);
+        let mtu = local.mtu.min(self.exchange_mtu(local.mtu)?);
         Ok(Agreed {
             remote_version,
             sys,

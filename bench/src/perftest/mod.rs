@@ -3,10 +3,15 @@
 //!
 //! The facts below were read from the perftest sources (linux-rdma/perftest:
 //! `src/perftest_communication.[ch]`, `src/perftest_parameters.[ch]`,
-//! `src/write_bw.c`, `src/write_lat.c`, `src/send_bw.c`, `src/send_lat.c`) and
-//! checked against Debian's binaries (perftest 4.5+0.17, `Version: 6.06`) run over
-//! Soft-RoCE, including captures of the raw TCP bytes of all four tests; samples of
-//! the captured output are under `bench/tests/data/`.
+//! `src/write_bw.c`, `src/write_lat.c`, `src/send_bw.c`, `src/send_lat.c`,
+//! `src/read_bw.c`, `src/read_lat.c`) and checked against Debian's binaries (perftest
+//! 4.5+0.17, `Version: 6.06`) run over Soft-RoCE, including captures of the raw TCP
+//! bytes of the write and send tests; samples of the captured output are under
+//! `bench/tests/data/`. The read tests follow the write tests' sequences (checked by
+//! interop tests in both roles).
+//!
+//! [`peer`] is not perftest's: it is rdma-perf's options check between two rdma-perf
+//! peers, which a C peer never sees.
 //!
 //! # Out-of-band exchange
 //!
@@ -18,6 +23,10 @@
 
 pub(crate) mod cfmt;
 pub mod channel;
+mod kind;
+pub mod peer;
 pub mod report;
 pub mod stats;
 pub mod wire;
+
+pub use kind::PerfTest;

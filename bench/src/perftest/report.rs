@@ -6,17 +6,22 @@
 //!
 //! What each side prints, in order (captured):
 //!
+//! * READ tests only: a [`RESULT_LINE`] first (with `Device not recognized to implement
+//!   inline feature. Disabling it` on stderr);
 //! * server: [`WAITING_FOR_CLIENT`]; then both sides: [`banner`], the local and the
 //!   remote [`address`], the table header ([`bw_header`] / [`lat_header`]);
-//! * `ib_write_bw`: the client prints one [`bw_row`] per size; the server prints
-//!   one row, the client's report of its last size; then both [`RESULT_LINE`];
+//! * `ib_write_bw`, `ib_read_bw`: the client prints one [`bw_row`] per size; the server
+//!   prints one row, the client's report of its last size; then both [`RESULT_LINE`];
+//!   with `-b` both print the sum of both sides' rows;
 //! * `ib_send_bw`: each side prints its own row per size (the server's peak is
 //!   `0.00`: perftest never measures it there);
 //! * latency tests: each side prints its own [`lat_row`] per size, then
+//!   [`RESULT_LINE`]; the `ib_read_lat` server prints no table, only the
 //!   [`RESULT_LINE`].
 //!
 //! Values seen on Soft-RoCE (rxe) with 6.06, for [`BannerInfo`]: transport `IB`,
-//! link `Ethernet`, `Max inline data : 0[B]` in all four tests, `ibv_wr* API : OFF`,
+//! link `Ethernet`, `Max inline data : 0[B]` in the write and send tests (`Outstand reads :
+//! 128` in the read tests), `ibv_wr* API : OFF`,
 //! `PCIe relax order` `ON` in `ib_write_bw`, `ib_send_bw`, `ib_send_lat` and `OFF`
 //! in `ib_write_lat`; `GID index : 1` with and without `-x 1` (auto-selection).
 
@@ -651,6 +656,73 @@ mod tests {
             lat_row(&r),
             " 4194304 20          357093.63        787324.22      577890.05  \t       577129.93     \t-nan   \t\t787324.22 \t\t787324.22\n"
         );
+    }
+
+    fn read_key(qpn: u32, psn: u32, rkey: u32, vaddr: u64) -> KeyMsg {
+        KeyMsg {
+            out_reads: 128,
+            ..key(qpn, psn, rkey, vaddr)
+        }
+    }
+
+    #[test]
+    fn read_bw_both_sides_match_capture() {
+        // perftest 6.06's READ tests print a RESULT_LINE first (and a warning on stderr).
+        let s = read_key(0x12, 0x23f563, 0x2b2, 0x563ca180a000);
+        let c = read_key(0x11, 0x268cdd, 0x389, 0x558f73cfd000);
+        let mut b = info(Verb::Read, TestKind::Bw, Role::Server);
+        b.out_reads = 128;
+        let row = BwResult {
+            size: 65536,
+            iters: 200,
+            bw_peak: 29.62,
+            bw_avg: 22.94,
+            msg_rate: 0.000367,
+        };
+        let tail = bw_header(BwUnit::MBps) + &bw_row(&row, BwUnit::MBps) + RESULT_LINE;
+        let server = RESULT_LINE.to_string()
+            + WAITING_FOR_CLIENT
+            + &banner(&b)
+            + &address(Side::Local, Verb::Read, &s)
+            + &address(Side::Remote, Verb::Read, &c)
+            + &tail;
+        assert_eq!(server, include_str!("../../tests/data/read_bw-server.txt"));
+        b.role = Role::Client;
+        let client = RESULT_LINE.to_string()
+            + &banner(&b)
+            + &address(Side::Local, Verb::Read, &c)
+            + &address(Side::Remote, Verb::Read, &s)
+            + &tail;
+        assert_eq!(client, include_str!("../../tests/data/read_bw-client.txt"));
+    }
+
+    #[test]
+    fn read_lat_both_sides_match_capture() {
+        let s = read_key(0x14, 0x32783c, 0x408, 0x55749f46b000);
+        let c = read_key(0x13, 0xfbc2fd, 0x5a7, 0x55d7d3e04000);
+        let mut b = info(Verb::Read, TestKind::Lat, Role::Server);
+        b.out_reads = 128;
+        let server = RESULT_LINE.to_string()
+            + WAITING_FOR_CLIENT
+            + &banner(&b)
+            + &address(Side::Local, Verb::Read, &s)
+            + &address(Side::Remote, Verb::Read, &c)
+            + RESULT_LINE;
+        assert_eq!(server, include_str!("../../tests/data/read_lat-server.txt"));
+        b.role = Role::Client;
+        b.tx_depth = 1;
+        let client = RESULT_LINE.to_string()
+            + &banner(&b)
+            + &address(Side::Local, Verb::Read, &c)
+            + &address(Side::Remote, Verb::Read, &s)
+            + &lat_header()
+            + &lat_row(&lat(
+                2,
+                200,
+                [63.63, 14336.54, 78.89, 328.49, 1185.65, 10995.57, 14336.54],
+            ))
+            + RESULT_LINE;
+        assert_eq!(client, include_str!("../../tests/data/read_lat-client.txt"));
     }
 
     #[test]

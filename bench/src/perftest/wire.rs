@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | [`VersionMsg`] | 16 | the version string, NUL padded (`strncpy`), e.g. `"6.06"` |
 //! | [`SysData`] | 4, then 4 | page size (`cycle_buffer`), then cache line size; big-endian `int`; both sides keep the maximum |
-//! | [`Mtu`] | 2 | `sprintf("%d", enum ibv_mtu)`, e.g. `"3\0"`; both sides keep the minimum |
+//! | MTU ([`encode_mtu`]) | 2 | `sprintf("%d", enum ibv_mtu)`, e.g. `"3\0"`; both sides keep the minimum |
 //! | [`KeyMsg`] | 59 or 108 | the QP address (`struct pingpong_dest`) as text, see below |
 //! | [`BwReportMsg`] | 5 × 8 | the client's BW result: `u64` BE size, `u64` BE iterations, BE doubles peak, average, message rate |
 //! | [`DONE_MSG`] | 5 | `"done\0"`, written by both sides (without reading) before closing |
@@ -38,6 +38,7 @@
 //! where perftest picks the best GID when `-x` is not given); the 59-byte form only
 //! on InfiniBand without `-x`. A side reads the form it writes.
 
+use rdma::Mtu;
 use thiserror::Error;
 
 /// Why a message could not be parsed (or encoded).
@@ -100,10 +101,17 @@ pub const BW_ITERS64_MIN_VERSION: f64 = 5.33;
 #[allow(clippy::approx_constant)] // a version number, not τ
 pub const NEGOTIATION_MIN_VERSION: f64 = 6.28;
 
-/// The 16-byte version message: 1 to 15 printable ASCII characters, NUL padded.
+/// What rdma-perf writes after the NUL of its version string: perftest reads the string
+/// up to the NUL (`atof`, `strcmp`), so a C peer never sees it, and two rdma-perf peers
+/// recognise each other and agree on their options ([`peer`](super::peer)).
+pub const RDMA_PERF_MARKER: &[u8] = b"rdma-perf/1";
+
+/// The 16-byte version message: 1 to 15 printable ASCII characters, NUL padded; after
+/// the NUL, optionally [`RDMA_PERF_MARKER`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionMsg {
     text: String,
+    marker: bool,
 }
 
 const VERSION: &str = "version";
@@ -123,14 +131,21 @@ impl VersionMsg {
         }
         Ok(Self {
             text: text.to_string(),
+            marker: false,
         })
     }
 
-    /// The version we announce, [`PERFTEST_VERSION`].
+    /// The version we announce, [`PERFTEST_VERSION`], with the [`RDMA_PERF_MARKER`].
     pub fn ours() -> Self {
         Self {
             text: PERFTEST_VERSION.to_string(),
+            marker: true,
         }
+    }
+
+    /// Whether the message carries the [`RDMA_PERF_MARKER`] (the peer is rdma-perf).
+    pub fn is_rdma_perf(&self) -> bool {
+        self.marker
     }
 
     /// The version string.
@@ -141,12 +156,16 @@ impl VersionMsg {
     /// The 16 bytes on the wire.
     pub fn encode(&self) -> [u8; VERSION_MSG_LEN] {
         let mut out = [0u8; VERSION_MSG_LEN];
-        out[..self.text.len()].copy_from_slice(self.text.as_bytes());
+        let n = self.text.len();
+        out[..n].copy_from_slice(self.text.as_bytes());
+        if self.marker && n + 1 + RDMA_PERF_MARKER.len() <= VERSION_MSG_LEN {
+            out[n + 1..n + 1 + RDMA_PERF_MARKER.len()].copy_from_slice(RDMA_PERF_MARKER);
+        }
         out
     }
 
     /// Parses the 16 bytes of a version message: the string, its NUL, then only NULs
-    /// (what `strncpy` produces).
+    /// (what `strncpy` produces) or [`RDMA_PERF_MARKER`] and NULs.
     pub fn parse(bytes: &[u8]) -> Result<Self, WireError> {
         if bytes.len() != VERSION_MSG_LEN {
             return Err(WireError::Length {
@@ -159,7 +178,14 @@ impl VersionMsg {
             .iter()
             .position(|&b| b == 0)
             .ok_or_else(|| field_err(VERSION, "version", "no NUL terminator"))?;
-        if bytes[end..].iter().any(|&b| b != 0) {
+        let rest = &bytes[end + 1..];
+        let marker = rest.starts_with(RDMA_PERF_MARKER);
+        let padding = if marker {
+            &rest[RDMA_PERF_MARKER.len()..]
+        } else {
+            rest
+        };
+        if padding.iter().any(|&b| b != 0) {
             return Err(field_err(
                 VERSION,
                 "padding",
@@ -168,7 +194,9 @@ impl VersionMsg {
         }
         let text = std::str::from_utf8(&bytes[..end])
             .map_err(|_| field_err(VERSION, "version", "not ASCII"))?;
-        Self::new(text)
+        let mut v = Self::new(text)?;
+        v.marker = marker;
+        Ok(v)
     }
 
     /// The version as a number, as C's `atof` reads it (`0.0` when it does not start
@@ -379,76 +407,34 @@ impl SysData {
 /// Size of the MTU message (`sizeof(char[2])`).
 pub const MTU_MSG_LEN: usize = 2;
 
-/// A path MTU as `enum ibv_mtu` (the value on the wire).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Mtu {
-    /// 256 bytes (`IBV_MTU_256` = 1).
-    Mtu256 = 1,
-    /// 512 bytes (2).
-    Mtu512 = 2,
-    /// 1024 bytes (3).
-    Mtu1024 = 3,
-    /// 2048 bytes (4).
-    Mtu2048 = 4,
-    /// 4096 bytes (5).
-    Mtu4096 = 5,
-}
-
 const MTU: &str = "mtu";
 
-impl Mtu {
-    /// From the `enum ibv_mtu` value (1 to 5).
-    pub fn from_enum(v: u32) -> Option<Mtu> {
-        Some(match v {
-            1 => Mtu::Mtu256,
-            2 => Mtu::Mtu512,
-            3 => Mtu::Mtu1024,
-            4 => Mtu::Mtu2048,
-            5 => Mtu::Mtu4096,
-            _ => return None,
-        })
-    }
+/// `check_mtu`'s message for `mtu`: `sprintf(cur, "%d", enum ibv_mtu)`, the NUL included,
+/// e.g. `"3\0"` for 1024 bytes. Both sides then use the smaller MTU
+/// ([`rdma::Mtu`] is ordered by size).
+pub fn encode_mtu(mtu: Mtu) -> [u8; MTU_MSG_LEN] {
+    [b'0' + mtu.to_raw() as u8, 0]
+}
 
-    /// The `enum ibv_mtu` value.
-    pub fn as_enum(self) -> u32 {
-        self as u32
+/// Parses the 2-byte MTU message: one digit `1`..`5` (`enum ibv_mtu`) and a NUL.
+pub fn parse_mtu(bytes: &[u8]) -> Result<Mtu, WireError> {
+    if bytes.len() != MTU_MSG_LEN {
+        return Err(WireError::Length {
+            msg: MTU,
+            expected: "2",
+            got: bytes.len(),
+        });
     }
-
-    /// The MTU in bytes (`MTU_SIZE` = `1 << (7 + enum)`), as the banner prints it.
-    pub fn bytes(self) -> u32 {
-        1 << (7 + self as u32)
+    if bytes[1] != 0 {
+        return Err(field_err(MTU, "terminator", "second byte is not NUL"));
     }
-
-    /// `sprintf(cur, "%d", mtu)`, the NUL included: e.g. `"3\0"`.
-    pub fn encode(self) -> [u8; MTU_MSG_LEN] {
-        [b'0' + self as u8, 0]
-    }
-
-    /// Parses the 2-byte message: one digit `1`..`5` and a NUL.
-    pub fn parse(bytes: &[u8]) -> Result<Mtu, WireError> {
-        if bytes.len() != MTU_MSG_LEN {
-            return Err(WireError::Length {
-                msg: MTU,
-                expected: "2",
-                got: bytes.len(),
-            });
-        }
-        if bytes[1] != 0 {
-            return Err(field_err(MTU, "terminator", "second byte is not NUL"));
-        }
-        match bytes[0] {
-            b'1'..=b'5' => Ok(Mtu::from_enum(u32::from(bytes[0] - b'0')).expect("1..=5")),
-            b => Err(field_err(
-                MTU,
-                "mtu",
-                format!("byte 0x{b:02x} is not an ibv_mtu digit 1-5"),
-            )),
-        }
-    }
-
-    /// The MTU both sides use: the smaller one.
-    pub fn negotiate(self, remote: Mtu) -> Mtu {
-        self.min(remote)
+    match bytes[0] {
+        b'1'..=b'5' => Ok(Mtu::from_raw(u32::from(bytes[0] - b'0')).expect("1..=5")),
+        b => Err(field_err(
+            MTU,
+            "mtu",
+            format!("byte 0x{b:02x} is not an ibv_mtu digit 1-5"),
+        )),
     }
 }
 
@@ -738,9 +724,13 @@ mod tests {
     fn version_round_trip_and_gates() {
         let v = VersionMsg::ours();
         let wire = v.encode();
-        assert_eq!(&wire[..5], b"6.06\0");
-        assert!(wire[5..].iter().all(|&b| b == 0));
+        assert_eq!(&wire[..5], b"6.06\0", "what C's atof/strcmp read");
+        assert_eq!(&wire[5..], RDMA_PERF_MARKER, "the marker after the NUL");
         assert_eq!(VersionMsg::parse(&wire).unwrap(), v);
+        assert!(v.is_rdma_perf());
+        let c = VersionMsg::parse(b"6.06\0\0\0\0\0\0\0\0\0\0\0\0").unwrap();
+        assert!(!c.is_rdma_perf(), "perftest's own message");
+        assert_eq!(c.as_str(), v.as_str());
         assert!((v.number() - 6.06).abs() < 1e-12);
         assert!(v.is_compatible());
         assert!(v.exchanges_sys_data());
@@ -769,7 +759,7 @@ mod tests {
         ));
         w.copy_from_slice(b"6.0666666666666x");
         assert!(VersionMsg::parse(&w).is_err());
-        let mut w = VersionMsg::ours().encode();
+        let mut w = VersionMsg::new("6.06").unwrap().encode();
         w[10] = b'x';
         assert!(matches!(
             VersionMsg::parse(&w),
@@ -813,13 +803,17 @@ mod tests {
 
     #[test]
     fn mtu_captured() {
-        assert_eq!(Mtu::parse(b"3\0").unwrap(), Mtu::Mtu1024);
-        assert_eq!(Mtu::Mtu1024.encode(), *b"3\0");
-        assert_eq!(Mtu::Mtu1024.bytes(), 1024);
-        assert_eq!(Mtu::Mtu4096.negotiate(Mtu::Mtu1024), Mtu::Mtu1024);
-        assert!(Mtu::parse(b"6\0").is_err());
-        assert!(Mtu::parse(b"3x").is_err());
-        assert!(Mtu::parse(b"3\0\0\0").is_err());
+        assert_eq!(parse_mtu(b"3\0").unwrap(), Mtu::Mtu1024);
+        assert_eq!(encode_mtu(Mtu::Mtu1024), *b"3\0");
+        assert_eq!(
+            Mtu::Mtu4096.min(Mtu::Mtu1024),
+            Mtu::Mtu1024,
+            "ordered by size"
+        );
+        assert!(parse_mtu(b"6\0").is_err());
+        assert!(parse_mtu(b"0\0").is_err());
+        assert!(parse_mtu(b"3x").is_err());
+        assert!(parse_mtu(b"3\0\0\0").is_err());
     }
 
     #[test]

@@ -1,17 +1,39 @@
 //! The measured loops of the benchmarks, over the rdma crate's safe API.
 //!
-//! Each loop takes a connected QP, its CQ and buffers, and the timestamp arrays sized before it
-//! starts; inside the loop it makes no allocation, takes no lock and makes no system call of its
-//! own (the clock is the vDSO's `clock_gettime`). The loops follow perftest 6.06's
-//! `run_iter_bw` and `run_iter_lat_write` step for step, so the statistics computed from the
-//! timestamps mean the same thing.
+//! Each loop takes connected QPs, their CQs and buffers, and the timestamp arrays sized before
+//! it starts; inside the loop it makes no allocation, takes no lock and makes no system call of
+//! its own (the clock is the vDSO's `clock_gettime`). The loops follow perftest 6.06's
+//! `run_iter_bw`, `run_iter_bw_server`, `run_iter_lat_write`, `run_iter_lat_send` and
+//! `run_iter_lat` step for step, so the statistics computed from the timestamps mean the same
+//! thing.
 
+mod bw;
 mod clock;
 mod error;
-mod write_bw;
+mod read_lat;
+mod recv;
+mod send_lat;
+mod span;
 mod write_lat;
 
+pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, MAX_INLINE};
 pub use clock::Clock;
 pub use error::RunError;
-pub use write_bw::{write_bw, BwConfig, BwSamples};
+pub use read_lat::read_lat;
+pub use recv::{bw_receiver, post_receives, RecvConfig, RecvSamples};
+pub use send_lat::{send_lat, SendLatConfig};
+pub use span::Span;
 pub use write_lat::{write_lat, LatConfig, LatRole, LatSource};
+
+/// Which of the run's QPs (by number, `qpns`) a completion belongs to; a completion of any
+/// other QP is an error (it cannot happen when the CQ is the run's own).
+#[inline]
+fn qp_index(qpns: &[u32], wc: &rdma::WorkCompletion) -> Result<usize, RunError> {
+    qpns.iter().position(|&q| q == wc.qp_num()).ok_or_else(|| {
+        RunError::Verb(rdma::Error::ForeignCompletion {
+            wr_id: wc.raw_wr_id(),
+            qp_num: wc.qp_num(),
+            owner: "the benchmark's QPs".into(),
+        })
+    })
+}

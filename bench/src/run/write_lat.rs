@@ -2,7 +2,7 @@
 //! peer's write has set the last byte of its target to the iteration number, then writes its
 //! own. The server writes first.
 
-use super::{Clock, RunError};
+use super::{Clock, RunError, MAX_INLINE};
 use rdma::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
 use std::time::{Duration, Instant};
 
@@ -36,9 +36,6 @@ pub struct LatConfig {
     /// This side's role.
     pub role: LatRole,
 }
-
-/// Largest inline write this loop builds on the stack.
-pub const MAX_INLINE: usize = 1024;
 
 /// Runs the write ping-pong and returns the post time of every write in [`Clock`] nanoseconds
 /// (perftest's `tposted`); `target` is the local buffer the peer writes into (its last byte is

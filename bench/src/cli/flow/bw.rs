@@ -1,0 +1,242 @@
+//! The bandwidth tests after the session is set up: `write_bw`, `read_bw` (requester and passive
+//! server, or both requesters with `-b`) and `send_bw` (sender and receiver).
+
+use super::session::Session;
+use super::{out, Res};
+use crate::cli::params::{Kind, Params};
+use rdma::{Access, MemoryRegion};
+use rdma_bench::perftest::channel::{
+    send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
+    Role,
+};
+use rdma_bench::perftest::report::{bw_header, bw_row, BwResult, RESULT_LINE};
+use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::wire::BwReportMsg;
+use rdma_bench::run::{
+    bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, RecvConfig, Span,
+};
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+/// Runs the BW test on `s` and returns the rows this side printed.
+pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    out(&bw_header(p.unit));
+    let rows = match (p.kind, s.role, p.bidirectional) {
+        (Kind::SendBw, Role::Client, _) => send_client(s, p, progress)?,
+        (Kind::SendBw, Role::Server, _) => send_server(s, p, progress)?,
+        (_, _, true) => duplex(s, p, progress)?,
+        (_, Role::Client, false) => requester_client(s, p, progress)?,
+        (_, Role::Server, false) => passive_server(s, p)?,
+    };
+    out(RESULT_LINE);
+    Ok(rows)
+}
+
+fn span(p: &Params) -> Span {
+    match p.duration {
+        Some(total) => Span::Duration {
+            total,
+            margin: p.margin,
+        },
+        None => Span::Iters(p.iters),
+    }
+}
+
+/// How long the passive side waits for the peer's whole run: its progress deadline plus the
+/// run at a pessimistic 1 MB/s (a peer that dies closes the connection much sooner).
+fn run_wait(p: &Params) -> Duration {
+    let bytes: u64 = p
+        .sizes
+        .iter()
+        .map(|s| s.saturating_mul(p.iters).saturating_mul(u64::from(p.qps)))
+        .sum();
+    p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
+}
+
+/// The requester's work requests: a pinned source (WRITE, SEND) or a sink (READ) per QP.
+fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
+    let len = usize::try_from(p.max_size())?;
+    let mut ops = Vec::with_capacity(s.qps.len());
+    for i in 0..s.qps.len() {
+        let remote = s.remote_buf(i, p.max_size());
+        let mr = MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?;
+        let qp = &mut s.qps[i];
+        ops.push(match p.kind {
+            Kind::WriteBw => BwOp::Write {
+                src: qp.pin(mr),
+                remote,
+            },
+            Kind::SendBw => BwOp::Send { src: qp.pin(mr) },
+            _ => BwOp::Read {
+                sink: qp.sink(mr),
+                remote,
+            },
+        });
+    }
+    Ok(ops)
+}
+
+/// Runs one size and computes this side's row as perftest's `print_report_bw` does.
+fn measure(
+    s: &mut Session,
+    ops: &[BwOp],
+    p: &Params,
+    size: u64,
+    progress: &AtomicU64,
+) -> Res<BwResult> {
+    let cfg = BwConfig {
+        span: span(p),
+        size,
+        tx_depth: p.tx_depth,
+        cq_mod: p.cq_mod,
+        timeout: p.timeout,
+        inline: size <= u64::from(p.inline_size),
+    };
+    let clock = Clock::new();
+    let mut smp = bw_requester(&mut s.qps, ops, &s.send_cq, &cfg, &clock, progress)?;
+    Ok(requester_row(&mut smp, p, size)?)
+}
+
+fn requester_row(
+    smp: &mut BwSamples,
+    p: &Params,
+    size: u64,
+) -> Result<BwResult, rdma_bench::perftest::stats::StatsError> {
+    let duration = p.duration.is_some();
+    let no_peak = duration || p.iters > MAX_ITERS_WITH_PEAK;
+    if no_peak && !duration {
+        // perftest keeps the last completion time in slot 0 without peak.
+        smp.completed[0] = smp.completed[smp.completed.len() - 1];
+    }
+    stats(p, size, &smp.posted, &smp.completed, smp.iters, no_peak)
+}
+
+/// perftest's `print_report_bw` numbers from the timestamps (`iters`: the messages counted in
+/// a duration run; otherwise `p.iters` per QP).
+fn stats(
+    p: &Params,
+    size: u64,
+    tposted: &[u64],
+    tcompleted: &[u64],
+    iters: u64,
+    no_peak: bool,
+) -> Result<BwResult, rdma_bench::perftest::stats::StatsError> {
+    let duration = p.duration.is_some();
+    bandwidth(&BwInput {
+        tposted,
+        tcompleted,
+        size,
+        iters: if duration { iters } else { p.iters },
+        num_qps: u64::from(p.qps),
+        post_list: 1,
+        cq_mod: u64::from(p.cq_mod),
+        no_peak,
+        duration,
+        ticks_per_sec: NS_TICKS_PER_USEC * 1e6,
+        unit: p.unit,
+    })
+}
+
+/// `ib_write_bw`/`ib_read_bw` client: every size, one row each; the last row goes to the
+/// server.
+fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    let ops = ops(&mut s, p)?;
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        let row = measure(&mut s, &ops, p, size, progress)?;
+        out(&bw_row(&row, p.unit));
+        rows.push(row);
+    }
+    let last = *rows.last().ok_or("no size was run")?;
+    write_bw_client_finish(s.chan, &s.mine[0], &BwReportMsg::from(last))?;
+    Ok(rows)
+}
+
+/// `ib_write_bw`/`ib_read_bw` server: waits for the client's run and prints its last row.
+fn passive_server(s: Session, p: &Params) -> Res<Vec<BwResult>> {
+    let theirs = write_bw_server_finish(s.chan, &s.mine[0], run_wait(p))?;
+    let row = BwResult::from(theirs);
+    out(&bw_row(&row, p.unit));
+    drop(s.target);
+    Ok(vec![row])
+}
+
+/// `-b` on the WRITE and READ tests: both sides run the requester; before each size a keys
+/// exchange lines them up, after it (with `-a`) another; the reports are exchanged and both
+/// print the sum.
+fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    let ops = ops(&mut s, p)?;
+    let wait = run_wait(p);
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        s.chan.exchange_keys_within(&s.mine[0], wait)?;
+        let mine = measure(&mut s, &ops, p, size, progress)?;
+        if p.all {
+            s.chan.exchange_keys_within(&s.mine[0], wait)?;
+        }
+        let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
+        let row = mine.plus(&theirs);
+        out(&bw_row(&row, p.unit));
+        rows.push(row);
+    }
+    s.chan.close_connection(&s.mine[0])?;
+    Ok(rows)
+}
+
+/// `ib_send_bw` client: before each size the server has posted its receives (a keys
+/// exchange tells), after each (with `-a`) another exchange; each side prints its own row.
+fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    let ops = ops(&mut s, p)?;
+    let wait = run_wait(p);
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        send_pre_run(&mut s.chan, &s.mine[0])?;
+        let row = measure(&mut s, &ops, p, size, progress)?;
+        out(&bw_row(&row, p.unit));
+        rows.push(row);
+        if p.all {
+            send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
+        }
+    }
+    send_finish(s.chan, &s.mine[0], wait)?;
+    Ok(rows)
+}
+
+/// `ib_send_bw` server: posts the receives into a sink per QP, then counts the messages.
+fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    let len = usize::try_from(p.max_size())?;
+    let mut sinks = Vec::with_capacity(s.qps.len());
+    for qp in &mut s.qps {
+        sinks.push(qp.sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?));
+    }
+    let wait = run_wait(p);
+    let rx_depth = u64::from(p.rx_depth);
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        for (qp, &sink) in s.qps.iter_mut().zip(&sinks) {
+            let n = match p.duration {
+                Some(_) => rx_depth,
+                None => rx_depth.min(p.iters),
+            };
+            post_receives(qp, sink, size, n)?;
+        }
+        send_pre_run(&mut s.chan, &s.mine[0])?;
+        let cfg = RecvConfig {
+            span: span(p),
+            size,
+            rx_depth,
+            timeout: p.timeout,
+        };
+        let clock = Clock::new();
+        let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
+        // perftest never measures a peak on the receiving side.
+        let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
+        out(&bw_row(&row, p.unit));
+        rows.push(row);
+        if p.all {
+            send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
+        }
+    }
+    send_finish(s.chan, &s.mine[0], wait)?;
+    Ok(rows)
+}

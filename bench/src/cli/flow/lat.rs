@@ -1,0 +1,152 @@
+//! The latency tests after the session is set up: `write_lat` and `send_lat` (both sides
+//! measure) and `read_lat` (the client measures; the server only keeps its buffer).
+
+use super::session::Session;
+use super::{out, Res};
+use crate::cli::params::{Kind, Params};
+use rdma::{Access, MemoryRegion};
+use rdma_bench::perftest::channel::{send_finish, send_pre_run, Role};
+use rdma_bench::perftest::report::{lat_header, lat_row, LatResult, RESULT_LINE};
+use rdma_bench::perftest::stats::{latency, NS_TICKS_PER_USEC};
+use rdma_bench::run::{
+    post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatSource,
+    SendLatConfig,
+};
+use std::time::Duration;
+
+/// Runs the latency test on `s` and returns the rows this side printed.
+pub fn run(s: Session, p: &Params) -> Res<Vec<LatResult>> {
+    let role = if s.role == Role::Server {
+        LatRole::Server
+    } else {
+        LatRole::Client
+    };
+    let rows = match p.kind {
+        Kind::WriteLat => write(s, p, role)?,
+        Kind::SendLat => send(s, p, role)?,
+        _ => read(s, p)?,
+    };
+    out(RESULT_LINE);
+    Ok(rows)
+}
+
+fn row(posted: &[u64], p: &Params, size: u64, round_trip_halves: u32) -> Res<LatResult> {
+    let stats = latency(posted, NS_TICKS_PER_USEC, round_trip_halves)?;
+    let r = LatResult {
+        size,
+        iters: p.iters,
+        stats,
+    };
+    out(&lat_row(&r));
+    Ok(r)
+}
+
+/// How long the side that waits for the peer's whole run may wait (see the BW tests).
+fn run_wait(p: &Params) -> Duration {
+    let bytes: u64 = p.sizes.iter().map(|s| s.saturating_mul(p.iters)).sum();
+    p.timeout + Duration::from_secs(bytes >> 20)
+}
+
+/// `ib_write_lat`: the server writes first; no handshake between sizes or at the end.
+fn write(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
+    out(&lat_header());
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        let source = if size <= u64::from(p.inline_size) {
+            LatSource::Inline
+        } else {
+            LatSource::Buffer(MemoryRegion::new(
+                &s.pd,
+                usize::try_from(size)?,
+                Access::LOCAL_WRITE,
+            )?)
+        };
+        let cfg = LatConfig {
+            iters: p.iters,
+            size,
+            timeout: p.timeout,
+            role,
+        };
+        let clock = Clock::new();
+        let peer = s.remote_buf(0, size);
+        let posted = write_lat(
+            &mut s.qps[0],
+            &s.send_cq,
+            &s.target,
+            source,
+            peer,
+            &cfg,
+            &clock,
+        )?;
+        rows.push(row(&posted, p, size, 2)?);
+    }
+    Ok(rows)
+}
+
+/// `ib_send_lat`: the client sends first; before each size the receives are posted and a
+/// keys exchange lines the sides up; a closing handshake at the end.
+fn send(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
+    out(&lat_header());
+    let len = usize::try_from(p.max_size())?;
+    let src = s.qps[0].pin(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
+    let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
+    let rx_depth = u64::from(p.rx_depth).min(p.iters);
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        post_receives(&mut s.qps[0], sink, size, rx_depth)?;
+        send_pre_run(&mut s.chan, &s.mine[0])?;
+        let cfg = SendLatConfig {
+            iters: p.iters,
+            size,
+            rx_depth,
+            timeout: p.timeout,
+            role,
+            inline: size <= u64::from(p.inline_size),
+        };
+        let clock = Clock::new();
+        let posted = send_lat(
+            &mut s.qps[0],
+            &s.send_cq,
+            &s.recv_cq,
+            src,
+            sink,
+            &cfg,
+            &clock,
+        )?;
+        rows.push(row(&posted, p, size, 2)?);
+    }
+    send_finish(s.chan, &s.mine[0], run_wait(p))?;
+    Ok(rows)
+}
+
+/// `ib_read_lat`: the client reads and prints; the server closes the connection when the
+/// client does (after its run) and prints nothing more.
+fn read(mut s: Session, p: &Params) -> Res<Vec<LatResult>> {
+    if s.role == Role::Server {
+        s.chan.set_timeout(run_wait(p));
+        s.chan.close_connection(&s.mine[0])?;
+        drop(s.target);
+        return Ok(Vec::new());
+    }
+    out(&lat_header());
+    let len = usize::try_from(p.max_size())?;
+    let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        let clock = Clock::new();
+        let peer = s.remote_buf(0, size);
+        let posted = read_lat(
+            &mut s.qps[0],
+            &s.send_cq,
+            sink,
+            peer,
+            p.iters,
+            size,
+            p.timeout,
+            &clock,
+        )?;
+        rows.push(row(&posted, p, size, 1)?);
+    }
+    s.chan.close_connection(&s.mine[0])?;
+    Ok(rows)
+}

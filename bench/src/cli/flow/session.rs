@@ -1,0 +1,274 @@
+//! Everything before the measured runs, in perftest 6.06's order: device, port and GID; the
+//! TCP connection and preamble; the banner; QPs, CQs and buffers; the keys exchanges with the
+//! QPs connected inside them; the address lines.
+
+use super::{out, Res};
+use crate::cli::params::{Kind, Params};
+use rdma::{
+    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
+    ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
+};
+use rdma_bench::perftest::channel::{setup, Channel, Preamble, Role};
+use rdma_bench::perftest::report::{
+    address, banner, BannerInfo, Side, Verb, RESULT_LINE, WAITING_FOR_CLIENT,
+};
+use rdma_bench::perftest::wire::KeyMsg;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+
+/// perftest's outstanding reads for the write and send tests.
+const OUT_READS_NON_READ: u16 = 1;
+
+/// The connected state both roles run their tests on.
+pub struct Session {
+    pub role: Role,
+    pub chan: Channel,
+    pub ctx: Context,
+    pub pd: ProtectionDomain,
+    /// Send completions of every QP.
+    pub send_cq: CompletionQueue,
+    /// Receive completions of every QP.
+    pub recv_cq: CompletionQueue,
+    pub qps: Vec<QueuePair>,
+    /// The region the peer writes into or reads from: `qps` slices of `slice` bytes.
+    pub target: MemoryRegion,
+    pub mine: Vec<KeyMsg>,
+    pub remote: Vec<KeyMsg>,
+    pub gid_index: Option<u32>,
+    pub link_layer: LinkLayer,
+    /// The path MTU both sides agreed on.
+    pub mtu_bytes: u32,
+}
+
+impl Session {
+    /// The peer's buffer of QP `i`, `len` bytes long.
+    pub fn remote_buf(&self, i: usize, len: u64) -> RemoteBuf {
+        let r = &self.remote[i];
+        RemoteBuf {
+            addr: r.vaddr,
+            rkey: r.rkey,
+            len,
+        }
+    }
+
+    /// The link layer's name as the banner prints it.
+    pub fn link_name(&self) -> &'static str {
+        if self.link_layer == LinkLayer::Ethernet {
+            "Ethernet"
+        } else {
+            "IB"
+        }
+    }
+}
+
+/// A random 24-bit PSN (perftest: `lrand48() & 0xffffff`).
+fn random_psn(salt: u32) -> u32 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.write_u32(salt);
+    (h.finish() & 0xff_ffff) as u32
+}
+
+/// Opens the device, connects to the peer and sets every QP up to RTS (RTR for the passive
+/// server of a unidirectional test, as perftest leaves it).
+pub fn open(p: &Params) -> Res<Session> {
+    let role = if p.host.is_some() {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let verb = p.kind.verb();
+    // Device, port, GID.
+    let ctx = Context::open(p.device.as_deref())?;
+    let port_attr = ctx.active_port(p.ib_port)?;
+    let gid_index = match p.gid_index {
+        Some(i) => Some(i),
+        None => ctx.default_gid_index(p.ib_port)?,
+    };
+    let gid = match gid_index {
+        Some(i) => Some(ctx.query_gid(p.ib_port, i)?),
+        None => None,
+    };
+    let local_mtu = match p.mtu {
+        Some(b) => rdma::Mtu::from_bytes(b).ok_or("invalid MTU")?,
+        None => port_attr
+            .active_mtu()
+            .ok_or("the port reports no active MTU")?,
+    };
+    let out_reads: u16 = if verb == Verb::Read {
+        let max = ctx.query_device()?.max_qp_rd_atom();
+        u16::try_from(max).unwrap_or(u16::MAX).max(1)
+    } else {
+        OUT_READS_NON_READ
+    };
+    if verb == Verb::Read {
+        // What perftest 6.06 prints for the READ tests on a device it does not know.
+        eprintln!(" Device not recognized to implement inline feature. Disabling it");
+        out(RESULT_LINE);
+    }
+
+    // Out-of-band connection and preamble.
+    let mut chan = match &p.host {
+        Some(host) => Channel::connect(host, p.port, p.timeout)?,
+        None => {
+            out(WAITING_FOR_CLIENT);
+            Channel::accept(p.port, None, p.timeout)?
+        }
+    };
+    let agreed = chan.preamble(&Preamble::local(local_mtu))?;
+    super::peer_check::check(&mut chan, &agreed, p)?;
+    let link_layer = port_attr.link_layer();
+    let link_name = if link_layer == LinkLayer::Ethernet {
+        "Ethernet"
+    } else {
+        "IB"
+    };
+    let kind = p.kind.kind();
+    out(&banner(&BannerInfo {
+        verb,
+        kind,
+        role,
+        duplex: p.bidirectional,
+        post_list: 1,
+        recv_post_list: 1,
+        events: None,
+        dual_port: false,
+        device: ctx.name().to_string(),
+        num_qps: p.qps,
+        transport: "IB".into(),
+        connection: "RC".into(),
+        use_srq: false,
+        pcie_relax_order: p.kind != Kind::WriteLat,
+        pcie_ro_warning: false,
+        ibv_wr_api: false,
+        tx_depth: p.tx_depth,
+        rx_depth: p.rx_depth,
+        cq_mod: p.cq_mod,
+        mtu_bytes: agreed.mtu.bytes(),
+        link_type: link_name.into(),
+        gid_index: gid_index.map(|i| i as i32),
+        max_inline: p.inline_size,
+        out_reads: u32::from(out_reads),
+        rdma_cm: false,
+    }));
+
+    // Resources: one send CQ and one receive CQ for every QP.
+    let n = p.qps as usize;
+    let slice = p.max_size();
+    let pd = ProtectionDomain::new(&ctx)?;
+    let send_depth = p.tx_depth.max(1).saturating_mul(p.qps);
+    let recv_depth = if verb == Verb::Send {
+        p.rx_depth.max(1).saturating_mul(p.qps)
+    } else {
+        1
+    };
+    let send_cq = CompletionQueue::new(&ctx, send_depth)?;
+    let recv_cq = CompletionQueue::new(&ctx, recv_depth)?;
+    let mut qps = Vec::with_capacity(n);
+    for _ in 0..n {
+        qps.push(
+            QueuePair::builder(&pd, &send_cq, &recv_cq)
+                .caps(QpCaps {
+                    max_send_wr: p.tx_depth.max(1),
+                    max_recv_wr: if verb == Verb::Send {
+                        p.rx_depth.max(1)
+                    } else {
+                        1
+                    },
+                    max_send_sge: 1,
+                    max_recv_sge: 1,
+                    max_inline_data: p.inline_size,
+                })
+                .build()?,
+        );
+    }
+    let target_access = match verb {
+        Verb::Write => Access::LOCAL_WRITE | Access::REMOTE_WRITE,
+        Verb::Read => Access::LOCAL_WRITE | Access::REMOTE_READ,
+        Verb::Send => Access::LOCAL_WRITE,
+    };
+    let total = usize::try_from(slice.saturating_mul(u64::from(p.qps)))?;
+    let target = MemoryRegion::new(&pd, total, target_access)?;
+    let mine: Vec<KeyMsg> = qps
+        .iter()
+        .enumerate()
+        .map(|(i, qp)| KeyMsg {
+            lid: port_attr.lid(),
+            out_reads,
+            qpn: qp.qpn(),
+            psn: random_psn(i as u32),
+            rkey: target.rkey(),
+            vaddr: target.addr() + i as u64 * slice,
+            gid: gid.map(|g| g.0),
+            srqn: 0,
+        })
+        .collect();
+    for m in &mine {
+        out(&address(Side::Local, verb, m));
+    }
+
+    // The keys exchanges, the QPs connected where perftest connects them.
+    let access = match verb {
+        Verb::Write => Access::REMOTE_WRITE,
+        Verb::Read => Access::REMOTE_READ,
+        Verb::Send => Access::REMOTE_WRITE | Access::LOCAL_WRITE,
+    };
+    let max_rd = u8::try_from(out_reads).unwrap_or(u8::MAX);
+    let mut pending: Vec<QueuePair> = qps;
+    let mut connected: Vec<QueuePair> = Vec::with_capacity(n);
+    let remote = setup(&mut chan, p.kind.sequence(), &mine, |theirs| {
+        for (i, qp) in pending.drain(..).enumerate() {
+            let r = &theirs[i];
+            let opts = ConnectOptions {
+                port: p.ib_port,
+                gid_index,
+                mtu: agreed.mtu,
+                psn: mine[i].psn,
+                access,
+                hop_limit: 0xff,
+                timeout: 14,
+                retry_cnt: 7,
+                rnr_retry: 7,
+                min_rnr_timer: 12,
+                max_rd_atomic: u8::try_from(r.out_reads).unwrap_or(u8::MAX).min(max_rd),
+                max_dest_rd_atomic: max_rd,
+                ..ConnectOptions::default()
+            };
+            let remote = RemoteQp {
+                qpn: r.qpn,
+                psn: r.psn,
+                lid: r.lid,
+                gid: r.gid.map(Gid),
+            };
+            connected.push(qp.connect(&remote, &opts).map_err(|e| e.error)?);
+        }
+        Ok::<(), rdma::Error>(())
+    })?;
+    if connected.len() != n {
+        return Err("the QPs were not connected".into());
+    }
+    for r in &remote {
+        out(&address(Side::Remote, verb, r));
+    }
+    Ok(Session {
+        role,
+        chan,
+        ctx,
+        pd,
+        send_cq,
+        recv_cq,
+        qps: connected,
+        target,
+        mine,
+        remote,
+        gid_index,
+        link_layer,
+        mtu_bytes: agreed.mtu.bytes(),
+    })
+}

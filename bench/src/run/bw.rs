@@ -1,0 +1,226 @@
+//! The requester side of a bandwidth run (perftest `run_iter_bw`, post list 1): RDMA WRITEs,
+//! SENDs or RDMA READs over one or more QPs that share a send CQ.
+
+use super::span::{Phase, Phases};
+use super::{qp_index, Clock, RunError, Span};
+use rdma::{CompletionQueue, Pinned, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What every work request of one QP does.
+#[derive(Clone, Copy, Debug)]
+pub enum BwOp {
+    /// RDMA WRITE of the pinned source to `remote`.
+    Write {
+        /// The bytes written (the first `size`).
+        src: Pinned,
+        /// The peer's buffer.
+        remote: RemoteBuf,
+    },
+    /// SEND of the pinned source (the peer must have receives posted).
+    Send {
+        /// The bytes sent (the first `size`).
+        src: Pinned,
+    },
+    /// RDMA READ of `remote` into the sink.
+    Read {
+        /// Where the bytes land (the first `size`).
+        sink: Sink,
+        /// The peer's buffer.
+        remote: RemoteBuf,
+    },
+}
+
+impl BwOp {
+    /// The work request for `size` bytes; with `inline` (the first `size` bytes to send), a
+    /// WRITE or SEND carries its data in the request instead of reading the pinned source.
+    #[inline(always)]
+    fn wr(self, size: usize, inline: Option<&[u8]>) -> SendWr<'_> {
+        match (self, inline) {
+            (BwOp::Write { remote, .. }, Some(data)) => SendWr::write(data, remote),
+            (BwOp::Send { .. }, Some(data)) => SendWr::send(data),
+            (BwOp::Write { src, remote }, None) => SendWr::write(src, remote).range(0, size),
+            (BwOp::Send { src }, None) => SendWr::send(src).range(0, size),
+            (BwOp::Read { sink, remote }, _) => SendWr::read_to_sink(sink, remote).range(0, size),
+        }
+    }
+}
+
+/// Largest inline message the loops build (on the stack).
+pub const MAX_INLINE: usize = 1024;
+
+/// Parameters of a bandwidth run.
+#[derive(Clone, Copy, Debug)]
+pub struct BwConfig {
+    /// How long it lasts.
+    pub span: Span,
+    /// Bytes per message.
+    pub size: u64,
+    /// Most messages outstanding per QP (perftest `-t`).
+    pub tx_depth: u32,
+    /// Every `cq_mod`-th message of a QP is signaled (perftest `-Q`), and the last one.
+    pub cq_mod: u32,
+    /// Give up when no completion arrives for this long.
+    pub timeout: Duration,
+    /// Send WRITEs and SENDs inline (perftest `-I` at least `size`; at most [`MAX_INLINE`]
+    /// bytes, and the QP must allow it).
+    pub inline: bool,
+}
+
+/// Timestamps of a bandwidth run, in [`Clock`] nanoseconds, laid out as perftest's
+/// `tposted`/`tcompleted` so that [`bandwidth`](crate::perftest::stats::bandwidth) reads them
+/// the same way.
+///
+/// Iterations: `posted[k]` is the post time of the `k`-th message (all QPs, posting order);
+/// `completed[k - 1]` is set when the completions seen add up to `k` messages (the signaled
+/// ones; 0 elsewhere). Duration: `posted[0]`/`completed[0]` are the start and end of the
+/// sample and `iters` the messages completed in it.
+#[derive(Clone, Debug, Default)]
+pub struct BwSamples {
+    /// Post times.
+    pub posted: Vec<u64>,
+    /// Completion times.
+    pub completed: Vec<u64>,
+    /// Messages counted (iterations: all of them, over every QP).
+    pub iters: u64,
+}
+
+/// Runs the requester loop over `qps` (each with its `ops` entry) and returns the
+/// timestamps. Completions of every QP must arrive on `cq`; `progress` is set to the number of
+/// messages completed so far (relaxed stores, for a progress display).
+pub fn bw_requester(
+    qps: &mut [QueuePair],
+    ops: &[BwOp],
+    cq: &CompletionQueue,
+    cfg: &BwConfig,
+    clock: &Clock,
+    progress: &AtomicU64,
+) -> Result<BwSamples, RunError> {
+    let n = qps.len();
+    if n == 0 || ops.len() != n {
+        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+            "{} QPs and {} operations",
+            n,
+            ops.len()
+        ))));
+    }
+    let (iters, mut phases) = match cfg.span {
+        Span::Iters(i) => (i, None),
+        Span::Duration { total, margin } => {
+            (u64::MAX, Some(Phases::new(clock.now(), total, margin)))
+        }
+    };
+    let total = if phases.is_some() {
+        1
+    } else {
+        iters.saturating_mul(n as u64)
+    };
+    let mut s = BwSamples {
+        posted: vec![0; total as usize],
+        completed: vec![0; total as usize],
+        iters: 0,
+    };
+    let qpns: Vec<u32> = qps.iter().map(QueuePair::qpn).collect();
+    let mut scnt = vec![0u64; n];
+    let mut ccnt = vec![0u64; n];
+    let cq_mod = u64::from(cfg.cq_mod.max(1));
+    let depth = u64::from(cfg.tx_depth.max(1));
+    let size = cfg.size as usize;
+    if cfg.inline && size > MAX_INLINE {
+        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+            "inline messages are at most {MAX_INLINE} bytes here, asked {size}"
+        ))));
+    }
+    let inline_buf = [0u8; MAX_INLINE];
+    let inline = cfg.inline.then(|| &inline_buf[..size]);
+    let mut wcs = [WorkCompletion::default(); 16];
+    let (mut totscnt, mut totccnt) = (0u64, 0u64);
+    let mut last_progress = Instant::now();
+    let mut idle = 0u32;
+    let mut posting = true;
+    let mut flushed = vec![false; n];
+    // In the cool-down of a duration run every message is signaled, so that nothing
+    // unsignaled is left behind the last completion when posting stops.
+    let mut cooling = false;
+    if let Some(ph) = &phases {
+        s.posted[0] = ph.sample_start;
+    }
+    loop {
+        if let Some(ph) = phases.as_mut() {
+            match ph.update(clock.now()) {
+                Phase::End => posting = false,
+                Phase::StopSample => cooling = true,
+                _ => {}
+            }
+            if !posting && totscnt == totccnt {
+                break;
+            }
+        } else if totccnt >= total {
+            break;
+        }
+        if posting {
+            for i in 0..n {
+                while scnt[i] < iters && scnt[i] - ccnt[i] < depth {
+                    let signaled =
+                        cooling || scnt[i] % cq_mod == cq_mod - 1 || scnt[i] == iters - 1;
+                    if phases.is_none() {
+                        s.posted[totscnt as usize] = clock.now();
+                    }
+                    qps[i].post_send(ops[i].wr(size, inline).signaled(signaled).wr_id(scnt[i]))?;
+                    scnt[i] += 1;
+                    totscnt += 1;
+                }
+            }
+        }
+        let got = cq.poll(&mut wcs)?;
+        if got.is_empty() {
+            idle += 1;
+            if idle % 4096 == 0 && last_progress.elapsed() > cfg.timeout {
+                return Err(RunError::Timeout {
+                    what: "waiting for send-queue completions",
+                    iteration: totccnt,
+                    after: cfg.timeout,
+                });
+            }
+            if !posting && idle % 4096 == 0 {
+                // Duration run over: unsignaled messages behind the last signaled one never
+                // complete on their own; one more signaled message per QP retires them.
+                for i in 0..n {
+                    if !flushed[i] && scnt[i] > ccnt[i] && scnt[i] - ccnt[i] < depth {
+                        qps[i].post_send(ops[i].wr(size, inline).signaled(true).wr_id(scnt[i]))?;
+                        flushed[i] = true;
+                        scnt[i] += 1;
+                        totscnt += 1;
+                    }
+                }
+            }
+            continue;
+        }
+        let t = clock.now();
+        let sampling = phases.as_mut().map(|p| p.update(t) == Phase::Sample);
+        for wc in got {
+            let i = qp_index(&qpns, wc)?;
+            let c = qps[i].complete(wc)?;
+            c.result()?;
+            let done = c.wr_id + 1 - ccnt[i];
+            ccnt[i] = c.wr_id + 1;
+            totccnt += done;
+            match sampling {
+                None => s.completed[(totccnt - 1) as usize] = t,
+                Some(true) => s.iters += done,
+                Some(false) => {}
+            }
+        }
+        progress.store(totccnt, Ordering::Relaxed);
+        idle = 0;
+        last_progress = Instant::now();
+    }
+    match &phases {
+        Some(ph) => {
+            s.posted[0] = ph.sample_start;
+            s.completed[0] = ph.sample_end;
+        }
+        None => s.iters = total,
+    }
+    Ok(s)
+}

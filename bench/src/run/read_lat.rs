@@ -1,0 +1,52 @@
+//! RDMA READ latency, the client (perftest `run_iter_lat`): one signaled READ at a time, each
+//! waited for. The server only keeps its buffer registered.
+
+use super::{Clock, RunError};
+use rdma::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
+use std::time::{Duration, Instant};
+
+/// Reads `size` bytes of `remote` into `sink` `iters` times and returns the post time of
+/// every READ in [`Clock`] nanoseconds (perftest's `tposted`; a READ is a round trip, so
+/// the statistics do not halve it). Completions must arrive on `cq`.
+#[allow(clippy::too_many_arguments)]
+pub fn read_lat(
+    qp: &mut QueuePair,
+    cq: &CompletionQueue,
+    sink: Sink,
+    remote: RemoteBuf,
+    iters: u64,
+    size: u64,
+    timeout: Duration,
+    clock: &Clock,
+) -> Result<Vec<u64>, RunError> {
+    let mut posted = vec![0u64; iters as usize];
+    let mut wcs = [WorkCompletion::default(); 1];
+    for (i, slot) in posted.iter_mut().enumerate() {
+        *slot = clock.now();
+        qp.post_send(
+            SendWr::read_to_sink(sink, remote)
+                .range(0, size as usize)
+                .wr_id(i as u64),
+        )?;
+        let mut spins = 0u32;
+        let mut started: Option<Instant> = None;
+        loop {
+            if let Some(wc) = cq.poll(&mut wcs)?.first() {
+                qp.complete(wc)?.result()?;
+                break;
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 4096 == 0 {
+                let s = *started.get_or_insert_with(Instant::now);
+                if s.elapsed() > timeout {
+                    return Err(RunError::Timeout {
+                        what: "waiting for an RDMA READ completion",
+                        iteration: i as u64,
+                        after: timeout,
+                    });
+                }
+            }
+        }
+    }
+    Ok(posted)
+}

@@ -1,0 +1,991 @@
+//! The pod image (`deploy/Containerfile`) and the Kubernetes examples (`deploy/k8s`) against
+//! what they name, on the host (no RDMA device, no container runtime):
+//!
+//! * every YAML document parses and has `apiVersion`, `kind` and `metadata.name`;
+//! * the NetworkAttachmentDefinition is an ib-sriov network whose device plugin resource the
+//!   pods request, and the pods' network annotation names it;
+//! * every container's program is a name the image provides, and the image's perftest names
+//!   are exactly the tests the binary runs: each, as a symlink to the built `rdma-perf`,
+//!   prints that test's help;
+//! * every option a pod passes is one the test accepts (listed in its `--help`, and the
+//!   binary run with the pod's arguments fails for want of a device, not on its arguments);
+//! * the client reaches the server through a Service that selects the server pod, with the
+//!   same test and options;
+//! * the image is built as CI builds: `scripts/build-release` in the builder stage and in
+//!   `scripts/test-all`, on CI's Debian release, with packages `.ci/run` installs, by the
+//!   toolchain CI has.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+/// The `rdma-perf` binary cargo built for this test.
+const BIN: &str = env!("CARGO_BIN_EXE_rdma-perf");
+
+/// The image's directory of programs (`PATH` holds it; the symlinks are made there).
+const IMAGE_BIN_DIR: &str = "/usr/local/bin/";
+
+/// Programs a helper container may run besides the benchmark: from Debian's Essential set,
+/// present in every Debian image (`tar`, which `kubectl cp` runs, is Essential too).
+const BASE_IMAGE_PROGRAMS: &[&str] = &["sleep"];
+
+/// perftest's default TCP port (`-p`).
+const DEFAULT_PORT: i64 = 18515;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(rel: &str) -> String {
+    let p = repo().join(rel);
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Containerfile
+
+/// The Containerfile as logical lines (continuations joined, comments dropped).
+fn containerfile_lines() -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for raw in read("deploy/Containerfile").lines() {
+        let t = raw.trim();
+        if cur.is_empty() && (t.is_empty() || t.starts_with('#')) {
+            continue;
+        }
+        match t.strip_suffix('\\') {
+            Some(head) => {
+                cur.push_str(head);
+                cur.push(' ');
+            }
+            None => {
+                cur.push_str(t);
+                lines.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    assert!(
+        cur.is_empty(),
+        "deploy/Containerfile ends inside a continued line"
+    );
+    lines
+}
+
+/// The stages: each `FROM` line with the lines up to the next one.
+fn stages() -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for l in containerfile_lines() {
+        if l.starts_with("FROM ") {
+            out.push((l, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(l);
+        }
+    }
+    assert_eq!(
+        out.len(),
+        2,
+        "deploy/Containerfile: expected a builder and a runtime stage"
+    );
+    out
+}
+
+/// The value of `ARG name=value` (before the first `FROM`).
+fn containerfile_arg(name: &str) -> String {
+    let prefix = format!("ARG {name}=");
+    containerfile_lines()
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_else(|| panic!("deploy/Containerfile has no `{prefix}...`"))
+}
+
+/// The names the image's `ln -s rdma-perf /usr/local/bin/NAME` lines create.
+fn image_perftest_names() -> BTreeSet<String> {
+    let (_, runtime) = &stages()[1];
+    let mut names = BTreeSet::new();
+    for l in runtime {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        for w in words.windows(4) {
+            if w[0] == "ln" && w[1] == "-s" {
+                assert_eq!(w[2], "rdma-perf", "a symlink to something else: {l}");
+                let name = w[3]
+                    .strip_prefix(IMAGE_BIN_DIR)
+                    .unwrap_or_else(|| panic!("a symlink outside {IMAGE_BIN_DIR}: {l}"));
+                assert!(names.insert(name.to_string()), "{name} linked twice");
+            }
+        }
+    }
+    assert!(
+        !names.is_empty(),
+        "deploy/Containerfile makes no perftest symlink"
+    );
+    names
+}
+
+/// Every program name the image puts in `/usr/local/bin`.
+fn image_programs() -> BTreeSet<String> {
+    let (_, runtime) = &stages()[1];
+    let copy = format!("COPY --from=build /out/rdma-perf {IMAGE_BIN_DIR}rdma-perf");
+    assert!(
+        runtime.contains(&copy),
+        "the runtime stage does not `{copy}`"
+    );
+    let mut p = image_perftest_names();
+    p.insert("rdma-perf".into());
+    p
+}
+
+/// The image's `ENTRYPOINT` (exec form).
+fn image_entrypoint() -> Vec<String> {
+    let (_, runtime) = &stages()[1];
+    let json = runtime
+        .iter()
+        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+        .expect("the runtime stage has no ENTRYPOINT");
+    serde_json::from_str(json).expect("ENTRYPOINT is not in exec (JSON) form")
+}
+
+/// The package names of the `apt-get install` in `lines` (options and `&&` tails dropped).
+fn apt_install_packages(lines: &[String]) -> BTreeSet<String> {
+    let mut pkgs = BTreeSet::new();
+    for l in lines {
+        let all: Vec<&str> = l.split_whitespace().collect();
+        for (i, _) in all.iter().enumerate().filter(|(_, w)| **w == "apt-get") {
+            let mut words = all[i + 1..]
+                .iter()
+                .copied()
+                .skip_while(|w| w.starts_with('-'));
+            if words.next() != Some("install") {
+                continue;
+            }
+            collect_packages(words, &mut pkgs);
+        }
+    }
+    pkgs
+}
+
+/// The package words of an `apt-get install` command line, up to the end of the command.
+fn collect_packages<'a>(mut words: impl Iterator<Item = &'a str>, pkgs: &mut BTreeSet<String>) {
+    while let Some(w) = words.next() {
+        match w {
+            "&&" | "||" | ";" | "|" => break,
+            // apt-get's options with a value.
+            "-o" | "-t" | "-c" => {
+                words.next();
+            }
+            _ if w.starts_with('-') || w.starts_with('<') || w.starts_with('>') => {}
+            _ => {
+                pkgs.insert(w.to_string());
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifests
+
+/// One YAML document of deploy/k8s, with the file it came from.
+struct Doc {
+    file: String,
+    yaml: Yaml,
+}
+
+impl Doc {
+    fn kind(&self) -> &str {
+        self.yaml["kind"].as_str().unwrap_or("")
+    }
+    fn name(&self) -> &str {
+        self.yaml["metadata"]["name"].as_str().unwrap_or("")
+    }
+    fn what(&self) -> String {
+        format!("{} {} ({})", self.kind(), self.name(), self.file)
+    }
+}
+
+/// Every document of every `*.yaml`/`*.yml` under deploy/k8s; fails on a parse error.
+fn docs() -> Vec<Doc> {
+    let dir = repo().join("deploy/k8s");
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no YAML file in {}", dir.display());
+    let mut out = Vec::new();
+    for f in files {
+        let file = format!("deploy/k8s/{}", f.file_name().unwrap().to_string_lossy());
+        let text = fs::read_to_string(&f).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+        let yamls = YamlLoader::load_from_str(&text)
+            .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+        for yaml in yamls.into_iter().filter(|y| !y.is_null()) {
+            out.push(Doc {
+                file: file.clone(),
+                yaml,
+            });
+        }
+    }
+    out
+}
+
+fn of_kind<'a>(docs: &'a [Doc], kind: &str) -> Vec<&'a Doc> {
+    docs.iter().filter(|d| d.kind() == kind).collect()
+}
+
+fn str_map(y: &Yaml) -> BTreeMap<String, String> {
+    y.as_hash()
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A scalar as text (`"1"` and `1` alike).
+fn scalar(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn strings(y: &Yaml) -> Vec<String> {
+    y.as_vec()
+        .map(|v| {
+            v.iter()
+                .map(|s| scalar(s).expect("a list of scalars"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The NetworkAttachmentDefinition's device plugin resource.
+fn nad_resource(nad: &Doc) -> String {
+    nad.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/resourceName", nad.what()))
+        .to_string()
+}
+
+/// The network names of a pod's `k8s.v1.cni.cncf.io/networks` annotation (JSON list or
+/// Multus's `ns/name@if` comma list), without namespace and interface.
+fn pod_networks(pod: &Doc) -> Vec<String> {
+    let Some(a) = pod.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"].as_str()
+    else {
+        return Vec::new();
+    };
+    if a.trim_start().starts_with('[') {
+        let v: Vec<serde_json::Value> = serde_json::from_str(a)
+            .unwrap_or_else(|e| panic!("{}: networks annotation: {e}", pod.what()));
+        v.iter()
+            .map(|n| {
+                n["name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{}: a network without a name", pod.what()))
+                    .to_string()
+            })
+            .collect()
+    } else {
+        a.split(',')
+            .map(|n| {
+                let n = n.trim();
+                let n = n.rsplit_once('/').map_or(n, |(_, n)| n);
+                n.split_once('@').map_or(n, |(n, _)| n).to_string()
+            })
+            .collect()
+    }
+}
+
+/// A container's argv as the runtime runs it: `command` (or the image's ENTRYPOINT) + `args`.
+fn argv(c: &Yaml) -> Vec<String> {
+    let mut v = strings(&c["command"]);
+    if v.is_empty() {
+        v = image_entrypoint();
+    }
+    v.extend(strings(&c["args"]));
+    v
+}
+
+/// The program name `argv[0]` runs in the image (`/usr/local/bin/x` or `x` on the PATH).
+fn program(argv: &[String]) -> String {
+    let p = argv.first().expect("an empty command");
+    if p.contains('/') {
+        p.strip_prefix(IMAGE_BIN_DIR)
+            .unwrap_or_else(|| panic!("{p}: not a program of {IMAGE_BIN_DIR}"))
+            .to_string()
+    } else {
+        p.clone()
+    }
+}
+
+/// One benchmark run a pod starts.
+struct Bench<'a> {
+    pod: &'a Doc,
+    container: &'a Yaml,
+    /// The perftest name (`ib_write_bw`).
+    test: String,
+    /// The arguments after the test.
+    args: Vec<String>,
+}
+
+/// The benchmark containers of a pod (program `rdma-perf` or one of its perftest names).
+fn benches<'a>(pod: &'a Doc) -> Vec<Bench<'a>> {
+    let names = image_perftest_names();
+    let mut out = Vec::new();
+    for c in pod.yaml["spec"]["containers"]
+        .as_vec()
+        .into_iter()
+        .flatten()
+    {
+        let a = argv(c);
+        let prog = program(&a);
+        if names.contains(&prog) {
+            out.push(Bench {
+                pod,
+                container: c,
+                test: prog,
+                args: a[1..].to_vec(),
+            });
+        } else if prog == "rdma-perf" {
+            let sub = a.get(1).expect("rdma-perf without a test");
+            out.push(Bench {
+                pod,
+                container: c,
+                test: format!("ib_{sub}"),
+                args: a[2..].to_vec(),
+            });
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary
+
+/// A directory of symlinks named like the image's programs, to the binary under test.
+struct Links(PathBuf);
+
+impl Links {
+    fn new(tag: &str) -> Links {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("deploy_manifests-{tag}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Links(dir)
+    }
+    /// The path of `name`, a symlink to the binary.
+    fn get(&self, name: &str) -> PathBuf {
+        let p = self.0.join(name);
+        if fs::symlink_metadata(&p).is_err() {
+            std::os::unix::fs::symlink(BIN, &p).unwrap();
+        }
+        p
+    }
+}
+
+impl Drop for Links {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `prog args`; returns (exit code, stdout, stderr).
+fn run(prog: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(prog)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", prog.display()));
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The options a test's `--help` lists: long and short spelling, each with whether it takes
+/// a value.
+fn help_options(help: &str) -> BTreeMap<String, bool> {
+    let mut opts = BTreeMap::new();
+    let section = help
+        .split_once("\nOptions:\n")
+        .unwrap_or_else(|| panic!("no Options section in:\n{help}"))
+        .1;
+    for line in section.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !words.first().is_some_and(|w| w.starts_with('-')) {
+            continue;
+        }
+        let spellings: Vec<&str> = words
+            .iter()
+            .take_while(|w| w.starts_with('-'))
+            .map(|w| w.trim_end_matches(','))
+            .collect();
+        let takes_value = words
+            .get(spellings.len())
+            .is_some_and(|w| w.starts_with('<'));
+        for s in spellings {
+            opts.insert(s.to_string(), takes_value);
+        }
+    }
+    opts
+}
+
+/// The option words of `args` (as spelled, without `=value`) and the positionals, per the
+/// option table; panics on an option the table does not list.
+fn split_args(
+    args: &[String],
+    opts: &BTreeMap<String, bool>,
+    what: &str,
+) -> (Vec<String>, Vec<String>) {
+    let (mut flags, mut positionals) = (Vec::new(), Vec::new());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--" {
+            positionals.extend(it.by_ref().cloned());
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
+            positionals.push(a.clone());
+            continue;
+        }
+        let (flag, attached) = if a.starts_with("--") {
+            match a.split_once('=') {
+                Some((f, _)) => (f.to_string(), true),
+                None => (a.clone(), false),
+            }
+        } else {
+            (a[..2].to_string(), a.len() > 2)
+        };
+        let takes = *opts
+            .get(&flag)
+            .unwrap_or_else(|| panic!("{what}: option {flag} is not in the test's --help"));
+        if takes && !attached {
+            it.next()
+                .unwrap_or_else(|| panic!("{what}: option {flag} without its value"));
+        }
+        flags.push(flag);
+    }
+    (flags, positionals)
+}
+
+/// The value of option `long`/`short` in `args`, if given.
+fn option_value(args: &[String], long: &str, short: Option<&str>) -> Option<String> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == long || short.is_some_and(|s| a == s) {
+            return it.next().cloned();
+        }
+        if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+
+#[test]
+fn manifests_parse_and_name_themselves() {
+    let docs = docs();
+    for d in &docs {
+        assert!(
+            d.yaml.as_hash().is_some(),
+            "{}: a document that is not a map",
+            d.file
+        );
+        for key in ["apiVersion", "kind"] {
+            assert!(
+                d.yaml[key].as_str().is_some_and(|s| !s.is_empty()),
+                "{}: a document without {key}",
+                d.file
+            );
+        }
+        assert!(
+            !d.name().is_empty(),
+            "{}: {} without metadata.name",
+            d.file,
+            d.kind()
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for d in &docs {
+        assert!(
+            seen.insert((d.kind(), d.name())),
+            "{} defined twice",
+            d.what()
+        );
+    }
+    assert_eq!(of_kind(&docs, "NetworkAttachmentDefinition").len(), 1);
+    assert!(
+        of_kind(&docs, "Pod").len() >= 2,
+        "expected a server and a client pod"
+    );
+}
+
+#[test]
+fn nad_is_an_ib_sriov_network_the_pods_attach_and_request() {
+    let docs = docs();
+    let nads = of_kind(&docs, "NetworkAttachmentDefinition");
+    let nad = nads[0];
+    assert_eq!(
+        nad.yaml["apiVersion"].as_str(),
+        Some("k8s.cni.cncf.io/v1"),
+        "{}",
+        nad.what()
+    );
+    let resource = nad_resource(nad);
+    assert!(
+        resource.contains('/'),
+        "{}: resourceName {resource} has no prefix",
+        nad.what()
+    );
+
+    // The CNI configuration, as ib-sriov-cni reads it.
+    let config = nad.yaml["spec"]["config"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no spec.config", nad.what()));
+    let config: serde_json::Value = serde_json::from_str(config)
+        .unwrap_or_else(|e| panic!("{}: spec.config is not JSON: {e}", nad.what()));
+    assert_eq!(config["type"], "ib-sriov", "{}", nad.what());
+    assert_eq!(config["name"], nad.name(), "{}: config name", nad.what());
+    assert!(
+        config["cniVersion"].is_string(),
+        "{}: no cniVersion",
+        nad.what()
+    );
+    if let Some(s) = config.get("link_state") {
+        assert!(
+            ["auto", "enable", "disable"].contains(&s.as_str().unwrap_or("")),
+            "{}: link_state {s}",
+            nad.what()
+        );
+    }
+    let ipam = config["ipam"]["type"].as_str().unwrap_or("");
+    assert!(
+        !ipam.is_empty() && ipam != "dhcp",
+        "{}: ipam type {ipam:?}",
+        nad.what()
+    );
+
+    let nad_names: BTreeSet<&str> = nads.iter().map(|n| n.name()).collect();
+    for pod in of_kind(&docs, "Pod") {
+        let nets = pod_networks(pod);
+        assert!(
+            !nets.is_empty(),
+            "{}: no k8s.v1.cni.cncf.io/networks",
+            pod.what()
+        );
+        for n in &nets {
+            assert!(
+                nad_names.contains(n.as_str()),
+                "{}: network {n} is not defined",
+                pod.what()
+            );
+        }
+        let benches = benches(pod);
+        assert_eq!(
+            benches.len(),
+            1,
+            "{}: expected one benchmark container",
+            pod.what()
+        );
+        for c in pod.yaml["spec"]["containers"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+        {
+            let requests = str_map(&c["resources"]["requests"]);
+            let limits = str_map(&c["resources"]["limits"]);
+            let is_bench = std::ptr::eq(c, benches[0].container);
+            if is_bench {
+                // An extended resource: limits required, requests (if given) equal.
+                let want = limits.get(&resource).unwrap_or_else(|| {
+                    panic!("{}: the benchmark does not request {resource}", pod.what())
+                });
+                assert!(
+                    want.parse::<u32>().is_ok_and(|n| n >= 1),
+                    "{}: {want}",
+                    pod.what()
+                );
+                assert_eq!(
+                    requests.get(&resource),
+                    Some(want),
+                    "{}: requests",
+                    pod.what()
+                );
+            } else {
+                assert!(
+                    !requests.contains_key(&resource) && !limits.contains_key(&resource),
+                    "{}: a helper container takes a VF",
+                    pod.what()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn pod_programs_are_in_the_image() {
+    let programs = image_programs();
+    let docs = docs();
+    for pod in of_kind(&docs, "Pod") {
+        for c in pod.yaml["spec"]["containers"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .chain(
+                pod.yaml["spec"]["initContainers"]
+                    .as_vec()
+                    .into_iter()
+                    .flatten(),
+            )
+        {
+            let name = c["name"].as_str().unwrap_or("?");
+            let prog = program(&argv(c));
+            assert!(
+                programs.contains(&prog) || BASE_IMAGE_PROGRAMS.contains(&prog.as_str()),
+                "{} container {name}: program {prog} is not in the image (it has {programs:?})",
+                pod.what()
+            );
+        }
+    }
+}
+
+#[test]
+fn image_names_are_the_tests_the_binary_runs() {
+    let names = image_perftest_names();
+    let links = Links::new("names");
+    for name in &names {
+        let sub = name
+            .strip_prefix("ib_")
+            .unwrap_or_else(|| panic!("{name}: not a perftest name"));
+        let (code, out, err) = run(&links.get(name), &["--help"]);
+        assert_eq!(code, Some(0), "{name} --help failed:\n{out}{err}");
+        assert!(
+            out.contains(&format!("Usage: rdma-perf {sub} ")),
+            "{name} --help is not the help of {sub}:\n{out}"
+        );
+    }
+    // ... and the binary runs no test the image has no name for.
+    let (code, out, err) = run(Path::new(BIN), &["--help"]);
+    assert_eq!(code, Some(0), "rdma-perf --help:\n{out}{err}");
+    let commands = out
+        .split_once("\nCommands:\n")
+        .unwrap_or_else(|| panic!("no Commands section in:\n{out}"))
+        .1;
+    let tests: BTreeSet<String> = commands
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(|c| format!("ib_{c}"))
+        .collect();
+    assert_eq!(
+        names, tests,
+        "the image's perftest names vs the binary's tests"
+    );
+}
+
+#[test]
+fn pod_options_are_accepted() {
+    let links = Links::new("options");
+    let scratch = links.0.join("results");
+    fs::create_dir_all(&scratch).unwrap();
+    let docs = docs();
+    for pod in of_kind(&docs, "Pod") {
+        for b in benches(pod) {
+            let what = format!("{} ({})", pod.what(), b.test);
+            let exe = links.get(&b.test);
+            let (code, help, err) = run(&exe, &["--help"]);
+            assert_eq!(code, Some(0), "{what}: --help failed: {err}");
+            let opts = help_options(&help);
+            let (_, positionals) = split_args(&b.args, &opts, &what);
+            assert!(
+                positionals.len() <= 1,
+                "{what}: more than one host: {positionals:?}"
+            );
+
+            // The binary with the pod's arguments: parsing and the option checks pass, and it
+            // stops for want of a device (exit 1), or waits for a peer where there is one.
+            // --out_json goes to a scratch file here.
+            let mut args = b.args.clone();
+            if let Some(i) = args.iter().position(|a| a == "--out_json") {
+                args[i + 1] = scratch.join("out.json").display().to_string();
+            }
+            let mut child = Command::new(&exe)
+                .args(&args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break Some(s);
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                sleep(Duration::from_millis(20));
+            };
+            if let Some(s) = status {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                assert_ne!(
+                    s.code(),
+                    Some(2),
+                    "{what}: the arguments are refused: {err}"
+                );
+                assert!(
+                    !s.success(),
+                    "{what}: a run without a peer succeeded: {err}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn benchmark_containers_can_register_memory_and_keep_results() {
+    let docs = docs();
+    for pod in of_kind(&docs, "Pod") {
+        let containers: Vec<&Yaml> = pod.yaml["spec"]["containers"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .collect();
+        let empty_dirs: BTreeSet<&str> = pod.yaml["spec"]["volumes"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .filter(|v| !v["emptyDir"].is_badvalue())
+            .filter_map(|v| v["name"].as_str())
+            .collect();
+        for b in benches(pod) {
+            let what = format!("{} ({})", pod.what(), b.test);
+            let sc = &b.container["securityContext"];
+            assert!(
+                strings(&sc["capabilities"]["add"]).contains(&"IPC_LOCK".to_string()),
+                "{what}: no IPC_LOCK capability"
+            );
+            // Kubernetes sets no ambient capabilities: IPC_LOCK is effective for root only.
+            assert_eq!(
+                sc["runAsUser"].as_i64(),
+                Some(0),
+                "{what}: IPC_LOCK without runAsUser 0 has no effect"
+            );
+
+            // The JSON report lands on an emptyDir that a container still running after the
+            // test also mounts, so `kubectl cp` can fetch it.
+            let out = option_value(&b.args, "--out_json", None)
+                .unwrap_or_else(|| panic!("{what}: no --out_json"));
+            let mount_of = |c: &Yaml| -> Option<String> {
+                c["volumeMounts"]
+                    .as_vec()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|m| {
+                        let path = m["mountPath"].as_str()?;
+                        let vol = m["name"].as_str()?;
+                        let inside =
+                            Path::new(&out).starts_with(path) && Path::new(&out) != Path::new(path);
+                        (inside && empty_dirs.contains(vol)).then(|| vol.to_string())
+                    })
+            };
+            let vol = mount_of(b.container)
+                .unwrap_or_else(|| panic!("{what}: --out_json {out} is not on an emptyDir"));
+            let keeper = containers.iter().any(|c| {
+                !std::ptr::eq(*c, b.container) && mount_of(c).as_deref() == Some(vol.as_str())
+            });
+            assert!(
+                keeper,
+                "{what}: no other container mounts {vol} to copy {out} from"
+            );
+        }
+    }
+}
+
+#[test]
+fn client_reaches_the_server_through_a_service() {
+    let docs = docs();
+    let pods = of_kind(&docs, "Pod");
+    let all: Vec<Bench> = pods.iter().flat_map(|p| benches(p)).collect();
+    let links = Links::new("client");
+    let host_of = |b: &Bench| -> Option<String> {
+        let (_, help, _) = run(&links.get(&b.test), &["--help"]);
+        let (_, pos) = split_args(&b.args, &help_options(&help), &b.pod.what());
+        pos.into_iter().next()
+    };
+    let (clients, servers): (Vec<&Bench>, Vec<&Bench>) =
+        all.iter().partition(|b| host_of(b).is_some());
+    assert!(
+        !clients.is_empty() && !servers.is_empty(),
+        "expected a server and a client"
+    );
+    let port = |b: &Bench| -> i64 {
+        option_value(&b.args, "--port", Some("-p")).map_or(DEFAULT_PORT, |p| p.parse().unwrap())
+    };
+    // The options both sides must agree on: all but the host and the report file.
+    let common = |b: &Bench| -> Vec<String> {
+        let host = host_of(b);
+        let mut v = Vec::new();
+        let mut it = b.args.iter();
+        while let Some(a) = it.next() {
+            if a == "--out_json" {
+                it.next();
+            } else if host.as_deref() != Some(a.as_str()) {
+                v.push(a.clone());
+            }
+        }
+        v
+    };
+    for c in clients {
+        let host = host_of(c).unwrap();
+        let svc_name = host.split('.').next().unwrap();
+        let svc = of_kind(&docs, "Service")
+            .into_iter()
+            .find(|s| s.name() == svc_name)
+            .unwrap_or_else(|| panic!("{}: server host {host} is no Service", c.pod.what()));
+        let selector = str_map(&svc.yaml["spec"]["selector"]);
+        assert!(!selector.is_empty(), "{}: no selector", svc.what());
+        let selected: Vec<&&Bench> = servers
+            .iter()
+            .filter(|s| {
+                let labels = str_map(&s.pod.yaml["metadata"]["labels"]);
+                selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+            })
+            .collect();
+        assert_eq!(
+            selected.len(),
+            1,
+            "{} selects no single server pod",
+            svc.what()
+        );
+        let server = selected[0];
+        let ports: Vec<i64> = svc.yaml["spec"]["ports"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["port"].as_i64())
+            .collect();
+        assert!(
+            ports.contains(&port(server)),
+            "{}: no port {}",
+            svc.what(),
+            port(server)
+        );
+        assert_eq!(port(c), port(server), "{}: port", c.pod.what());
+        assert_eq!(
+            c.test,
+            server.test,
+            "{}: not the server's test",
+            c.pod.what()
+        );
+        assert_eq!(
+            common(c),
+            common(server),
+            "{}: not the server's options",
+            c.pod.what()
+        );
+    }
+}
+
+#[test]
+fn image_is_built_as_ci_builds() {
+    let st = stages();
+    let (build_from, build) = &st[0];
+    let (run_from, _) = &st[1];
+    // The builder runs the release build script that scripts/test-all runs.
+    assert!(
+        build
+            .iter()
+            .any(|l| l.starts_with("RUN ") && l.contains("scripts/build-release")),
+        "the builder stage does not run scripts/build-release"
+    );
+    assert!(
+        read("scripts/test-all")
+            .lines()
+            .any(|l| l.trim_start().starts_with("scripts/build-release")
+                || l.contains("$(scripts/build-release)")),
+        "scripts/test-all does not run scripts/build-release"
+    );
+    assert!(
+        read("scripts/build-release").contains("cargo build --release --locked"),
+        "scripts/build-release does not build --release --locked"
+    );
+    // On CI's Debian release (.ci/run: Debian 12), in both stages.
+    assert!(
+        build_from.starts_with("FROM docker.io/library/rust:") && build_from.contains("-bookworm "),
+        "{build_from}"
+    );
+    assert!(
+        run_from.starts_with("FROM docker.io/library/debian:bookworm-"),
+        "{run_from}"
+    );
+    assert!(
+        read(".ci/run").contains("Debian 12"),
+        ".ci/run no longer says Debian 12"
+    );
+    if let Ok(os) = fs::read_to_string("/etc/os-release") {
+        if os.lines().any(|l| l == "ID=debian") {
+            assert!(
+                os.lines().any(|l| l == "VERSION_CODENAME=bookworm"),
+                "this Debian is not bookworm: update deploy/Containerfile's FROM lines"
+            );
+        }
+    }
+    // With build packages CI installs.
+    let ci_lines: Vec<String> = read(".ci/run")
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let ci = apt_install_packages(&ci_lines);
+    let builder = apt_install_packages(build);
+    assert!(!builder.is_empty(), "the builder installs no package");
+    for p in &builder {
+        assert!(
+            ci.contains(p),
+            "the builder installs {p}, which .ci/run does not"
+        );
+    }
+}
+
+#[test]
+fn builder_toolchain_is_cis() {
+    let pinned = containerfile_arg("RUST_VERSION");
+    let out = Command::new("rustc")
+        .arg("--version")
+        .output()
+        .expect("cannot run rustc --version");
+    let version = String::from_utf8_lossy(&out.stdout);
+    let here = version.split_whitespace().nth(1).unwrap_or("").to_string();
+    assert_eq!(
+        pinned, here,
+        "deploy/Containerfile builds with Rust {pinned}, this toolchain (CI's) is {here}: \
+         set ARG RUST_VERSION={here}"
+    );
+    let workspace = read("Cargo.toml");
+    let msrv = workspace
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("no workspace rust-version");
+    let num = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+    assert!(
+        num(&pinned) >= num(&msrv),
+        "Rust {pinned} is older than rust-version {msrv}"
+    );
+}
