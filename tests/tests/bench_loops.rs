@@ -4,7 +4,7 @@
 use rdma::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
 use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, read_lat, send_lat, write_lat, BwConfig, BwOp, Clock,
-    LatConfig, LatRole, LatSource, RecvConfig, SendLatConfig, Span,
+    LatConfig, LatRole, LatSource, Receiving, RecvConfig, SendLatConfig, Span,
 };
 use rdma_device_tests::{address_of, device, loopback_options, pattern, Pair};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,6 +50,7 @@ fn write_bw_posts_every_write_and_the_bytes_land() {
         std::slice::from_mut(&mut p.a),
         &[op],
         &p.cq_a,
+        None,
         &bw_cfg(1000, 4096, 100),
         &clock,
         &progress,
@@ -85,6 +86,7 @@ fn read_bw_reads_into_a_sink_and_the_bytes_arrive() {
         std::slice::from_mut(&mut p.b),
         &[op],
         &p.cq_b,
+        None,
         &bw_cfg(300, 8192, 10),
         &Clock::new(),
         &AtomicU64::new(0),
@@ -144,6 +146,7 @@ fn send_bw_receiver_counts_every_message_with_a_sink_per_qp() {
         std::slice::from_mut(&mut a),
         &[op],
         &cq_a,
+        None,
         &bw_cfg(iters, size, 50),
         &Clock::new(),
         &AtomicU64::new(0),
@@ -349,4 +352,69 @@ fn write_lat_ping_pongs_inline() {
 #[test]
 fn write_lat_ping_pongs_from_an_owned_buffer() {
     lat_pair(4096, false);
+}
+
+#[test]
+fn bidirectional_sends_cross_and_both_directions_finish() {
+    let [(mut a, sa, ra), (mut b, sb, rb)] = split_cq_pair();
+    let pd = a.pd();
+    let (iters, size, rx_depth) = (300u64, 256u64, 16u64);
+    let side = |qp: &mut QueuePair, seed: u8| {
+        let mut src = MemoryRegion::new(&pd, 256, Access::LOCAL_WRITE).unwrap();
+        src.as_mut_slice()
+            .unwrap()
+            .copy_from_slice(&pattern(256, seed));
+        let sink = qp.sink(MemoryRegion::new(&pd, 256, Access::LOCAL_WRITE).unwrap());
+        post_receives(qp, sink, size, rx_depth).unwrap();
+        (BwOp::Send { src: qp.pin(src) }, sink)
+    };
+    let (op_a, sink_a) = side(&mut a, 4);
+    let (op_b, sink_b) = side(&mut b, 5);
+    let server = std::thread::spawn(move || {
+        let recv = Receiving {
+            cq: &ra,
+            sinks: &[sink_a],
+            rx_depth,
+            wait_first: true,
+        };
+        let s = bw_requester(
+            std::slice::from_mut(&mut a),
+            &[op_a],
+            &sa,
+            Some(recv),
+            &bw_cfg(iters, size, 10),
+            &Clock::new(),
+            &AtomicU64::new(0),
+        )
+        .unwrap();
+        assert_eq!(a.recv_outstanding(), 0, "exactly iters receives consumed");
+        (s, a.unsink(sink_a).unwrap())
+    });
+    let recv = Receiving {
+        cq: &rb,
+        sinks: &[sink_b],
+        rx_depth,
+        wait_first: false,
+    };
+    let s = bw_requester(
+        std::slice::from_mut(&mut b),
+        &[op_b],
+        &sb,
+        Some(recv),
+        &bw_cfg(iters, size, 10),
+        &Clock::new(),
+        &AtomicU64::new(0),
+    )
+    .unwrap();
+    let (sa_samples, at_a) = server.join().unwrap();
+    assert_eq!((s.iters, sa_samples.iters), (iters, iters));
+    assert_eq!(
+        at_a.as_slice().unwrap(),
+        &pattern(256, 5)[..],
+        "B's SENDs reached A"
+    );
+    assert_eq!(
+        b.unsink(sink_b).unwrap().as_slice().unwrap(),
+        &pattern(256, 4)[..]
+    );
 }

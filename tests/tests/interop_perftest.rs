@@ -129,7 +129,9 @@ fn rows<'a>(d: &'a Done, header: &str) -> Vec<Vec<&'a str>> {
         .collect()
 }
 
-/// A BW row: size, iterations, and sane numbers (`peak` false: perftest prints 0.00).
+/// A BW row: size, iterations, and sane numbers (`peak` false: perftest prints 0.00). Only
+/// rdma-perf's values are held to "positive": C perftest converts TSC cycles with a CPU
+/// frequency that emulation makes unreliable, and now and then prints a row of zeros.
 fn check_bw_row(r: &[&str], d: &Done, size: u64, iters: Option<u64>, peak: bool) {
     assert_eq!(r.len(), 5, "five columns:\n{d}");
     assert_eq!(r[0], size.to_string(), "#bytes:\n{d}");
@@ -139,8 +141,12 @@ fn check_bw_row(r: &[&str], d: &Done, size: u64, iters: Option<u64>, peak: bool)
         assert!(num(r[1], d) > 0.0, "some iterations counted:\n{d}");
     }
     let (pk, avg, rate) = (num(r[2], d), num(r[3], d), num(r[4], d));
+    assert!(pk >= 0.0 && avg >= 0.0 && rate >= 0.0, "no negative value:\n{d}");
+    if !d.what.contains("(Rust)") {
+        return;
+    }
     // 2-byte messages under emulation print an average of 0.00 MB/sec; the rate is > 0.
-    assert!(avg >= 0.0 && rate > 0.0, "positive message rate:\n{d}");
+    assert!(rate > 0.0, "positive message rate:\n{d}");
     if peak {
         assert!(pk >= avg * 0.99, "peak >= average:\n{d}");
     } else {
@@ -188,6 +194,9 @@ fn check_lat(test: Test, s: &Done, c: &Done, size: u64, iters: u64) {
         assert_eq!(r[0], size.to_string(), "#bytes:\n{d}");
         assert_eq!(r[1], iters.to_string(), "#iterations:\n{d}");
         let v: Vec<f64> = r[2..].iter().map(|x| num(x, d)).collect();
+        if !d.what.contains("(Rust)") {
+            continue; // C perftest's TSC-based times are unreliable under emulation
+        }
         let (min, max, typ, avg) = (v[0], v[1], v[2], v[3]);
         assert!(min > 0.0, "t_min > 0:\n{d}");
         assert!(
@@ -341,6 +350,29 @@ fn interop_perftest_read_bw_bidirectional_c_server_rust_client() {
         &["-b", "-n", "200", "-s", "4096"],
     );
     check_bw(Test::ReadBw, &s, &c, &[4096], Some(200), true);
+}
+
+#[test]
+fn interop_perftest_send_bw_bidirectional_rust_server_c_client() {
+    let _g = serial();
+    let args = ["-b", "-n", "200", "-s", "4096"];
+    let (s, c) = run_pair(Test::SendBw, Impl::Rust, Impl::C, 18843, &args);
+    check_common(&s, &c);
+    let (rs, rc) = (rows(&s, BW_HEADER), rows(&c, BW_HEADER));
+    check_bw_row(&rc[0], &c, 4096, Some(ITERS), true);
+    assert_eq!(rs, rc, "both print the sum of both sides\n{s}\n{c}");
+    assert!(s.stdout.contains("Send Bidirectional BW Test"), "{s}");
+}
+
+#[test]
+fn interop_perftest_send_bw_bidirectional_c_server_rust_client() {
+    let _g = serial();
+    let args = ["-b", "-n", "200", "-s", "4096"];
+    let (s, c) = run_pair(Test::SendBw, Impl::C, Impl::Rust, 18844, &args);
+    check_common(&s, &c);
+    let (rs, rc) = (rows(&s, BW_HEADER), rows(&c, BW_HEADER));
+    check_bw_row(&rc[0], &c, 4096, Some(ITERS), true);
+    assert_eq!(rs, rc, "both print the sum of both sides\n{s}\n{c}");
 }
 
 /// `-I`: messages up to that size travel inline in the work request.

@@ -79,6 +79,9 @@ impl Params {
                 ))
             }
             Some(_) if a.all => return Err("-D and -a cannot be combined".into()),
+            Some(_) if a.bidirectional => {
+                return Err("-D with -b is not supported yet (each works alone)".into())
+            }
             Some(d) => Some(Duration::from_secs(d)),
         };
         let margin = Duration::from_secs(a.margin.unwrap_or(DEFAULT_MARGIN_SECS));
@@ -105,11 +108,6 @@ impl Params {
         }
         if a.bidirectional && !bw {
             return Err(format!("-b is for the BW tests, not {}", kind.as_str()));
-        }
-        if a.bidirectional && kind == Kind::SendBw {
-            return Err(
-                "-b with send_bw is not supported yet (write_bw -b and read_bw -b are)".into(),
-            );
         }
         let tx = a.tx_depth.unwrap_or(def_tx);
         if tx == 0 {

@@ -85,23 +85,43 @@ pub struct BwSamples {
     pub iters: u64,
 }
 
+/// The receiving half of a bidirectional SEND run (perftest `run_iter_bi`): the peer's SENDs
+/// land in one sink per QP, and each receive is reposted while more are due. The receives must
+/// have been posted ([`post_receives`](super::post_receives)) before the run.
+#[derive(Clone, Copy, Debug)]
+pub struct Receiving<'a> {
+    /// Where the QPs' receive completions arrive (not the send CQ).
+    pub cq: &'a CompletionQueue,
+    /// `sinks[i]` belongs to QP `i`.
+    pub sinks: &'a [Sink],
+    /// Receives kept posted per QP.
+    pub rx_depth: u64,
+    /// Post nothing before the first message has arrived (perftest's server does this, so that
+    /// it does not start before the client).
+    pub wait_first: bool,
+}
+
 /// Runs the requester loop over `qps` (each with its `ops` entry) and returns the
-/// timestamps. Completions of every QP must arrive on `cq`; `progress` is set to the number of
-/// messages completed so far (relaxed stores, for a progress display).
+/// timestamps. Send completions of every QP must arrive on `cq`; with `recv`, the loop also
+/// receives the peer's SENDs (a bidirectional SEND run) and ends when both directions are
+/// done. `progress` is set to the number of messages completed so far (relaxed stores, for a
+/// progress display).
 pub fn bw_requester(
     qps: &mut [QueuePair],
     ops: &[BwOp],
     cq: &CompletionQueue,
+    recv: Option<Receiving<'_>>,
     cfg: &BwConfig,
     clock: &Clock,
     progress: &AtomicU64,
 ) -> Result<BwSamples, RunError> {
     let n = qps.len();
-    if n == 0 || ops.len() != n {
+    if n == 0 || ops.len() != n || recv.is_some_and(|r| r.sinks.len() != n) {
         return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
-            "{} QPs and {} operations",
+            "{} QPs, {} operations and {} sinks",
             n,
-            ops.len()
+            ops.len(),
+            recv.map_or(n, |r| r.sinks.len())
         ))));
     }
     let (iters, mut phases) = match cfg.span {
@@ -142,6 +162,10 @@ pub fn bw_requester(
     // In the cool-down of a duration run every message is signaled, so that nothing
     // unsignaled is left behind the last completion when posting stops.
     let mut cooling = false;
+    let mut rcnt = vec![0u64; if recv.is_some() { n } else { 0 }];
+    let mut totrcnt = if recv.is_some() { 0 } else { u64::MAX };
+    let mut rwcs = [WorkCompletion::default(); 16];
+    let mut waiting_first = recv.is_some_and(|r| r.wait_first);
     if let Some(ph) = &phases {
         s.posted[0] = ph.sample_start;
     }
@@ -155,10 +179,24 @@ pub fn bw_requester(
             if !posting && totscnt == totccnt {
                 break;
             }
-        } else if totccnt >= total {
+        } else if totccnt >= total && totrcnt >= total {
             break;
         }
-        if posting {
+        let mut received = false;
+        if let Some(r) = recv {
+            for wc in r.cq.poll(&mut rwcs)? {
+                let i = qp_index(&qpns, wc)?;
+                qps[i].complete(wc)?.result()?;
+                rcnt[i] += 1;
+                totrcnt += 1;
+                if phases.is_some() || rcnt[i] + r.rx_depth <= iters {
+                    qps[i].post_recv_sink(r.sinks[i], 0, size, rcnt[i])?;
+                }
+                received = true;
+                waiting_first = false;
+            }
+        }
+        if posting && !waiting_first {
             for i in 0..n {
                 while scnt[i] < iters && scnt[i] - ccnt[i] < depth {
                     let signaled =
@@ -174,10 +212,19 @@ pub fn bw_requester(
         }
         let got = cq.poll(&mut wcs)?;
         if got.is_empty() {
+            if received {
+                idle = 0;
+                last_progress = Instant::now();
+                continue;
+            }
             idle += 1;
             if idle % 4096 == 0 && last_progress.elapsed() > cfg.timeout {
                 return Err(RunError::Timeout {
-                    what: "waiting for send-queue completions",
+                    what: if recv.is_some() {
+                        "waiting for completions of sends or of the peer's sends"
+                    } else {
+                        "waiting for send-queue completions"
+                    },
                     iteration: totccnt,
                     after: cfg.timeout,
                 });

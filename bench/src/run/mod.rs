@@ -16,7 +16,7 @@ mod send_lat;
 mod span;
 mod write_lat;
 
-pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, MAX_INLINE};
+pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, Receiving, MAX_INLINE};
 pub use clock::Clock;
 pub use error::RunError;
 pub use read_lat::read_lat;

@@ -4,7 +4,7 @@
 use super::session::Session;
 use super::{out, Res};
 use crate::cli::params::{Kind, Params};
-use rdma::{Access, MemoryRegion};
+use rdma::{Access, MemoryRegion, Sink};
 use rdma_bench::perftest::channel::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
     Role,
@@ -13,7 +13,8 @@ use rdma_bench::perftest::report::{bw_header, bw_row, BwResult, RESULT_LINE};
 use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC};
 use rdma_bench::perftest::wire::BwReportMsg;
 use rdma_bench::run::{
-    bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, RecvConfig, Span,
+    bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, Receiving,
+    RecvConfig, Span,
 };
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -22,8 +23,9 @@ use std::time::Duration;
 pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     out(&bw_header(p.unit));
     let rows = match (p.kind, s.role, p.bidirectional) {
-        (Kind::SendBw, Role::Client, _) => send_client(s, p, progress)?,
-        (Kind::SendBw, Role::Server, _) => send_server(s, p, progress)?,
+        (Kind::SendBw, _, true) => send_duplex(s, p, progress)?,
+        (Kind::SendBw, Role::Client, false) => send_client(s, p, progress)?,
+        (Kind::SendBw, Role::Server, false) => send_server(s, p, progress)?,
         (_, _, true) => duplex(s, p, progress)?,
         (_, Role::Client, false) => requester_client(s, p, progress)?,
         (_, Role::Server, false) => passive_server(s, p)?,
@@ -80,6 +82,7 @@ fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
 fn measure(
     s: &mut Session,
     ops: &[BwOp],
+    recv: Option<Receiving<'_>>,
     p: &Params,
     size: u64,
     progress: &AtomicU64,
@@ -93,7 +96,7 @@ fn measure(
         inline: size <= u64::from(p.inline_size),
     };
     let clock = Clock::new();
-    let mut smp = bw_requester(&mut s.qps, ops, &s.send_cq, &cfg, &clock, progress)?;
+    let mut smp = bw_requester(&mut s.qps, ops, &s.send_cq, recv, &cfg, &clock, progress)?;
     Ok(requester_row(&mut smp, p, size)?)
 }
 
@@ -143,7 +146,7 @@ fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec
     let ops = ops(&mut s, p)?;
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        let row = measure(&mut s, &ops, p, size, progress)?;
+        let row = measure(&mut s, &ops, None, p, size, progress)?;
         out(&bw_row(&row, p.unit));
         rows.push(row);
     }
@@ -170,7 +173,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         s.chan.exchange_keys_within(&s.mine[0], wait)?;
-        let mine = measure(&mut s, &ops, p, size, progress)?;
+        let mine = measure(&mut s, &ops, None, p, size, progress)?;
         if p.all {
             s.chan.exchange_keys_within(&s.mine[0], wait)?;
         }
@@ -191,7 +194,7 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        let row = measure(&mut s, &ops, p, size, progress)?;
+        let row = measure(&mut s, &ops, None, p, size, progress)?;
         out(&bw_row(&row, p.unit));
         rows.push(row);
         if p.all {
@@ -204,11 +207,7 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
 
 /// `ib_send_bw` server: posts the receives into a sink per QP, then counts the messages.
 fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
-    let len = usize::try_from(p.max_size())?;
-    let mut sinks = Vec::with_capacity(s.qps.len());
-    for qp in &mut s.qps {
-        sinks.push(qp.sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?));
-    }
+    let sinks = sinks(&mut s, p)?;
     let wait = run_wait(p);
     let rx_depth = u64::from(p.rx_depth);
     let mut rows = Vec::with_capacity(p.sizes.len());
@@ -239,4 +238,48 @@ fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     }
     send_finish(s.chan, &s.mine[0], wait)?;
     Ok(rows)
+}
+
+/// `ib_send_bw -b`: both sides post receives into a sink per QP, line up with a keys
+/// exchange, then send and receive at once (the server starts sending when the client's first
+/// message arrives); the reports are exchanged and both print the sum.
+fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
+    let ops = ops(&mut s, p)?;
+    let sinks = sinks(&mut s, p)?;
+    let wait = run_wait(p);
+    let rx_depth = u64::from(p.rx_depth);
+    let recv_cq = s.recv_cq.clone();
+    let mut rows = Vec::with_capacity(p.sizes.len());
+    for &size in &p.sizes {
+        for (qp, &sink) in s.qps.iter_mut().zip(&sinks) {
+            post_receives(qp, sink, size, rx_depth.min(p.iters))?;
+        }
+        send_pre_run(&mut s.chan, &s.mine[0])?;
+        let recv = Receiving {
+            cq: &recv_cq,
+            sinks: &sinks,
+            rx_depth,
+            wait_first: s.role == Role::Server,
+        };
+        let mine = measure(&mut s, &ops, Some(recv), p, size, progress)?;
+        let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
+        let row = mine.plus(&theirs);
+        out(&bw_row(&row, p.unit));
+        rows.push(row);
+        if p.all {
+            send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
+        }
+    }
+    send_finish(s.chan, &s.mine[0], wait)?;
+    Ok(rows)
+}
+
+/// One sink per QP, as large as the largest message, for receives.
+fn sinks(s: &mut Session, p: &Params) -> Res<Vec<Sink>> {
+    let len = usize::try_from(p.max_size())?;
+    let mut sinks = Vec::with_capacity(s.qps.len());
+    for qp in &mut s.qps {
+        sinks.push(qp.sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?));
+    }
+    Ok(sinks)
 }
