@@ -57,10 +57,25 @@ fn device_args() -> Vec<String> {
 /// Runs a server and a client of `test` (the client connects to 127.0.0.1; the RDMA traffic
 /// uses the device). Returns (server, client).
 fn run_pair(test: Test, server: Impl, client: Impl, port: u16, extra: &[&str]) -> (Done, Done) {
+    run_pair_with(test, (server, extra), (client, extra), port)
+}
+
+/// [`run_pair`] with each side's own extra arguments.
+fn run_pair_with(
+    test: Test,
+    (server, server_extra): (Impl, &[&str]),
+    (client, client_extra): (Impl, &[&str]),
+    port: u16,
+) -> (Done, Done) {
     let args = |which: Impl, host: Option<&str>| -> (PathBuf, Vec<String>) {
         let (prog, mut a) = command(which, test);
         a.extend(device_args());
         a.extend(["-p".to_string(), port.to_string()]);
+        let extra = if host.is_some() {
+            client_extra
+        } else {
+            server_extra
+        };
         a.extend(extra.iter().map(|s| s.to_string()));
         a.extend(host.map(str::to_string));
         (prog, a)
@@ -141,7 +156,10 @@ fn check_bw_row(r: &[&str], d: &Done, size: u64, iters: Option<u64>, peak: bool)
         assert!(num(r[1], d) > 0.0, "some iterations counted:\n{d}");
     }
     let (pk, avg, rate) = (num(r[2], d), num(r[3], d), num(r[4], d));
-    assert!(pk >= 0.0 && avg >= 0.0 && rate >= 0.0, "no negative value:\n{d}");
+    assert!(
+        pk >= 0.0 && avg >= 0.0 && rate >= 0.0,
+        "no negative value:\n{d}"
+    );
     if !d.what.contains("(Rust)") {
         return;
     }
@@ -418,6 +436,52 @@ fn interop_perftest_write_bw_duration_rust_server_c_client() {
         &["-D", "5", "-s", "4096"],
     );
     check_bw(Test::WriteBw, &s, &c, &[4096], None, false);
+}
+
+/// `--out_json` and `--plot` on a real `-a` run: the JSON parses and holds one row per size
+/// with the numbers the table printed; the SVG has a point per size.
+#[test]
+fn interop_perftest_json_and_plot_of_an_all_sizes_run() {
+    let _g = serial();
+    let dir = std::env::temp_dir().join(format!("rdma-perf-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("client.json"), dir.join("client.svg"));
+    let args = [
+        "-a",
+        "-n",
+        "5",
+        "--out_json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ];
+    let (s, c) = run_pair_with(
+        Test::WriteBw,
+        (Impl::C, &args[..3]),
+        (Impl::Rust, &args),
+        18845,
+    );
+    check_common(&s, &c);
+    check_common(&s, &c);
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap())
+        .unwrap_or_else(|e| panic!("--out_json is not JSON: {e}\n{c}"));
+    assert_eq!(v["tool"], "rdma-perf");
+    assert_eq!(v["test"], "write_bw");
+    assert_eq!(v["role"], "client");
+    let results = v["results"].as_array().expect("results array");
+    let table = rows(&c, BW_HEADER);
+    assert_eq!(results.len(), 23, "a row per size");
+    for (r, t) in results.iter().zip(&table) {
+        assert_eq!(r["bytes"].as_u64().unwrap().to_string(), t[0]);
+        assert_eq!(format!("{:.2}", r["bw_average"].as_f64().unwrap()), t[3]);
+    }
+    let plot = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        plot.starts_with("<svg") || plot.starts_with("<?xml"),
+        "an SVG file"
+    );
+    assert!(plot.contains("8M"), "the x axis reaches 8M");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Two rdma-perf sides with different options refuse to run, naming the option and both

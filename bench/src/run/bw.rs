@@ -2,10 +2,11 @@
 //! SENDs or RDMA READs over one or more QPs that share a send CQ.
 
 use super::span::{Phase, Phases};
+use super::stall::{Idle, Stall};
 use super::{qp_index, Clock, RunError, Span};
 use rdma::{CompletionQueue, Pinned, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What every work request of one QP does.
 #[derive(Clone, Copy, Debug)]
@@ -155,8 +156,7 @@ pub fn bw_requester(
     let inline = cfg.inline.then(|| &inline_buf[..size]);
     let mut wcs = [WorkCompletion::default(); 16];
     let (mut totscnt, mut totccnt) = (0u64, 0u64);
-    let mut last_progress = Instant::now();
-    let mut idle = 0u32;
+    let mut stall = Stall::new(cfg.timeout);
     let mut posting = true;
     let mut flushed = vec![false; n];
     // In the cool-down of a duration run every message is signaled, so that nothing
@@ -213,12 +213,11 @@ pub fn bw_requester(
         let got = cq.poll(&mut wcs)?;
         if got.is_empty() {
             if received {
-                idle = 0;
-                last_progress = Instant::now();
+                stall.progress();
                 continue;
             }
-            idle += 1;
-            if idle % 4096 == 0 && last_progress.elapsed() > cfg.timeout {
+            let idle = stall.idle();
+            if idle == Idle::TimedOut {
                 return Err(RunError::Timeout {
                     what: if recv.is_some() {
                         "waiting for completions of sends or of the peer's sends"
@@ -229,7 +228,7 @@ pub fn bw_requester(
                     after: cfg.timeout,
                 });
             }
-            if !posting && idle % 4096 == 0 {
+            if !posting && idle == Idle::Check {
                 // Duration run over: unsignaled messages behind the last signaled one never
                 // complete on their own; one more signaled message per QP retires them.
                 for i in 0..n {
@@ -259,8 +258,7 @@ pub fn bw_requester(
             }
         }
         progress.store(totccnt, Ordering::Relaxed);
-        idle = 0;
-        last_progress = Instant::now();
+        stall.progress();
     }
     match &phases {
         Some(ph) => {

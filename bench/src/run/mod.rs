@@ -14,6 +14,7 @@ mod read_lat;
 mod recv;
 mod send_lat;
 mod span;
+mod stall;
 mod write_lat;
 
 pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, Receiving, MAX_INLINE};

@@ -1,9 +1,10 @@
 //! RDMA READ latency, the client (perftest `run_iter_lat`): one signaled READ at a time, each
 //! waited for. The server only keeps its buffer registered.
 
+use super::stall::{Idle, Stall};
 use super::{Clock, RunError};
 use rdma::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Reads `size` bytes of `remote` into `sink` `iters` times and returns the post time of
 /// every READ in [`Clock`] nanoseconds (perftest's `tposted`; a READ is a round trip, so
@@ -28,23 +29,18 @@ pub fn read_lat(
                 .range(0, size as usize)
                 .wr_id(i as u64),
         )?;
-        let mut spins = 0u32;
-        let mut started: Option<Instant> = None;
+        let mut stall = Stall::new(timeout);
         loop {
             if let Some(wc) = cq.poll(&mut wcs)?.first() {
                 qp.complete(wc)?.result()?;
                 break;
             }
-            spins = spins.wrapping_add(1);
-            if spins % 4096 == 0 {
-                let s = *started.get_or_insert_with(Instant::now);
-                if s.elapsed() > timeout {
-                    return Err(RunError::Timeout {
-                        what: "waiting for an RDMA READ completion",
-                        iteration: i as u64,
-                        after: timeout,
-                    });
-                }
+            if stall.idle() == Idle::TimedOut {
+                return Err(RunError::Timeout {
+                    what: "waiting for an RDMA READ completion",
+                    iteration: i as u64,
+                    after: timeout,
+                });
             }
         }
     }

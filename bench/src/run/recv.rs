@@ -3,10 +3,11 @@
 //! (perftest `run_iter_bw_server`).
 
 use super::span::{Phase, Phases};
+use super::stall::{Idle, Stall};
 use super::{qp_index, Clock, RunError, Span};
 use rdma::{CompletionQueue, QueuePair, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Posts `count` receives of `size` bytes into `sink` (all at its start, as perftest does when
 /// the size exceeds half its cycle buffer: the data is not looked at).
@@ -78,8 +79,7 @@ pub fn bw_receiver(
     let mut out = RecvSamples::default();
     let mut phases: Option<Phases> = None;
     let mut tot = 0u64;
-    let mut last_progress = Instant::now();
-    let mut idle = 0u32;
+    let mut stall = Stall::new(cfg.timeout);
     while tot < total {
         let got = cq.poll(&mut wcs)?;
         if got.is_empty() {
@@ -88,8 +88,7 @@ pub fn bw_receiver(
                     break;
                 }
             }
-            idle += 1;
-            if idle % 4096 == 0 && last_progress.elapsed() > cfg.timeout {
+            if stall.idle() == Idle::TimedOut {
                 return Err(RunError::Timeout {
                     what: "waiting for the peer's SENDs",
                     iteration: tot,
@@ -123,8 +122,7 @@ pub fn bw_receiver(
             break;
         }
         progress.store(tot, Ordering::Relaxed);
-        idle = 0;
-        last_progress = Instant::now();
+        stall.progress();
     }
     match phases {
         Some(ph) => {

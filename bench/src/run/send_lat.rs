@@ -2,9 +2,10 @@
 //! waits for the peer's message, reposts the receive while more are due, then sends its own
 //! and waits for that send's completion.
 
+use super::stall::{Idle, Stall};
 use super::{Clock, LatRole, RunError};
 use rdma::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Parameters of a SEND latency run.
 #[derive(Clone, Copy, Debug)]
@@ -94,23 +95,18 @@ fn wait_one(
     iteration: u64,
     cfg: &SendLatConfig,
 ) -> Result<(), RunError> {
-    let mut spins = 0u32;
-    let mut started: Option<Instant> = None;
+    let mut stall = Stall::new(cfg.timeout);
     loop {
         if let Some(wc) = cq.poll(wcs)?.first() {
             qp.complete(wc)?.result()?;
             return Ok(());
         }
-        spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 {
-            let s = *started.get_or_insert_with(Instant::now);
-            if s.elapsed() > cfg.timeout {
-                return Err(RunError::Timeout {
-                    what,
-                    iteration,
-                    after: cfg.timeout,
-                });
-            }
+        if stall.idle() == Idle::TimedOut {
+            return Err(RunError::Timeout {
+                what,
+                iteration,
+                after: cfg.timeout,
+            });
         }
     }
 }

@@ -2,9 +2,10 @@
 //! peer's write has set the last byte of its target to the iteration number, then writes its
 //! own. The server writes first.
 
+use super::stall::{Idle, Stall};
 use super::{Clock, RunError, MAX_INLINE};
 use rdma::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Which side of the ping-pong this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,8 +90,7 @@ pub fn write_lat(
             qp.post_send(wr.wr_id(scnt))?;
         }
         if ccnt < cfg.iters {
-            let started = Instant::now();
-            let mut spins = 0u32;
+            let mut stall = Stall::new(cfg.timeout);
             loop {
                 if let Some(wc) = cq.poll(&mut wcs)?.first() {
                     let c = qp.complete(wc)?;
@@ -101,8 +101,7 @@ pub fn write_lat(
                     ccnt += 1;
                     break;
                 }
-                spins = spins.wrapping_add(1);
-                if spins % 4096 == 0 && started.elapsed() > cfg.timeout {
+                if stall.idle() == Idle::TimedOut {
                     return Err(RunError::Timeout {
                         what: "waiting for an RDMA WRITE completion",
                         iteration: ccnt,
@@ -124,19 +123,14 @@ fn wait_for(
     iteration: u64,
     cfg: &LatConfig,
 ) -> Result<(), RunError> {
-    let mut spins = 0u32;
-    let mut started: Option<Instant> = None;
+    let mut stall = Stall::new(cfg.timeout);
     while target.load(offset) != Some(want) {
-        spins = spins.wrapping_add(1);
-        if spins % 4096 == 0 {
-            let s = *started.get_or_insert_with(Instant::now);
-            if s.elapsed() > cfg.timeout {
-                return Err(RunError::Timeout {
-                    what: "waiting for the peer's RDMA WRITE",
-                    iteration,
-                    after: cfg.timeout,
-                });
-            }
+        if stall.idle() == Idle::TimedOut {
+            return Err(RunError::Timeout {
+                what: "waiting for the peer's RDMA WRITE",
+                iteration,
+                after: cfg.timeout,
+            });
         }
         std::hint::spin_loop();
     }

@@ -1,0 +1,92 @@
+//! Noticing that a run stopped making progress, without reading the clock while it does.
+//!
+//! The loops spin on a CQ or a memory byte. A vanished peer must end the run with an error
+//! within the time budget, but reading the clock on every poll would cost more than the poll
+//! (and in a VM without a usable TSC, `clock_gettime` is a trap of microseconds). So the clock
+//! is read only every [`CHECK_EVERY`] idle polls, and the budget runs from the first such read.
+
+use std::time::{Duration, Instant};
+
+/// Idle polls between two looks at the clock.
+pub(crate) const CHECK_EVERY: u32 = 4096;
+
+/// The idle state of a loop.
+#[derive(Debug)]
+pub(crate) struct Stall {
+    idle: u32,
+    since: Option<Instant>,
+    timeout: Duration,
+}
+
+/// What one more idle poll means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Idle {
+    /// Keep spinning.
+    Spin,
+    /// A checkpoint (every [`CHECK_EVERY`] idle polls) within the budget.
+    Check,
+    /// No progress for longer than the budget.
+    TimedOut,
+}
+
+impl Stall {
+    /// A loop that gives up after `timeout` without progress.
+    pub(crate) fn new(timeout: Duration) -> Stall {
+        Stall {
+            idle: 0,
+            since: None,
+            timeout,
+        }
+    }
+
+    /// Something happened.
+    #[inline(always)]
+    pub(crate) fn progress(&mut self) {
+        self.idle = 0;
+        self.since = None;
+    }
+
+    /// Nothing happened in this poll.
+    #[inline(always)]
+    pub(crate) fn idle(&mut self) -> Idle {
+        self.idle = self.idle.wrapping_add(1);
+        if self.idle % CHECK_EVERY != 0 {
+            return Idle::Spin;
+        }
+        let since = *self.since.get_or_insert_with(Instant::now);
+        if since.elapsed() > self.timeout {
+            Idle::TimedOut
+        } else {
+            Idle::Check
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_out_only_after_the_budget_and_progress_resets_it() {
+        let mut s = Stall::new(Duration::from_millis(30));
+        for _ in 1..CHECK_EVERY {
+            assert_eq!(s.idle(), Idle::Spin);
+        }
+        assert_eq!(
+            s.idle(),
+            Idle::Check,
+            "the first checkpoint starts the budget"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        let mut got = Idle::Spin;
+        for _ in 0..CHECK_EVERY {
+            got = s.idle();
+        }
+        assert_eq!(got, Idle::TimedOut);
+        s.progress();
+        for _ in 0..CHECK_EVERY {
+            got = s.idle();
+        }
+        assert_eq!(got, Idle::Check, "progress restarts the budget");
+    }
+}
