@@ -4,7 +4,8 @@
 use rdma::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
 use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, read_lat, send_lat, write_lat, BwConfig, BwOp, Clock,
-    LatConfig, LatRole, LatSource, Receiving, RecvConfig, SendLatConfig, Span,
+    LatConfig, LatRole, LatRun, LatSource, ReadLatConfig, Receiving, RecvConfig, SendLatConfig,
+    Span,
 };
 use rdma_device_tests::{address_of, device, loopback_options, pattern, Pair};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,7 +203,7 @@ fn send_lat_ping_pongs_and_the_last_message_lands() {
     let (src_a, sink_a) = side(&mut a, 1);
     let (src_b, sink_b) = side(&mut b, 2);
     let cfg = move |role| SendLatConfig {
-        iters,
+        span: Span::Iters(iters),
         size,
         rx_depth: 8,
         timeout: T,
@@ -219,7 +220,8 @@ fn send_lat_ping_pongs_and_the_last_message_lands() {
             &cfg(LatRole::Server),
             &Clock::new(),
         )
-        .unwrap();
+        .unwrap()
+        .posted;
         (t, a.unsink(sink_a).unwrap())
     });
     let tc = send_lat(
@@ -231,7 +233,8 @@ fn send_lat_ping_pongs_and_the_last_message_lands() {
         &cfg(LatRole::Client),
         &Clock::new(),
     )
-    .unwrap();
+    .unwrap()
+    .posted;
     let (ts, at_a) = server.join().unwrap();
     assert_eq!((ts.len() as u64, tc.len() as u64), (iters, iters));
     assert!(tc.windows(2).all(|w| w[0] < w[1]));
@@ -254,17 +257,21 @@ fn read_lat_measures_every_round_trip() {
     assert!(remote.write_at(0, &pattern(64, 9)));
     let sink =
         p.a.sink(MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap());
+    let cfg = ReadLatConfig {
+        span: Span::Iters(100),
+        size: 64,
+        timeout: T,
+    };
     let t = read_lat(
         &mut p.a,
         &p.cq_a,
         sink,
         remote.remote(),
-        100,
-        64,
-        T,
+        &cfg,
         &Clock::new(),
     )
-    .unwrap();
+    .unwrap()
+    .posted;
     assert_eq!(t.len(), 100);
     assert!(t.windows(2).all(|w| w[0] < w[1]));
     assert_eq!(
@@ -274,6 +281,11 @@ fn read_lat_measures_every_round_trip() {
 }
 
 fn lat_pair(size: usize, inline: bool) {
+    lat_pair_for(size, inline, Span::Iters(300));
+}
+
+/// The write ping-pong on a pair; returns both sides' runs.
+fn lat_pair_for(size: usize, inline: bool, span: Span) -> (LatRun, LatRun, Option<u8>, Option<u8>) {
     let p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let rw = Access::LOCAL_WRITE | Access::REMOTE_WRITE;
     let ta = MemoryRegion::new(&p.pd, size, rw).unwrap();
@@ -294,9 +306,8 @@ fn lat_pair(size: usize, inline: bool) {
         mut b,
         ..
     } = p;
-    let iters = 300u64;
     let cfg = move |role| LatConfig {
-        iters,
+        span,
         size: size as u64,
         timeout: T,
         role,
@@ -325,22 +336,50 @@ fn lat_pair(size: usize, inline: bool) {
     )
     .unwrap();
     let (ts, last_a) = server.join().unwrap();
-    for t in [&ts, &tc] {
-        assert_eq!(t.len() as u64, iters);
+    let last_b = tb.load(size - 1);
+    if let Span::Iters(iters) = span {
+        for t in [&ts.posted, &tc.posted] {
+            assert_eq!(t.len() as u64, iters);
+            assert!(
+                t.windows(2).all(|w| w[0] < w[1]),
+                "one post per round trip, in order"
+            );
+        }
+        assert_eq!(
+            last_a,
+            Some(iters as u8),
+            "the client's last write landed at the server"
+        );
+        assert_eq!(last_b, Some(iters as u8), "and the server's at the client");
+    }
+    (ts, tc, last_a, last_b)
+}
+
+#[test]
+fn write_lat_duration_counts_round_trips_in_the_sample() {
+    let span = Span::Duration {
+        total: Duration::from_secs(3),
+        margin: Duration::from_secs(1),
+    };
+    let start = std::time::Instant::now();
+    let (ts, tc, _, _) = lat_pair_for(2, false, span);
+    assert!(start.elapsed() < Duration::from_secs(10), "ends by itself");
+    for r in [&ts, &tc] {
         assert!(
-            t.windows(2).all(|w| w[0] < w[1]),
-            "one post per round trip, in order"
+            r.posted.is_empty(),
+            "no per-iteration timestamps in a duration run"
+        );
+        assert!(r.iters > 10, "round trips counted in the sample: {r:?}");
+        let s = r.sample_ns as f64 / 1e9;
+        assert!(
+            (0.9..1.5).contains(&s),
+            "a 1 s sample (3 s minus 1 s each end): {s} s"
         );
     }
-    assert_eq!(
-        last_a,
-        Some(iters as u8),
-        "the client's last write landed at the server"
-    );
-    assert_eq!(
-        tb.load(size - 1),
-        Some(iters as u8),
-        "and the server's at the client"
+    let diff = ts.iters.abs_diff(tc.iters) as f64;
+    assert!(
+        diff / (tc.iters as f64) < 0.5,
+        "both sides saw the same traffic: {ts:?} {tc:?}"
     );
 }
 

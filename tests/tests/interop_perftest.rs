@@ -438,6 +438,42 @@ fn interop_perftest_write_bw_duration_rust_server_c_client() {
     check_bw(Test::WriteBw, &s, &c, &[4096], None, false);
 }
 
+/// `-D` on the latency tests: perftest's average-only table, the round trips counted in the
+/// sample (`-D 5` measures 3 s).
+fn lat_duration(test: Test, server: Impl, client: Impl, port: u16) {
+    let _g = serial();
+    let (s, c) = run_pair(test, server, client, port, &["-D", "5"]);
+    check_common(&s, &c);
+    const DUR_HEADER: &str = " #bytes        #iterations       t_avg[usec]    tps average";
+    let sides: &[&Done] = if test == Test::ReadLat {
+        &[&c]
+    } else {
+        &[&s, &c]
+    };
+    for d in sides {
+        let r = &rows(d, DUR_HEADER)[0];
+        assert_eq!(r.len(), 4, "four columns:\n{d}");
+        assert_eq!(r[0], "2", "#bytes:\n{d}");
+        let (n, avg, tps) = (num(r[1], d), num(r[2], d), num(r[3], d));
+        if d.what.contains("(Rust)") {
+            assert!(n > 10.0 && avg > 0.0 && tps > 0.0, "sane numbers:\n{d}");
+            let halves = if test == Test::ReadLat { 1.0 } else { 2.0 };
+            let sample_s = avg * halves * n / 1e6;
+            assert!(
+                (2.5..4.0).contains(&sample_s),
+                "a 3 s sample ({sample_s} s):\n{d}"
+            );
+        }
+    }
+}
+
+pairs! {
+    interop_perftest_write_lat_duration_rust_server_c_client: lat_duration(WriteLat, Rust, C, 18847);
+    interop_perftest_send_lat_duration_c_server_rust_client: lat_duration(SendLat, C, Rust, 18848);
+    interop_perftest_read_lat_duration_rust_server_rust_client: lat_duration(ReadLat, Rust, Rust, 18849);
+    interop_perftest_read_lat_duration_c_server_rust_client: lat_duration(ReadLat, C, Rust, 18850);
+}
+
 /// `--out_json` and `--plot` on a real `-a` run: the JSON parses and holds one row per size
 /// with the numbers the table printed; the SVG has a point per size.
 #[test]

@@ -61,10 +61,11 @@ pub struct PerfArgs {
     /// Iterations (default 5000 for write_bw, 1000 for the others).
     #[arg(short = 'n', long = "iters")]
     pub iters: Option<u64>,
-    /// Run for this many seconds instead of a number of iterations (BW tests).
+    /// Run for this many seconds instead of a number of iterations; only the middle, without
+    /// the margin at each end, is measured (latency tests then report the average only).
     #[arg(short = 'D', long = "duration")]
     pub duration: Option<u64>,
-    /// Seconds at each end of a -D run that are not measured.
+    /// Seconds at each end of a -D run that are not measured (default 1).
     #[arg(long = "margin")]
     pub margin: Option<u64>,
     /// Number of QPs (BW tests).

@@ -82,7 +82,7 @@ use serde::{Serialize, Serializer};
 
 use super::{bw_unit_str, write_atomic, WriteError};
 use crate::perftest::channel::Role;
-use crate::perftest::report::{BwResult, LatResult, TestKind};
+use crate::perftest::report::{BwResult, LatDurResult, LatResult, TestKind};
 use crate::perftest::stats::BwUnit;
 use crate::perftest::PerfTest;
 
@@ -208,6 +208,34 @@ pub enum JsonRow {
     Bw(BwRow),
     /// A latency test's row.
     Lat(LatRow),
+    /// A latency test's row of a `-D` run.
+    LatDuration(LatDurRow),
+}
+
+/// One latency row of a `-D` run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatDurRow {
+    /// Message size.
+    pub bytes: u64,
+    /// Round trips completed within the sample.
+    pub iterations: u64,
+    /// Mean latency in microseconds.
+    #[serde(serialize_with = "finite_or_null")]
+    pub t_avg_us: f64,
+    /// Round trips per second.
+    #[serde(serialize_with = "finite_or_null")]
+    pub tps: f64,
+}
+
+impl From<&LatDurResult> for JsonRow {
+    fn from(r: &LatDurResult) -> Self {
+        JsonRow::LatDuration(LatDurRow {
+            bytes: r.size,
+            iterations: r.iters,
+            t_avg_us: r.t_avg,
+            tps: r.tps,
+        })
+    }
 }
 
 impl From<&BwResult> for JsonRow {
@@ -293,6 +321,13 @@ impl JsonReport {
     /// The report of a BW test, one row per result.
     pub fn from_bw(run: RunInfo, unit: BwUnit, rows: &[BwResult]) -> JsonReport {
         let mut r = JsonReport::new(run, Some(unit));
+        r.results.extend(rows.iter().map(JsonRow::from));
+        r
+    }
+
+    /// The report of a latency `-D` run.
+    pub fn from_lat_duration(run: RunInfo, rows: &[LatDurResult]) -> JsonReport {
+        let mut r = JsonReport::new(run, None);
         r.results.extend(rows.iter().map(JsonRow::from));
         r
     }

@@ -385,6 +385,39 @@ pub fn lat_row(r: &LatResult) -> String {
     )
 }
 
+/// `RESULT_FMT_LAT_DUR` with its newline: the latency header of a `-D` run.
+pub const LAT_DUR_HEADER: &str = " #bytes        #iterations       t_avg[usec]    tps average\n";
+
+/// One row of a latency table of a `-D` run (`print_report_lat_duration`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LatDurResult {
+    /// Message size.
+    pub size: u64,
+    /// Round trips completed within the sample.
+    pub iters: u64,
+    /// Mean latency in microseconds (half the round trip, except for READ).
+    pub t_avg: f64,
+    /// Round trips per second.
+    pub tps: f64,
+}
+
+/// The latency header of a `-D` run: [`RESULT_LINE`] and the column titles.
+pub fn lat_dur_header() -> String {
+    format!("{RESULT_LINE}{LAT_DUR_HEADER}")
+}
+
+/// One latency row of a `-D` run (`REPORT_FMT_LAT_DUR` as 6.06 prints it, with the
+/// transactions per second).
+pub fn lat_dur_row(r: &LatDurResult) -> String {
+    format!(
+        " {:<7}       {}            {}        {}\n",
+        r.size,
+        r.iters,
+        float_left(r.t_avg, 7, 2),
+        float_left(r.tps, 7, 2)
+    )
+}
+
 /// `printf("%lf\n", x)`, what `--output=bandwidth|message_rate|latency` prints.
 pub fn output_value(x: f64) -> String {
     format!("{}\n", float(x, 6))
@@ -723,6 +756,35 @@ mod tests {
             ))
             + RESULT_LINE;
         assert_eq!(client, include_str!("../../tests/data/read_lat-client.txt"));
+    }
+
+    #[test]
+    fn duration_latency_rows_match_capture() {
+        // ib_write_lat -D 5 and ib_read_lat -D 5 over Soft-RoCE (6.06).
+        assert_eq!(
+            lat_dur_header(),
+            format!("{RESULT_LINE} #bytes        #iterations       t_avg[usec]    tps average\n")
+        );
+        let w = LatDurResult {
+            size: 2,
+            iters: 17609,
+            t_avg: 85.32,
+            tps: 5860.41,
+        };
+        assert_eq!(
+            lat_dur_row(&w),
+            " 2             17609            85.32          5860.41\n"
+        );
+        let r = LatDurResult {
+            iters: 31336,
+            t_avg: 95.97,
+            tps: 10420.29,
+            ..w
+        };
+        assert_eq!(
+            lat_dur_row(&r),
+            " 2             31336            95.97          10420.29\n"
+        );
     }
 
     #[test]

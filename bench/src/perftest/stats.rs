@@ -308,6 +308,28 @@ pub fn bandwidth(input: &BwInput<'_>) -> Result<BwResult, StatsError> {
     })
 }
 
+/// The statistics of a latency `-D` run (`print_report_lat_duration`): the mean latency in
+/// microseconds over the sample (`sample_ns` long, `iters` round trips; halved unless
+/// `rtt_factor` is 1, as for READ) and the round trips per second.
+pub fn latency_duration(
+    sample_ns: u64,
+    iters: u64,
+    rtt_factor: u32,
+) -> Result<(f64, f64), StatsError> {
+    if iters == 0 || sample_ns == 0 {
+        return Err(StatsError::Invalid(
+            "no round trip completed within the sample (is -D long enough for --margin?)",
+        ));
+    }
+    if rtt_factor == 0 {
+        return Err(StatsError::Invalid("rtt_factor must be positive"));
+    }
+    let sample_us = sample_ns as f64 / NS_TICKS_PER_USEC;
+    let t_avg = sample_us / f64::from(rtt_factor) / iters as f64;
+    let tps = iters as f64 / (sample_us / 1e6);
+    Ok((t_avg, tps))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,5 +475,17 @@ mod tests {
         // 100 × 64 KiB in 2 ms = 3125 MiB/s
         assert!((s.bw_avg - 3125.0).abs() < 1e-9);
         assert!((s.msg_rate - 0.05).abs() < 1e-12);
+    }
+
+    #[test]
+    fn duration_latency_as_perftest_reports_it() {
+        // ib_write_lat -D 5: 17609 round trips in a 3.0048 s sample.
+        let (avg, tps) = latency_duration(3_004_800_000, 17609, 2).unwrap();
+        assert!((avg - 85.32).abs() < 0.01, "{avg}");
+        assert!((tps - 5860.2).abs() < 0.5, "{tps}");
+        let (avg, _) = latency_duration(3_004_800_000, 17609, 1).unwrap();
+        assert!((avg - 170.64).abs() < 0.02, "READ is not halved: {avg}");
+        assert!(latency_duration(0, 5, 2).is_err());
+        assert!(latency_duration(1000, 0, 2).is_err());
     }
 }

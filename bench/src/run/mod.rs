@@ -20,10 +20,10 @@ mod write_lat;
 pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, Receiving, MAX_INLINE};
 pub use clock::Clock;
 pub use error::RunError;
-pub use read_lat::read_lat;
+pub use read_lat::{read_lat, ReadLatConfig};
 pub use recv::{bw_receiver, post_receives, RecvConfig, RecvSamples};
 pub use send_lat::{send_lat, SendLatConfig};
-pub use span::Span;
+pub use span::{LatRun, Span};
 pub use write_lat::{write_lat, LatConfig, LatRole, LatSource};
 
 /// Which of the run's QPs (by number, `qpns`) a completion belongs to; a completion of any

@@ -1,48 +1,48 @@
 //! RDMA READ latency, the client (perftest `run_iter_lat`): one signaled READ at a time, each
 //! waited for. The server only keeps its buffer registered.
 
-use super::stall::{Idle, Stall};
-use super::{Clock, RunError};
+use super::span::{LatRun, LatSpan};
+use super::stall::wait_completion;
+use super::{Clock, RunError, Span};
 use rdma::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
-/// Reads `size` bytes of `remote` into `sink` `iters` times and returns the post time of
-/// every READ in [`Clock`] nanoseconds (perftest's `tposted`; a READ is a round trip, so
-/// the statistics do not halve it). Completions must arrive on `cq`.
-#[allow(clippy::too_many_arguments)]
+/// Parameters of a READ latency run.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadLatConfig {
+    /// Round trips, or a duration.
+    pub span: Span,
+    /// Bytes per READ.
+    pub size: u64,
+    /// Give up when a READ does not complete for this long.
+    pub timeout: Duration,
+}
+
+/// Reads `size` bytes of `remote` into `sink` again and again and returns what it measured
+/// ([`LatRun`]: the post time of every READ, perftest's `tposted`, or the round trips of a
+/// duration run's sample; a READ is a round trip, so the statistics do not halve it).
+/// Completions must arrive on `cq`.
 pub fn read_lat(
     qp: &mut QueuePair,
     cq: &CompletionQueue,
     sink: Sink,
     remote: RemoteBuf,
-    iters: u64,
-    size: u64,
-    timeout: Duration,
+    cfg: &ReadLatConfig,
     clock: &Clock,
-) -> Result<Vec<u64>, RunError> {
-    let mut posted = vec![0u64; iters as usize];
+) -> Result<LatRun, RunError> {
+    let mut span = LatSpan::new(cfg.span, clock.now());
     let mut wcs = [WorkCompletion::default(); 1];
-    for (i, slot) in posted.iter_mut().enumerate() {
-        *slot = clock.now();
-        qp.post_send(
-            SendWr::read_to_sink(sink, remote)
-                .range(0, size as usize)
-                .wr_id(i as u64),
-        )?;
-        let mut stall = Stall::new(timeout);
-        loop {
-            if let Some(wc) = cq.poll(&mut wcs)?.first() {
-                qp.complete(wc)?.result()?;
-                break;
-            }
-            if stall.idle() == Idle::TimedOut {
-                return Err(RunError::Timeout {
-                    what: "waiting for an RDMA READ completion",
-                    iteration: i as u64,
-                    after: timeout,
-                });
-            }
+    let mut i = 0u64;
+    while i < span.iters() && !span.over() {
+        span.posted(i, || clock.now());
+        let wr = SendWr::read_to_sink(sink, remote).range(0, cfg.size as usize);
+        qp.post_send(wr.wr_id(i))?;
+        let what = "waiting for an RDMA READ completion";
+        if wait_completion(qp, cq, &mut wcs, what, i, cfg.timeout, &mut span, clock)?.is_none() {
+            break;
         }
+        span.done(|| clock.now());
+        i += 1;
     }
-    Ok(posted)
+    Ok(span.finish())
 }

@@ -2,16 +2,17 @@
 //! waits for the peer's message, reposts the receive while more are due, then sends its own
 //! and waits for that send's completion.
 
-use super::stall::{Idle, Stall};
-use super::{Clock, LatRole, RunError};
+use super::span::{LatRun, LatSpan};
+use super::stall::wait_completion;
+use super::{Clock, LatRole, RunError, Span};
 use rdma::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
 /// Parameters of a SEND latency run.
 #[derive(Clone, Copy, Debug)]
 pub struct SendLatConfig {
-    /// Round trips.
-    pub iters: u64,
+    /// Round trips, or a duration.
+    pub span: Span,
     /// Bytes per message.
     pub size: u64,
     /// Receives posted ahead (with [`post_receives`](super::post_receives)) before the run.
@@ -24,8 +25,8 @@ pub struct SendLatConfig {
     pub inline: bool,
 }
 
-/// Runs the SEND ping-pong and returns the post time of every send in [`Clock`]
-/// nanoseconds (perftest's `tposted`). Sends go from `src`, receives land in `sink`; the
+/// Runs the SEND ping-pong and returns what it measured ([`LatRun`]: the post time of every
+/// send, perftest's `tposted`, or the round trips of a duration run's sample). Sends go from `src`, receives land in `sink`; the
 /// QP's send completions arrive on `send_cq` and its receive completions on `recv_cq`.
 #[allow(clippy::too_many_arguments)]
 pub fn send_lat(
@@ -36,7 +37,7 @@ pub fn send_lat(
     sink: Sink,
     cfg: &SendLatConfig,
     clock: &Clock,
-) -> Result<Vec<u64>, RunError> {
+) -> Result<LatRun, RunError> {
     let size = cfg.size as usize;
     if cfg.inline && size > super::MAX_INLINE {
         return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
@@ -45,26 +46,25 @@ pub fn send_lat(
         ))));
     }
     let inline_buf = [0u8; super::MAX_INLINE];
-    let mut posted = vec![0u64; cfg.iters as usize];
+    let mut span = LatSpan::new(cfg.span, clock.now());
+    let iters = span.iters();
     let mut wcs = [WorkCompletion::default(); 1];
     let (mut scnt, mut rcnt) = (0u64, 0u64);
-    while scnt < cfg.iters || rcnt < cfg.iters {
-        if rcnt < cfg.iters && !(scnt < 1 && cfg.role == LatRole::Client) {
-            wait_one(
-                qp,
-                recv_cq,
-                &mut wcs,
-                "waiting for the peer's SEND",
-                rcnt,
-                cfg,
-            )?;
+    while (scnt < iters || rcnt < iters) && !span.over() {
+        if rcnt < iters && !(scnt < 1 && cfg.role == LatRole::Client) {
+            let what = "waiting for the peer's SEND";
+            let t = cfg.timeout;
+            if wait_completion(qp, recv_cq, &mut wcs, what, rcnt, t, &mut span, clock)?.is_none() {
+                break;
+            }
             rcnt += 1;
-            if rcnt + cfg.rx_depth <= cfg.iters {
+            span.done(|| clock.now());
+            if iters == u64::MAX || rcnt + cfg.rx_depth <= iters {
                 qp.post_recv_sink(sink, 0, size, rcnt)?;
             }
         }
-        if scnt < cfg.iters {
-            posted[scnt as usize] = clock.now();
+        if scnt < iters {
+            span.posted(scnt, || clock.now());
             let wr = if cfg.inline {
                 SendWr::send(&inline_buf[..size])
             } else {
@@ -72,41 +72,12 @@ pub fn send_lat(
             };
             qp.post_send(wr.wr_id(scnt))?;
             scnt += 1;
-            wait_one(
-                qp,
-                send_cq,
-                &mut wcs,
-                "waiting for a SEND completion",
-                scnt,
-                cfg,
-            )?;
+            let what = "waiting for a SEND completion";
+            let t = cfg.timeout;
+            if wait_completion(qp, send_cq, &mut wcs, what, scnt, t, &mut span, clock)?.is_none() {
+                break;
+            }
         }
     }
-    Ok(posted)
-}
-
-/// Spins until one completion arrives on `cq`, hands it to the QP and checks its status.
-#[inline]
-fn wait_one(
-    qp: &mut QueuePair,
-    cq: &CompletionQueue,
-    wcs: &mut [WorkCompletion; 1],
-    what: &'static str,
-    iteration: u64,
-    cfg: &SendLatConfig,
-) -> Result<(), RunError> {
-    let mut stall = Stall::new(cfg.timeout);
-    loop {
-        if let Some(wc) = cq.poll(wcs)?.first() {
-            qp.complete(wc)?.result()?;
-            return Ok(());
-        }
-        if stall.idle() == Idle::TimedOut {
-            return Err(RunError::Timeout {
-                what,
-                iteration,
-                after: cfg.timeout,
-            });
-        }
-    }
+    Ok(span.finish())
 }

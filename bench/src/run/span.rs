@@ -78,6 +78,94 @@ impl Phases {
     }
 }
 
+/// What a latency loop measured: the post time of every message (iterations; perftest's
+/// `tposted`), or, for a duration run, the messages counted in the sample and its length.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LatRun {
+    /// Post times in [`Clock`](super::Clock) nanoseconds (empty for a duration run).
+    pub posted: Vec<u64>,
+    /// Round trips counted (all of them, or those completed within the sample).
+    pub iters: u64,
+    /// Length of the sample in nanoseconds (duration runs; 0 otherwise).
+    pub sample_ns: u64,
+}
+
+/// The bookkeeping a latency loop shares between its two modes.
+#[derive(Debug)]
+pub(crate) struct LatSpan {
+    iters: u64,
+    phases: Option<Phases>,
+    run: LatRun,
+}
+
+impl LatSpan {
+    /// Starts the run at `now` (nanoseconds of the loop's clock).
+    pub(crate) fn new(span: Span, now: u64) -> LatSpan {
+        match span {
+            Span::Iters(n) => LatSpan {
+                iters: n,
+                phases: None,
+                run: LatRun {
+                    posted: vec![0; n as usize],
+                    iters: n,
+                    sample_ns: 0,
+                },
+            },
+            Span::Duration { total, margin } => LatSpan {
+                iters: u64::MAX,
+                phases: Some(Phases::new(now, total, margin)),
+                run: LatRun::default(),
+            },
+        }
+    }
+
+    /// The iteration bound (`u64::MAX` for a duration run).
+    #[inline(always)]
+    pub(crate) fn iters(&self) -> u64 {
+        self.iters
+    }
+
+    /// Whether a duration run is over (always false when counting iterations).
+    #[inline(always)]
+    pub(crate) fn over(&self) -> bool {
+        self.phases.is_some_and(|p| p.phase == Phase::End)
+    }
+
+    /// Records the post of message `i` at `now`.
+    #[inline(always)]
+    pub(crate) fn posted(&mut self, i: u64, now: impl FnOnce() -> u64) {
+        if self.phases.is_none() {
+            self.run.posted[i as usize] = now();
+        }
+    }
+
+    /// One round trip done at `now`: counted when inside the sample.
+    #[inline(always)]
+    pub(crate) fn done(&mut self, now: impl FnOnce() -> u64) {
+        if let Some(p) = self.phases.as_mut() {
+            if p.update(now()) == Phase::Sample {
+                self.run.iters += 1;
+            }
+        }
+    }
+
+    /// At an idle checkpoint: moves the phase on; true once a duration run is over.
+    #[inline]
+    pub(crate) fn check(&mut self, now: u64) -> bool {
+        self.phases
+            .as_mut()
+            .is_some_and(|p| p.update(now) == Phase::End)
+    }
+
+    /// The result.
+    pub(crate) fn finish(mut self) -> LatRun {
+        if let Some(p) = self.phases {
+            self.run.sample_ns = p.sample_end.saturating_sub(p.sample_start);
+        }
+        self.run
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,9 @@
 //! (and in a VM without a usable TSC, `clock_gettime` is a trap of microseconds). So the clock
 //! is read only every [`CHECK_EVERY`] idle polls, and the budget runs from the first such read.
 
+use super::span::LatSpan;
+use super::{Clock, RunError};
+use rdma::{Completion, CompletionQueue, QueuePair, WorkCompletion};
 use std::time::{Duration, Instant};
 
 /// Idle polls between two looks at the clock.
@@ -58,6 +61,45 @@ impl Stall {
             Idle::TimedOut
         } else {
             Idle::Check
+        }
+    }
+}
+
+/// Spins until one completion arrives on `cq`, hands it to `qp` and checks its status.
+/// Returns `None` when a duration run ends while waiting; a timeout is an error naming `what`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+pub(crate) fn wait_completion(
+    qp: &mut QueuePair,
+    cq: &CompletionQueue,
+    wcs: &mut [WorkCompletion; 1],
+    what: &'static str,
+    iteration: u64,
+    timeout: Duration,
+    span: &mut LatSpan,
+    clock: &Clock,
+) -> Result<Option<Completion>, RunError> {
+    let mut stall = Stall::new(timeout);
+    loop {
+        if let Some(wc) = cq.poll(wcs)?.first() {
+            let c = qp.complete(wc)?;
+            c.result()?;
+            return Ok(Some(c));
+        }
+        match stall.idle() {
+            Idle::Spin => {}
+            Idle::Check => {
+                if span.check(clock.now()) {
+                    return Ok(None);
+                }
+            }
+            Idle::TimedOut => {
+                return Err(RunError::Timeout {
+                    what,
+                    iteration,
+                    after: timeout,
+                })
+            }
         }
     }
 }

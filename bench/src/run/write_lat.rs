@@ -2,8 +2,9 @@
 //! peer's write has set the last byte of its target to the iteration number, then writes its
 //! own. The server writes first.
 
-use super::stall::{Idle, Stall};
-use super::{Clock, RunError, MAX_INLINE};
+use super::span::{LatRun, LatSpan};
+use super::stall::{wait_completion, Idle, Stall};
+use super::{Clock, RunError, Span, MAX_INLINE};
 use rdma::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
 use std::time::Duration;
 
@@ -28,8 +29,8 @@ pub enum LatSource {
 /// Parameters of a latency run.
 #[derive(Clone, Copy, Debug)]
 pub struct LatConfig {
-    /// Round trips.
-    pub iters: u64,
+    /// Round trips, or a duration.
+    pub span: Span,
     /// Bytes per write (at least 1; the last byte carries the iteration number).
     pub size: u64,
     /// Give up when the peer's write does not arrive for this long.
@@ -38,9 +39,10 @@ pub struct LatConfig {
     pub role: LatRole,
 }
 
-/// Runs the write ping-pong and returns the post time of every write in [`Clock`] nanoseconds
-/// (perftest's `tposted`); `target` is the local buffer the peer writes into (its last byte is
-/// polled with volatile reads), `remote` the peer's.
+/// Runs the write ping-pong and returns what it measured ([`LatRun`]: the post time of every
+/// write, perftest's `tposted`, or the round trips of a duration run's sample); `target` is the
+/// local buffer the peer writes into (its last byte is polled with volatile reads), `remote`
+/// the peer's.
 pub fn write_lat(
     qp: &mut QueuePair,
     cq: &CompletionQueue,
@@ -49,7 +51,7 @@ pub fn write_lat(
     remote: RemoteBuf,
     cfg: &LatConfig,
     clock: &Clock,
-) -> Result<Vec<u64>, RunError> {
+) -> Result<LatRun, RunError> {
     let size = cfg.size.max(1) as usize;
     // Buffer mode: the buffer is here between writes and owned by the QP during one.
     let (inline_mode, mut buf) = match source {
@@ -61,18 +63,21 @@ pub fn write_lat(
         }
         LatSource::Buffer(b) => (false, Some(b)),
     };
-    let mut posted = vec![0u64; cfg.iters as usize];
+    let mut span = LatSpan::new(cfg.span, clock.now());
+    let iters = span.iters();
     let mut inline = [0u8; MAX_INLINE];
     let mut wcs = [WorkCompletion::default(); 1];
     let flag = size - 1;
     let (mut scnt, mut rcnt, mut ccnt) = (0u64, 0u64, 0u64);
-    while scnt < cfg.iters || ccnt < cfg.iters || rcnt < cfg.iters {
-        if rcnt < cfg.iters && !(scnt < 1 && cfg.role == LatRole::Server) {
+    while (scnt < iters || ccnt < iters || rcnt < iters) && !span.over() {
+        if rcnt < iters && !(scnt < 1 && cfg.role == LatRole::Server) {
             rcnt += 1;
-            wait_for(target, flag, rcnt as u8, rcnt, cfg)?;
+            if !wait_for(target, flag, rcnt as u8, rcnt, cfg, &mut span, clock)? {
+                break;
+            }
         }
-        if scnt < cfg.iters {
-            posted[scnt as usize] = clock.now();
+        if scnt < iters {
+            span.posted(scnt, || clock.now());
             scnt += 1;
             let mark = scnt as u8;
             let wr = if inline_mode {
@@ -89,32 +94,25 @@ pub fn write_lat(
             };
             qp.post_send(wr.wr_id(scnt))?;
         }
-        if ccnt < cfg.iters {
-            let mut stall = Stall::new(cfg.timeout);
-            loop {
-                if let Some(wc) = cq.poll(&mut wcs)?.first() {
-                    let c = qp.complete(wc)?;
-                    c.result()?;
-                    if c.buf.is_some() {
-                        buf = c.buf;
-                    }
-                    ccnt += 1;
-                    break;
-                }
-                if stall.idle() == Idle::TimedOut {
-                    return Err(RunError::Timeout {
-                        what: "waiting for an RDMA WRITE completion",
-                        iteration: ccnt,
-                        after: cfg.timeout,
-                    });
-                }
+        if ccnt < iters {
+            let what = "waiting for an RDMA WRITE completion";
+            let Some(c) =
+                wait_completion(qp, cq, &mut wcs, what, ccnt, cfg.timeout, &mut span, clock)?
+            else {
+                break;
+            };
+            if c.buf.is_some() {
+                buf = c.buf;
             }
+            ccnt += 1;
+            span.done(|| clock.now());
         }
     }
-    Ok(posted)
+    Ok(span.finish())
 }
 
-/// Spins until the byte at `offset` of `target` equals `want`.
+/// Spins until the byte at `offset` of `target` equals `want`; returns false when a duration
+/// run ends while waiting.
 #[inline]
 fn wait_for(
     target: &MemoryRegion,
@@ -122,17 +120,27 @@ fn wait_for(
     want: u8,
     iteration: u64,
     cfg: &LatConfig,
-) -> Result<(), RunError> {
+    span: &mut LatSpan,
+    clock: &Clock,
+) -> Result<bool, RunError> {
     let mut stall = Stall::new(cfg.timeout);
     while target.load(offset) != Some(want) {
-        if stall.idle() == Idle::TimedOut {
-            return Err(RunError::Timeout {
-                what: "waiting for the peer's RDMA WRITE",
-                iteration,
-                after: cfg.timeout,
-            });
+        match stall.idle() {
+            Idle::Spin => {}
+            Idle::Check => {
+                if span.check(clock.now()) {
+                    return Ok(false);
+                }
+            }
+            Idle::TimedOut => {
+                return Err(RunError::Timeout {
+                    what: "waiting for the peer's RDMA WRITE",
+                    iteration,
+                    after: cfg.timeout,
+                })
+            }
         }
         std::hint::spin_loop();
     }
-    Ok(())
+    Ok(true)
 }

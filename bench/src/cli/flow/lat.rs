@@ -6,16 +6,83 @@ use super::{out, Res};
 use crate::cli::params::{Kind, Params};
 use rdma::{Access, MemoryRegion};
 use rdma_bench::perftest::channel::{send_finish, send_pre_run, Role};
-use rdma_bench::perftest::report::{lat_header, lat_row, LatResult, RESULT_LINE};
-use rdma_bench::perftest::stats::{latency, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::report::{
+    lat_dur_header, lat_dur_row, lat_header, lat_row, LatDurResult, LatResult, RESULT_LINE,
+};
+use rdma_bench::perftest::stats::{latency, latency_duration, NS_TICKS_PER_USEC};
 use rdma_bench::run::{
-    post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatSource,
-    SendLatConfig,
+    post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatRun, LatSource,
+    ReadLatConfig, SendLatConfig, Span,
 };
 use std::time::Duration;
 
+/// The rows a latency test printed: perftest's full statistics, or a `-D` run's average.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LatRows {
+    /// Iterations.
+    Iters(Vec<LatResult>),
+    /// Duration (`-D`).
+    Duration(Vec<LatDurResult>),
+}
+
+impl LatRows {
+    fn new(p: &Params) -> LatRows {
+        if p.duration.is_some() {
+            LatRows::Duration(Vec::new())
+        } else {
+            LatRows::Iters(Vec::with_capacity(p.sizes.len()))
+        }
+    }
+
+    /// Computes, prints and keeps the row of one size (`rtt_factor` 2 halves the round trip).
+    fn push(&mut self, run: &LatRun, p: &Params, size: u64, rtt_factor: u32) -> Res<()> {
+        match self {
+            LatRows::Iters(rows) => {
+                let stats = latency(&run.posted, NS_TICKS_PER_USEC, rtt_factor)?;
+                let r = LatResult {
+                    size,
+                    iters: p.iters,
+                    stats,
+                };
+                out(&lat_row(&r));
+                rows.push(r);
+            }
+            LatRows::Duration(rows) => {
+                let (t_avg, tps) = latency_duration(run.sample_ns, run.iters, rtt_factor)?;
+                let r = LatDurResult {
+                    size,
+                    iters: run.iters,
+                    t_avg,
+                    tps,
+                };
+                out(&lat_dur_row(&r));
+                rows.push(r);
+            }
+        }
+        Ok(())
+    }
+}
+
+fn header(p: &Params) -> String {
+    if p.duration.is_some() {
+        lat_dur_header()
+    } else {
+        lat_header()
+    }
+}
+
+fn span(p: &Params) -> Span {
+    match p.duration {
+        Some(total) => Span::Duration {
+            total,
+            margin: p.margin,
+        },
+        None => Span::Iters(p.iters),
+    }
+}
+
 /// Runs the latency test on `s` and returns the rows this side printed.
-pub fn run(s: Session, p: &Params) -> Res<Vec<LatResult>> {
+pub fn run(s: Session, p: &Params) -> Res<LatRows> {
     let role = if s.role == Role::Server {
         LatRole::Server
     } else {
@@ -30,27 +97,16 @@ pub fn run(s: Session, p: &Params) -> Res<Vec<LatResult>> {
     Ok(rows)
 }
 
-fn row(posted: &[u64], p: &Params, size: u64, round_trip_halves: u32) -> Res<LatResult> {
-    let stats = latency(posted, NS_TICKS_PER_USEC, round_trip_halves)?;
-    let r = LatResult {
-        size,
-        iters: p.iters,
-        stats,
-    };
-    out(&lat_row(&r));
-    Ok(r)
-}
-
 /// How long the side that waits for the peer's whole run may wait (see the BW tests).
 fn run_wait(p: &Params) -> Duration {
     let bytes: u64 = p.sizes.iter().map(|s| s.saturating_mul(p.iters)).sum();
-    p.timeout + Duration::from_secs(bytes >> 20)
+    p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
 }
 
 /// `ib_write_lat`: the server writes first; no handshake between sizes or at the end.
-fn write(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
-    out(&lat_header());
-    let mut rows = Vec::with_capacity(p.sizes.len());
+fn write(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
+    out(&header(p));
+    let mut rows = LatRows::new(p);
     for &size in &p.sizes {
         let source = if size <= u64::from(p.inline_size) {
             LatSource::Inline
@@ -62,14 +118,14 @@ fn write(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
             )?)
         };
         let cfg = LatConfig {
-            iters: p.iters,
+            span: span(p),
             size,
             timeout: p.timeout,
             role,
         };
         let clock = Clock::new();
         let peer = s.remote_buf(0, size);
-        let posted = write_lat(
+        let run = write_lat(
             &mut s.qps[0],
             &s.send_cq,
             &s.target,
@@ -78,25 +134,28 @@ fn write(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
             &cfg,
             &clock,
         )?;
-        rows.push(row(&posted, p, size, 2)?);
+        rows.push(&run, p, size, 2)?;
     }
     Ok(rows)
 }
 
 /// `ib_send_lat`: the client sends first; before each size the receives are posted and a
 /// keys exchange lines the sides up; a closing handshake at the end.
-fn send(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
-    out(&lat_header());
+fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
+    out(&header(p));
     let len = usize::try_from(p.max_size())?;
     let src = s.qps[0].pin(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
     let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
-    let rx_depth = u64::from(p.rx_depth).min(p.iters);
-    let mut rows = Vec::with_capacity(p.sizes.len());
+    let rx_depth = match p.duration {
+        Some(_) => u64::from(p.rx_depth),
+        None => u64::from(p.rx_depth).min(p.iters),
+    };
+    let mut rows = LatRows::new(p);
     for &size in &p.sizes {
         post_receives(&mut s.qps[0], sink, size, rx_depth)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
         let cfg = SendLatConfig {
-            iters: p.iters,
+            span: span(p),
             size,
             rx_depth,
             timeout: p.timeout,
@@ -104,7 +163,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
             inline: size <= u64::from(p.inline_size),
         };
         let clock = Clock::new();
-        let posted = send_lat(
+        let run = send_lat(
             &mut s.qps[0],
             &s.send_cq,
             &s.recv_cq,
@@ -113,7 +172,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
             &cfg,
             &clock,
         )?;
-        rows.push(row(&posted, p, size, 2)?);
+        rows.push(&run, p, size, 2)?;
     }
     send_finish(s.chan, &s.mine[0], run_wait(p))?;
     Ok(rows)
@@ -121,31 +180,27 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<Vec<LatResult>> {
 
 /// `ib_read_lat`: the client reads and prints; the server closes the connection when the
 /// client does (after its run) and prints nothing more.
-fn read(mut s: Session, p: &Params) -> Res<Vec<LatResult>> {
+fn read(mut s: Session, p: &Params) -> Res<LatRows> {
     if s.role == Role::Server {
         s.chan.set_timeout(run_wait(p));
         s.chan.close_connection(&s.mine[0])?;
         drop(s.target);
-        return Ok(Vec::new());
+        return Ok(LatRows::new(p));
     }
-    out(&lat_header());
+    out(&header(p));
     let len = usize::try_from(p.max_size())?;
     let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
-    let mut rows = Vec::with_capacity(p.sizes.len());
+    let mut rows = LatRows::new(p);
     for &size in &p.sizes {
         let clock = Clock::new();
         let peer = s.remote_buf(0, size);
-        let posted = read_lat(
-            &mut s.qps[0],
-            &s.send_cq,
-            sink,
-            peer,
-            p.iters,
+        let cfg = ReadLatConfig {
+            span: span(p),
             size,
-            p.timeout,
-            &clock,
-        )?;
-        rows.push(row(&posted, p, size, 1)?);
+            timeout: p.timeout,
+        };
+        let run = read_lat(&mut s.qps[0], &s.send_cq, sink, peer, &cfg, &clock)?;
+        rows.push(&run, p, size, 1)?;
     }
     s.chan.close_connection(&s.mine[0])?;
     Ok(rows)

@@ -71,8 +71,10 @@ pub fn run(p: &Params) -> Res<()> {
         }
         JsonReport::from_bw(info, p.unit, &rows)
     } else {
-        let rows = lat::run(s, p)?;
-        JsonReport::from_lat(info, &rows)
+        match lat::run(s, p)? {
+            lat::LatRows::Iters(rows) => JsonReport::from_lat(info, &rows),
+            lat::LatRows::Duration(rows) => JsonReport::from_lat_duration(info, &rows),
+        }
     };
     if let Some(path) = &p.out_json {
         report.write_to(path)?;
