@@ -438,6 +438,23 @@ fn interop_perftest_write_bw_duration_rust_server_c_client() {
     check_bw(Test::WriteBw, &s, &c, &[4096], None, false);
 }
 
+/// `-b -D`: both sides time their own run; the printed bandwidth is the sum of both.
+#[test]
+fn interop_perftest_write_bw_bidirectional_duration_rust_server_c_client() {
+    let _g = serial();
+    let args = ["-b", "-D", "5", "-s", "4096"];
+    let (s, c) = run_pair(Test::WriteBw, Impl::Rust, Impl::C, 18851, &args);
+    check_common(&s, &c);
+    let (rs, rc) = (&rows(&s, BW_HEADER)[0], &rows(&c, BW_HEADER)[0]);
+    check_bw_row(rs, &s, 4096, None, false);
+    check_bw_row(rc, &c, 4096, None, false);
+    assert_eq!(
+        (rs[3], rs[4]),
+        (rc[3], rc[4]),
+        "both print the summed average and rate (each its own iterations)\n{s}\n{c}"
+    );
+}
+
 /// `-D` on the latency tests: perftest's average-only table, the round trips counted in the
 /// sample (`-D 5` measures 3 s).
 fn lat_duration(test: Test, server: Impl, client: Impl, port: u16) {

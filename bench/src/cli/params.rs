@@ -73,9 +73,6 @@ impl Params {
         let duration = match a.duration {
             None => None,
             Some(_) if a.all => return Err("-D and -a cannot be combined".into()),
-            Some(_) if a.bidirectional => {
-                return Err("-D with -b is not supported yet (each works alone)".into())
-            }
             Some(d) => Some(Duration::from_secs(d)),
         };
         let margin = Duration::from_secs(a.margin.unwrap_or(DEFAULT_MARGIN_SECS));

@@ -166,7 +166,8 @@ fn passive_server(s: Session, p: &Params) -> Res<Vec<BwResult>> {
 
 /// `-b` on the WRITE and READ tests: both sides run the requester; before each size a keys
 /// exchange lines them up, after it (with `-a`) another; the reports are exchanged and both
-/// print the sum.
+/// print the sum of bandwidth and message rate with their own size and iterations (also with
+/// `-D`, as 6.06 does).
 fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let ops = ops(&mut s, p)?;
     let wait = run_wait(p);
@@ -252,7 +253,11 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         for (qp, &sink) in s.qps.iter_mut().zip(&sinks) {
-            post_receives(qp, sink, size, rx_depth.min(p.iters))?;
+            let n = match p.duration {
+                Some(_) => rx_depth,
+                None => rx_depth.min(p.iters),
+            };
+            post_receives(qp, sink, size, n)?;
         }
         send_pre_run(&mut s.chan, &s.mine[0])?;
         let recv = Receiving {
