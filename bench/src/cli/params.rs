@@ -173,6 +173,27 @@ impl Params {
         })
     }
 
+    /// How long each run lasts: `-n` iterations, or `-D` with its margins.
+    pub fn span(&self) -> rdma_bench::run::Span {
+        match self.duration {
+            Some(total) => rdma_bench::run::Span::Duration {
+                total,
+                margin: self.margin,
+            },
+            None => rdma_bench::run::Span::Iters(self.iters),
+        }
+    }
+
+    /// Receives a SEND test keeps posted per QP: `-r`, at most the iterations (all of `-r`
+    /// in a duration run).
+    pub fn receives_ahead(&self) -> u64 {
+        let rx = u64::from(self.rx_depth);
+        match self.duration {
+            Some(_) => rx,
+            None => rx.min(self.iters),
+        }
+    }
+
     /// The largest message size of the run.
     pub fn max_size(&self) -> u64 {
         self.sizes.iter().copied().max().unwrap_or(0)

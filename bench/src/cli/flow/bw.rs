@@ -14,7 +14,7 @@ use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TI
 use rdma_bench::perftest::wire::BwReportMsg;
 use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, Receiving,
-    RecvConfig, Span,
+    RecvConfig,
 };
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -32,16 +32,6 @@ pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     };
     out(RESULT_LINE);
     Ok(rows)
-}
-
-fn span(p: &Params) -> Span {
-    match p.duration {
-        Some(total) => Span::Duration {
-            total,
-            margin: p.margin,
-        },
-        None => Span::Iters(p.iters),
-    }
 }
 
 /// How long the passive side waits for the peer's whole run: its progress deadline plus the
@@ -88,7 +78,7 @@ fn measure(
     progress: &AtomicU64,
 ) -> Res<BwResult> {
     let cfg = BwConfig {
-        span: span(p),
+        span: p.span(),
         size,
         tx_depth: p.tx_depth,
         cq_mod: p.cq_mod,
@@ -210,19 +200,12 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
 fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let sinks = sinks(&mut s, p)?;
     let wait = run_wait(p);
-    let rx_depth = u64::from(p.rx_depth);
+    let rx_depth = p.receives_ahead();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        for (qp, &sink) in s.qps.iter_mut().zip(&sinks) {
-            let n = match p.duration {
-                Some(_) => rx_depth,
-                None => rx_depth.min(p.iters),
-            };
-            post_receives(qp, sink, size, n)?;
-        }
-        send_pre_run(&mut s.chan, &s.mine[0])?;
+        arm_receives(&mut s, &sinks, p, size)?;
         let cfg = RecvConfig {
-            span: span(p),
+            span: p.span(),
             size,
             rx_depth,
             timeout: p.timeout,
@@ -248,18 +231,11 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let ops = ops(&mut s, p)?;
     let sinks = sinks(&mut s, p)?;
     let wait = run_wait(p);
-    let rx_depth = u64::from(p.rx_depth);
+    let rx_depth = p.receives_ahead();
     let recv_cq = s.recv_cq.clone();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        for (qp, &sink) in s.qps.iter_mut().zip(&sinks) {
-            let n = match p.duration {
-                Some(_) => rx_depth,
-                None => rx_depth.min(p.iters),
-            };
-            post_receives(qp, sink, size, n)?;
-        }
-        send_pre_run(&mut s.chan, &s.mine[0])?;
+        arm_receives(&mut s, &sinks, p, size)?;
         let recv = Receiving {
             cq: &recv_cq,
             sinks: &sinks,
@@ -287,4 +263,14 @@ fn sinks(s: &mut Session, p: &Params) -> Res<Vec<Sink>> {
         sinks.push(qp.sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?));
     }
     Ok(sinks)
+}
+
+/// Before each size of a SEND test: the receives posted into each QP's sink, then the keys
+/// exchange that tells the peer it may send.
+fn arm_receives(s: &mut Session, sinks: &[Sink], p: &Params, size: u64) -> Res<()> {
+    for (qp, &sink) in s.qps.iter_mut().zip(sinks) {
+        post_receives(qp, sink, size, p.receives_ahead())?;
+    }
+    send_pre_run(&mut s.chan, &s.mine[0])?;
+    Ok(())
 }

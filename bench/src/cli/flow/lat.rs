@@ -12,7 +12,7 @@ use rdma_bench::perftest::report::{
 use rdma_bench::perftest::stats::{latency, latency_duration, NS_TICKS_PER_USEC};
 use rdma_bench::run::{
     post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatRun, LatSource,
-    ReadLatConfig, SendLatConfig, Span,
+    ReadLatConfig, SendLatConfig,
 };
 use std::time::Duration;
 
@@ -71,16 +71,6 @@ fn header(p: &Params) -> String {
     }
 }
 
-fn span(p: &Params) -> Span {
-    match p.duration {
-        Some(total) => Span::Duration {
-            total,
-            margin: p.margin,
-        },
-        None => Span::Iters(p.iters),
-    }
-}
-
 /// Runs the latency test on `s` and returns the rows this side printed.
 pub fn run(s: Session, p: &Params) -> Res<LatRows> {
     let role = if s.role == Role::Server {
@@ -118,7 +108,7 @@ fn write(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
             )?)
         };
         let cfg = LatConfig {
-            span: span(p),
+            span: p.span(),
             size,
             timeout: p.timeout,
             role,
@@ -146,16 +136,13 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
     let len = usize::try_from(p.max_size())?;
     let src = s.qps[0].pin(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
     let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
-    let rx_depth = match p.duration {
-        Some(_) => u64::from(p.rx_depth),
-        None => u64::from(p.rx_depth).min(p.iters),
-    };
+    let rx_depth = p.receives_ahead();
     let mut rows = LatRows::new(p);
     for &size in &p.sizes {
         post_receives(&mut s.qps[0], sink, size, rx_depth)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
         let cfg = SendLatConfig {
-            span: span(p),
+            span: p.span(),
             size,
             rx_depth,
             timeout: p.timeout,
@@ -195,7 +182,7 @@ fn read(mut s: Session, p: &Params) -> Res<LatRows> {
         let clock = Clock::new();
         let peer = s.remote_buf(0, size);
         let cfg = ReadLatConfig {
-            span: span(p),
+            span: p.span(),
             size,
             timeout: p.timeout,
         };
