@@ -416,11 +416,10 @@ impl Bench {
             rkey: self.remote.rkey,
         };
         let mut bad = ptr::null_mut();
+        // The callers poll each completion before `self` can go away; at most DEPTH (< the SQ
+        // depth) are in flight, and raw and safe requests are never outstanding together.
         // SAFETY: A is live and connected; the SGE describes `raw_src`, registered in A's PD,
-        // alive as long as `self` and never written after setup; the request is complete (the
-        // callers poll its completion before `self` can go away, and at most DEPTH (< the SQ
-        // depth) are in flight, none of them counted by the safe API's accounting while safe
-        // requests are outstanding too: the groups never overlap).
+        // alive as long as `self` and never written after setup; the request is complete.
         let ret = unsafe { sys::ibv_post_send(self.a.as_raw(), &mut wr, &mut bad) };
         assert_eq!(ret, 0, "ibv_post_send");
     }
