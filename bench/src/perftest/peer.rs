@@ -36,12 +36,7 @@ pub struct PeerParams {
 impl PeerParams {
     /// The message on the wire.
     pub fn encode(&self) -> Result<[u8; PEER_PARAMS_LEN], WireError> {
-        if self.test.is_empty() || !self.test.bytes().all(|b| b.is_ascii_graphic() && b != b'=') {
-            return Err(field(
-                "test",
-                "must be printable ASCII without spaces or '='",
-            ));
-        }
+        check_test_name(&self.test)?;
         let text = format!(
             "test={} size={} iters={} qps={} bidir={} dur={}",
             self.test,
@@ -97,9 +92,7 @@ impl PeerParams {
         }
         let missing = |k: &str| field("text", format!("key `{k}` missing"));
         let test = test.ok_or_else(|| missing("test"))?;
-        if test.is_empty() {
-            return Err(field("test", "empty"));
-        }
+        check_test_name(&test)?;
         let qps = qps.ok_or_else(|| missing("qps"))?;
         let bidir = bidir.ok_or_else(|| missing("bidir"))?;
         if bidir > 1 {
@@ -154,6 +147,18 @@ impl PeerParams {
         }
         out
     }
+}
+
+/// A test name is 1 or more printable ASCII characters without `=` (what `encode` can write
+/// and `parse` can read back).
+fn check_test_name(name: &str) -> Result<(), WireError> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b'=') {
+        return Err(field(
+            "test",
+            "must be printable ASCII without spaces or '='",
+        ));
+    }
+    Ok(())
 }
 
 fn on(b: bool) -> &'static str {
@@ -250,5 +255,17 @@ mod tests {
         w[..t.len()].copy_from_slice(t);
         assert!(PeerParams::parse(&w).is_err(), "overflow");
         assert!(PeerParams::parse(&[0xff; PEER_PARAMS_LEN]).is_err());
+        // Found by cargo-fuzz: a test name with control characters parsed but did not encode.
+        let t = b"test=\x01\nite_bw size=0 iters=5 qps=2 bidir=1 dur=0";
+        let mut w = [0u8; PEER_PARAMS_LEN];
+        w[..t.len()].copy_from_slice(t);
+        assert!(
+            PeerParams::parse(&w).is_err(),
+            "control characters in the test name"
+        );
+        let t = b"test=a=b size=0 iters=5 qps=2 bidir=1 dur=0";
+        let mut w = [0u8; PEER_PARAMS_LEN];
+        w[..t.len()].copy_from_slice(t);
+        assert!(PeerParams::parse(&w).is_err(), "'=' in the test name");
     }
 }
