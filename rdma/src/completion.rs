@@ -164,30 +164,37 @@ pub struct WorkCompletion(pub(crate) sys::ibv_wc);
 
 impl WorkCompletion {
     /// The raw `wr_id` (the crate's own tag for posts made through the safe API).
+    #[inline]
     pub fn raw_wr_id(&self) -> u64 {
         self.0.wr_id
     }
     /// The status.
+    #[inline]
     pub fn status(&self) -> WcStatus {
         WcStatus::from_raw(self.0.status)
     }
     /// True when the status is success.
+    #[inline]
     pub fn is_ok(&self) -> bool {
         self.0.status == sys::ibv_wc_status::IBV_WC_SUCCESS
     }
     /// The opcode (meaningful only when [`is_ok`](Self::is_ok)).
+    #[inline]
     pub fn opcode(&self) -> WcOpcode {
         WcOpcode::from_raw(self.0.opcode)
     }
     /// True for completions of the receive side (receive queue or SRQ).
+    #[inline]
     pub fn is_recv(&self) -> bool {
         self.0.opcode & sys::ibv_wc_opcode::IBV_WC_RECV != 0
     }
     /// Bytes received (receive completions) or read.
+    #[inline]
     pub fn byte_len(&self) -> u32 {
         self.0.byte_len
     }
     /// The immediate data in host order, when the completion carries one.
+    #[inline]
     pub fn imm_data(&self) -> Option<u32> {
         if self.0.wc_flags & sys::ibv_wc_flags::IBV_WC_WITH_IMM != 0 {
             // SAFETY: the provider wrote imm_data when it set IBV_WC_WITH_IMM; it is a plain u32.
@@ -197,18 +204,22 @@ impl WorkCompletion {
         }
     }
     /// The local QP number the completion belongs to.
+    #[inline]
     pub fn qp_num(&self) -> u32 {
         self.0.qp_num
     }
     /// The remote QP number (UD receives).
+    #[inline]
     pub fn src_qp(&self) -> u32 {
         self.0.src_qp
     }
     /// The vendor-specific error syndrome.
+    #[inline]
     pub fn vendor_err(&self) -> u32 {
         self.0.vendor_err
     }
     /// The raw `struct ibv_wc`.
+    #[inline]
     pub fn as_raw(&self) -> &sys::ibv_wc {
         &self.0
     }

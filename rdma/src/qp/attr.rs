@@ -306,7 +306,7 @@ impl QueuePair {
         if attr.mask & m::IBV_QP_PORT != 0 {
             self.port = attr.attr.port_num;
         }
-        self.state = to;
+        self.set_state(to);
         Ok(())
     }
 
@@ -329,7 +329,7 @@ impl QueuePair {
         if ret != 0 {
             return Err(Error::from_ret("ibv_query_qp", ret));
         }
-        self.state = QpState::from_raw(attr.qp_state);
+        self.set_state(QpState::from_raw(attr.qp_state));
         Ok(self.state)
     }
 }

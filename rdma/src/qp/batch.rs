@@ -1,8 +1,7 @@
 //! Chains of work requests built on the stack and posted with one doorbell (one provider call).
 //! A batch holds `&mut QueuePair` until it is posted or dropped: at most one open batch per QP.
 
-use super::post::{range_error, PostError, SendWr};
-use super::ring::{Entry, Held};
+use super::post::{range_error, refused, PostError, SendWr};
 use super::{QueuePair, RECV_BIT};
 use crate::error::Error;
 use crate::mr::MemoryRegion;
@@ -106,16 +105,16 @@ pub struct SendBatch<'q, 'a, const N: usize> {
 impl<'a, const N: usize> SendBatch<'_, 'a, N> {
     /// Adds a request. Fails (handing its buffer back) when the batch or the send queue is
     /// full, or the request is invalid.
+    #[inline]
     pub fn push(&mut self, wr: SendWr<'a>) -> Result<(), PostError> {
         if self.len == N {
-            let e = Error::InvalidArgument(format!("the batch holds at most {N} requests"));
-            return Err(PostError::new(e, 0, wr.into_returned()));
+            return Err(refused(wr.into_owned(), || batch_full(N)));
         }
-        let mut raw = sys::ibv_send_wr::default();
-        let mut sge = sys::ibv_sge::default();
-        self.qp.stage_send(self.len, wr, &mut raw, &mut sge)?;
-        self.wrs[self.len].write(raw);
-        self.sges[self.len].write(sge);
+        // Built in place: the raw request and its SGE are written once, where they are posted
+        // from (a request that fails to stage leaves them initialized but not counted).
+        let raw = self.wrs[self.len].write(sys::ibv_send_wr::default());
+        let sge = self.sges[self.len].write(sys::ibv_sge::default());
+        self.qp.stage_send(self.len, wr, raw, sge)?;
         self.len += 1;
         Ok(())
     }
@@ -132,6 +131,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
 
     /// Links the requests and posts them with one `ibv_post_send`. On failure, the requests
     /// before the failing one are posted (`posted`) and the rest hand their buffers back.
+    #[inline]
     pub fn post(mut self) -> Result<(), PostError> {
         let n = std::mem::replace(&mut self.len, 0);
         if n == 0 {
@@ -149,7 +149,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         }
         let posted = posted_before(bad, wrs, n);
         self.qp.sq.commit(posted);
-        let returned = self.qp.unstage_sends(0, n - posted);
+        let returned = self.qp.unstage_sends(n - posted);
         Err(PostError::new(
             Error::from_ret("ibv_post_send", ret),
             posted,
@@ -162,7 +162,9 @@ impl<const N: usize> Drop for SendBatch<'_, '_, N> {
     fn drop(&mut self) {
         // A batch dropped without post: its staged entries were never given to the device.
         let n = std::mem::replace(&mut self.len, 0);
-        drop(self.qp.unstage_sends(0, n));
+        if n != 0 {
+            drop(self.qp.unstage_sends(n));
+        }
     }
 }
 
@@ -177,33 +179,22 @@ pub struct RecvBatch<'q, const N: usize> {
 
 impl<const N: usize> RecvBatch<'_, N> {
     /// Adds a receive into `buf`.
+    #[inline]
     pub fn push(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if let Err(e) = self.qp.check_recv_state() {
-            return Err(PostError::new(e, 0, vec![buf]));
+        if !self.qp.recv_ok() {
+            return Err(refused(Some(buf), || self.qp.recv_state_error()));
         }
-        if self.len == N || !self.qp.rq.has_room(self.len, 1) {
-            let e = if self.len == N {
-                Error::InvalidArgument(format!("the batch holds at most {N} requests"))
-            } else {
-                Error::QueueFull {
-                    queue: "receive queue",
-                    qpn: self.qp.qpn,
-                    depth: self.qp.rq.cap(),
-                }
-            };
-            return Err(PostError::new(e, 0, vec![buf]));
+        if self.len == N {
+            return Err(refused(Some(buf), || batch_full(N)));
+        }
+        if !self.qp.rq.has_room(self.len, 1) {
+            return Err(refused(Some(buf), || self.qp.queue_full(true)));
         }
         let Some(sge) = buf.sge(0, buf.len()) else {
-            let e = range_error(0, buf.len(), buf.len());
-            return Err(PostError::new(e, 0, vec![buf]));
+            let have = buf.len();
+            return Err(refused(Some(buf), move || range_error(0, have, have)));
         };
-        let nonce = self.qp.rq.stage(
-            self.len,
-            Entry {
-                user_wr_id: wr_id,
-                held: Held::Owned(buf),
-            },
-        );
+        let nonce = self.qp.rq.stage_owned(self.len, wr_id, buf);
         self.sges[self.len].write(sge);
         self.wrs[self.len].write(sys::ibv_recv_wr {
             wr_id: nonce | RECV_BIT,
@@ -226,6 +217,7 @@ impl<const N: usize> RecvBatch<'_, N> {
     }
 
     /// Links and posts the receives with one `ibv_post_recv`.
+    #[inline]
     pub fn post(mut self) -> Result<(), PostError> {
         let n = std::mem::replace(&mut self.len, 0);
         if n == 0 {
@@ -251,18 +243,24 @@ impl<const N: usize> RecvBatch<'_, N> {
     }
 }
 
+#[cold]
 fn unstage_recvs(qp: &mut QueuePair, n: usize) -> Vec<MemoryRegion> {
-    (0..n)
-        .filter_map(|off| match qp.rq.unstage(off).held {
-            Held::Owned(mr) => Some(mr),
-            _ => None,
-        })
-        .collect()
+    let mut out = Vec::new();
+    qp.rq.unstage_all(n, |buf| out.push(buf));
+    out
+}
+
+#[cold]
+#[inline(never)]
+fn batch_full(n: usize) -> Error {
+    Error::InvalidArgument(format!("the batch holds at most {n} requests"))
 }
 
 impl<const N: usize> Drop for RecvBatch<'_, N> {
     fn drop(&mut self) {
         let n = std::mem::replace(&mut self.len, 0);
-        drop(unstage_recvs(self.qp, n));
+        if n != 0 {
+            drop(unstage_recvs(self.qp, n));
+        }
     }
 }

@@ -24,9 +24,8 @@ use crate::mr::MemoryRegion;
 use crate::pd::{PdInner, ProtectionDomain};
 use crate::srq::{SharedReceiveQueue, SrqInner};
 use crate::sys;
-use ring::{Entry, Held, Ring};
+use ring::Ring;
 use std::fmt;
-use std::mem::ManuallyDrop;
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
@@ -77,7 +76,14 @@ pub struct QueuePair {
     sq: Ring,
     rq: Ring,
     pinned: Vec<PinnedSlot>,
-    sig_all: bool,
+    /// `IBV_SEND_SIGNALED` when the QP signals every send (`sq_sig_all`), else 0: or-ed into
+    /// every send's flags.
+    sig_flag: u32,
+    /// What `state` allows (kept by [`set_state`](Self::set_state), read on every post):
+    /// posting sends,
+    can_send: bool,
+    /// and posting receives (also false with an SRQ).
+    can_recv: bool,
     srq: Option<Arc<SrqInner>>,
     send_cq: Arc<CqInner>,
     recv_cq: Arc<CqInner>,
@@ -176,7 +182,7 @@ impl<'a> QpBuilder<'a> {
             max_recv_sge: c.max_recv_sge,
             max_inline_data: c.max_inline_data,
         };
-        Ok(QueuePair {
+        let mut qp = QueuePair {
             raw,
             qpn,
             state: QpState::Reset,
@@ -189,12 +195,25 @@ impl<'a> QpBuilder<'a> {
                 caps.max_recv_wr
             }),
             pinned: Vec::new(),
-            sig_all: self.sq_sig_all,
+            sig_flag: sig_flag(self.sq_sig_all),
+            can_send: false,
+            can_recv: false,
             srq: self.srq.map(|s| s.inner.clone()),
             send_cq: self.send_cq.inner.clone(),
             recv_cq: self.recv_cq.inner.clone(),
             pd: self.pd.inner.clone(),
-        })
+        };
+        qp.set_state(QpState::Reset);
+        Ok(qp)
+    }
+}
+
+/// The send flag `sq_sig_all` adds to every send.
+fn sig_flag(sig_all: bool) -> u32 {
+    if sig_all {
+        sys::ibv_send_flags::IBV_SEND_SIGNALED
+    } else {
+        0
     }
 }
 
@@ -289,25 +308,41 @@ impl QueuePair {
         recv_cq: &CompletionQueue,
     ) -> Self {
         debug_assert!(pd.inner.ctx.stub && send_cq.is_stub() && recv_cq.is_stub());
-        QueuePair {
+        let mut qp = QueuePair {
             raw,
             // SAFETY: `raw` is the caller's live fake QP; qp_num is a plain field.
             qpn: unsafe { (*raw.as_ptr()).qp_num },
-            state: QpState::Rts,
+            state: QpState::Reset,
             caps,
             port: 1,
             sq: Ring::new(caps.max_send_wr),
             rq: Ring::new(caps.max_recv_wr),
             pinned: Vec::new(),
-            sig_all,
+            sig_flag: sig_flag(sig_all),
+            can_send: false,
+            can_recv: false,
             srq: None,
             send_cq: send_cq.inner.clone(),
             recv_cq: recv_cq.inner.clone(),
             pd: pd.inner.clone(),
-        }
+        };
+        qp.set_state(QpState::Rts);
+        qp
+    }
+
+    /// Records the state this handle last set or saw, with what it allows to post.
+    pub(crate) fn set_state(&mut self, state: QpState) {
+        self.state = state;
+        self.can_send = matches!(state, QpState::Rts | QpState::Sqd);
+        self.can_recv = self.srq.is_none()
+            && matches!(
+                state,
+                QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd
+            );
     }
 
     /// The QP number.
+    #[inline]
     pub fn qpn(&self) -> u32 {
         self.qpn
     }
@@ -325,6 +360,7 @@ impl QueuePair {
         self.port
     }
     /// The raw QP pointer (valid while this QP lives).
+    #[inline]
     pub fn as_raw(&self) -> *mut sys::ibv_qp {
         self.raw.as_ptr()
     }
@@ -335,10 +371,12 @@ impl QueuePair {
         }
     }
     /// Outstanding send work requests (posted, completion not yet handed to [`complete`](Self::complete)).
+    #[inline]
     pub fn send_outstanding(&self) -> u64 {
         self.sq.outstanding()
     }
     /// Outstanding receive work requests.
+    #[inline]
     pub fn recv_outstanding(&self) -> u64 {
         self.rq.outstanding()
     }
@@ -364,28 +402,26 @@ impl QueuePair {
     #[inline(always)]
     pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
         let raw_id = wc.raw_wr_id();
-        let recv = raw_id & RECV_BIT != 0;
-        let ring = if recv { &mut self.rq } else { &mut self.sq };
-        let seq = match ring.seq_of(raw_id & !(RECV_BIT | SRQ_BIT)) {
-            Some(seq) if wc.qp_num() == self.qpn && raw_id & SRQ_BIT == 0 => seq,
+        let ring = if raw_id & RECV_BIT != 0 {
+            &mut self.rq
+        } else {
+            &mut self.sq
+        };
+        // An SRQ's completion keeps its SRQ_BIT: no nonce of this ring has it (nonces are
+        // below 2^62), so it matches nothing here.
+        let seq = match ring.seq_of(raw_id & !RECV_BIT) {
+            Some(seq) if wc.qp_num() == self.qpn => seq,
             _ => return Err(self.foreign(wc)),
         };
-        let pinned = &mut self.pinned;
-        let mut release = |held: Held| match held {
-            Held::Pinned(i) => pinned[i as usize].in_flight -= 1,
-            Held::Owned(_) | Held::Nothing => {}
-        };
-        let entry = ring.retire_through(seq, |e| release(e.held));
-        let buf = match entry.held {
-            Held::Owned(mr) => Some(mr),
-            other => {
-                release(other);
-                None
-            }
-        };
-        Ok(Completion::new(wc, entry.user_wr_id, buf))
+        // Requests that use a pinned source or a sink need no release: the pinned table
+        // records the last sequence number using each slot, which is done once the tail has
+        // passed it.
+        let (user_wr_id, buf) = ring.retire_through(seq);
+        Ok(Completion::new(wc, user_wr_id, buf))
     }
 
+    #[cold]
+    #[inline(never)]
     fn foreign(&self, wc: &WorkCompletion) -> Error {
         Error::ForeignCompletion {
             wr_id: wc.raw_wr_id(),
@@ -409,9 +445,8 @@ impl Drop for QueuePair {
         let ret = unsafe { sys::ibv_destroy_qp(self.raw.as_ptr()) };
         if ret != 0 {
             // The device may still use the outstanding buffers: leak them rather than free them.
-            let mut keep = ManuallyDrop::new(Vec::<Entry>::new());
-            self.sq.drain(|e| keep.push(e));
-            self.rq.drain(|e| keep.push(e));
+            self.sq.leak_buffers();
+            self.rq.leak_buffers();
             // Pinned buffers may be sources of outstanding sends.
             std::mem::forget(std::mem::take(&mut self.pinned));
         }
@@ -427,5 +462,189 @@ impl fmt::Debug for QueuePair {
             .field("send_outstanding", &self.sq.outstanding())
             .field("recv_outstanding", &self.rq.outstanding())
             .finish()
+    }
+}
+
+/// The ring's bookkeeping seen through the QP, on the stub provider: pinned and sink marks
+/// after failed and dropped batches, buffers of earlier requests retired by a later
+/// completion, and completions that are not this QP's.
+#[cfg(all(test, feature = "stub-provider"))]
+mod stub_tests {
+    use super::*;
+    use crate::{stub, Access, Local, RemoteBuf, WorkCompletion};
+
+    fn caps(depth: u32) -> QpCaps {
+        QpCaps {
+            max_send_wr: depth,
+            max_recv_wr: depth,
+            max_send_sge: 1,
+            max_recv_sge: 1,
+            max_inline_data: 64,
+        }
+    }
+
+    struct Fixture {
+        pd: ProtectionDomain,
+        cq: CompletionQueue,
+        qp: QueuePair,
+    }
+
+    fn fixture(depth: u32, cq_depth: u32) -> Fixture {
+        let ctx = stub::context();
+        let pd = stub::protection_domain(&ctx);
+        let cq = stub::completion_queue(&ctx, cq_depth);
+        let qp = stub::queue_pair(&pd, &cq, &cq, caps(depth), false);
+        Fixture { pd, cq, qp }
+    }
+
+    fn mr(pd: &ProtectionDomain, len: usize) -> MemoryRegion {
+        stub::memory_region(pd, len, Access::LOCAL_WRITE).unwrap()
+    }
+
+    fn poll_one(cq: &CompletionQueue) -> WorkCompletion {
+        let mut wcs = [WorkCompletion::default(); 1];
+        cq.poll(&mut wcs).unwrap()[0]
+    }
+
+    #[test]
+    fn a_batch_failing_midway_leaves_only_its_posted_requests_using_the_source() {
+        // A CQ with room for two completions: the third signaled send of the chain fails.
+        let Fixture { pd, cq, mut qp } = fixture(16, 2);
+        let p = qp.pin(mr(&pd, 64));
+        let mut b = qp.send_batch::<4>();
+        for i in 0..4 {
+            b.push(SendWr::send(p).wr_id(i)).unwrap();
+        }
+        let err = b.post().unwrap_err();
+        assert_eq!(err.posted, 2);
+        assert_eq!(qp.send_outstanding(), 2);
+        assert!(qp.unpin(p).is_err(), "two posted sends use it");
+        let second = {
+            let mut wcs = [WorkCompletion::default(); 2];
+            cq.poll(&mut wcs).unwrap()[1]
+        };
+        assert_eq!(qp.complete(&second).unwrap().wr_id, 1);
+        assert_eq!(qp.send_outstanding(), 0);
+        assert_eq!(
+            qp.unpin(p).unwrap().len(),
+            64,
+            "the two requests that were never posted do not hold it"
+        );
+    }
+
+    #[test]
+    fn a_dropped_batch_releases_its_sources_and_buffers() {
+        let Fixture { pd, mut qp, .. } = fixture(16, 16);
+        let p = qp.pin(mr(&pd, 64));
+        let owned = mr(&pd, 32);
+        {
+            let mut b = qp.send_batch::<4>();
+            b.push(SendWr::send(p).signaled(false)).unwrap();
+            b.push(SendWr::send(owned)).unwrap();
+            assert_eq!(b.len(), 2);
+        }
+        assert_eq!(qp.send_outstanding(), 0);
+        assert_eq!(stub::counters(&qp).send_doorbells, 0);
+        assert!(qp.unpin(p).is_ok(), "nothing was posted");
+        // The ring slot the owned buffer was staged in is free again: a new post uses it.
+        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(9)).unwrap();
+        assert_eq!(qp.send_outstanding(), 1);
+    }
+
+    #[test]
+    fn a_later_completion_retires_earlier_owned_and_pinned_requests() {
+        let Fixture { pd, cq, mut qp } = fixture(8, 16);
+        let p = qp.pin(mr(&pd, 64));
+        let sink = qp.sink(mr(&pd, 64));
+        let remote = RemoteBuf {
+            addr: 0x1000,
+            rkey: 1,
+            len: 64,
+        };
+        // owned (signaled), pinned (unsignaled), read into the sink (unsignaled), owned.
+        qp.post_send(SendWr::send(mr(&pd, 16)).wr_id(1)).unwrap();
+        qp.post_send(SendWr::send(p).wr_id(2).signaled(false))
+            .unwrap();
+        qp.post_send(SendWr::read_to_sink(sink, remote).wr_id(3).signaled(false))
+            .unwrap();
+        let last = mr(&pd, 16);
+        let addr = last.addr();
+        qp.post_send(SendWr::send(last).wr_id(4)).unwrap();
+        assert_eq!(qp.send_outstanding(), 4);
+        assert!(qp.unpin(p).is_err() && qp.unsink(sink).is_err());
+        let mut wcs = [WorkCompletion::default(); 4];
+        let polled = cq.poll(&mut wcs).unwrap();
+        assert_eq!(polled.len(), 2, "two signaled sends");
+        // The second completion first: the first owned buffer is dropped with the rest.
+        let done = qp.complete(&polled[1]).unwrap();
+        assert_eq!((done.wr_id, done.buf.unwrap().addr()), (4, addr));
+        assert_eq!(qp.send_outstanding(), 0);
+        assert!(matches!(
+            qp.complete(&polled[0]),
+            Err(Error::ForeignCompletion { .. })
+        ));
+        assert!(qp.unpin(p).is_ok() && qp.unsink(sink).is_ok());
+        // And the ring goes on: a full lap more of owned sends, each handed back.
+        for i in 0..20 {
+            let b = mr(&pd, 8);
+            let a = b.addr();
+            qp.post_send(SendWr::send(b).wr_id(100 + i)).unwrap();
+            let done = qp.complete(&poll_one(&cq)).unwrap();
+            assert_eq!((done.wr_id, done.buf.unwrap().addr()), (100 + i, a));
+        }
+    }
+
+    #[test]
+    fn a_sink_is_held_by_receives_and_reads_separately() {
+        let Fixture { pd, cq, mut qp } = fixture(8, 16);
+        let sink = qp.sink(mr(&pd, 64));
+        qp.post_recv_sink(sink, 0, 64, 1).unwrap();
+        let remote = RemoteBuf {
+            addr: 0x1000,
+            rkey: 1,
+            len: 64,
+        };
+        qp.post_send(SendWr::read_to_sink(sink, remote).wr_id(2))
+            .unwrap();
+        let (a, b) = (poll_one(&cq), poll_one(&cq));
+        qp.complete(&a).unwrap();
+        assert!(qp.unsink(sink).is_err(), "the read still writes it");
+        qp.complete(&b).unwrap();
+        assert_eq!(qp.unsink(sink).unwrap().len(), 64);
+        // A stale handle of the freed slot reaches nothing, and the slot is reused.
+        assert_eq!(qp.sink_len(sink), None);
+        assert!(qp.post_recv_sink(sink, 0, 8, 3).is_err());
+        let p = qp.pin(mr(&pd, 32));
+        assert_eq!(p.0, sink.0, "the free slot is reused");
+        assert_eq!(
+            qp.sink_len(sink),
+            None,
+            "a sink handle never reaches a source"
+        );
+        assert!(qp.post_send(SendWr::send(Local::Sink(Sink(p.0)))).is_err());
+    }
+
+    #[test]
+    fn completions_with_foreign_marks_are_rejected() {
+        let Fixture { pd, cq, mut qp } = fixture(8, 16);
+        qp.post_recv(mr(&pd, 64), 7).unwrap();
+        let wc = poll_one(&cq);
+        // The same nonce with the SRQ mark, or without the receive mark, is not this
+        // receive; nor is it with another QP number.
+        let mut srq = wc;
+        srq.0.wr_id |= SRQ_BIT;
+        let mut send_side = wc;
+        send_side.0.wr_id &= !RECV_BIT;
+        let mut other_qp = wc;
+        other_qp.0.qp_num ^= 1;
+        for bad in [srq, send_side, other_qp] {
+            assert!(matches!(
+                qp.complete(&bad),
+                Err(Error::ForeignCompletion { .. })
+            ));
+        }
+        assert_eq!(qp.recv_outstanding(), 1);
+        let done = qp.complete(&wc).unwrap();
+        assert_eq!((done.wr_id, done.buf.unwrap().len()), (7, 64));
     }
 }

@@ -1,8 +1,9 @@
 //! Buffers that stay with a queue pair across many work requests: read-only sources
 //! ([`Pinned`]) and write-only targets ([`Sink`]).
 //!
-//! Both live in one table of the QP. Each slot counts the outstanding work requests that use
-//! it, and its kind decides what Rust code may do with it while it is in the table: a pinned
+//! Both live in one table of the QP. Each slot knows the last work request of each queue that
+//! uses it (queues complete in order, so none is outstanding once the queue's tail has passed
+//! it), and its kind decides what Rust code may do with it while it is in the table: a pinned
 //! source is readable (the device only reads it), a sink is not reachable at all (the device
 //! may write it at any moment). A handle of one kind never reaches a slot of the other kind,
 //! even a stale handle whose slot was freed and reused: every use checks the kind.
@@ -10,6 +11,7 @@
 use super::QueuePair;
 use crate::error::{Error, Result};
 use crate::mr::MemoryRegion;
+use crate::sys;
 
 /// A read-only buffer pinned to a queue pair with [`QueuePair::pin`]: it can be the source of
 /// any number of outstanding sends and writes, signaled or not, because the QP keeps it until
@@ -35,22 +37,67 @@ pub(crate) enum SlotKind {
     Source,
     /// A sink: written by the device, unreachable from Rust.
     Sink,
+    /// Nothing: the buffer was taken back (the slot is reused by the next pin or sink).
+    Free,
 }
 
+/// A slot of the table. Instead of a count of the requests using it (an increment per post
+/// and a decrement per retired request), it records the sequence number of the last request
+/// of each work queue that uses it: work queues complete in order, so once a queue's tail has
+/// passed that number, no request of that queue uses the slot any more. Posting is one store,
+/// retiring nothing at all.
 pub(crate) struct PinnedSlot {
-    pub(crate) mr: Option<MemoryRegion>,
-    pub(crate) in_flight: u32,
+    /// `Free` exactly when `mr` is `None`.
     pub(crate) kind: SlotKind,
+    /// `mr`'s address, length and lkey, copied when it came in (it does not change while it
+    /// is in the table), so that a post reads them here rather than through the region.
+    addr: u64,
+    len: usize,
+    lkey: u32,
+    /// The last send-queue request using the slot, staged or outstanding (0: none ever).
+    /// Never below the sequence number of any such request that is staged or outstanding.
+    pub(crate) sq_last: u64,
+    /// The same for the receive queue.
+    pub(crate) rq_last: u64,
+    pub(crate) mr: Option<MemoryRegion>,
+}
+
+impl PinnedSlot {
+    /// The length of the buffer.
+    #[inline(always)]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The SGE describing `offset..offset+len` of the buffer, if it fits in it and in a u32
+    /// (as [`MemoryRegion`]'s own SGEs).
+    #[inline(always)]
+    pub(crate) fn sge(&self, offset: usize, len: usize) -> Option<sys::ibv_sge> {
+        let fits = offset.checked_add(len).is_some_and(|end| end <= self.len);
+        if !fits || len > u32::MAX as usize {
+            return None;
+        }
+        Some(sys::ibv_sge {
+            addr: self.addr + offset as u64,
+            length: len as u32,
+            lkey: self.lkey,
+        })
+    }
 }
 
 impl QueuePair {
     fn add_slot(&mut self, mr: MemoryRegion, kind: SlotKind) -> u32 {
+        debug_assert!(kind != SlotKind::Free);
         let slot = PinnedSlot {
-            mr: Some(mr),
-            in_flight: 0,
             kind,
+            addr: mr.addr(),
+            len: mr.len(),
+            lkey: mr.lkey(),
+            sq_last: 0,
+            rq_last: 0,
+            mr: Some(mr),
         };
-        if let Some(i) = self.pinned.iter().position(|s| s.mr.is_none()) {
+        if let Some(i) = self.pinned.iter().position(|s| s.kind == SlotKind::Free) {
             self.pinned[i] = slot;
             return i as u32;
         }
@@ -61,16 +108,20 @@ impl QueuePair {
     fn take_slot(&mut self, i: u32, kind: SlotKind) -> Result<MemoryRegion> {
         let what = match kind {
             SlotKind::Source => "pinned buffer",
-            SlotKind::Sink => "sink",
+            SlotKind::Sink | SlotKind::Free => "sink",
         };
+        let (sq_tail, rq_tail) = (self.sq.tail(), self.rq.tail());
         match self.pinned.get_mut(i as usize) {
-            Some(slot) if slot.mr.is_some() && slot.kind == kind && slot.in_flight == 0 => {
-                Ok(slot.mr.take().expect("checked is_some"))
-            }
-            Some(slot) if slot.mr.is_some() && slot.kind == kind => {
+            Some(slot) if slot.kind == kind && slot.mr.is_some() => {
+                // Every request using the slot has a sequence number at most `*_last`; all
+                // before a queue's tail have completed.
+                if slot.sq_last < sq_tail && slot.rq_last < rq_tail {
+                    slot.kind = SlotKind::Free;
+                    return Ok(slot.mr.take().expect("checked is_some"));
+                }
+                let users = self.sq.pinned_uses(i).0 + self.rq.pinned_uses(i).0;
                 Err(Error::InvalidArgument(format!(
-                    "{what} {i} is still used by {} outstanding work requests",
-                    slot.in_flight
+                    "{what} {i} is still used by {users} outstanding work requests"
                 )))
             }
             _ => Err(Error::InvalidArgument(format!(
@@ -80,13 +131,25 @@ impl QueuePair {
         }
     }
 
-    /// The registered memory of slot `i` if it is in use and of `kind`, for building an SGE.
+    /// Lowers the send queue's `sq_last` marks to the outstanding requests after staged ones
+    /// were taken back (they may have raised them).
+    pub(super) fn recount_sq_pinned(&mut self) {
+        for (i, slot) in self.pinned.iter_mut().enumerate() {
+            slot.sq_last = self.sq.pinned_uses(i as u32).1;
+        }
+    }
+
+    /// Slot `i` if it holds a buffer of `kind`.
+    #[inline(always)]
+    pub(crate) fn slot(&self, i: u32, kind: SlotKind) -> Option<&PinnedSlot> {
+        debug_assert!(kind != SlotKind::Free);
+        self.pinned.get(i as usize).filter(|s| s.kind == kind)
+    }
+
+    /// The registered memory of slot `i` if it is in use and of `kind`.
     #[inline(always)]
     pub(crate) fn slot_mr(&self, i: u32, kind: SlotKind) -> Option<&MemoryRegion> {
-        self.pinned
-            .get(i as usize)
-            .filter(|s| s.kind == kind)
-            .and_then(|s| s.mr.as_ref())
+        self.slot(i, kind).and_then(|s| s.mr.as_ref())
     }
 
     /// Pins a read-only source buffer to the QP (see [`Pinned`]). Its bytes stay readable
@@ -96,6 +159,7 @@ impl QueuePair {
     }
 
     /// A pinned buffer, read-only.
+    #[inline]
     pub fn pinned(&self, p: Pinned) -> Option<&MemoryRegion> {
         self.slot_mr(p.0, SlotKind::Source)
     }
@@ -119,6 +183,6 @@ impl QueuePair {
 
     /// The length of a sink's buffer (`None` for a handle this QP does not hold).
     pub fn sink_len(&self, s: Sink) -> Option<usize> {
-        self.slot_mr(s.0, SlotKind::Sink).map(MemoryRegion::len)
+        self.slot(s.0, SlotKind::Sink).map(PinnedSlot::len)
     }
 }

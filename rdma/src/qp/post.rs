@@ -2,7 +2,7 @@
 //! with one doorbell are in [`batch`](super::batch).
 
 use super::pinned::SlotKind;
-use super::ring::{Entry, Held};
+use super::ring::Held;
 use super::{Pinned, QpState, QueuePair, Sink, RECV_BIT};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
@@ -28,17 +28,44 @@ pub enum Local<'a> {
     Empty,
 }
 
+/// [`Local`] without its buffer: what [`Local::split`] leaves, `Copy` and without a destructor.
+#[derive(Clone, Copy)]
+enum LocalRef<'a> {
+    Owned,
+    Pinned(Pinned),
+    Inline(&'a [u8]),
+    Sink(Sink),
+    Empty,
+}
+
+impl<'a> Local<'a> {
+    /// The buffer an owned local holds (`Some` exactly for [`Local::Owned`]) and the rest.
+    #[inline(always)]
+    fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
+        match self {
+            Local::Owned(mr) => (Some(mr), LocalRef::Owned),
+            Local::Pinned(p) => (None, LocalRef::Pinned(p)),
+            Local::Inline(d) => (None, LocalRef::Inline(d)),
+            Local::Sink(k) => (None, LocalRef::Sink(k)),
+            Local::Empty => (None, LocalRef::Empty),
+        }
+    }
+}
+
 impl From<MemoryRegion> for Local<'_> {
+    #[inline]
     fn from(mr: MemoryRegion) -> Self {
         Local::Owned(mr)
     }
 }
 impl From<Pinned> for Local<'_> {
+    #[inline]
     fn from(p: Pinned) -> Self {
         Local::Pinned(p)
     }
 }
 impl<'a> From<&'a [u8]> for Local<'a> {
+    #[inline]
     fn from(b: &'a [u8]) -> Self {
         Local::Inline(b)
     }
@@ -60,6 +87,7 @@ pub struct SendWr<'a> {
 }
 
 impl<'a> SendWr<'a> {
+    #[inline]
     fn new(opcode: u32, local: Local<'a>, remote: Option<RemoteBuf>) -> Self {
         SendWr {
             opcode,
@@ -74,34 +102,40 @@ impl<'a> SendWr<'a> {
     }
 
     /// A SEND of `local` to the peer's next receive.
+    #[inline]
     pub fn send(local: impl Into<Local<'a>>) -> Self {
         Self::new(op::IBV_WR_SEND, local.into(), None)
     }
 
     /// An RDMA WRITE of `local` to `remote` (which must be at least as long).
+    #[inline]
     pub fn write(local: impl Into<Local<'a>>, remote: RemoteBuf) -> Self {
         Self::new(op::IBV_WR_RDMA_WRITE, local.into(), Some(remote))
     }
 
     /// An RDMA READ of `remote` into `dst` (the device writes `dst`, so it must be owned).
+    #[inline]
     pub fn read(dst: MemoryRegion, remote: RemoteBuf) -> Self {
         Self::new(op::IBV_WR_RDMA_READ, Local::Owned(dst), Some(remote))
     }
 
     /// An RDMA READ of `remote` into a [`Sink`] of this QP: any number may be outstanding,
     /// signaled or not; the data cannot be looked at until the sink is taken back.
+    #[inline]
     pub fn read_to_sink(sink: Sink, remote: RemoteBuf) -> Self {
         Self::new(op::IBV_WR_RDMA_READ, Local::Sink(sink), Some(remote))
     }
 
     /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
     /// consumes a receive on the peer and tells it the write has landed).
+    #[inline]
     pub fn imm(mut self, imm: u32) -> Self {
         self.imm = Some(imm);
         self
     }
 
     /// The caller's id, given back in the completion.
+    #[inline]
     pub fn wr_id(mut self, id: u64) -> Self {
         self.wr_id = id;
         self
@@ -110,6 +144,7 @@ impl<'a> SendWr<'a> {
     /// Whether a completion is generated (default true). Unsignaled requests complete
     /// silently when a later signaled one does; they cannot own a buffer (use
     /// [`Local::Pinned`] or [`Local::Inline`]).
+    #[inline]
     pub fn signaled(mut self, yes: bool) -> Self {
         if yes {
             self.flags |= flag::IBV_SEND_SIGNALED;
@@ -120,18 +155,21 @@ impl<'a> SendWr<'a> {
     }
 
     /// Sets the solicited-event bit (wakes a peer waiting with `solicited_only`).
+    #[inline]
     pub fn solicited(mut self) -> Self {
         self.flags |= flag::IBV_SEND_SOLICITED;
         self
     }
 
     /// Waits for earlier RDMA READs to finish before this request starts.
+    #[inline]
     pub fn fence(mut self) -> Self {
         self.flags |= flag::IBV_SEND_FENCE;
         self
     }
 
     /// Uses only `offset..offset+len` of the local buffer (default: all of it).
+    #[inline]
     pub fn range(mut self, offset: usize, len: usize) -> Self {
         self.offset = offset;
         self.len = Some(len);
@@ -139,12 +177,9 @@ impl<'a> SendWr<'a> {
     }
 
     /// The buffer this request owns, handed back when it is not posted.
-    pub(super) fn into_returned(self) -> Vec<MemoryRegion> {
-        give_back(self.local)
-    }
-
-    fn signaled_flag(&self) -> bool {
-        self.flags & flag::IBV_SEND_SIGNALED != 0
+    #[inline(always)]
+    pub(super) fn into_owned(self) -> Option<MemoryRegion> {
+        owned(self.local)
     }
 }
 
@@ -197,46 +232,118 @@ impl From<PostError> for Error {
     }
 }
 
-fn give_back(local: Local<'_>) -> Vec<MemoryRegion> {
-    match local {
-        Local::Owned(mr) => vec![mr],
-        _ => Vec::new(),
-    }
+/// The buffer a request owns, if any.
+#[inline(always)]
+fn owned(local: Local<'_>) -> Option<MemoryRegion> {
+    local.split().0
+}
+
+/// A request refused before it was staged: the error `why` makes, with the request's buffer
+/// handed back. (`pub(super)`: batches refuse requests too.)
+///
+/// The buffer is moved in before the error is made. Were the error made first (it may
+/// allocate, so unwind), the buffer would need dropping on that unwinding path, and a value
+/// whose address a drop (or any call) receives is kept in memory on every path: the data
+/// path wants it in registers. For the same reason callers pass a fresh `Option`
+/// (`owned(wr.local)`, `Some(buf)`), not the request itself.
+#[cold]
+#[inline(never)]
+pub(super) fn refused(buf: Option<MemoryRegion>, why: impl FnOnce() -> Error) -> PostError {
+    let returned = buf.into_iter().collect();
+    PostError::new(why(), 0, returned)
 }
 
 impl QueuePair {
-    fn check_send_state(&self) -> Result<(), Error> {
-        if self.state == QpState::Rts || self.state == QpState::Sqd {
-            return Ok(());
-        }
-        Err(Error::QpState {
+    /// True when the state allows posting sends.
+    #[inline(always)]
+    fn send_ok(&self) -> bool {
+        debug_assert_eq!(
+            self.can_send,
+            matches!(self.state, QpState::Rts | QpState::Sqd)
+        );
+        self.can_send
+    }
+
+    /// True when receives may be posted to this QP: its state allows them and it has its own
+    /// receive queue.
+    #[inline(always)]
+    pub(super) fn recv_ok(&self) -> bool {
+        debug_assert_eq!(
+            self.can_recv,
+            self.srq.is_none()
+                && matches!(
+                    self.state,
+                    QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd
+                )
+        );
+        self.can_recv
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn send_state_error(&self) -> Error {
+        Error::QpState {
             what: "a send",
             qpn: self.qpn,
             state: self.state,
             needs: "RTS",
-        })
+        }
     }
 
-    pub(super) fn check_recv_state(&self) -> Result<(), Error> {
+    #[cold]
+    #[inline(never)]
+    pub(super) fn recv_state_error(&self) -> Error {
         if self.srq.is_some() {
-            return Err(Error::InvalidArgument(format!(
+            return Error::InvalidArgument(format!(
                 "QP {:#x} takes its receives from an SRQ: post them there",
                 self.qpn
-            )));
+            ));
         }
-        match self.state {
-            QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd => Ok(()),
-            state => Err(Error::QpState {
-                what: "a receive",
-                qpn: self.qpn,
-                state,
-                needs: "INIT, RTR or RTS",
-            }),
+        Error::QpState {
+            what: "a receive",
+            qpn: self.qpn,
+            state: self.state,
+            needs: "INIT, RTR or RTS",
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn queue_full(&self, recv: bool) -> Error {
+        let (queue, ring) = if recv {
+            ("receive queue", &self.rq)
+        } else {
+            ("send queue", &self.sq)
+        };
+        Error::QueueFull {
+            queue,
+            qpn: self.qpn,
+            depth: ring.cap(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn no_slot(&self, kind: SlotKind, i: u32) -> Error {
+        let what = match kind {
+            SlotKind::Source => "pinned buffer",
+            SlotKind::Sink | SlotKind::Free => "sink",
+        };
+        Error::InvalidArgument(format!("no {what} {i} on QP {:#x}", self.qpn))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn inline_too_long(&self, len: usize) -> Error {
+        Error::InvalidArgument(format!(
+            "{len} bytes of inline data, QP {:#x} allows {}",
+            self.qpn, self.caps.max_inline_data
+        ))
     }
 
     /// Validates `wr`, fills the raw request and SGE, and stages its ring entry `offset`
-    /// places after the head. On error the request's buffer is handed back.
+    /// places after the head. On error the request's buffer is handed back and nothing has
+    /// changed.
     #[inline(always)]
     pub(super) fn stage_send(
         &mut self,
@@ -245,22 +352,36 @@ impl QueuePair {
         raw: &mut sys::ibv_send_wr,
         sge: &mut sys::ibv_sge,
     ) -> Result<(), PostError> {
+        // Taken apart first: the owned buffer (if any) is the only part with a destructor, so
+        // the rest never needs to be in memory (a value that a drop, even one on an unwinding
+        // path, gets the address of, stays in memory).
+        let SendWr {
+            opcode,
+            local,
+            offset: start,
+            len,
+            remote,
+            imm,
+            flags,
+            wr_id,
+        } = wr;
+        let (buf, local) = local.split();
         macro_rules! bail {
             ($e:expr) => {
-                return Err(PostError::new($e, 0, give_back(wr.local)))
+                return Err(refused(buf, move || $e))
             };
         }
         if !self.sq.has_room(offset, 1) {
-            bail!(Error::QueueFull {
-                queue: "send queue",
-                qpn: self.qpn,
-                depth: self.sq.cap()
-            });
+            bail!(self.queue_full(false));
         }
-        let signaled = wr.signaled_flag() || self.sig_all;
-        let mut flags = wr.flags;
-        let (held, sge_val) = match &wr.local {
-            Local::Owned(mr) => {
+        let mut flags = flags | self.sig_flag;
+        let signaled = flags & flag::IBV_SEND_SIGNALED != 0;
+        // Validation only: nothing changes until the request is known to be good.
+        let (held, sge_val) = match local {
+            LocalRef::Owned => {
+                let Some(mr) = &buf else {
+                    unreachable!("split gives an owned local its buffer")
+                };
                 if !signaled {
                     bail!(Error::InvalidArgument(
                         "an unsignaled work request cannot own a buffer: signal it, or pin the \
@@ -268,61 +389,60 @@ impl QueuePair {
                             .into()
                     ));
                 }
-                let len = wr.len.unwrap_or(mr.len().saturating_sub(wr.offset));
-                match mr.sge(wr.offset, len) {
-                    Some(s) => (None, Some(s)),
-                    None => bail!(range_error(wr.offset, len, mr.len())),
+                let len = len.unwrap_or(mr.len().saturating_sub(start));
+                match mr.sge(start, len) {
+                    Some(s) => (Held::Owned, Some(s)),
+                    None => {
+                        let have = mr.len();
+                        bail!(range_error(start, len, have))
+                    }
                 }
             }
-            Local::Pinned(p) => {
-                if wr.opcode == op::IBV_WR_RDMA_READ {
+            LocalRef::Pinned(p) => {
+                if opcode == op::IBV_WR_RDMA_READ {
                     bail!(Error::InvalidArgument(
                         "an RDMA READ writes its local buffer: it cannot be a pinned read-only one"
                             .into()
                     ));
                 }
-                let Some(mr) = self.pinned(*p) else {
-                    bail!(Error::InvalidArgument(format!(
-                        "no pinned buffer {} on QP {:#x}",
-                        p.0, self.qpn
-                    )));
+                let Some(mr) = self.slot(p.0, SlotKind::Source) else {
+                    bail!(self.no_slot(SlotKind::Source, p.0));
                 };
-                let len = wr.len.unwrap_or(mr.len().saturating_sub(wr.offset));
-                match mr.sge(wr.offset, len) {
-                    Some(s) => (Some(Held::Pinned(p.0)), Some(s)),
-                    None => bail!(range_error(wr.offset, len, mr.len())),
+                let len = len.unwrap_or(mr.len().saturating_sub(start));
+                match mr.sge(start, len) {
+                    Some(s) => (Held::Pinned(p.0), Some(s)),
+                    None => {
+                        let have = mr.len();
+                        bail!(range_error(start, len, have))
+                    }
                 }
             }
-            Local::Sink(k) => {
-                if wr.opcode != op::IBV_WR_RDMA_READ {
+            LocalRef::Sink(k) => {
+                if opcode != op::IBV_WR_RDMA_READ {
                     bail!(Error::InvalidArgument(
                         "a sink is the destination of RDMA READs and receives only: the device \
                          may be writing it"
                             .into()
                     ));
                 }
-                let Some(mr) = self.slot_mr(k.0, SlotKind::Sink) else {
-                    bail!(Error::InvalidArgument(format!(
-                        "no sink {} on QP {:#x}",
-                        k.0, self.qpn
-                    )));
+                let Some(mr) = self.slot(k.0, SlotKind::Sink) else {
+                    bail!(self.no_slot(SlotKind::Sink, k.0));
                 };
-                let len = wr.len.unwrap_or(mr.len().saturating_sub(wr.offset));
-                match mr.sge(wr.offset, len) {
-                    Some(s) => (Some(Held::Pinned(k.0)), Some(s)),
-                    None => bail!(range_error(wr.offset, len, mr.len())),
+                let len = len.unwrap_or(mr.len().saturating_sub(start));
+                match mr.sge(start, len) {
+                    Some(s) => (Held::Pinned(k.0), Some(s)),
+                    None => {
+                        let have = mr.len();
+                        bail!(range_error(start, len, have))
+                    }
                 }
             }
-            Local::Inline(data) => {
-                if data.len() > self.caps.max_inline_data as usize {
-                    bail!(Error::InvalidArgument(format!(
-                        "{} bytes of inline data, QP {:#x} allows {}",
-                        data.len(),
-                        self.qpn,
-                        self.caps.max_inline_data
-                    )));
+            LocalRef::Inline(data) => {
+                let n = data.len();
+                if n > self.caps.max_inline_data as usize {
+                    bail!(self.inline_too_long(n));
                 }
-                if wr.opcode == op::IBV_WR_RDMA_READ {
+                if opcode == op::IBV_WR_RDMA_READ {
                     bail!(Error::InvalidArgument(
                         "an RDMA READ cannot be inline".into()
                     ));
@@ -333,25 +453,23 @@ impl QueuePair {
                     length: data.len() as u32,
                     lkey: 0,
                 };
-                (Some(Held::Nothing), (!data.is_empty()).then_some(s))
+                (Held::Nothing, (!data.is_empty()).then_some(s))
             }
-            Local::Empty => (Some(Held::Nothing), None),
+            LocalRef::Empty => (Held::Nothing, None),
         };
         let local_len = sge_val.map_or(0, |s| s.length as u64);
-        let mut opcode = wr.opcode;
-        if let Some(remote) = wr.remote {
-            if local_len > remote.len {
-                bail!(Error::InvalidArgument(format!(
-                    "{local_len} local bytes do not fit the {}-byte remote buffer",
-                    remote.len
-                )));
+        let mut opcode = opcode;
+        if let Some(remote) = remote {
+            let remote_len = remote.len;
+            if local_len > remote_len {
+                bail!(remote_too_small(local_len, remote_len));
             }
             raw.wr.rdma = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_1 {
                 remote_addr: remote.addr,
                 rkey: remote.rkey,
             };
         }
-        if let Some(imm) = wr.imm {
+        if let Some(imm) = imm {
             opcode = match opcode {
                 op::IBV_WR_SEND => op::IBV_WR_SEND_WITH_IMM,
                 op::IBV_WR_RDMA_WRITE => op::IBV_WR_RDMA_WRITE_WITH_IMM,
@@ -361,31 +479,22 @@ impl QueuePair {
             };
             raw.__bindgen_anon_1.imm_data = imm.to_be();
         }
-        let held = match held {
-            Some(h) => h,
-            None => match wr.local {
-                Local::Owned(mr) => Held::Owned(mr),
-                _ => unreachable!("only owned buffers defer their hold"),
-            },
+        // The request is good: stage it. An owned buffer moves into the ring; a pinned source
+        // or sink records this request as its last user on the send queue.
+        let nonce = match buf {
+            Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
+            None => {
+                if let Held::Pinned(i) = held {
+                    // `i` was looked up above: the slot exists.
+                    self.pinned[i as usize].sq_last = self.sq.seq_at(offset);
+                }
+                self.sq.stage(offset, wr_id, held)
+            }
         };
-        if let Held::Pinned(i) = held {
-            self.pinned[i as usize].in_flight += 1;
-        }
-        let nonce = self.sq.stage(
-            offset,
-            Entry {
-                user_wr_id: wr.wr_id,
-                held,
-            },
-        );
         raw.wr_id = nonce;
         raw.next = ptr::null_mut();
         raw.opcode = opcode;
-        raw.send_flags = if signaled {
-            flags | flag::IBV_SEND_SIGNALED
-        } else {
-            flags
-        };
+        raw.send_flags = flags;
         match sge_val {
             Some(s) => {
                 *sge = s;
@@ -400,24 +509,28 @@ impl QueuePair {
         Ok(())
     }
 
-    /// Takes back staged send entries `from..to` that were not posted.
-    pub(super) fn unstage_sends(&mut self, from: usize, to: usize) -> Vec<MemoryRegion> {
+    /// Takes back the `n` staged send entries, which were not posted.
+    #[cold]
+    pub(super) fn unstage_sends(&mut self, n: usize) -> Vec<MemoryRegion> {
         let mut out = Vec::new();
-        for off in from..to {
-            match self.sq.unstage(off).held {
-                Held::Owned(mr) => out.push(mr),
-                Held::Pinned(i) => self.pinned[i as usize].in_flight -= 1,
-                Held::Nothing => {}
-            }
-        }
+        self.sq.unstage_all(n, |buf| out.push(buf));
+        // The pinned table's marks may name the requests taken back.
+        self.recount_sq_pinned();
         out
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn post_send_failed(&mut self, ret: i32) -> PostError {
+        let returned = self.unstage_sends(1);
+        PostError::new(Error::from_ret("ibv_post_send", ret), 0, returned)
     }
 
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
-        if let Err(e) = self.check_send_state() {
-            return Err(PostError::new(e, 0, give_back(wr.local)));
+        if !self.send_ok() {
+            return Err(refused(owned(wr.local), || self.send_state_error()));
         }
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = sys::ibv_sge::default();
@@ -428,43 +541,35 @@ impl QueuePair {
         // by the provider before it returns.
         let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            let returned = self.unstage_sends(0, 1);
-            return Err(PostError::new(
-                Error::from_ret("ibv_post_send", ret),
-                0,
-                returned,
-            ));
+            return Err(self.post_send_failed(ret));
         }
         self.sq.commit(1);
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn post_recv_failed(&mut self, ret: i32) -> PostError {
+        let mut returned = Vec::new();
+        self.rq.unstage_all(1, |buf| returned.push(buf));
+        PostError::new(Error::from_ret("ibv_post_recv", ret), 0, returned)
     }
 
     /// Posts a receive of up to `buf.len()` bytes into `buf` (`ibv_post_recv`). The QP owns
     /// `buf` until [`complete`](Self::complete) hands it back.
     #[inline(always)]
     pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if let Err(e) = self.check_recv_state() {
-            return Err(PostError::new(e, 0, vec![buf]));
+        if !self.recv_ok() {
+            return Err(refused(Some(buf), || self.recv_state_error()));
         }
         if !self.rq.has_room(0, 1) {
-            let e = Error::QueueFull {
-                queue: "receive queue",
-                qpn: self.qpn,
-                depth: self.rq.cap(),
-            };
-            return Err(PostError::new(e, 0, vec![buf]));
+            return Err(refused(Some(buf), || self.queue_full(true)));
         }
         let Some(mut sge) = buf.sge(0, buf.len()) else {
-            let e = range_error(0, buf.len(), buf.len());
-            return Err(PostError::new(e, 0, vec![buf]));
+            let have = buf.len();
+            return Err(refused(Some(buf), move || range_error(0, have, have)));
         };
-        let nonce = self.rq.stage(
-            0,
-            Entry {
-                user_wr_id: wr_id,
-                held: Held::Owned(buf),
-            },
-        );
+        let nonce = self.rq.stage_owned(0, wr_id, buf);
         let mut raw = sys::ibv_recv_wr {
             wr_id: nonce | RECV_BIT,
             next: ptr::null_mut(),
@@ -476,15 +581,7 @@ impl QueuePair {
         // which keeps it until the completion is handed back or the QP is destroyed.
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            let returned = match self.rq.unstage(0).held {
-                Held::Owned(mr) => vec![mr],
-                _ => Vec::new(),
-            };
-            return Err(PostError::new(
-                Error::from_ret("ibv_post_recv", ret),
-                0,
-                returned,
-            ));
+            return Err(self.post_recv_failed(ret));
         }
         self.rq.commit(1);
         Ok(())
@@ -502,30 +599,20 @@ impl QueuePair {
         len: usize,
         wr_id: u64,
     ) -> Result<(), Error> {
-        self.check_recv_state()?;
-        if !self.rq.has_room(0, 1) {
-            return Err(Error::QueueFull {
-                queue: "receive queue",
-                qpn: self.qpn,
-                depth: self.rq.cap(),
-            });
+        if !self.recv_ok() {
+            return Err(self.recv_state_error());
         }
-        let Some(mr) = self.slot_mr(sink.0, SlotKind::Sink) else {
-            return Err(Error::InvalidArgument(format!(
-                "no sink {} on QP {:#x}",
-                sink.0, self.qpn
-            )));
+        if !self.rq.has_room(0, 1) {
+            return Err(self.queue_full(true));
+        }
+        let Some(mr) = self.slot(sink.0, SlotKind::Sink) else {
+            return Err(self.no_slot(SlotKind::Sink, sink.0));
         };
         let Some(mut sge) = mr.sge(offset, len) else {
             return Err(range_error(offset, len, mr.len()));
         };
-        let nonce = self.rq.stage(
-            0,
-            Entry {
-                user_wr_id: wr_id,
-                held: Held::Pinned(sink.0),
-            },
-        );
+        let seq = self.rq.seq_at(0);
+        let nonce = self.rq.stage(0, wr_id, Held::Pinned(sink.0));
         let mut raw = sys::ibv_recv_wr {
             wr_id: nonce | RECV_BIT,
             next: ptr::null_mut(),
@@ -534,14 +621,14 @@ impl QueuePair {
         };
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; the SGE describes memory of a sink held by this QP, which no
-        // Rust code can reach and which the QP keeps (counted) until this request completes or
-        // the QP is destroyed.
+        // Rust code can reach and which the QP keeps until this request completes (its mark
+        // is set below, before anything else can look at it) or the QP is destroyed.
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            self.rq.unstage(0);
+            self.rq.unstage_all(1, drop);
             return Err(Error::from_ret("ibv_post_recv", ret));
         }
-        self.pinned[sink.0 as usize].in_flight += 1;
+        self.pinned[sink.0 as usize].rq_last = seq;
         self.rq.commit(1);
         Ok(())
     }
@@ -577,6 +664,16 @@ impl QueuePair {
     }
 }
 
+#[cold]
+#[inline(never)]
+fn remote_too_small(local_len: u64, remote_len: u64) -> Error {
+    Error::InvalidArgument(format!(
+        "{local_len} local bytes do not fit the {remote_len}-byte remote buffer"
+    ))
+}
+
+#[cold]
+#[inline(never)]
 pub(super) fn range_error(offset: usize, len: usize, have: usize) -> Error {
     Error::InvalidArgument(format!(
         "range {offset}..{} does not fit a {have}-byte buffer (or exceeds 4 GiB)",

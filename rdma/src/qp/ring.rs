@@ -1,12 +1,19 @@
-//! The in-flight ring of one work queue: what each outstanding work request owns, indexed by
+//! The in-flight ring of one work queue: what each outstanding work request holds, indexed by
 //! its sequence number on the queue. Allocated once with the QP; posting and completing only
-//! move values in and out of it.
+//! write and read its slots.
 //!
 //! The `wr_id` the device sees is not the sequence number but a *nonce* unique in the whole
 //! process: the ring reserves nonces in blocks from one global counter (one atomic add per
 //! block, not per post) and maps a completion's nonce back to its sequence number only if it is
 //! in one of its own two latest blocks. So a completion of another queue, of a QP on another
 //! device with the same QP number, or of a destroyed QP, never matches a live request here.
+//!
+//! A slot is kept in two arrays indexed alike, so that the data path moves little: a 16-byte
+//! [`Entry`] (the caller's `wr_id` and what the request holds) and the buffer an owning
+//! request holds (`Option<MemoryRegion>`, `Some` exactly for the live entries that are
+//! [`Held::Owned`]). Entries are plain data: retiring requests that own no buffer only moves
+//! the tail. Their entries stay behind, never read again (only `tail..head` and the staged
+//! ones after it are live), and the next request staged there overwrites them.
 
 use crate::mr::MemoryRegion;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,11 +23,22 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NEXT_NONCE: AtomicU64 = AtomicU64::new(1);
 const NONCE_LIMIT: u64 = 1 << 62;
 
+/// A block of nonces: the nonce of the request with sequence number `seq`, and of the
+/// `block_len - 1` ones after it.
 #[derive(Debug, Clone, Copy)]
 struct Block {
     nonce: u64,
     seq: u64,
 }
+
+/// No block: nothing [`Ring::seq_of`] is given maps into it. It is given `wr_id`s without the
+/// receive mark (bit 63), so below `2^63`, where this block starts (and it is far shorter
+/// than `2^63`). Even an SRQ's `wr_id` (bit 62 set) matches no block: real blocks end at or
+/// below `NONCE_LIMIT` (2^62).
+const NO_BLOCK: Block = Block {
+    nonce: 1 << 63,
+    seq: 0,
+};
 
 /// Reserves `len` fresh nonces.
 pub(crate) fn reserve(len: u64) -> u64 {
@@ -33,39 +51,59 @@ pub(crate) fn reserve(len: u64) -> u64 {
     base
 }
 
-/// The local memory a work request uses, as the queue keeps it until completion.
-#[derive(Debug)]
+/// The local memory a work request uses, as its ring entry records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Held {
     /// Nothing (inline data, zero-length, or a slot not in use).
     Nothing,
-    /// A piece the queue owns until completion.
-    Owned(MemoryRegion),
-    /// A read-only source pinned to the QP (index into its pinned table).
+    /// A piece the queue owns until completion, kept in the ring's buffer array.
+    Owned,
+    /// A buffer of the QP's pinned table (a pinned source or a sink), by index.
     Pinned(u32),
 }
 
-#[derive(Debug)]
+/// One request's record: 16 bytes, `Copy`.
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Entry {
     pub(crate) user_wr_id: u64,
     pub(crate) held: Held,
 }
 
-/// Sequence numbers start at 1, so a zeroed `wr_id` never matches.
+const EMPTY: Entry = Entry {
+    user_wr_id: 0,
+    held: Held::Nothing,
+};
+
+/// Sequence numbers start at 1, so a zeroed `wr_id` never matches (and 0 can mean "never" to
+/// the QP's pinned table).
 const FIRST_SEQ: u64 = 1;
 
 /// A ring with room for `cap` outstanding entries (`tail..head`, in post order). Its slot
-/// array is `cap` rounded up to a power of two, so a sequence number finds its slot with a mask
-/// rather than a division.
+/// arrays are `cap` rounded up to a power of two, so a sequence number finds its slot with a
+/// mask rather than a division.
 #[derive(Debug)]
 pub(crate) struct Ring {
+    /// `mask + 1` entries (set in `new`, never resized): the slot of `seq` is `seq & mask`.
     slots: Box<[Entry]>,
+    /// `mask + 1` buffers, indexed like `slots`: `Some` exactly for the live owned entries.
+    bufs: Box<[Option<MemoryRegion>]>,
     mask: u64,
     cap: u32,
     head: u64,
     tail: u64,
-    /// Nonces per block: at least `cap`, so the outstanding window spans at most two blocks.
+    /// `tail + cap`: staged and outstanding entries have sequence numbers below it.
+    end: u64,
+    /// The sequence number of the last entry staged with a buffer (0: none yet). No live
+    /// entry that owns a buffer has a later one: each is staged after every live entry.
+    last_owned: u64,
+    /// Nonces per block: at least `16 * cap`, so the live window spans at most two blocks.
     block_len: u64,
     cur: Block,
+    /// The first sequence number after the current block.
+    cur_end: u64,
+    /// `cur.nonce - cur.seq` (wrapping): a sequence number of the current block plus this is
+    /// its nonce.
+    to_nonce: u64,
     prev: Block,
 }
 
@@ -74,26 +112,24 @@ impl Ring {
         let cap = cap.max(1);
         let len = (cap as usize).next_power_of_two();
         let block_len = (len as u64).max(64) * 16;
+        let nonce = reserve(block_len);
         Ring {
             mask: len as u64 - 1,
             cap,
             block_len,
             cur: Block {
-                nonce: reserve(block_len),
+                nonce,
                 seq: FIRST_SEQ,
             },
-            prev: Block {
-                nonce: NONCE_LIMIT,
-                seq: 0,
-            },
-            slots: (0..len)
-                .map(|_| Entry {
-                    user_wr_id: 0,
-                    held: Held::Nothing,
-                })
-                .collect(),
+            cur_end: FIRST_SEQ + block_len,
+            to_nonce: nonce.wrapping_sub(FIRST_SEQ),
+            prev: NO_BLOCK,
+            slots: vec![EMPTY; len].into_boxed_slice(),
+            bufs: (0..len).map(|_| None).collect(),
             head: FIRST_SEQ,
             tail: FIRST_SEQ,
+            end: FIRST_SEQ + cap as u64,
+            last_owned: 0,
         }
     }
 
@@ -107,56 +143,157 @@ impl Ring {
         self.head - self.tail
     }
 
+    /// The oldest outstanding sequence number (`head` when none is): every request before it
+    /// has completed.
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail
+    }
+
     /// Room for `n` more after `reserved` already staged ones.
     #[inline(always)]
     pub(crate) fn has_room(&self, reserved: usize, n: usize) -> bool {
-        self.outstanding() as usize + reserved + n <= self.cap as usize
+        self.head + (reserved + n) as u64 <= self.end
+    }
+
+    /// The sequence number of the entry staged `offset` places after the head.
+    #[inline(always)]
+    pub(crate) fn seq_at(&self, offset: usize) -> u64 {
+        self.head + offset as u64
     }
 
     #[inline(always)]
-    fn idx(&self, seq: u64) -> usize {
-        (seq & self.mask) as usize
+    fn entry(&self, seq: u64) -> &Entry {
+        let i = (seq & self.mask) as usize;
+        debug_assert!(i < self.slots.len());
+        // SAFETY: `slots.len() == mask + 1` (made so in `new`; `slots` is never replaced or
+        // resized), so `seq & mask` is in bounds.
+        unsafe { self.slots.get_unchecked(i) }
     }
 
-    /// Stages an entry `offset` places after the head (not yet outstanding); returns the
-    /// nonce to put in its `wr_id`. The caller checked [`has_room`](Self::has_room).
     #[inline(always)]
-    pub(crate) fn stage(&mut self, offset: usize, entry: Entry) -> u64 {
-        let seq = self.head + offset as u64;
-        let i = self.idx(seq);
-        self.slots[i] = entry;
-        if seq >= self.cur.seq + self.block_len {
-            self.prev = self.cur;
-            self.cur = Block {
-                nonce: reserve(self.block_len),
-                seq: self.cur.seq + self.block_len,
-            };
+    fn entry_mut(&mut self, seq: u64) -> &mut Entry {
+        let i = (seq & self.mask) as usize;
+        debug_assert!(i < self.slots.len());
+        // SAFETY: as in `entry`.
+        unsafe { self.slots.get_unchecked_mut(i) }
+    }
+
+    #[inline(always)]
+    fn buf_mut(&mut self, seq: u64) -> &mut Option<MemoryRegion> {
+        let i = (seq & self.mask) as usize;
+        debug_assert!(i < self.bufs.len());
+        // SAFETY: `bufs.len() == mask + 1` too (made so in `new`; never replaced or resized).
+        unsafe { self.bufs.get_unchecked_mut(i) }
+    }
+
+    /// Stages an entry holding no buffer of its own `offset` places after the head (not yet
+    /// outstanding); returns the nonce to put in its `wr_id`. The caller checked
+    /// [`has_room`](Self::has_room).
+    #[inline(always)]
+    pub(crate) fn stage(&mut self, offset: usize, user_wr_id: u64, held: Held) -> u64 {
+        debug_assert!(
+            held != Held::Owned,
+            "owned buffers are staged with stage_owned"
+        );
+        let seq = self.seq_at(offset);
+        *self.entry_mut(seq) = Entry { user_wr_id, held };
+        self.nonce_of(seq)
+    }
+
+    /// Stages an entry that owns `buf` until it completes, as [`stage`](Self::stage) does.
+    #[inline(always)]
+    pub(crate) fn stage_owned(&mut self, offset: usize, user_wr_id: u64, buf: MemoryRegion) -> u64 {
+        let seq = self.seq_at(offset);
+        *self.entry_mut(seq) = Entry {
+            user_wr_id,
+            held: Held::Owned,
+        };
+        // The slot is not live, so its buffer is `None`: forgotten, not dropped, so that no
+        // drop code (and no landing pad that would keep `buf` in memory) is on this path.
+        // Were it ever `Some`, that buffer would leak, which is safe.
+        let old = self.buf_mut(seq).replace(buf);
+        debug_assert!(old.is_none(), "a slot that is not live holds no buffer");
+        std::mem::forget(old);
+        self.last_owned = seq;
+        self.nonce_of(seq)
+    }
+
+    /// The nonce of sequence number `seq`, which is staged: at or after the head, so in the
+    /// current block or the first of the next (which this opens).
+    #[inline(always)]
+    fn nonce_of(&mut self, seq: u64) -> u64 {
+        if seq >= self.cur_end {
+            self.next_block();
         }
-        self.cur.nonce + (seq - self.cur.seq)
+        debug_assert!(seq >= self.cur.seq && seq < self.cur_end);
+        seq.wrapping_add(self.to_nonce)
+    }
+
+    /// Reserves the next block of nonces; the current one becomes the previous one (where
+    /// outstanding requests may still be).
+    #[cold]
+    #[inline(never)]
+    fn next_block(&mut self) {
+        self.prev = self.cur;
+        self.cur = Block {
+            nonce: reserve(self.block_len),
+            seq: self.cur_end,
+        };
+        self.cur_end += self.block_len;
+        self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
+    }
+
+    /// Undoes [`next_block`](Self::next_block) when the request that opened the current block
+    /// is taken back before it was posted, with every later staged one: no request of the
+    /// block is then outstanding, and the head is back in the previous block, whose nonces its
+    /// requests must keep using. The block's nonces are never used (a later post reserves a
+    /// fresh block), and the block before the previous one holds no outstanding request any
+    /// more (the live window is shorter than a block), so forgetting it loses nothing.
+    #[cold]
+    #[inline(never)]
+    fn previous_block(&mut self) {
+        debug_assert!(self.head < self.cur.seq);
+        self.cur = self.prev;
+        self.cur_end = self.cur.seq + self.block_len;
+        self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
+        self.prev = NO_BLOCK;
     }
 
     /// The outstanding sequence number a completion's nonce stands for, if it is one of this
-    /// ring's outstanding requests.
+    /// ring's outstanding requests. `nonce` is a `wr_id` without its receive mark (below
+    /// 2^63); one with the SRQ mark (bit 62) never matches.
     #[inline(always)]
     pub(crate) fn seq_of(&self, nonce: u64) -> Option<u64> {
-        let seq = [self.cur, self.prev].iter().find_map(|b| {
-            let d = nonce.wrapping_sub(b.nonce);
-            (d < self.block_len).then(|| b.seq + d)
-        })?;
+        let d = nonce.wrapping_sub(self.cur.nonce);
+        let seq = if d < self.block_len {
+            self.cur.seq + d
+        } else {
+            let d = nonce.wrapping_sub(self.prev.nonce);
+            if d >= self.block_len {
+                return None;
+            }
+            self.prev.seq + d
+        };
         self.contains(seq).then_some(seq)
     }
 
-    /// Takes back a staged entry that was not posted.
+    /// Takes back all `n` staged entries, which were not posted, passing the buffers they
+    /// owned to `f`.
     #[inline(always)]
-    pub(crate) fn unstage(&mut self, offset: usize) -> Entry {
-        let i = self.idx(self.head + offset as u64);
-        std::mem::replace(
-            &mut self.slots[i],
-            Entry {
-                user_wr_id: 0,
-                held: Held::Nothing,
-            },
-        )
+    pub(crate) fn unstage_all(&mut self, n: usize, mut f: impl FnMut(MemoryRegion)) {
+        for seq in self.head..self.head + n as u64 {
+            if self.entry(seq).held == Held::Owned {
+                if let Some(buf) = self.buf_mut(seq).take() {
+                    f(buf);
+                }
+            }
+        }
+        if self.head < self.cur.seq {
+            // Only the entry at `cur.seq` reserves the current block, and it was staged.
+            debug_assert!(self.cur.seq < self.head + n as u64);
+            self.previous_block();
+        }
     }
 
     /// Makes the first `n` staged entries outstanding.
@@ -168,42 +305,57 @@ impl Ring {
     /// True when `seq` is outstanding.
     #[inline(always)]
     pub(crate) fn contains(&self, seq: u64) -> bool {
-        seq >= self.tail && seq < self.head
+        seq.wrapping_sub(self.tail) < self.head - self.tail
     }
 
     /// Retires every entry up to and including `seq` (work queues complete in order, so a
-    /// completion for `seq` means all earlier ones are done too). Earlier entries are passed to
-    /// `earlier`; the entry for `seq` is returned. The caller checked [`contains`](Self::contains).
+    /// completion for `seq` means all earlier ones are done too) and returns the caller's
+    /// `wr_id` of `seq` with the buffer it owned. Buffers owned by earlier entries are dropped
+    /// (their work is done); earlier entries that own none cost nothing. The caller checked
+    /// [`contains`](Self::contains).
     #[inline(always)]
-    pub(crate) fn retire_through(&mut self, seq: u64, mut earlier: impl FnMut(Entry)) -> Entry {
-        while self.tail < seq {
-            let e = self.take(self.tail);
-            self.tail += 1;
-            earlier(e);
+    pub(crate) fn retire_through(&mut self, seq: u64) -> (u64, Option<MemoryRegion>) {
+        debug_assert!(self.contains(seq));
+        // Earlier buffers first, so that no taken buffer is live across a call.
+        if seq != self.tail && self.last_owned >= self.tail {
+            self.drop_owned(seq);
         }
-        let e = self.take(seq);
+        let e = *self.entry(seq);
+        let buf = if e.held == Held::Owned {
+            self.buf_mut(seq).take()
+        } else {
+            None
+        };
         self.tail = seq + 1;
-        e
+        self.end = self.tail + self.cap as u64;
+        (e.user_wr_id, buf)
     }
 
-    #[inline(always)]
-    fn take(&mut self, seq: u64) -> Entry {
-        let i = self.idx(seq);
-        std::mem::replace(
-            &mut self.slots[i],
-            Entry {
-                user_wr_id: 0,
-                held: Held::Nothing,
-            },
-        )
+    /// Drops the buffers of the owned entries in `tail..seq`.
+    #[inline(never)]
+    fn drop_owned(&mut self, seq: u64) {
+        for s in self.tail..seq {
+            if self.entry(s).held == Held::Owned {
+                drop(self.buf_mut(s).take());
+            }
+        }
     }
 
-    /// Removes every outstanding entry (after the QP is destroyed).
-    pub(crate) fn drain(&mut self, mut f: impl FnMut(Entry)) {
-        while self.tail < self.head {
-            let e = self.take(self.tail);
-            self.tail += 1;
-            f(e);
+    /// The outstanding entries (`tail..head`) that use the pinned-table slot `slot`:
+    /// how many, and the last one's sequence number (0 for none).
+    pub(crate) fn pinned_uses(&self, slot: u32) -> (u32, u64) {
+        (self.tail..self.head)
+            .filter(|&s| self.entry(s).held == Held::Pinned(slot))
+            .fold((0, 0), |(n, _), s| (n + 1, s))
+    }
+
+    /// Leaks every buffer the ring owns (after the QP could not be destroyed: the device may
+    /// still use them).
+    pub(crate) fn leak_buffers(&mut self) {
+        // Each taken and forgotten (the array itself stays: its length is what makes the
+        // unchecked indexing sound).
+        for buf in self.bufs.iter_mut() {
+            std::mem::forget(buf.take());
         }
     }
 }
@@ -212,20 +364,26 @@ impl Ring {
 mod tests {
     use super::*;
 
-    fn e(id: u64) -> Entry {
-        Entry {
-            user_wr_id: id,
-            held: Held::Nothing,
-        }
+    fn stage(r: &mut Ring, offset: usize, id: u64) -> u64 {
+        r.stage(offset, id, Held::Nothing)
+    }
+
+    #[test]
+    fn entries_are_small() {
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+        assert_eq!(
+            std::mem::size_of::<Option<MemoryRegion>>(),
+            std::mem::size_of::<MemoryRegion>()
+        );
     }
 
     #[test]
     fn stage_commit_retire_in_order() {
         let mut r = Ring::new(4);
         assert!(r.has_room(0, 4) && !r.has_room(0, 5));
-        let n1 = r.stage(0, e(10));
-        let n2 = r.stage(1, e(11));
-        let n3 = r.stage(2, e(12));
+        let n1 = stage(&mut r, 0, 10);
+        let n2 = stage(&mut r, 1, 11);
+        let n3 = stage(&mut r, 2, 12);
         r.commit(3);
         assert_eq!((n2 - n1, n3 - n1), (1, 2));
         let (s1, s2, s3) = (
@@ -236,33 +394,51 @@ mod tests {
         assert_eq!((s1, s2, s3), (1, 2, 3));
         assert_eq!(r.outstanding(), 3);
         assert!(!r.contains(0) && r.contains(1) && r.contains(3) && !r.contains(4));
-        let mut skipped = vec![];
-        let got = r.retire_through(2, |x| skipped.push(x.user_wr_id));
-        assert_eq!(got.user_wr_id, 11);
-        assert_eq!(skipped, vec![10]);
-        assert!(!r.contains(2), "a retired seq is not accepted again");
+        let (id, buf) = r.retire_through(2);
+        assert_eq!(id, 11);
+        assert!(buf.is_none());
+        assert!(
+            !r.contains(1) && !r.contains(2),
+            "retired seqs are not accepted again"
+        );
+        assert_eq!(r.seq_of(n1), None);
         assert_eq!(r.outstanding(), 1);
+        assert_eq!(r.tail(), 3);
     }
 
     #[test]
     fn wraps_and_unstages() {
         let mut r = Ring::new(2);
         for round in 0..5u64 {
-            let n = r.stage(0, e(round));
-            r.stage(1, e(100 + round));
-            assert_eq!(r.unstage(1).user_wr_id, 100 + round);
+            let n = stage(&mut r, 0, round);
             r.commit(1);
+            stage(&mut r, 0, 100 + round);
+            r.unstage_all(1, |_| unreachable!("owns no buffer"));
             let s = r.seq_of(n).unwrap();
-            assert_eq!(r.retire_through(s, |_| unreachable!()).user_wr_id, round);
+            assert_eq!(r.retire_through(s).0, round);
             assert_eq!(r.seq_of(n), None, "retired");
         }
         assert_eq!(r.outstanding(), 0);
-        let mut n = 0;
-        r.stage(0, e(1));
-        r.stage(1, e(2));
-        r.commit(2);
-        r.drain(|_| n += 1);
-        assert_eq!((n, r.outstanding()), (2, 0));
+    }
+
+    #[test]
+    fn pinned_uses_count_the_live_window_only() {
+        let mut r = Ring::new(8);
+        r.stage(0, 1, Held::Pinned(3));
+        r.stage(1, 2, Held::Pinned(4));
+        r.stage(2, 3, Held::Pinned(3));
+        r.stage(3, 4, Held::Pinned(3));
+        r.commit(3);
+        assert_eq!(
+            r.pinned_uses(3),
+            (2, 3),
+            "the staged fourth is not outstanding"
+        );
+        assert_eq!(r.pinned_uses(4), (1, 2));
+        r.retire_through(2);
+        assert_eq!(r.pinned_uses(3), (1, 3));
+        assert_eq!(r.pinned_uses(4), (0, 0));
+        assert_eq!(r.pinned_uses(9), (0, 0));
     }
 
     #[test]
@@ -270,8 +446,8 @@ mod tests {
         let mut a = Ring::new(4);
         let mut b = Ring::new(4);
         // Same sequence numbers, different nonces: b never accepts a's completions.
-        let na = a.stage(0, e(1));
-        let nb = b.stage(0, e(2));
+        let na = stage(&mut a, 0, 1);
+        let nb = stage(&mut b, 0, 2);
         a.commit(1);
         b.commit(1);
         assert_ne!(na, nb);
@@ -281,17 +457,76 @@ mod tests {
         // Run a far past its first blocks; outstanding requests stay resolvable at every
         // block boundary, retired ones never are.
         let mut last = na;
-        a.retire_through(a.seq_of(na).unwrap(), |_| {});
+        a.retire_through(a.seq_of(na).unwrap());
         for i in 0..(a.block_len * 3) {
-            let n1 = a.stage(0, e(i));
-            let n2 = a.stage(1, e(i));
+            let n1 = stage(&mut a, 0, i);
+            let n2 = stage(&mut a, 1, i);
             a.commit(2);
             let s1 = a.seq_of(n1).expect("outstanding");
             let s2 = a.seq_of(n2).expect("outstanding, maybe in the next block");
             assert_eq!(s2, s1 + 1);
             assert_eq!(a.seq_of(last), None);
-            a.retire_through(s2, |_| {});
+            a.retire_through(s2);
             last = n2;
         }
+    }
+
+    #[test]
+    fn unstaged_across_a_block_boundary_restages_in_the_old_block() {
+        let mut r = Ring::new(4);
+        let first = r.cur;
+        let end = r.cur_end;
+        // Bring the head to the last sequence number of the first block.
+        while r.seq_at(0) < end - 1 {
+            stage(&mut r, 0, 0);
+            r.commit(1);
+            r.retire_through(r.seq_at(0) - 1);
+        }
+        let n_last = stage(&mut r, 0, 1);
+        let n_next = stage(&mut r, 1, 2);
+        assert_eq!(n_last, first.nonce + r.block_len - 1);
+        assert_ne!(
+            r.cur.nonce, first.nonce,
+            "the second entry opened a new block"
+        );
+        r.unstage_all(2, |_| unreachable!());
+        // Staged again, the same sequence number gets the nonce of its own block, which maps
+        // back to it, not one below the new block that another ring may own.
+        let again = stage(&mut r, 0, 3);
+        assert_eq!(again, n_last);
+        r.commit(1);
+        assert_eq!(r.seq_of(again), Some(end - 1));
+        assert_eq!(r.seq_of(n_next), None, "never posted");
+        let n = stage(&mut r, 0, 4);
+        r.commit(1);
+        assert_ne!(n, n_next, "a fresh block");
+        assert_eq!(r.seq_of(n), Some(end));
+        assert_eq!(
+            r.seq_of(again),
+            Some(end - 1),
+            "the previous block still resolves"
+        );
+        r.retire_through(end);
+        assert_eq!(r.seq_of(again), None);
+    }
+
+    #[test]
+    fn a_batch_failing_inside_a_new_block_keeps_it() {
+        let mut r = Ring::new(4);
+        let end = r.cur_end;
+        while r.seq_at(0) < end - 1 {
+            stage(&mut r, 0, 0);
+            r.commit(1);
+            r.retire_through(r.seq_at(0) - 1);
+        }
+        let n0 = stage(&mut r, 0, 0);
+        let n1 = stage(&mut r, 1, 1);
+        let n2 = stage(&mut r, 2, 2);
+        // The first two were posted (one of each block), the third not.
+        r.commit(2);
+        r.unstage_all(1, |_| unreachable!());
+        assert_eq!(r.seq_of(n0), Some(end - 1));
+        assert_eq!(r.seq_of(n1), Some(end));
+        assert_eq!(stage(&mut r, 0, 3), n2, "same block, same nonce");
     }
 }
