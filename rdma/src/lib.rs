@@ -50,12 +50,12 @@
 //!   the same queue.
 //! - Sources that many requests read at once (the same buffer written to a peer a hundred
 //!   times, unsignaled) are **pinned** to the QP ([`QueuePair::pin`]): the QP keeps them
-//!   read-only and counts the requests using each; [`QueuePair::unpin`] returns a source
-//!   only when none is in flight. Unsignaled requests cannot own a buffer (nothing would hand
+//!   read-only and records, per work queue, the last request using each (queues complete in
+//!   order); [`QueuePair::unpin`] returns a source only when every queue's tail has passed it. Unsignaled requests cannot own a buffer (nothing would hand
 //!   it back): use a pinned source or inline data.
 //! - Targets that many requests write at once (receives and RDMA READs whose data is not looked
-//!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP counts their users and
-//!   offers no way to read them; [`QueuePair::unsink`] returns the buffer once none is in
+//!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP tracks their last users
+//!   the same way and offers no way to read them; [`QueuePair::unsink`] returns the buffer once none is in
 //!   flight. Pinned and sink handles share one table and every use checks the slot's kind, so
 //!   even a stale handle never turns a sink into something readable.
 //! - Dropping a QP destroys it first (after `ibv_destroy_qp` the device no longer accesses
