@@ -13,6 +13,7 @@
 
 pub mod args;
 pub mod config;
+pub mod fuzzing;
 pub mod guid;
 pub mod netlink;
 pub mod netns;

@@ -193,14 +193,28 @@ impl Context {
         }
     }
 
-    /// The P_Key at `index` of `port` in host order (`ibv_query_pkey`).
+    /// The P_Key at `index` of `port` in host order (`ibv_query_pkey`), membership bit
+    /// included; 0 is an unused slot. An index past the table is an [`Error::Verb`] with the
+    /// errno libibverbs saw (it reads the port's `pkeys/<index>` file in sysfs).
     pub fn query_pkey(&self, port: u8, index: u16) -> Result<u16> {
         let mut pkey: u16 = 0;
         // SAFETY: the context is live and `pkey` is writable.
-        check("ibv_query_pkey", unsafe {
-            sys::ibv_query_pkey(self.as_raw(), port, index as i32, &mut pkey)
-        })?;
-        Ok(u16::from_be(pkey))
+        let ret = unsafe { sys::ibv_query_pkey(self.as_raw(), port, index as i32, &mut pkey) };
+        match ret {
+            0 => Ok(u16::from_be(pkey)),
+            // libibverbs returns -1 with errno set when reading sysfs fails; providers that
+            // implement the verb themselves return a positive errno.
+            r if r < 0 => Err(Error::last_os("ibv_query_pkey")),
+            r => Err(Error::from_ret("ibv_query_pkey", r)),
+        }
+    }
+
+    /// The whole P_Key table of `port` in host order: entry `i` is the key at index `i` (the
+    /// index a QP's `pkey_index` names), 0 marks an unused slot. Its length is the port's
+    /// [`PortAttr::pkey_tbl_len`].
+    pub fn pkey_table(&self, port: u8) -> Result<Vec<u16>> {
+        let len = self.query_port(port)?.pkey_tbl_len();
+        (0..len).map(|i| self.query_pkey(port, i)).collect()
     }
 
     fn gid_error(&self, port: u8, index: u32, err: Error) -> Error {
