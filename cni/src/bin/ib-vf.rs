@@ -167,7 +167,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             for &kind in kinds {
                 route
                     .set_vf_guid(link.index, vf, kind, guid)
-                    .map_err(|e| format!("set {kind:?} GUID of VF {vf} on {pf}: {e}"))?;
+                    .map_err(|e| format!("set {kind} GUID of VF {vf} on {pf}: {e}"))?;
                 println!(
                     "{pf} vf {vf}: {} GUID {guid}",
                     if kind == GuidKind::Node {

@@ -174,7 +174,7 @@ fn attach(
                     .map_err(|e| {
                         fail::netlink(
                             &format!(
-                                "set {kind:?} GUID {guid} of VF {} on {}",
+                                "set {kind} GUID {guid} of VF {} on {}",
                                 vf.vf_index, pf.name
                             ),
                             e,

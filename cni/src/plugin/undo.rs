@@ -92,7 +92,7 @@ pub fn undo(step: &Step, s: &Scope<'_>) -> Result<(), Error> {
                 .map_err(|e| fail::netlink(&format!("find PF {pf}"), e))?;
             for kind in [GuidKind::Node, GuidKind::Port] {
                 r.set_vf_guid(link.index, *vf, kind, g).map_err(|e| {
-                    fail::netlink(&format!("restore {kind:?} GUID {g} of VF {vf} on {pf}"), e)
+                    fail::netlink(&format!("restore {kind} GUID {g} of VF {vf} on {pf}"), e)
                 })?;
             }
             s.ctx
