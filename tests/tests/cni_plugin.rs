@@ -471,3 +471,36 @@ fn rdma_isolation_with_a_device_that_cannot_move_rolls_back() {
     assert!(sh("rdma system show").contains("exclusive"));
     drop(vf);
 }
+
+/// rxe0's netdev up again (and its port ACTIVE) when the test ends, however it ends.
+struct Rdma0UpOnDrop;
+
+impl Drop for Rdma0UpOnDrop {
+    fn drop(&mut self) {
+        let _ = sh_ok("ip link set rdma0 up");
+        let ctx = rdma_device_tests::device();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while ctx.active_port(1).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn a_port_that_is_down_fails_add_with_the_fix_and_rolls_back() {
+    let _g = serial();
+    let vf = Vf::new(12);
+    let _up = Rdma0UpOnDrop;
+    sh("ip link set rdma0 down");
+    let (ok, v, _) = vf.run("ADD", "c12", &vf.conf(json!({})));
+    assert!(!ok);
+    assert_cni_error(&v, 104, "port 1 of rxe0 is DOWN");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("set link_state to enable"),
+        "{v}"
+    );
+    vf.assert_restored("c12");
+}
