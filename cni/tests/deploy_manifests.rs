@@ -1,0 +1,792 @@
+//! The CNI plugin's image (`deploy/cni/Containerfile`), its entrypoint
+//! (`deploy/cni/install-cni.sh`) and Kubernetes manifests (`deploy/cni/k8s`) against what they
+//! name, on the host (no RDMA device, no container runtime, no cluster):
+//!
+//! * the image is built as the rdma-perf image is, so as CI builds: `scripts/build-release cni`
+//!   in a builder stage with deploy/Containerfile's Rust image, toolchain pin and packages, on
+//!   the same runtime base;
+//! * the binaries the build script builds and the image ships are exactly cni/Cargo.toml's
+//!   `[[bin]]`s, and the entrypoint installs the one the network configs name (`ib-sriov`);
+//! * the install script, run for real into a temporary directory: the plugin arrives
+//!   executable and byte for byte, an existing plugin is replaced by a rename (a runtime
+//!   running it keeps its file), no temporary file is left, a missing directory fails;
+//! * every YAML document parses; the DaemonSet mounts the host's /opt/cni/bin where the script
+//!   installs, with no privileges;
+//! * both NetworkAttachmentDefinitions (this one and deploy/k8s's rdma-perf network) are
+//!   configs this plugin accepts for ADD once Multus has filled in `deviceID`, on the same
+//!   device plugin resource;
+//! * the validate pod attaches to that network, requests one VF of its resource, and runs
+//!   `rdma-validate` with arguments the binary accepts and the NAD's expectations.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use ib_sriov_cni::config::NetConf;
+use ib_sriov_cni::validate::{ExpectedLinkLayer, Mode};
+use ib_sriov_cni::Pkey;
+use yaml_rust2::{Yaml, YamlLoader};
+
+const IMAGE: &str = "deploy/cni/Containerfile";
+/// The rdma-perf image, whose builder this image must share.
+const RDMA_PERF_IMAGE: &str = "deploy/Containerfile";
+const INSTALL_SCRIPT: &str = "deploy/cni/install-cni.sh";
+const MANIFESTS: &str = "deploy/cni/k8s";
+const RDMA_PERF_MANIFESTS: &str = "deploy/k8s";
+
+/// Where the image puts its programs.
+const IMAGE_BIN_DIR: &str = "/usr/local/bin/";
+/// Where container runtimes look for CNI plugins on the node.
+const HOST_CNI_BIN_DIR: &str = "/opt/cni/bin";
+/// The plugin's file name, which is its CNI `type`.
+const PLUGIN: &str = "ib-sriov";
+/// A VF's PCI address, standing in for the `deviceID` Multus adds from the device plugin.
+const DUMMY_DEVICE_ID: &str = "0000:03:00.2";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(rel: &str) -> String {
+    let p = repo().join(rel);
+    fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// cni/Cargo.toml's `[[bin]]` names (a line scan: `name = "..."` inside `[[bin]]` tables).
+fn cargo_bins() -> BTreeSet<String> {
+    let mut in_bin = false;
+    let mut names = BTreeSet::new();
+    for line in read("cni/Cargo.toml").lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            in_bin = t == "[[bin]]";
+        } else if let Some(v) = in_bin
+            .then(|| t.strip_prefix("name"))
+            .flatten()
+            .and_then(|r| r.trim_start().strip_prefix('='))
+        {
+            names.insert(v.trim().trim_matches('"').to_string());
+        }
+    }
+    assert!(
+        names.contains(PLUGIN),
+        "cni/Cargo.toml has no [[bin]] {PLUGIN}"
+    );
+    names
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Containerfiles and scripts
+
+/// A Containerfile as logical lines (continuations joined, comments dropped).
+fn containerfile_lines(rel: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for raw in read(rel).lines() {
+        let t = raw.trim();
+        if cur.is_empty() && (t.is_empty() || t.starts_with('#')) {
+            continue;
+        }
+        match t.strip_suffix('\\') {
+            Some(head) => {
+                cur.push_str(head);
+                cur.push(' ');
+            }
+            None => {
+                cur.push_str(t);
+                lines.push(std::mem::take(&mut cur));
+            }
+        }
+    }
+    assert!(cur.is_empty(), "{rel} ends inside a continued line");
+    lines
+}
+
+/// A Containerfile's stages: each `FROM` line with the lines up to the next one (two: the
+/// builder and the runtime).
+fn stages(rel: &str) -> [(String, Vec<String>); 2] {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for l in containerfile_lines(rel) {
+        if l.starts_with("FROM ") {
+            out.push((l, Vec::new()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push(l);
+        }
+    }
+    out.try_into()
+        .unwrap_or_else(|_| panic!("{rel}: expected a builder and a runtime stage"))
+}
+
+/// The value of `ARG name=value` in a Containerfile.
+fn containerfile_arg(rel: &str, name: &str) -> String {
+    let prefix = format!("ARG {name}=");
+    containerfile_lines(rel)
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+        .unwrap_or_else(|| panic!("{rel} has no `{prefix}...`"))
+}
+
+/// The package names of the `apt-get install` commands in `lines`.
+fn apt_install_packages(lines: &[String]) -> BTreeSet<String> {
+    let mut pkgs = BTreeSet::new();
+    for l in lines {
+        let mut words = l.split_whitespace();
+        while let Some(w) = words.next() {
+            if w != "apt-get" {
+                continue;
+            }
+            // apt-get's options, the command, then its words up to the end of the command.
+            let mut cmd = words.by_ref().skip_while(|w| w.starts_with('-'));
+            if cmd.next() != Some("install") {
+                continue;
+            }
+            for p in cmd.take_while(|w| !matches!(*w, "&&" | "||" | ";" | "|")) {
+                if !p.starts_with('-') {
+                    pkgs.insert(p.to_string());
+                }
+            }
+        }
+    }
+    pkgs
+}
+
+/// The image's `ENTRYPOINT` (exec form).
+fn image_entrypoint() -> Vec<String> {
+    let [_, (_, runtime)] = stages(IMAGE);
+    let json = runtime
+        .iter()
+        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
+        .unwrap_or_else(|| panic!("{IMAGE}: the runtime stage has no ENTRYPOINT"));
+    serde_json::from_str(json)
+        .unwrap_or_else(|e| panic!("{IMAGE}: ENTRYPOINT is not in exec (JSON) form: {e}"))
+}
+
+/// The binaries the image copies from the builder: `COPY --from=build /out/X /usr/local/bin/X`.
+fn image_binaries() -> BTreeSet<String> {
+    let [_, (_, runtime)] = stages(IMAGE);
+    let mut bins = BTreeSet::new();
+    for l in runtime
+        .iter()
+        .filter(|l| l.starts_with("COPY --from=build "))
+    {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        let [_, _, src, dst] = words[..] else {
+            panic!("{IMAGE}: expected `COPY --from=build /out/NAME {IMAGE_BIN_DIR}NAME`: {l}")
+        };
+        let name = src
+            .strip_prefix("/out/")
+            .unwrap_or_else(|| panic!("{IMAGE}: not a built binary: {l}"));
+        assert_eq!(
+            dst,
+            format!("{IMAGE_BIN_DIR}{name}"),
+            "{IMAGE}: copied elsewhere: {l}"
+        );
+        assert!(
+            bins.insert(name.to_string()),
+            "{IMAGE}: {name} copied twice"
+        );
+    }
+    bins
+}
+
+/// Where the image puts the install script (`COPY deploy/cni/install-cni.sh DEST`).
+fn image_install_script() -> String {
+    let [_, (_, runtime)] = stages(IMAGE);
+    let prefix = format!("COPY {INSTALL_SCRIPT} ");
+    runtime
+        .iter()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{IMAGE} does not copy {INSTALL_SCRIPT}"))
+        .trim()
+        .to_string()
+}
+
+/// The binaries `scripts/build-release cni` builds: its `cni)` target's `bins="..."`, after
+/// checking that target builds every binary of the package.
+fn build_release_cni_bins() -> BTreeSet<String> {
+    let script = read("scripts/build-release");
+    let arm = script
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("cni)"))
+        .expect("scripts/build-release has no `cni)` target");
+    assert!(
+        arm.contains("package=ib-sriov-cni") && arm.contains("select=(--bins)"),
+        "scripts/build-release cni does not build every binary of ib-sriov-cni: {arm}"
+    );
+    let bins = arm
+        .split_once("bins=\"")
+        .and_then(|(_, r)| r.split_once('"'))
+        .unwrap_or_else(|| panic!("no bins=\"...\" in {arm}"))
+        .0;
+    bins.split_whitespace().map(str::to_string).collect()
+}
+
+/// The default of `${var:-default}` in the install script.
+fn install_script_default(var: &str) -> String {
+    let pat = format!("${{{var}:-");
+    read(INSTALL_SCRIPT)
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .find_map(|l| Some(l.split_once(&pat)?.1.split_once('}')?.0.to_string()))
+        .unwrap_or_else(|| panic!("{INSTALL_SCRIPT} has no ${{{var}:-...}}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifests
+
+/// One YAML document, with the file it came from.
+struct Doc {
+    file: String,
+    yaml: Yaml,
+}
+
+impl Doc {
+    fn kind(&self) -> &str {
+        self.yaml["kind"].as_str().unwrap_or("")
+    }
+    fn name(&self) -> &str {
+        self.yaml["metadata"]["name"].as_str().unwrap_or("")
+    }
+    fn what(&self) -> String {
+        format!("{} {} ({})", self.kind(), self.name(), self.file)
+    }
+}
+
+/// Every document of every `*.yaml`/`*.yml` in a directory; fails on a parse error.
+fn docs_in(rel_dir: &str) -> Vec<Doc> {
+    let dir = repo().join(rel_dir);
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no YAML file in {rel_dir}");
+    let mut out = Vec::new();
+    for f in files {
+        let file = format!("{rel_dir}/{}", f.file_name().unwrap().to_string_lossy());
+        let yamls = YamlLoader::load_from_str(&fs::read_to_string(&f).unwrap())
+            .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+        for yaml in yamls.into_iter().filter(|y| !y.is_null()) {
+            out.push(Doc {
+                file: file.clone(),
+                yaml,
+            });
+        }
+    }
+    out
+}
+
+/// The one document of a kind.
+fn the<'a>(docs: &'a [Doc], kind: &str) -> &'a Doc {
+    let found: Vec<&Doc> = docs.iter().filter(|d| d.kind() == kind).collect();
+    assert_eq!(found.len(), 1, "expected one {kind}");
+    found[0]
+}
+
+fn seq(y: &Yaml) -> impl Iterator<Item = &Yaml> {
+    y.as_vec().into_iter().flatten()
+}
+
+/// A scalar as text (`"1"` and `1` alike).
+fn scalar(y: &Yaml) -> Option<String> {
+    match y {
+        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn strings(y: &Yaml) -> Vec<String> {
+    seq(y)
+        .map(|s| scalar(s).expect("a list of scalars"))
+        .collect()
+}
+
+fn str_map(y: &Yaml) -> BTreeMap<String, String> {
+    y.as_hash()
+        .map(|h| {
+            h.iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v)?)))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A container's argv as the runtime runs it: `command` (or the image's ENTRYPOINT) + `args`.
+fn argv(c: &Yaml) -> Vec<String> {
+    let mut v = strings(&c["command"]);
+    if v.is_empty() {
+        v = image_entrypoint();
+    }
+    v.extend(strings(&c["args"]));
+    v
+}
+
+/// The NAD's device plugin resource.
+fn nad_resource(nad: &Doc) -> String {
+    nad.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/resourceName", nad.what()))
+        .to_string()
+}
+
+/// The NAD's `spec.config` as this plugin reads it at ADD: with the `deviceID` Multus adds,
+/// decoded and past `check_for_add` (everything ADD checks before touching the node).
+fn nad_conf(nad: &Doc) -> NetConf {
+    let what = nad.what();
+    let config = nad.yaml["spec"]["config"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: no spec.config"));
+    let mut json: serde_json::Value = serde_json::from_str(config)
+        .unwrap_or_else(|e| panic!("{what}: spec.config is not JSON: {e}"));
+    assert!(
+        json.get("deviceID").is_none(),
+        "{what}: deviceID is the allocated VF's, which Multus fills in: the NAD must not fix one"
+    );
+    json["deviceID"] = DUMMY_DEVICE_ID.into();
+    let conf = NetConf::parse(json.to_string().as_bytes())
+        .unwrap_or_else(|e| panic!("{what}: the plugin refuses the config: {e}"));
+    if let Err(e) = conf.check_for_add() {
+        panic!("{what}: ADD would refuse the config: {e}");
+    }
+    assert_eq!(conf.plugin_type, PLUGIN, "{what}: type");
+    assert_eq!(conf.name, nad.name(), "{what}: config name");
+    conf
+}
+
+/// The networks of a pod's `k8s.v1.cni.cncf.io/networks` annotation (JSON form).
+fn pod_networks(pod: &Doc) -> Vec<String> {
+    let a = pod.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/networks", pod.what()));
+    let v: Vec<serde_json::Value> = serde_json::from_str(a)
+        .unwrap_or_else(|e| panic!("{}: networks annotation: {e}", pod.what()));
+    v.iter()
+        .map(|n| n["name"].as_str().expect("a network name").to_string())
+        .collect()
+}
+
+/// The one container of a pod spec.
+fn only_container<'a>(spec: &'a Yaml, what: &str) -> &'a Yaml {
+    let cs: Vec<&Yaml> = seq(&spec["containers"]).collect();
+    assert_eq!(cs.len(), 1, "{what}: expected one container");
+    cs[0]
+}
+
+// ---------------------------------------------------------------------------------------------
+// The image
+
+#[test]
+fn image_is_built_like_the_rdma_perf_image_with_build_release_cni() {
+    let [(build_from, build), (run_from, run)] = stages(IMAGE);
+    let [(perf_build_from, perf_build), (perf_run_from, _)] = stages(RDMA_PERF_IMAGE);
+
+    assert!(
+        build
+            .iter()
+            .any(|l| l.starts_with("RUN ") && l.contains("$(scripts/build-release cni)")),
+        "{IMAGE}: the builder stage does not run scripts/build-release cni"
+    );
+    // bench/tests/deploy_manifests.rs ties deploy/Containerfile to CI (toolchain, Debian
+    // release, .ci/run's packages); this image stays equal to it.
+    assert_eq!(
+        containerfile_arg(IMAGE, "RUST_VERSION"),
+        containerfile_arg(RDMA_PERF_IMAGE, "RUST_VERSION"),
+        "{IMAGE} pins another Rust than {RDMA_PERF_IMAGE}"
+    );
+    assert_eq!(build_from, perf_build_from, "builder image");
+    assert_eq!(
+        apt_install_packages(&build),
+        apt_install_packages(&perf_build),
+        "builder packages"
+    );
+    assert_eq!(run_from, perf_run_from, "runtime base image");
+    // rdma-validate and the plugin's validation open the device through libibverbs.
+    let runtime_pkgs = apt_install_packages(&run);
+    for p in ["libibverbs1", "ibverbs-providers"] {
+        assert!(runtime_pkgs.contains(p), "{IMAGE}: runtime lacks {p}");
+    }
+}
+
+#[test]
+fn build_script_and_image_carry_every_binary_and_nothing_else() {
+    let bins = cargo_bins();
+    assert_eq!(
+        build_release_cni_bins(),
+        bins,
+        "scripts/build-release cni vs cni/Cargo.toml's [[bin]]s"
+    );
+    assert_eq!(
+        image_binaries(),
+        bins,
+        "{IMAGE}'s binaries vs cni/Cargo.toml's [[bin]]s"
+    );
+
+    // The script runs: its syntax, its help, and a target it does not know.
+    let script = repo().join("scripts/build-release");
+    let bash = |args: &[&str]| -> Output {
+        Command::new("bash")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bash")
+    };
+    let out = bash(&["-n", script.to_str().unwrap()]);
+    assert!(out.status.success(), "bash -n: {}", text(&out.stderr));
+    let out = bash(&[script.to_str().unwrap(), "--help"]);
+    assert_eq!(out.status.code(), Some(0), "--help: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("cni"),
+        "--help names no cni target"
+    );
+    let out = bash(&[script.to_str().unwrap(), "no-such-target"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown target");
+    assert!(text(&out.stderr).contains("unknown target"));
+}
+
+#[test]
+fn entrypoint_installs_the_plugin_the_image_carries() {
+    let script = image_install_script();
+    assert!(
+        script.starts_with(IMAGE_BIN_DIR),
+        "{IMAGE}: install script at {script}"
+    );
+    assert_eq!(
+        image_entrypoint(),
+        ["/bin/sh", script.as_str()],
+        "{IMAGE}: ENTRYPOINT"
+    );
+    assert_eq!(
+        install_script_default("IB_SRIOV_BIN"),
+        format!("{IMAGE_BIN_DIR}{PLUGIN}"),
+        "{INSTALL_SCRIPT}: the default source is not where the image has the plugin"
+    );
+    assert!(image_binaries().contains(PLUGIN));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The install script, run
+
+/// Runs the install script with `sh` (as the image does), installing `src` into `dir`, and
+/// exiting after the install.
+fn install(src: &Path, dir: &Path) -> Output {
+    Command::new("sh")
+        .arg(repo().join(INSTALL_SCRIPT))
+        .env("CNI_BIN_DIR", dir)
+        .env("IB_SRIOV_BIN", src)
+        .env("INSTALL_ONLY", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sh")
+}
+
+fn entries(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn install_script_installs_the_plugin_atomically() {
+    let script = repo().join(INSTALL_SCRIPT);
+    let out = Command::new("sh").arg("-n").arg(&script).output().unwrap();
+    assert!(out.status.success(), "sh -n: {}", text(&out.stderr));
+
+    let src = Path::new(env!("CARGO_BIN_EXE_ib-sriov"));
+    let want = fs::read(src).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    fs::create_dir(&dir).unwrap();
+    let dest = dir.join(PLUGIN);
+
+    // A fresh install.
+    let out = install(src, &dir);
+    assert!(
+        out.status.success(),
+        "install: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(fs::read(&dest).unwrap() == want, "not the source's bytes");
+    let mode = fs::metadata(&dest).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755, "mode {mode:o}");
+    assert_eq!(entries(&dir), BTreeSet::from([PLUGIN.to_string()]));
+
+    // The installed file is the plugin.
+    let mut child = Command::new(&dest)
+        .env("CNI_COMMAND", "VERSION")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"cniVersion":"1.0.0"}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "installed plugin VERSION");
+    assert!(text(&out.stdout).contains("supportedVersions"));
+
+    // An upgrade over an existing plugin: the old file is replaced by a rename, not written
+    // in place, so a runtime executing it meanwhile keeps an intact file. A second link to the
+    // old file shows which: it still has the old bytes and the plugin is another inode.
+    let old = tmp.path().join("old-plugin");
+    fs::write(&dest, b"the previous plugin").unwrap();
+    fs::hard_link(&dest, &old).unwrap();
+    let out = install(src, &dir);
+    assert!(out.status.success(), "reinstall: {}", text(&out.stderr));
+    assert_eq!(fs::read(&old).unwrap(), b"the previous plugin");
+    assert_ne!(
+        fs::metadata(&old).unwrap().ino(),
+        fs::metadata(&dest).unwrap().ino(),
+        "the plugin was overwritten in place"
+    );
+    assert!(fs::read(&dest).unwrap() == want, "not the source's bytes");
+    assert_eq!(entries(&dir), BTreeSet::from([PLUGIN.to_string()]));
+
+    // Missing directory or plugin: an error naming it, nothing created.
+    let missing = tmp.path().join("no-such-dir");
+    let out = install(src, &missing);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-such-dir"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!missing.exists());
+    let out = install(&tmp.path().join("no-plugin"), &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-plugin"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The manifests
+
+#[test]
+fn manifests_parse_and_are_named() {
+    let docs = docs_in(MANIFESTS);
+    let mut seen = BTreeSet::new();
+    for d in &docs {
+        assert!(
+            d.yaml["apiVersion"].as_str().is_some(),
+            "{}: apiVersion",
+            d.what()
+        );
+        assert!(!d.kind().is_empty(), "{}: kind", d.what());
+        assert!(!d.name().is_empty(), "{}: metadata.name", d.what());
+        assert!(seen.insert((d.kind(), d.name())), "{} twice", d.what());
+    }
+    for kind in ["DaemonSet", "NetworkAttachmentDefinition", "Pod"] {
+        the(&docs, kind);
+    }
+}
+
+#[test]
+fn daemonset_mounts_the_host_cni_dir_where_the_script_installs() {
+    let docs = docs_in(MANIFESTS);
+    let ds = the(&docs, "DaemonSet");
+    let what = ds.what();
+    assert_eq!(ds.yaml["apiVersion"].as_str(), Some("apps/v1"), "{what}");
+    assert_eq!(
+        ds.yaml["metadata"]["namespace"].as_str(),
+        Some("kube-system"),
+        "{what}"
+    );
+    let spec = &ds.yaml["spec"]["template"]["spec"];
+    // The API server refuses a selector that does not select the template.
+    let selector = str_map(&ds.yaml["spec"]["selector"]["matchLabels"]);
+    let labels = str_map(&ds.yaml["spec"]["template"]["metadata"]["labels"]);
+    assert!(
+        !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
+        "{what}: the selector does not select the pod template"
+    );
+    assert!(
+        !str_map(&spec["nodeSelector"]).is_empty(),
+        "{what}: no nodeSelector"
+    );
+    assert!(
+        seq(&spec["tolerations"])
+            .any(|t| t["operator"].as_str() == Some("Exists") && t["key"].is_badvalue()),
+        "{what}: does not tolerate every taint"
+    );
+
+    let c = only_container(spec, &what);
+    let script = image_install_script();
+    assert!(
+        argv(c).contains(&script),
+        "{what}: the container does not run {script}"
+    );
+    // Where the script installs: the DaemonSet's CNI_BIN_DIR, else the script's default.
+    let target = seq(&c["env"])
+        .find(|e| e["name"].as_str() == Some("CNI_BIN_DIR"))
+        .map(|e| e["value"].as_str().expect("CNI_BIN_DIR value").to_string())
+        .unwrap_or_else(|| install_script_default("CNI_BIN_DIR"));
+    let mount = seq(&c["volumeMounts"])
+        .find(|m| m["mountPath"].as_str() == Some(target.as_str()))
+        .unwrap_or_else(|| panic!("{what}: nothing is mounted at {target}, where the plugin goes"));
+    assert_ne!(
+        mount["readOnly"].as_bool(),
+        Some(true),
+        "{what}: {target} is read-only"
+    );
+    let vol = mount["name"].as_str().unwrap();
+    let host = seq(&spec["volumes"])
+        .find(|v| v["name"].as_str() == Some(vol))
+        .unwrap_or_else(|| panic!("{what}: no volume {vol}"));
+    assert_eq!(
+        host["hostPath"]["path"].as_str(),
+        Some(HOST_CNI_BIN_DIR),
+        "{what}: volume {vol} is not the host's CNI bin directory"
+    );
+
+    // No privileges: it only writes a file.
+    let sc = &c["securityContext"];
+    assert_ne!(sc["privileged"].as_bool(), Some(true), "{what}: privileged");
+    assert_eq!(
+        sc["allowPrivilegeEscalation"].as_bool(),
+        Some(false),
+        "{what}"
+    );
+    assert_eq!(strings(&sc["capabilities"]["drop"]), ["ALL"], "{what}");
+    assert!(
+        strings(&sc["capabilities"]["add"]).is_empty(),
+        "{what}: adds capabilities"
+    );
+    let requests = str_map(&c["resources"]["requests"]);
+    assert!(
+        requests.contains_key("cpu") && requests.contains_key("memory"),
+        "{what}: resource requests"
+    );
+}
+
+#[test]
+fn networks_are_configs_the_plugin_accepts_on_one_resource() {
+    let docs = docs_in(MANIFESTS);
+    let nad = the(&docs, "NetworkAttachmentDefinition");
+    assert_eq!(
+        nad.yaml["apiVersion"].as_str(),
+        Some("k8s.cni.cncf.io/v1"),
+        "{}",
+        nad.what()
+    );
+    let conf = nad_conf(nad);
+    assert!(
+        conf.pkey.is_some(),
+        "{}: no pkey for the validation",
+        nad.what()
+    );
+    assert_eq!(conf.validation.mode, Mode::Loopback, "{}", nad.what());
+    assert_eq!(
+        conf.validation.link_layer,
+        ExpectedLinkLayer::Infiniband,
+        "{}",
+        nad.what()
+    );
+
+    // The rdma-perf network of deploy/k8s is for this plugin too (the same type), on the
+    // same device plugin resource, so one device plugin config serves both.
+    let perf_docs = docs_in(RDMA_PERF_MANIFESTS);
+    let perf = the(&perf_docs, "NetworkAttachmentDefinition");
+    nad_conf(perf);
+    assert_eq!(nad_resource(nad), nad_resource(perf), "resourceName");
+    assert_ne!(nad.name(), perf.name(), "both networks have one name");
+}
+
+#[test]
+fn validate_pod_runs_rdma_validate_on_a_vf_of_the_network() {
+    let docs = docs_in(MANIFESTS);
+    let nad = the(&docs, "NetworkAttachmentDefinition");
+    let pod = the(&docs, "Pod");
+    let what = pod.what();
+    assert_eq!(pod_networks(pod), [nad.name()], "{what}: networks");
+
+    let c = only_container(&pod.yaml["spec"], &what);
+    let ds = the(&docs, "DaemonSet");
+    let ds_container = only_container(&ds.yaml["spec"]["template"]["spec"], &ds.what());
+    assert_eq!(
+        c["image"].as_str(),
+        ds_container["image"].as_str(),
+        "{what}: not the DaemonSet's image"
+    );
+    let argv = argv(c);
+    let prog = argv[0].strip_prefix(IMAGE_BIN_DIR).unwrap_or(&argv[0]);
+    assert_eq!(prog, "rdma-validate", "{what}: program");
+    assert!(image_binaries().contains(prog));
+    assert!(argv.contains(&"--json".to_string()), "{what}: no --json");
+
+    // One VF of the NAD's resource (an extended resource: limits, requests equal).
+    let resource = nad_resource(nad);
+    let limits = str_map(&c["resources"]["limits"]);
+    let requests = str_map(&c["resources"]["requests"]);
+    assert_eq!(
+        limits.get(&resource).map(String::as_str),
+        Some("1"),
+        "{what}"
+    );
+    assert_eq!(requests.get(&resource), limits.get(&resource), "{what}");
+
+    // The NAD's expectations, not others.
+    let conf = nad_conf(nad);
+    let value = |opt: &str| {
+        let i = argv.iter().position(|a| a == opt)?;
+        Some(argv.get(i + 1).expect("a value").clone())
+    };
+    if let Some(p) = value("--pkey") {
+        let p: Pkey = p
+            .parse()
+            .unwrap_or_else(|e| panic!("{what}: --pkey {p}: {e}"));
+        assert_eq!(Some(p), conf.pkey, "{what}: --pkey is not the NAD's");
+    }
+    assert_eq!(
+        value("--expect-link-layer").as_deref(),
+        Some("infiniband"),
+        "{what}: --expect-link-layer"
+    );
+
+    // Memory registration: CAP_IPC_LOCK, effective for root only.
+    let sc = &c["securityContext"];
+    assert!(
+        strings(&sc["capabilities"]["add"]).contains(&"IPC_LOCK".to_string()),
+        "{what}: no IPC_LOCK"
+    );
+    assert_eq!(
+        sc["runAsUser"].as_i64(),
+        Some(0),
+        "{what}: IPC_LOCK needs root"
+    );
+
+    // The binary takes the pod's arguments: it fails for want of a device here (or runs, on a
+    // machine with one), never with a usage error, and prints a JSON report either way.
+    let out = Command::new(env!("CARGO_BIN_EXE_rdma-validate"))
+        .args(&argv[1..])
+        .env_remove("IB_SRIOV_SYSFS_ROOT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{what}: the arguments are refused: {}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{what}: not a JSON report ({e}): {}", text(&out.stdout)));
+    assert!(report["passed"].is_boolean(), "{report}");
+}
