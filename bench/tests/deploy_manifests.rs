@@ -22,7 +22,20 @@ use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
+
+#[path = "../../deploy/manifest_checks.rs"]
+mod manifest_checks;
+
+use manifest_checks::{
+    apt_install_packages, argv, assert_can_lock_memory, assert_nad_api_version, containerfile_arg,
+    docs_in, nad_resource, pod_networks, read, stage_runs, stages, str_map, Doc,
+};
+
+/// The pod image's Containerfile.
+const IMAGE: &str = "deploy/Containerfile";
+/// The Kubernetes examples.
+const MANIFESTS: &str = "deploy/k8s";
 
 /// The `rdma-perf` binary cargo built for this test.
 const BIN: &str = env!("CARGO_BIN_EXE_rdma-perf");
@@ -37,75 +50,12 @@ const BASE_IMAGE_PROGRAMS: &[&str] = &["sleep"];
 /// perftest's default TCP port (`-p`).
 const DEFAULT_PORT: i64 = 18515;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn read(rel: &str) -> String {
-    let p = repo().join(rel);
-    fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
-
 // ---------------------------------------------------------------------------------------------
 // The Containerfile
 
-/// The Containerfile as logical lines (continuations joined, comments dropped).
-fn containerfile_lines() -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for raw in read("deploy/Containerfile").lines() {
-        let t = raw.trim();
-        if cur.is_empty() && (t.is_empty() || t.starts_with('#')) {
-            continue;
-        }
-        match t.strip_suffix('\\') {
-            Some(head) => {
-                cur.push_str(head);
-                cur.push(' ');
-            }
-            None => {
-                cur.push_str(t);
-                lines.push(std::mem::take(&mut cur));
-            }
-        }
-    }
-    assert!(
-        cur.is_empty(),
-        "deploy/Containerfile ends inside a continued line"
-    );
-    lines
-}
-
-/// The stages: each `FROM` line with the lines up to the next one.
-fn stages() -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for l in containerfile_lines() {
-        if l.starts_with("FROM ") {
-            out.push((l, Vec::new()));
-        } else if let Some(last) = out.last_mut() {
-            last.1.push(l);
-        }
-    }
-    assert_eq!(
-        out.len(),
-        2,
-        "deploy/Containerfile: expected a builder and a runtime stage"
-    );
-    out
-}
-
-/// The value of `ARG name=value` (before the first `FROM`).
-fn containerfile_arg(name: &str) -> String {
-    let prefix = format!("ARG {name}=");
-    containerfile_lines()
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-        .unwrap_or_else(|| panic!("deploy/Containerfile has no `{prefix}...`"))
-}
-
 /// The names the image's `ln -s rdma-perf /usr/local/bin/NAME` lines create.
 fn image_perftest_names() -> BTreeSet<String> {
-    let (_, runtime) = &stages()[1];
+    let (_, runtime) = &stages(IMAGE)[1];
     let mut names = BTreeSet::new();
     for l in runtime {
         let words: Vec<&str> = l.split_whitespace().collect();
@@ -128,7 +78,7 @@ fn image_perftest_names() -> BTreeSet<String> {
 
 /// Every program name the image puts in `/usr/local/bin`.
 fn image_programs() -> BTreeSet<String> {
-    let (_, runtime) = &stages()[1];
+    let (_, runtime) = &stages(IMAGE)[1];
     let copy = format!("COPY --from=build /out/rdma-perf {IMAGE_BIN_DIR}rdma-perf");
     assert!(
         runtime.contains(&copy),
@@ -139,178 +89,11 @@ fn image_programs() -> BTreeSet<String> {
     p
 }
 
-/// The image's `ENTRYPOINT` (exec form).
-fn image_entrypoint() -> Vec<String> {
-    let (_, runtime) = &stages()[1];
-    let json = runtime
-        .iter()
-        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
-        .expect("the runtime stage has no ENTRYPOINT");
-    serde_json::from_str(json).expect("ENTRYPOINT is not in exec (JSON) form")
-}
-
-/// The package names of the `apt-get install` in `lines` (options and `&&` tails dropped).
-fn apt_install_packages(lines: &[String]) -> BTreeSet<String> {
-    let mut pkgs = BTreeSet::new();
-    for l in lines {
-        let all: Vec<&str> = l.split_whitespace().collect();
-        for (i, _) in all.iter().enumerate().filter(|(_, w)| **w == "apt-get") {
-            let mut words = all[i + 1..]
-                .iter()
-                .copied()
-                .skip_while(|w| w.starts_with('-'));
-            if words.next() != Some("install") {
-                continue;
-            }
-            collect_packages(words, &mut pkgs);
-        }
-    }
-    pkgs
-}
-
-/// The package words of an `apt-get install` command line, up to the end of the command.
-fn collect_packages<'a>(mut words: impl Iterator<Item = &'a str>, pkgs: &mut BTreeSet<String>) {
-    while let Some(w) = words.next() {
-        match w {
-            "&&" | "||" | ";" | "|" => break,
-            // apt-get's options with a value.
-            "-o" | "-t" | "-c" => {
-                words.next();
-            }
-            _ if w.starts_with('-') || w.starts_with('<') || w.starts_with('>') => {}
-            _ => {
-                pkgs.insert(w.to_string());
-            }
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The manifests
 
-/// One YAML document of deploy/k8s, with the file it came from.
-struct Doc {
-    file: String,
-    yaml: Yaml,
-}
-
-impl Doc {
-    fn kind(&self) -> &str {
-        self.yaml["kind"].as_str().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.yaml["metadata"]["name"].as_str().unwrap_or("")
-    }
-    fn what(&self) -> String {
-        format!("{} {} ({})", self.kind(), self.name(), self.file)
-    }
-}
-
-/// Every document of every `*.yaml`/`*.yml` under deploy/k8s; fails on a parse error.
-fn docs() -> Vec<Doc> {
-    let dir = repo().join("deploy/k8s");
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no YAML file in {}", dir.display());
-    let mut out = Vec::new();
-    for f in files {
-        let file = format!("deploy/k8s/{}", f.file_name().unwrap().to_string_lossy());
-        let text = fs::read_to_string(&f).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
-        let yamls = YamlLoader::load_from_str(&text)
-            .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
-        for yaml in yamls.into_iter().filter(|y| !y.is_null()) {
-            out.push(Doc {
-                file: file.clone(),
-                yaml,
-            });
-        }
-    }
-    out
-}
-
 fn of_kind<'a>(docs: &'a [Doc], kind: &str) -> Vec<&'a Doc> {
     docs.iter().filter(|d| d.kind() == kind).collect()
-}
-
-fn str_map(y: &Yaml) -> BTreeMap<String, String> {
-    y.as_hash()
-        .map(|h| {
-            h.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v)?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A scalar as text (`"1"` and `1` alike).
-fn scalar(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn strings(y: &Yaml) -> Vec<String> {
-    y.as_vec()
-        .map(|v| {
-            v.iter()
-                .map(|s| scalar(s).expect("a list of scalars"))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The NetworkAttachmentDefinition's device plugin resource.
-fn nad_resource(nad: &Doc) -> String {
-    nad.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/resourceName", nad.what()))
-        .to_string()
-}
-
-/// The network names of a pod's `k8s.v1.cni.cncf.io/networks` annotation (JSON list or
-/// Multus's `ns/name@if` comma list), without namespace and interface.
-fn pod_networks(pod: &Doc) -> Vec<String> {
-    let Some(a) = pod.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"].as_str()
-    else {
-        return Vec::new();
-    };
-    if a.trim_start().starts_with('[') {
-        let v: Vec<serde_json::Value> = serde_json::from_str(a)
-            .unwrap_or_else(|e| panic!("{}: networks annotation: {e}", pod.what()));
-        v.iter()
-            .map(|n| {
-                n["name"]
-                    .as_str()
-                    .unwrap_or_else(|| panic!("{}: a network without a name", pod.what()))
-                    .to_string()
-            })
-            .collect()
-    } else {
-        a.split(',')
-            .map(|n| {
-                let n = n.trim();
-                let n = n.rsplit_once('/').map_or(n, |(_, n)| n);
-                n.split_once('@').map_or(n, |(n, _)| n).to_string()
-            })
-            .collect()
-    }
-}
-
-/// A container's argv as the runtime runs it: `command` (or the image's ENTRYPOINT) + `args`.
-fn argv(c: &Yaml) -> Vec<String> {
-    let mut v = strings(&c["command"]);
-    if v.is_empty() {
-        v = image_entrypoint();
-    }
-    v.extend(strings(&c["args"]));
-    v
 }
 
 /// The program name `argv[0]` runs in the image (`/usr/local/bin/x` or `x` on the PATH).
@@ -344,7 +127,7 @@ fn benches<'a>(pod: &'a Doc) -> Vec<Bench<'a>> {
         .into_iter()
         .flatten()
     {
-        let a = argv(c);
+        let a = argv(c, IMAGE);
         let prog = program(&a);
         if names.contains(&prog) {
             out.push(Bench {
@@ -495,7 +278,7 @@ fn option_value(args: &[String], long: &str, short: Option<&str>) -> Option<Stri
 
 #[test]
 fn manifests_parse_and_name_themselves() {
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     for d in &docs {
         assert!(
             d.yaml.as_hash().is_some(),
@@ -533,15 +316,10 @@ fn manifests_parse_and_name_themselves() {
 
 #[test]
 fn nad_is_an_ib_sriov_network_the_pods_attach_and_request() {
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     let nads = of_kind(&docs, "NetworkAttachmentDefinition");
     let nad = nads[0];
-    assert_eq!(
-        nad.yaml["apiVersion"].as_str(),
-        Some("k8s.cni.cncf.io/v1"),
-        "{}",
-        nad.what()
-    );
+    assert_nad_api_version(nad);
     let resource = nad_resource(nad);
     assert!(
         resource.contains('/'),
@@ -636,7 +414,7 @@ fn nad_is_an_ib_sriov_network_the_pods_attach_and_request() {
 #[test]
 fn pod_programs_are_in_the_image() {
     let programs = image_programs();
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     for pod in of_kind(&docs, "Pod") {
         for c in pod.yaml["spec"]["containers"]
             .as_vec()
@@ -650,7 +428,7 @@ fn pod_programs_are_in_the_image() {
             )
         {
             let name = c["name"].as_str().unwrap_or("?");
-            let prog = program(&argv(c));
+            let prog = program(&argv(c, IMAGE));
             assert!(
                 programs.contains(&prog) || BASE_IMAGE_PROGRAMS.contains(&prog.as_str()),
                 "{} container {name}: program {prog} is not in the image (it has {programs:?})",
@@ -700,7 +478,7 @@ fn pod_options_are_accepted() {
     let links = Links::new("options");
     let scratch = links.0.join("results");
     fs::create_dir_all(&scratch).unwrap();
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     for pod in of_kind(&docs, "Pod") {
         for b in benches(pod) {
             let what = format!("{} ({})", pod.what(), b.test);
@@ -759,7 +537,7 @@ fn pod_options_are_accepted() {
 
 #[test]
 fn benchmark_containers_can_register_memory_and_keep_results() {
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     for pod in of_kind(&docs, "Pod") {
         let containers: Vec<&Yaml> = pod.yaml["spec"]["containers"]
             .as_vec()
@@ -775,17 +553,7 @@ fn benchmark_containers_can_register_memory_and_keep_results() {
             .collect();
         for b in benches(pod) {
             let what = format!("{} ({})", pod.what(), b.test);
-            let sc = &b.container["securityContext"];
-            assert!(
-                strings(&sc["capabilities"]["add"]).contains(&"IPC_LOCK".to_string()),
-                "{what}: no IPC_LOCK capability"
-            );
-            // Kubernetes sets no ambient capabilities: IPC_LOCK is effective for root only.
-            assert_eq!(
-                sc["runAsUser"].as_i64(),
-                Some(0),
-                "{what}: IPC_LOCK without runAsUser 0 has no effect"
-            );
+            assert_can_lock_memory(b.container, &what);
 
             // The JSON report lands on an emptyDir that a container still running after the
             // test also mounts, so `kubectl cp` can fetch it.
@@ -819,7 +587,7 @@ fn benchmark_containers_can_register_memory_and_keep_results() {
 
 #[test]
 fn client_reaches_the_server_through_a_service() {
-    let docs = docs();
+    let docs = docs_in(MANIFESTS);
     let pods = of_kind(&docs, "Pod");
     let all: Vec<Bench> = pods.iter().flat_map(|p| benches(p)).collect();
     let links = Links::new("client");
@@ -904,14 +672,12 @@ fn client_reaches_the_server_through_a_service() {
 
 #[test]
 fn image_is_built_as_ci_builds() {
-    let st = stages();
+    let st = stages(IMAGE);
     let (build_from, build) = &st[0];
     let (run_from, _) = &st[1];
     // The builder runs the release build script that scripts/test-all runs.
     assert!(
-        build
-            .iter()
-            .any(|l| l.starts_with("RUN ") && l.contains("scripts/build-release")),
+        stage_runs(build, "scripts/build-release"),
         "the builder stage does not run scripts/build-release"
     );
     assert!(
@@ -965,7 +731,7 @@ fn image_is_built_as_ci_builds() {
 
 #[test]
 fn builder_toolchain_is_cis() {
-    let pinned = containerfile_arg("RUST_VERSION");
+    let pinned = containerfile_arg(IMAGE, "RUST_VERSION");
     let out = Command::new("rustc")
         .arg("--version")
         .output()

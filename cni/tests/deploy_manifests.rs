@@ -18,17 +18,26 @@
 //! * the validate pod attaches to that network, requests one VF of its resource, and runs
 //!   `rdma-validate` with arguments the binary accepts and the NAD's expectations.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use ib_sriov_cni::config::NetConf;
 use ib_sriov_cni::validate::{ExpectedLinkLayer, Mode};
 use ib_sriov_cni::Pkey;
-use yaml_rust2::{Yaml, YamlLoader};
+use yaml_rust2::Yaml;
+
+#[path = "../../deploy/manifest_checks.rs"]
+mod manifest_checks;
+
+use manifest_checks::{
+    apt_install_packages, argv, assert_can_lock_memory, assert_nad_api_version, containerfile_arg,
+    docs_in, image_entrypoint, nad_resource, pod_networks, read, repo, seq, stage_runs, stages,
+    str_map, strings, Doc,
+};
 
 const IMAGE: &str = "deploy/cni/Containerfile";
 /// The rdma-perf image, whose builder this image must share.
@@ -45,15 +54,6 @@ const HOST_CNI_BIN_DIR: &str = "/opt/cni/bin";
 const PLUGIN: &str = "ib-sriov";
 /// A VF's PCI address, standing in for the `deviceID` Multus adds from the device plugin.
 const DUMMY_DEVICE_ID: &str = "0000:03:00.2";
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn read(rel: &str) -> String {
-    let p = repo().join(rel);
-    fs::read_to_string(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -84,89 +84,6 @@ fn cargo_bins() -> BTreeSet<String> {
 
 // ---------------------------------------------------------------------------------------------
 // The Containerfiles and scripts
-
-/// A Containerfile as logical lines (continuations joined, comments dropped).
-fn containerfile_lines(rel: &str) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut cur = String::new();
-    for raw in read(rel).lines() {
-        let t = raw.trim();
-        if cur.is_empty() && (t.is_empty() || t.starts_with('#')) {
-            continue;
-        }
-        match t.strip_suffix('\\') {
-            Some(head) => {
-                cur.push_str(head);
-                cur.push(' ');
-            }
-            None => {
-                cur.push_str(t);
-                lines.push(std::mem::take(&mut cur));
-            }
-        }
-    }
-    assert!(cur.is_empty(), "{rel} ends inside a continued line");
-    lines
-}
-
-/// A Containerfile's stages: each `FROM` line with the lines up to the next one (two: the
-/// builder and the runtime).
-fn stages(rel: &str) -> [(String, Vec<String>); 2] {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
-    for l in containerfile_lines(rel) {
-        if l.starts_with("FROM ") {
-            out.push((l, Vec::new()));
-        } else if let Some(last) = out.last_mut() {
-            last.1.push(l);
-        }
-    }
-    out.try_into()
-        .unwrap_or_else(|_| panic!("{rel}: expected a builder and a runtime stage"))
-}
-
-/// The value of `ARG name=value` in a Containerfile.
-fn containerfile_arg(rel: &str, name: &str) -> String {
-    let prefix = format!("ARG {name}=");
-    containerfile_lines(rel)
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
-        .unwrap_or_else(|| panic!("{rel} has no `{prefix}...`"))
-}
-
-/// The package names of the `apt-get install` commands in `lines`.
-fn apt_install_packages(lines: &[String]) -> BTreeSet<String> {
-    let mut pkgs = BTreeSet::new();
-    for l in lines {
-        let mut words = l.split_whitespace();
-        while let Some(w) = words.next() {
-            if w != "apt-get" {
-                continue;
-            }
-            // apt-get's options, the command, then its words up to the end of the command.
-            let mut cmd = words.by_ref().skip_while(|w| w.starts_with('-'));
-            if cmd.next() != Some("install") {
-                continue;
-            }
-            for p in cmd.take_while(|w| !matches!(*w, "&&" | "||" | ";" | "|")) {
-                if !p.starts_with('-') {
-                    pkgs.insert(p.to_string());
-                }
-            }
-        }
-    }
-    pkgs
-}
-
-/// The image's `ENTRYPOINT` (exec form).
-fn image_entrypoint() -> Vec<String> {
-    let [_, (_, runtime)] = stages(IMAGE);
-    let json = runtime
-        .iter()
-        .find_map(|l| l.strip_prefix("ENTRYPOINT "))
-        .unwrap_or_else(|| panic!("{IMAGE}: the runtime stage has no ENTRYPOINT"));
-    serde_json::from_str(json)
-        .unwrap_or_else(|e| panic!("{IMAGE}: ENTRYPOINT is not in exec (JSON) form: {e}"))
-}
 
 /// The binaries the image copies from the builder: `COPY --from=build /out/X /usr/local/bin/X`.
 fn image_binaries() -> BTreeSet<String> {
@@ -242,102 +159,11 @@ fn install_script_default(var: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 // The manifests
 
-/// One YAML document, with the file it came from.
-struct Doc {
-    file: String,
-    yaml: Yaml,
-}
-
-impl Doc {
-    fn kind(&self) -> &str {
-        self.yaml["kind"].as_str().unwrap_or("")
-    }
-    fn name(&self) -> &str {
-        self.yaml["metadata"]["name"].as_str().unwrap_or("")
-    }
-    fn what(&self) -> String {
-        format!("{} {} ({})", self.kind(), self.name(), self.file)
-    }
-}
-
-/// Every document of every `*.yaml`/`*.yml` in a directory; fails on a parse error.
-fn docs_in(rel_dir: &str) -> Vec<Doc> {
-    let dir = repo().join(rel_dir);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no YAML file in {rel_dir}");
-    let mut out = Vec::new();
-    for f in files {
-        let file = format!("{rel_dir}/{}", f.file_name().unwrap().to_string_lossy());
-        let yamls = YamlLoader::load_from_str(&fs::read_to_string(&f).unwrap())
-            .unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
-        for yaml in yamls.into_iter().filter(|y| !y.is_null()) {
-            out.push(Doc {
-                file: file.clone(),
-                yaml,
-            });
-        }
-    }
-    out
-}
-
 /// The one document of a kind.
 fn the<'a>(docs: &'a [Doc], kind: &str) -> &'a Doc {
     let found: Vec<&Doc> = docs.iter().filter(|d| d.kind() == kind).collect();
     assert_eq!(found.len(), 1, "expected one {kind}");
     found[0]
-}
-
-fn seq(y: &Yaml) -> impl Iterator<Item = &Yaml> {
-    y.as_vec().into_iter().flatten()
-}
-
-/// A scalar as text (`"1"` and `1` alike).
-fn scalar(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-fn strings(y: &Yaml) -> Vec<String> {
-    seq(y)
-        .map(|s| scalar(s).expect("a list of scalars"))
-        .collect()
-}
-
-fn str_map(y: &Yaml) -> BTreeMap<String, String> {
-    y.as_hash()
-        .map(|h| {
-            h.iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v)?)))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// A container's argv as the runtime runs it: `command` (or the image's ENTRYPOINT) + `args`.
-fn argv(c: &Yaml) -> Vec<String> {
-    let mut v = strings(&c["command"]);
-    if v.is_empty() {
-        v = image_entrypoint();
-    }
-    v.extend(strings(&c["args"]));
-    v
-}
-
-/// The NAD's device plugin resource.
-fn nad_resource(nad: &Doc) -> String {
-    nad.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/resourceName"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/resourceName", nad.what()))
-        .to_string()
 }
 
 /// The NAD's `spec.config` as this plugin reads it at ADD: with the `deviceID` Multus adds,
@@ -364,18 +190,6 @@ fn nad_conf(nad: &Doc) -> NetConf {
     conf
 }
 
-/// The networks of a pod's `k8s.v1.cni.cncf.io/networks` annotation (JSON form).
-fn pod_networks(pod: &Doc) -> Vec<String> {
-    let a = pod.yaml["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}: no k8s.v1.cni.cncf.io/networks", pod.what()));
-    let v: Vec<serde_json::Value> = serde_json::from_str(a)
-        .unwrap_or_else(|e| panic!("{}: networks annotation: {e}", pod.what()));
-    v.iter()
-        .map(|n| n["name"].as_str().expect("a network name").to_string())
-        .collect()
-}
-
 /// The one container of a pod spec.
 fn only_container<'a>(spec: &'a Yaml, what: &str) -> &'a Yaml {
     let cs: Vec<&Yaml> = seq(&spec["containers"]).collect();
@@ -392,9 +206,7 @@ fn image_is_built_like_the_rdma_perf_image_with_build_release_cni() {
     let [(perf_build_from, perf_build), (perf_run_from, _)] = stages(RDMA_PERF_IMAGE);
 
     assert!(
-        build
-            .iter()
-            .any(|l| l.starts_with("RUN ") && l.contains("$(scripts/build-release cni)")),
+        stage_runs(&build, "$(scripts/build-release cni)"),
         "{IMAGE}: the builder stage does not run scripts/build-release cni"
     );
     // bench/tests/deploy_manifests.rs ties deploy/Containerfile to CI (toolchain, Debian
@@ -462,7 +274,7 @@ fn entrypoint_installs_the_plugin_the_image_carries() {
         "{IMAGE}: install script at {script}"
     );
     assert_eq!(
-        image_entrypoint(),
+        image_entrypoint(IMAGE),
         ["/bin/sh", script.as_str()],
         "{IMAGE}: ENTRYPOINT"
     );
@@ -630,7 +442,7 @@ fn daemonset_mounts_the_host_cni_dir_where_the_script_installs() {
     let c = only_container(spec, &what);
     let script = image_install_script();
     assert!(
-        argv(c).contains(&script),
+        argv(c, IMAGE).contains(&script),
         "{what}: the container does not run {script}"
     );
     // Where the script installs: the DaemonSet's CNI_BIN_DIR, else the script's default.
@@ -680,12 +492,7 @@ fn daemonset_mounts_the_host_cni_dir_where_the_script_installs() {
 fn networks_are_configs_the_plugin_accepts_on_one_resource() {
     let docs = docs_in(MANIFESTS);
     let nad = the(&docs, "NetworkAttachmentDefinition");
-    assert_eq!(
-        nad.yaml["apiVersion"].as_str(),
-        Some("k8s.cni.cncf.io/v1"),
-        "{}",
-        nad.what()
-    );
+    assert_nad_api_version(nad);
     let conf = nad_conf(nad);
     assert!(
         conf.pkey.is_some(),
@@ -725,7 +532,7 @@ fn validate_pod_runs_rdma_validate_on_a_vf_of_the_network() {
         ds_container["image"].as_str(),
         "{what}: not the DaemonSet's image"
     );
-    let argv = argv(c);
+    let argv = argv(c, IMAGE);
     let prog = argv[0].strip_prefix(IMAGE_BIN_DIR).unwrap_or(&argv[0]);
     assert_eq!(prog, "rdma-validate", "{what}: program");
     assert!(image_binaries().contains(prog));
@@ -761,16 +568,7 @@ fn validate_pod_runs_rdma_validate_on_a_vf_of_the_network() {
     );
 
     // Memory registration: CAP_IPC_LOCK, effective for root only.
-    let sc = &c["securityContext"];
-    assert!(
-        strings(&sc["capabilities"]["add"]).contains(&"IPC_LOCK".to_string()),
-        "{what}: no IPC_LOCK"
-    );
-    assert_eq!(
-        sc["runAsUser"].as_i64(),
-        Some(0),
-        "{what}: IPC_LOCK needs root"
-    );
+    assert_can_lock_memory(c, &what);
 
     // The binary takes the pod's arguments: it fails for want of a device here (or runs, on a
     // machine with one), never with a usage error, and prints a JSON report either way.
