@@ -21,6 +21,7 @@ pub mod pkey;
 pub mod plugin;
 pub mod spec;
 pub mod sysfs;
+mod text_type;
 pub mod validate;
 
 pub use guid::Guid;

@@ -83,24 +83,7 @@ impl fmt::Display for Pkey {
     }
 }
 
-impl fmt::Debug for Pkey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Pkey({self})")
-    }
-}
-
-impl serde::Serialize for Pkey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Pkey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+crate::text_type::text_type!(Pkey);
 
 #[cfg(test)]
 mod tests {

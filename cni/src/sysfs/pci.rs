@@ -4,8 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// A PCI address in sysfs form, `DDDD:BB:DD.F` (domain, bus, device, function), lower case.
-#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PciAddr(String);
 
 /// A PCI address text that is not `DDDD:BB:DD.F`.
@@ -46,30 +45,13 @@ impl FromStr for PciAddr {
     }
 }
 
-impl TryFrom<String> for PciAddr {
-    type Error = PciAddrError;
-    fn try_from(s: String) -> Result<Self, PciAddrError> {
-        s.parse()
-    }
-}
-
-impl From<PciAddr> for String {
-    fn from(p: PciAddr) -> String {
-        p.0
-    }
-}
-
 impl fmt::Display for PciAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
 }
 
-impl fmt::Debug for PciAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PciAddr({})", self.0)
-    }
-}
+crate::text_type::text_type!(PciAddr);
 
 #[cfg(test)]
 mod tests {
