@@ -10,6 +10,8 @@
 
 mod attr;
 mod error;
+#[cfg(test)]
+mod expected;
 mod frame;
 pub mod rdma;
 pub mod route;

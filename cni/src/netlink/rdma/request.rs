@@ -68,14 +68,7 @@ pub fn set_netns(seq: u32, dev_index: u32, netns_fd: u32) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn nlmsghdr(len: u32, ty: u16, flags: u16, seq: u32) -> Vec<u8> {
-        let mut b = len.to_ne_bytes().to_vec();
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(&flags.to_ne_bytes());
-        b.extend_from_slice(&seq.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b
-    }
+    use crate::netlink::expected::nlmsghdr;
 
     #[test]
     fn message_types_are_rdma_nl_get_type_of_nldev() {

@@ -234,15 +234,7 @@ pub(super) fn add_route(
 mod tests {
     use super::*;
 
-    /// `struct nlmsghdr` (16 bytes).
-    fn nlmsghdr(len: u32, ty: u16, flags: u16, seq: u32) -> Vec<u8> {
-        let mut b = len.to_ne_bytes().to_vec();
-        b.extend_from_slice(&ty.to_ne_bytes());
-        b.extend_from_slice(&flags.to_ne_bytes());
-        b.extend_from_slice(&seq.to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes());
-        b
-    }
+    use crate::netlink::expected::nlmsghdr;
 
     /// `struct ifinfomsg` (16 bytes): family, pad, type, index, flags, change.
     fn ifinfomsg(index: u32, flags: u32, change: u32) -> Vec<u8> {
