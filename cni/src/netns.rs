@@ -313,14 +313,8 @@ mod tests {
     /// CAP_SYS_ADMIN in the effective set: setns and mounting need it.
     fn privileged() -> bool {
         const CAP_SYS_ADMIN: u32 = 21;
-        std::fs::read_to_string("/proc/thread-self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("CapEff:"))
-                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-            })
-            .is_some_and(|c| c & (1 << CAP_SYS_ADMIN) != 0)
+        let status = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+        crate::validate::memlock::cap_eff(&status).is_some_and(|c| c & (1 << CAP_SYS_ADMIN) != 0)
     }
 
     fn net_devices() -> BTreeSet<String> {

@@ -26,7 +26,7 @@
 //! released on every path.
 
 mod checks;
-mod memlock;
+pub(crate) mod memlock;
 mod mode;
 mod report;
 mod selftest;

@@ -29,9 +29,11 @@ pub fn add(ctx: &Context, env: &Env, conf: &NetConf, raw: &[u8]) -> Result<Strin
         require_exclusive_rdma_netns()?;
     }
     let vf = ctx.sys.vf(&pci).map_err(fail::sysfs)?;
-    let validated_device = match conf.validation.mode {
-        Mode::Off => None,
-        _ => Some(single_rdma_device(&vf)?),
+    // The VF's one RDMA device, found once: the validation and rdmaIsolation need it.
+    let rdma_device = if conf.validation.mode != Mode::Off || conf.rdma_isolation {
+        Some(single_rdma_device(&vf)?)
+    } else {
+        None
     };
     let scope = Scope {
         ctx,
@@ -42,9 +44,20 @@ pub fn add(ctx: &Context, env: &Env, conf: &NetConf, raw: &[u8]) -> Result<Strin
         pci: &pci,
     };
     let mut steps = Vec::new();
-    let outcome = attach(ctx, env, conf, raw, &vf, &pod, &mut steps).and_then(|result| {
-        if let Some(dev) = &validated_device {
-            validate_in_pod(conf, &pod, dev)?;
+    let outcome = attach(
+        ctx,
+        env,
+        conf,
+        raw,
+        &vf,
+        rdma_device.as_deref(),
+        &pod,
+        &mut steps,
+    )
+    .and_then(|result| {
+        match &rdma_device {
+            Some(dev) if conf.validation.mode != Mode::Off => validate_in_pod(conf, &pod, dev)?,
+            _ => {}
         }
         Ok(result)
     });
@@ -62,7 +75,7 @@ pub fn add(ctx: &Context, env: &Env, conf: &NetConf, raw: &[u8]) -> Result<Strin
         ifname: env.ifname.clone(),
         netns: netns_path.clone(),
         pci: pci.clone(),
-        rdma_device: validated_device,
+        rdma_device,
         config: String::from_utf8_lossy(raw).into_owned(),
         steps: steps.clone(),
         result: result.clone(),
@@ -117,13 +130,16 @@ fn single_rdma_device(vf: &VfInfo) -> Result<String, Error> {
 }
 
 /// The steps that change the system; each pushes its [`Step`] as soon as it has changed
-/// something, so a failure later undoes exactly what was done.
+/// something, so a failure later undoes exactly what was done. `rdma_device` is the VF's RDMA
+/// device, present whenever `rdmaIsolation` is set.
+#[allow(clippy::too_many_arguments)]
 fn attach(
     ctx: &Context,
     env: &Env,
     conf: &NetConf,
     raw: &[u8],
     vf: &VfInfo,
+    rdma_device: Option<&str>,
     pod: &NetNs,
     steps: &mut Vec<Step>,
 ) -> Result<spec::Result, Error> {
@@ -207,8 +223,8 @@ fn attach(
         }
     }
 
-    if conf.rdma_isolation {
-        let device = single_rdma_device(vf)?;
+    if let Some(device) = rdma_device.filter(|_| conf.rdma_isolation) {
+        let device = device.to_owned();
         let mut rdma = RdmaNetlink::open().map_err(|e| fail::netlink("open RDMA netlink", e))?;
         let index = rdma
             .device_index(&device)

@@ -148,33 +148,24 @@ fn undo_netdev(s: &Scope<'_>, original: &str, ifname: &str) -> Result<(), Error>
         r?;
     }
     let mut r = route()?;
-    let current = match r.link_by_name(&tmp) {
-        Ok(_) => tmp,
+    let link = match r.link_by_name(&tmp) {
+        Ok(l) => l,
         Err(NetlinkError::NoSuchLink(_)) => {
             // Returned by the kernel when the pod's namespace went away: it kept its pod name
             // (or got a dev%d name); sysfs knows it by the VF's PCI address.
-            match s
-                .ctx
-                .sys
-                .netdevs_of_pci(s.pci)
-                .map_err(fail::sysfs)?
-                .into_iter()
-                .next()
-            {
-                Some(n) => n,
-                None => return Ok(()),
+            let found = s.ctx.sys.netdevs_of_pci(s.pci).map_err(fail::sysfs)?;
+            let Some(name) = found.into_iter().next().filter(|n| n != original) else {
+                return Ok(());
+            };
+            match r.link_by_name(&name) {
+                Ok(l) => l,
+                Err(NetlinkError::NoSuchLink(_)) => return Ok(()),
+                Err(e) => return Err(fail::netlink(&format!("find {name}"), e)),
             }
         }
         Err(e) => return Err(fail::netlink(&format!("find {tmp}"), e)),
     };
-    if current == original {
-        return Ok(());
-    }
-    let link = match r.link_by_name(&current) {
-        Ok(l) => l,
-        Err(NetlinkError::NoSuchLink(_)) => return Ok(()),
-        Err(e) => return Err(fail::netlink(&format!("find {current}"), e)),
-    };
+    let current = &link.name;
     let doing = format!("rename {current} back to {original}");
     r.set_up(link.index, false)
         .map_err(|e| fail::netlink(&doing, e))?;

@@ -103,7 +103,7 @@ impl Memlock {
 }
 
 /// `CapEff` of a `/proc/*/status` text.
-fn cap_eff(status: &str) -> Option<u64> {
+pub(crate) fn cap_eff(status: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
