@@ -124,6 +124,12 @@ pub enum Error {
         /// Who was asked.
         owner: String,
     },
+    /// An RDMA connection-management step failed: resolving, connecting, accepting, or the
+    /// connection closing under a wait (feature `cm`). Match on its
+    /// [`kind`](crate::cm::CmError::kind).
+    #[cfg(feature = "cm")]
+    #[error(transparent)]
+    Cm(#[from] crate::cm::CmError),
 }
 
 impl Error {
@@ -147,6 +153,15 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Verb { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// What went wrong, if this is an RDMA CM failure.
+    #[cfg(feature = "cm")]
+    pub fn cm_kind(&self) -> Option<&crate::cm::CmErrorKind> {
+        match self {
+            Error::Cm(e) => Some(&e.kind),
             _ => None,
         }
     }
