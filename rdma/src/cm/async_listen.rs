@@ -26,6 +26,7 @@ impl Listener {
                     got: other.kind(),
                 },
                 peer: None,
+                local: None,
             }
             .into()),
         }

@@ -8,7 +8,7 @@ use super::id::RawId;
 use super::param::{ConnParam, CONNECT_PRIVATE_DATA_MAX};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::qp::{QpState, QueuePair};
+use crate::qp::QueuePair;
 use crate::sys::cm;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -47,7 +47,9 @@ impl CmId {
     /// Binds a local address (`rdma_bind_addr`), e.g. to choose the source device or port;
     /// optional before [`resolve_addr`](Self::resolve_addr).
     pub fn bind_addr(&mut self, addr: SocketAddr) -> Result<()> {
-        self.id.bind(&addr).map_err(|e| addr_error(e, Some(addr)))
+        self.id
+            .bind(&addr)
+            .map_err(|e| addr_error(e, Some(addr), None))
     }
 
     /// Resolves `dst` to a local RDMA device and port (`rdma_resolve_addr`), from `src` if
@@ -152,7 +154,11 @@ impl CmId {
         };
         self.dst = Some(dst);
         if ret != 0 {
-            return Err(addr_error(Error::last_os("rdma_resolve_addr"), Some(dst)));
+            return Err(addr_error(
+                Error::last_os("rdma_resolve_addr"),
+                src,
+                Some(dst),
+            ));
         }
         self.pending = Some(EventKind::AddrResolved);
         Ok(())
@@ -169,6 +175,7 @@ impl CmId {
                 Some(errno) if errno != libc::EINVAL => CmError {
                     kind: CmErrorKind::RouteError { errno },
                     peer: self.dst,
+                    local: None,
                 }
                 .into(),
                 // EINVAL: the address was not resolved first.
@@ -251,11 +258,11 @@ impl CmId {
                     got: event.kind(),
                 },
                 peer: self.dst,
+                local: None,
             }
             .into());
         };
-        self.id.move_qp(&mut qp, QpState::Rtr, |_| {})?;
-        self.id.move_qp(&mut qp, QpState::Rts, |_| {})?;
+        self.id.connect_qp(&mut qp, |_| {}, |_| {})?;
         // SAFETY: the id is live and has just received the connect response.
         if unsafe { cm::rdma_establish(self.id.as_ptr()) } != 0 {
             return Err(Error::last_os("rdma_establish"));
@@ -264,13 +271,14 @@ impl CmId {
     }
 }
 
-/// Turns a failed bind or resolve call into [`CmErrorKind::AddrError`] naming `addr` (its
-/// errno says why: `EADDRNOTAVAIL` for a local address no device has, `ENODEV`, …).
-fn addr_error(err: Error, addr: Option<SocketAddr>) -> Error {
+/// Turns a failed bind or resolve call into [`CmErrorKind::AddrError`] naming the addresses
+/// (its errno says why: `EADDRNOTAVAIL` for a local address no device has, `ENODEV`, …).
+pub(crate) fn addr_error(err: Error, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Error {
     match err.errno() {
         Some(errno) => CmError {
             kind: CmErrorKind::AddrError { errno },
-            peer: addr,
+            peer,
+            local,
         }
         .into(),
         None => err,

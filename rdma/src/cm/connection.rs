@@ -92,7 +92,7 @@ impl Connection {
 
     /// Disconnects: moves the QP to the error state (outstanding work completes flushed, as
     /// `rdma_disconnect` does for librdmacm's own QPs), sends a disconnect request and waits
-    /// up to `timeout` for its completion ([`CmEvent::Disconnected`]).
+    /// up to `timeout` for the peer to answer it ([`ConnectedId::disconnect`]).
     pub fn disconnect(&mut self, timeout: Duration) -> Result<()> {
         self.flush_qp()?;
         self.id.disconnect(timeout)
@@ -183,9 +183,11 @@ impl ConnectedId {
     }
 
     /// Sends a disconnect request (`rdma_disconnect`) and waits up to `timeout` for the
-    /// connection to close. If the peer already closed it, returns at once. The QP is not
-    /// touched: move it to the error state first if it is still in use
-    /// ([`Connection::disconnect`] does).
+    /// connection to close: until the peer answers (its [`ConnectedId`] answers when it reads
+    /// [`CmEvent::Disconnected`], librdmacm programs when they call `rdma_disconnect`, any
+    /// program when it destroys its id or exits) or the IB CM gives up on the request. If the
+    /// peer already closed the connection, returns at once. The QP is not touched: move it
+    /// to the error state first if it is still in use ([`Connection::disconnect`] does).
     pub fn disconnect(&mut self, timeout: Duration) -> Result<()> {
         self.request_disconnect()?;
         self.wait_disconnected(timeout)
@@ -234,6 +236,7 @@ impl ConnectedId {
         CmError {
             kind,
             peer: self.peer,
+            local: None,
         }
         .into()
     }

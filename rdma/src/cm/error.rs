@@ -14,6 +14,9 @@ pub struct CmError {
     /// The remote address involved, when there is one (the destination of a resolve or a
     /// connect, the peer of an accepted connection).
     pub peer: Option<SocketAddr>,
+    /// The local address involved, when it is the cause (a source or listening address that
+    /// no RDMA device has).
+    pub local: Option<SocketAddr>,
 }
 
 /// What went wrong in a [`CmError`]. Errno values are positive (`libc::ETIMEDOUT`, …).
@@ -116,9 +119,11 @@ impl fmt::Display for CmErrorKind {
 
 impl fmt::Display for CmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.peer {
-            Some(peer) => write!(f, "RDMA CM, peer {peer}: {}", self.kind),
-            None => write!(f, "RDMA CM: {}", self.kind),
+        match (self.local, self.peer) {
+            (Some(local), Some(peer)) => write!(f, "RDMA CM, {local} -> {peer}: {}", self.kind),
+            (None, Some(peer)) => write!(f, "RDMA CM, peer {peer}: {}", self.kind),
+            (Some(local), None) => write!(f, "RDMA CM, local address {local}: {}", self.kind),
+            (None, None) => write!(f, "RDMA CM: {}", self.kind),
         }
     }
 }
@@ -274,6 +279,7 @@ mod tests {
                 private_data: vec![],
             },
             peer: Some("198.18.0.1:7471".parse().unwrap()),
+            local: None,
         };
         let msg = e.to_string();
         assert!(
@@ -286,6 +292,7 @@ mod tests {
                 after: Duration::from_secs(2),
             },
             peer: None,
+            local: None,
         };
         assert_eq!(
             e.to_string(),

@@ -244,6 +244,21 @@ impl RawId {
         Ok(())
     }
 
+    /// Takes `qp` (RESET or INIT) to RTS for the connection: INIT again with the attributes
+    /// the CM knows now (before the handshake it grants no remote access; librdmacm and the
+    /// kernel refresh INIT the same way), then RTR and RTS, each adjustable.
+    pub(crate) fn connect_qp(
+        &self,
+        qp: &mut QueuePair,
+        adjust_rtr: impl FnOnce(&mut sys::ibv_qp_attr),
+        adjust_rts: impl FnOnce(&mut sys::ibv_qp_attr),
+    ) -> Result<()> {
+        self.check_qp(qp)?;
+        self.move_qp(qp, QpState::Init, |_| {})?;
+        self.move_qp(qp, QpState::Rtr, adjust_rtr)?;
+        self.move_qp(qp, QpState::Rts, adjust_rts)
+    }
+
     /// Reads pending events until the one awaited (`Some(Ok)`), a failure (`Some(Err)`), or
     /// none is left (`None`).
     pub(crate) fn poll_for(
@@ -270,7 +285,14 @@ impl RawId {
         let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(outcome) = self.poll_for(expected)? {
-                return outcome.map_err(|kind| CmError { kind, peer }.into());
+                return outcome.map_err(|kind| {
+                    CmError {
+                        kind,
+                        peer,
+                        local: None,
+                    }
+                    .into()
+                });
             }
             if !self.channel.wait_readable(deadline)? {
                 return Err(timeout_error(expected, timeout, peer));
@@ -290,13 +312,27 @@ impl RawId {
         let wait = async {
             loop {
                 if let Some(outcome) = self.poll_for(expected)? {
-                    return outcome.map_err(|kind| CmError { kind, peer }.into());
+                    return outcome.map_err(|kind| {
+                        CmError {
+                            kind,
+                            peer,
+                            local: None,
+                        }
+                        .into()
+                    });
                 }
                 let event = self.next_async().await?;
                 match judge(expected, event) {
                     Verdict::Done(event) => return Ok(event),
                     Verdict::Skip => {}
-                    Verdict::Fail(kind) => return Err(CmError { kind, peer }.into()),
+                    Verdict::Fail(kind) => {
+                        return Err(CmError {
+                            kind,
+                            peer,
+                            local: None,
+                        }
+                        .into())
+                    }
                 }
             }
         };
@@ -318,6 +354,7 @@ pub(crate) fn timeout_error(
             after,
         },
         peer,
+        local: None,
     }
     .into()
 }

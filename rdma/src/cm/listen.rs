@@ -1,5 +1,6 @@
 //! The passive side: listen, take connect requests, accept or reject them.
 
+use super::connect::addr_error;
 use super::connection::Connection;
 use super::error::{CmError, CmErrorKind};
 use super::event::{CmEvent, EventKind};
@@ -7,7 +8,7 @@ use super::id::{timeout_error, RawId};
 use super::param::{ConnParam, ACCEPT_PRIVATE_DATA_MAX, REJECT_PRIVATE_DATA_MAX};
 use crate::context::Context;
 use crate::error::{Error, Result};
-use crate::qp::{QpState, QueuePair};
+use crate::qp::QueuePair;
 use crate::sys::cm;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -24,14 +25,8 @@ impl Listener {
     /// pending requests (`rdma_bind_addr`, `rdma_listen`).
     pub fn bind(addr: SocketAddr, backlog: u16) -> Result<Self> {
         let mut id = RawId::new()?;
-        id.bind(&addr).map_err(|e| match e.errno() {
-            Some(errno) => CmError {
-                kind: CmErrorKind::AddrError { errno },
-                peer: Some(addr),
-            }
-            .into(),
-            None => e,
-        })?;
+        id.bind(&addr)
+            .map_err(|e| addr_error(e, Some(addr), None))?;
         // SAFETY: the id is live and bound.
         if unsafe { cm::rdma_listen(id.as_ptr(), i32::from(backlog)) } != 0 {
             return Err(Error::last_os("rdma_listen"));
@@ -68,7 +63,12 @@ impl Listener {
             None => Ok(None),
             Some(Ok(CmEvent::ConnectRequest(request))) => Ok(Some(*request)),
             Some(Ok(other)) => Err(unexpected(EventKind::ConnectRequest, other.kind(), None)),
-            Some(Err(kind)) => Err(CmError { kind, peer: None }.into()),
+            Some(Err(kind)) => Err(CmError {
+                kind,
+                peer: None,
+                local: None,
+            }
+            .into()),
         }
     }
 
@@ -195,15 +195,20 @@ impl ConnectRequest {
     }
 
     fn transition_and_accept(&self, qp: &mut QueuePair, param: &ConnParam) -> Result<()> {
-        self.id.init_qp(qp)?;
-        self.id.move_qp(qp, QpState::Rtr, |a| {
-            a.max_dest_rd_atomic = a.max_dest_rd_atomic.min(param.responder_resources)
-        })?;
-        self.id.move_qp(qp, QpState::Rts, |a| {
-            a.max_rd_atomic = a.max_rd_atomic.min(param.initiator_depth)
-        })?;
-        let mut raw = param.to_raw(qp.qpn(), qp.uses_srq());
-        // SAFETY: the id is live with a pending request; `raw` points into `param`, which
+        // As librdmacm's rdma_accept: never offer more RDMA-read resources than the peer
+        // asked to use, nor use more than it offered.
+        let offer = ConnParam {
+            responder_resources: param.responder_resources.min(self.param.initiator_depth),
+            initiator_depth: param.initiator_depth.min(self.param.responder_resources),
+            ..param.clone()
+        };
+        self.id.connect_qp(
+            qp,
+            |rtr| rtr.max_dest_rd_atomic = rtr.max_dest_rd_atomic.min(offer.responder_resources),
+            |rts| rts.max_rd_atomic = rts.max_rd_atomic.min(offer.initiator_depth),
+        )?;
+        let mut raw = offer.to_raw(qp.qpn(), qp.uses_srq());
+        // SAFETY: the id is live with a pending request; `raw` points into `offer`, which
         // outlives the call (librdmacm copies it).
         if unsafe { cm::rdma_accept(self.id.as_ptr(), &mut raw) } != 0 {
             return Err(Error::last_os("rdma_accept"));
@@ -217,6 +222,7 @@ impl ConnectRequest {
             Ok(Some(Err(kind))) => CmError {
                 kind,
                 peer: self.peer,
+                local: None,
             }
             .into(),
             _ => err,
@@ -240,6 +246,7 @@ fn unexpected(expected: EventKind, got: EventKind, peer: Option<SocketAddr>) -> 
     CmError {
         kind: CmErrorKind::UnexpectedEvent { expected, got },
         peer,
+        local: None,
     }
     .into()
 }
