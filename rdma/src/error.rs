@@ -126,10 +126,18 @@ pub enum Error {
     },
     /// An RDMA connection-management step failed: resolving, connecting, accepting, or the
     /// connection closing under a wait (feature `cm`). Match on its
-    /// [`kind`](crate::cm::CmError::kind).
+    /// [`kind`](crate::cm::CmError::kind), e.g. through [`Error::cm_kind`]. Boxed: it names
+    /// two addresses, and `Error` stays small on the data path.
     #[cfg(feature = "cm")]
     #[error(transparent)]
-    Cm(#[from] crate::cm::CmError),
+    Cm(Box<crate::cm::CmError>),
+}
+
+#[cfg(feature = "cm")]
+impl From<crate::cm::CmError> for Error {
+    fn from(e: crate::cm::CmError) -> Self {
+        Error::Cm(Box::new(e))
+    }
 }
 
 impl Error {

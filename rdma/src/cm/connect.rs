@@ -208,13 +208,7 @@ impl CmId {
                 Ok(())
             }
             Err(e) => {
-                let timed_out = matches!(
-                    &e,
-                    Error::Cm(CmError {
-                        kind: CmErrorKind::Timeout { .. },
-                        ..
-                    })
-                );
+                let timed_out = matches!(e.cm_kind(), Some(CmErrorKind::Timeout { .. }));
                 if !timed_out {
                     self.pending = None;
                 }
