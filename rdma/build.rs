@@ -60,4 +60,54 @@ fn main() {
     bindings
         .write_to_file(out.join("verbs.rs"))
         .expect("write bindings to OUT_DIR");
+    if env::var_os("CARGO_FEATURE_CM").is_some() {
+        rdmacm_bindings(&out);
+    }
+}
+
+/// Feature `cm`: links librdmacm and binds `<rdma/rdma_cma.h>` into `rdmacm.rs`, which
+/// `sys::cm` includes next to the verbs bindings. The verbs headers' types are blocked here and
+/// taken from the verbs bindings instead, so there is one definition of each.
+fn rdmacm_bindings(out: &std::path::Path) {
+    println!("cargo:rerun-if-changed=src/sys/rdmacm.h");
+    let lib = match pkg_config::Config::new().probe("librdmacm") {
+        Ok(lib) => lib,
+        Err(e) => {
+            eprintln!(
+                "error: feature `cm` needs librdmacm, which pkg-config did not find ({e}).\n\
+                 Install it: `apt-get install librdmacm-dev` (Debian/Ubuntu) or \
+                 `dnf install rdma-core-devel` (Fedora/RHEL)."
+            );
+            std::process::exit(1);
+        }
+    };
+    let mut builder = bindgen::Builder::default()
+        .header("src/sys/rdmacm.h")
+        .allowlist_function("rdma_.*")
+        .allowlist_type("rdma_.*")
+        .allowlist_var("RDMA_.*")
+        // Everything <infiniband/verbs.h> (and the headers it includes) defines comes from
+        // the verbs bindings; <infiniband/sa.h>'s path record is librdmacm's own.
+        .blocklist_file(".*/infiniband/verbs.h")
+        .blocklist_file(".*/infiniband/verbs_api.h")
+        .blocklist_file(".*/rdma/ib_user_ioctl_verbs.h")
+        .blocklist_file(".*/rdma/ib_user_verbs.h")
+        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
+        .derive_default(true)
+        .derive_debug(true)
+        .impl_debug(false)
+        .layout_tests(true)
+        .generate_comments(false)
+        .generate_inline_functions(false)
+        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
+    for path in &lib.include_paths {
+        builder = builder.clang_arg(format!("-I{}", path.display()));
+    }
+    let bindings = builder.generate().unwrap_or_else(|e| {
+        eprintln!("error: bindgen could not parse <rdma/rdma_cma.h>: {e}.");
+        std::process::exit(1);
+    });
+    bindings
+        .write_to_file(out.join("rdmacm.rs"))
+        .expect("write bindings to OUT_DIR");
 }

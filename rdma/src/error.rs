@@ -124,6 +124,20 @@ pub enum Error {
         /// Who was asked.
         owner: String,
     },
+    /// An RDMA connection-management step failed: resolving, connecting, accepting, or the
+    /// connection closing under a wait (feature `cm`). Match on its
+    /// [`kind`](crate::cm::CmError::kind), e.g. through [`Error::cm_kind`]. Boxed: it names
+    /// two addresses, and `Error` stays small on the data path.
+    #[cfg(feature = "cm")]
+    #[error(transparent)]
+    Cm(Box<crate::cm::CmError>),
+}
+
+#[cfg(feature = "cm")]
+impl From<crate::cm::CmError> for Error {
+    fn from(e: crate::cm::CmError) -> Self {
+        Error::Cm(Box::new(e))
+    }
 }
 
 impl Error {
@@ -147,6 +161,15 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         match self {
             Error::Verb { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// What went wrong, if this is an RDMA CM failure.
+    #[cfg(feature = "cm")]
+    pub fn cm_kind(&self) -> Option<&crate::cm::CmErrorKind> {
+        match self {
+            Error::Cm(e) => Some(&e.kind),
             _ => None,
         }
     }

@@ -96,6 +96,8 @@
 pub mod sys;
 
 mod access;
+#[cfg(feature = "cm")]
+pub mod cm;
 mod completion;
 mod context;
 mod cq;

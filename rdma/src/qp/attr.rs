@@ -201,6 +201,13 @@ impl QpAttr {
     pub fn mask(&self) -> u32 {
         self.mask
     }
+
+    /// Attributes someone else computed, e.g. `rdma_init_qp_attr` for an RDMA CM connection:
+    /// [`QueuePair::modify`] still checks the transition and the required attributes.
+    #[cfg(feature = "cm")]
+    pub(crate) fn from_raw(attr: sys::ibv_qp_attr, mask: u32) -> Self {
+        QpAttr { attr, mask }
+    }
 }
 
 const MASK_NAMES: [(u32, &str); 13] = [

@@ -330,6 +330,12 @@ impl QueuePair {
         qp
     }
 
+    /// True when the QP takes its receives from a shared receive queue.
+    #[cfg(feature = "cm")]
+    pub(crate) fn uses_srq(&self) -> bool {
+        self.srq.is_some()
+    }
+
     /// Records the state this handle last set or saw, with what it allows to post.
     pub(crate) fn set_state(&mut self, state: QpState) {
         self.state = state;

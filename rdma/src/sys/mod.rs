@@ -18,3 +18,18 @@ include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
 
 mod inline;
 pub use inline::*;
+
+/// Raw FFI to the system's librdmacm (`<rdma/rdma_cma.h>`), feature `cm`. The `ibv_*` types
+/// it refers to are the verbs bindings of the parent module (one definition of each).
+#[cfg(feature = "cm")]
+pub mod cm {
+    #![allow(
+        non_upper_case_globals,
+        non_camel_case_types,
+        non_snake_case,
+        dead_code
+    )]
+    #![allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn, rustdoc::all)]
+    use super::*;
+    include!(concat!(env!("OUT_DIR"), "/rdmacm.rs"));
+}
