@@ -96,6 +96,8 @@
 pub mod sys;
 
 mod access;
+#[cfg(feature = "tokio")]
+pub mod async_cq;
 mod completion;
 mod context;
 mod cq;
@@ -113,6 +115,8 @@ mod srq;
 pub mod stub;
 
 pub use access::Access;
+#[cfg(feature = "tokio")]
+pub use async_cq::{AsyncCq, WaitMode};
 pub use completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
 pub use context::Context;
 pub use cq::{CompletionChannel, CompletionQueue, CqBuilder};
