@@ -7,7 +7,7 @@ use crate::sys;
 use std::fmt;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// A completion channel (`struct ibv_comp_channel`): the file descriptor that becomes readable
@@ -74,6 +74,10 @@ pub(crate) struct CqInner {
     pub(crate) raw: NonNull<sys::ibv_cq>,
     /// Events received with get_event and not yet acknowledged.
     unacked: AtomicU32,
+    /// True while an `AsyncCq` (feature `tokio`) waits on the channel: it alone may arm the
+    /// CQ and take events, so [`CompletionQueue::req_notify`] and
+    /// [`CompletionQueue::get_event`] refuse.
+    async_owned: AtomicBool,
     depth: u32,
     channel: Option<CompletionChannel>,
     _ctx: Arc<ContextInner>,
@@ -166,6 +170,7 @@ impl CqBuilder<'_> {
             inner: Arc::new(CqInner {
                 raw,
                 unacked: AtomicU32::new(0),
+                async_owned: AtomicBool::new(false),
                 depth,
                 channel,
                 _ctx: self.ctx.inner.clone(),
@@ -184,6 +189,7 @@ impl CompletionQueue {
             inner: Arc::new(CqInner {
                 raw,
                 unacked: AtomicU32::new(0),
+                async_owned: AtomicBool::new(false),
                 depth,
                 channel: None,
                 _ctx: ctx.inner.clone(),
@@ -237,9 +243,14 @@ impl CompletionQueue {
     }
 
     /// Asks for an event on the channel at the next completion (`ibv_req_notify_cq`); with
-    /// `solicited_only`, only for solicited ones. Needs a channel.
+    /// `solicited_only`, only for solicited ones. Needs a channel not driven by an `AsyncCq`.
     pub fn req_notify(&self, solicited_only: bool) -> Result<()> {
-        self.require_channel()?;
+        self.require_own_channel()?;
+        self.arm(solicited_only)
+    }
+
+    /// `ibv_req_notify_cq` on a CQ known to have a channel.
+    pub(crate) fn arm(&self, solicited_only: bool) -> Result<()> {
         // SAFETY: the CQ is live.
         let ret = unsafe { sys::ibv_req_notify_cq(self.as_raw(), solicited_only as i32) };
         check("ibv_req_notify_cq", ret)
@@ -247,8 +258,15 @@ impl CompletionQueue {
 
     /// Waits for the next event on this CQ's channel (`ibv_get_cq_event`). Returns `Ok(false)`
     /// when the channel is non-blocking and no event is pending. Events are acknowledged
-    /// in bulk by [`ack_events`](Self::ack_events) or when the CQ is dropped.
+    /// in bulk by [`ack_events`](Self::ack_events) or when the CQ is dropped. Needs a channel
+    /// not driven by an `AsyncCq`.
     pub fn get_event(&self) -> Result<bool> {
+        self.require_own_channel()?;
+        self.take_event()
+    }
+
+    /// `ibv_get_cq_event` on a CQ known to have a channel.
+    pub(crate) fn take_event(&self) -> Result<bool> {
         let ch = self.require_channel()?;
         let mut cq = ptr::null_mut();
         let mut cq_ctx = ptr::null_mut();
@@ -291,7 +309,33 @@ impl CompletionQueue {
             .map(|c| unsafe { BorrowedFd::borrow_raw(c.fd()) })
     }
 
-    fn require_channel(&self) -> Result<&CompletionChannel> {
+    /// Marks the channel as driven by one `AsyncCq`; false when one already drives it.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn claim_for_async(&self) -> bool {
+        !self.inner.async_owned.swap(true, Ordering::AcqRel)
+    }
+
+    /// Undoes [`claim_for_async`](Self::claim_for_async).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn release_from_async(&self) {
+        self.inner.async_owned.store(false, Ordering::Release);
+    }
+
+    /// The channel, unless an `AsyncCq` drives it (its waits would miss the events taken
+    /// here, or a wake-up armed here).
+    fn require_own_channel(&self) -> Result<&CompletionChannel> {
+        let ch = self.require_channel()?;
+        if self.inner.async_owned.load(Ordering::Acquire) {
+            return Err(Error::InvalidArgument(
+                "this CQ's channel is driven by an AsyncCq: wait with AsyncCq::poll, not with \
+                 req_notify/get_event"
+                    .into(),
+            ));
+        }
+        Ok(ch)
+    }
+
+    pub(crate) fn require_channel(&self) -> Result<&CompletionChannel> {
         self.channel().ok_or_else(|| {
             Error::InvalidArgument(
                 "this CQ has no completion channel (build it with .with_channel())".into(),

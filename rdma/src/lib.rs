@@ -96,6 +96,8 @@
 pub mod sys;
 
 mod access;
+#[cfg(feature = "tokio")]
+pub mod async_cq;
 #[cfg(feature = "cm")]
 pub mod cm;
 mod completion;
@@ -115,6 +117,8 @@ mod srq;
 pub mod stub;
 
 pub use access::Access;
+#[cfg(feature = "tokio")]
+pub use async_cq::{AsyncCq, WaitMode};
 pub use completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
 pub use context::Context;
 pub use cq::{CompletionChannel, CompletionQueue, CqBuilder};

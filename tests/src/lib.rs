@@ -3,6 +3,7 @@
 //! Every helper that needs a device panics when there is none: a device test that cannot
 //! find a device fails, it never skips.
 
+pub mod async_wait;
 pub mod process;
 
 use rdma::{
@@ -68,10 +69,23 @@ pub struct Pair {
 impl Pair {
     /// Creates the pair (RESET state).
     pub fn new(caps: QpCaps) -> Pair {
+        Self::build(caps, false)
+    }
+
+    /// Creates the pair (RESET state) with a completion channel on each CQ, for `AsyncCq`.
+    pub fn with_channels(caps: QpCaps) -> Pair {
+        Self::build(caps, true)
+    }
+
+    fn build(caps: QpCaps, channels: bool) -> Pair {
         let ctx = device();
         let pd = ProtectionDomain::new(&ctx).expect("alloc pd");
-        let cq_a = CompletionQueue::new(&ctx, 512).expect("cq a");
-        let cq_b = CompletionQueue::new(&ctx, 512).expect("cq b");
+        let cq = |name| {
+            let b = CompletionQueue::builder(&ctx, 512);
+            let b = if channels { b.with_channel() } else { b };
+            b.build().unwrap_or_else(|e| panic!("{name}: {e}"))
+        };
+        let (cq_a, cq_b) = (cq("cq a"), cq("cq b"));
         let a = QueuePair::builder(&pd, &cq_a, &cq_a)
             .caps(caps)
             .build()
