@@ -16,8 +16,8 @@ Either side may be rdmacm-utils' rping: the two speak the same protocol.";
 
 /// RDMA CM ping-pong, wire-compatible with rdmacm-utils' rping: each ping is an RDMA READ of
 /// the client's data by the server and an RDMA WRITE of it back, driven by SENDs.
-#[derive(Parser, Debug)]
-#[command(name = "rping", version, after_help = EXAMPLES)]
+#[derive(Parser, Debug, Clone)]
+#[command(name = "rping", version, after_help = EXAMPLES, disable_version_flag = true)]
 #[command(group(ArgGroup::new("role").required(true).args(["server", "client"])))]
 pub(crate) struct Args {
     /// Server side. To bind to any address with IPv6 use -a ::0
@@ -63,7 +63,7 @@ pub(crate) struct Args {
     pub(crate) debug: u8,
 
     /// Persistent server mode allowing multiple connections (served concurrently)
-    #[arg(short = 'P', long, requires = "server")]
+    #[arg(short = 'P', long, conflicts_with = "client")]
     pub(crate) persistent: bool,
 
     /// Use a self-created, self-modified QP: accepted for compatibility, this rping always
@@ -76,6 +76,10 @@ pub(crate) struct Args {
     #[arg(short = 't', long, value_name = "SECONDS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) timeout: u64,
+
+    /// Print version (only as --version: -V is validate, as in the C tool)
+    #[arg(long, action = clap::ArgAction::Version)]
+    version: Option<bool>,
 }
 
 impl Args {
@@ -139,7 +143,8 @@ mod tests {
 
     #[test]
     fn sizes_outside_the_c_range_are_refused() {
-        for bad in ["22", "65536", "-1", "x"] {
+        assert!(parse(&["-s", "-S", "-1"]).is_err());
+        for bad in ["22", "65536", "x"] {
             let e = parse(&["-s", "-S", bad]).unwrap_err();
             assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
         }
