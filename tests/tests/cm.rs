@@ -5,10 +5,12 @@ use rdma::cm::{
     CmErrorKind, CmEvent, CmId, ConnParam, ConnectRequest, Connection, Listener,
     CONNECT_PRIVATE_DATA_MAX,
 };
+use rdma::RemoteBuf;
 use rdma::{
     Access, CompletionQueue, Context, Error, MemoryRegion, ProtectionDomain, QpCaps, QpState,
     QueuePair, SendWr, WcOpcode,
 };
+use rdma_device_tests::process::{path_bin, serial, spawn};
 use rdma_device_tests::{device, pattern, poll_n, TIMEOUT};
 use std::net::SocketAddr;
 use std::thread;
@@ -598,4 +600,87 @@ fn an_async_resolve_dropped_early_is_finished_by_the_next_call() {
             .expect("connect after the resolve");
     });
     server.join().unwrap();
+}
+
+#[test]
+fn c_rping_client_connects_to_a_rust_listener_and_its_buffer_is_read() {
+    let _alone = serial();
+    let (mut listener, addr) = listen();
+    let rping = path_bin("rping", "apt-get install rdmacm-utils");
+    let size = 100usize;
+    let client = spawn(
+        "C rping client",
+        &rping,
+        &[
+            "-c".into(),
+            "-a".into(),
+            SERVER_IP.into(),
+            "-p".into(),
+            addr.port().to_string(),
+            "-C".into(),
+            "1".into(),
+            "-S".into(),
+            size.to_string(),
+        ],
+    );
+    let request = listener.get_request(STEP).expect("rping's connect request");
+    assert_eq!(
+        request.peer_addr().map(|a| a.ip()),
+        Some(addr.ip()),
+        "from rxe0"
+    );
+    let ctx = request.context().unwrap();
+    let (pd, cq, mut qp) = qp_on(&ctx);
+    // rping sends its buffer's address at once: the receive goes first.
+    request.init_qp(&mut qp).unwrap();
+    let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
+    qp.post_recv(rbuf, 1).unwrap();
+    let mut conn = request
+        .accept(qp, &ConnParam::default(), STEP)
+        .expect("accept rping");
+
+    // struct rping_rdma_info { be64 buf; be32 rkey; be32 size; }
+    let wc = poll_n(&cq, 1, TIMEOUT);
+    let got = conn.qp_mut().complete(&wc[0]).unwrap();
+    got.result().unwrap();
+    assert_eq!(got.byte_len, 16);
+    let info = got.buf.unwrap();
+    let info = &info.as_slice().unwrap()[..16];
+    let remote = RemoteBuf {
+        addr: u64::from_be_bytes(info[..8].try_into().unwrap()),
+        rkey: u32::from_be_bytes(info[8..12].try_into().unwrap()),
+        len: u64::from(u32::from_be_bytes(info[12..16].try_into().unwrap())),
+    };
+    assert_eq!(remote.len, size as u64, "{remote:?}");
+
+    // Read rping's start buffer: "rdma-ping-0: " then letters.
+    let dst = MemoryRegion::new(&pd, size, Access::LOCAL_WRITE).unwrap();
+    conn.qp_mut()
+        .post_send(SendWr::read(dst, remote).wr_id(2))
+        .unwrap();
+    let wc = poll_n(&cq, 1, TIMEOUT);
+    let done = conn.qp_mut().complete(&wc[0]).unwrap();
+    done.result().unwrap();
+    let text = done.buf.unwrap();
+    let text = text.as_slice().unwrap();
+    let prefix = b"rdma-ping-0: ";
+    assert_eq!(
+        &text[..prefix.len()],
+        prefix,
+        "{:?}",
+        String::from_utf8_lossy(text)
+    );
+    assert!(
+        text[prefix.len()..size - 1]
+            .iter()
+            .all(|c| (b'A'..=b'z').contains(c)),
+        "{:?}",
+        String::from_utf8_lossy(text)
+    );
+    drop(conn); // rping sees DISCONNECTED and gives up
+    let done = client.wait_until(Instant::now() + STEP);
+    assert!(
+        !done.killed,
+        "rping ends once the connection is gone: {done}"
+    );
 }
