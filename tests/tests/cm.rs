@@ -684,3 +684,104 @@ fn c_rping_client_connects_to_a_rust_listener_and_its_buffer_is_read() {
         "rping ends once the connection is gone: {done}"
     );
 }
+
+/// `struct rping_rdma_info` (big-endian address, rkey, size) for `buf`.
+fn rping_info(buf: &MemoryRegion) -> Vec<u8> {
+    let mut info = buf.addr().to_be_bytes().to_vec();
+    info.extend_from_slice(&buf.rkey().to_be_bytes());
+    info.extend_from_slice(&(buf.len() as u32).to_be_bytes());
+    info
+}
+
+#[test]
+fn a_rust_client_does_one_rping_iteration_with_the_c_rping_server() {
+    let _alone = serial();
+    let (listener, addr) = listen();
+    drop(listener); // its port is free for rping
+    let rping = path_bin("rping", "apt-get install rdmacm-utils");
+    let server = spawn(
+        "C rping server",
+        &rping,
+        &[
+            "-s".into(),
+            "-v".into(),
+            "-a".into(),
+            SERVER_IP.into(),
+            "-p".into(),
+            addr.port().to_string(),
+            "-C".into(),
+            "1".into(),
+        ],
+    );
+    // Connect, retrying while rping is not listening yet (REJECTED, reason 8).
+    let deadline = Instant::now() + STEP;
+    let (mut conn, pd, cq) = loop {
+        let id = resolved(addr);
+        let (pd, cq, mut qp) = qp_on(&id.context().unwrap());
+        id.init_qp(&mut qp).unwrap();
+        for wr_id in [1, 2] {
+            let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
+            qp.post_recv(rbuf, wr_id).unwrap();
+        }
+        match id.connect(qp, &ConnParam::default(), STEP) {
+            Ok(conn) => break (conn, pd, cq),
+            Err(e)
+                if Instant::now() < deadline
+                    && matches!(e.cm_kind(), Some(CmErrorKind::Rejected { status: 8, .. })) =>
+            {
+                thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("connect to rping: {e}"),
+        }
+    };
+    let size = 64;
+    let mut message = b"rdma-ping-0: ".to_vec();
+    message.extend((0..size - message.len() - 1).map(|i| b'A' + (i % 26) as u8));
+    message.push(0);
+    let remote_rw = Access::LOCAL_WRITE | Access::REMOTE_READ | Access::REMOTE_WRITE;
+    let mut start = MemoryRegion::new(&pd, size, remote_rw).unwrap();
+    assert!(start.write_at(0, &message));
+    let echo = MemoryRegion::new(&pd, size, remote_rw).unwrap();
+
+    let send_info = |conn: &mut Connection, buf: &MemoryRegion| {
+        let info = rping_info(buf);
+        conn.qp_mut()
+            .post_send(SendWr::send(&info[..]).wr_id(9))
+            .expect("post the rping info");
+    };
+    let mut completions = Vec::new();
+    let mut wait_for = |conn: &mut Connection, opcode: WcOpcode| loop {
+        if let Some(i) = completions
+            .iter()
+            .position(|c: &rdma::Completion| c.opcode == opcode)
+        {
+            return completions.remove(i);
+        }
+        for wc in poll_n(&cq, 1, TIMEOUT) {
+            let done = conn.qp_mut().complete(&wc).unwrap();
+            done.result().unwrap_or_else(|e| panic!("{opcode:?}: {e}"));
+            completions.push(done);
+        }
+    };
+    // 1. Our start buffer's address: rping reads it, then answers "go on".
+    send_info(&mut conn, &start);
+    wait_for(&mut conn, WcOpcode::Send);
+    let go_on = wait_for(&mut conn, WcOpcode::Recv);
+    assert_eq!(go_on.byte_len, 16);
+    // 2. Our echo buffer's address: rping writes what it read there, then acks.
+    send_info(&mut conn, &echo);
+    wait_for(&mut conn, WcOpcode::Send);
+    let ack = wait_for(&mut conn, WcOpcode::Recv);
+    assert_eq!(ack.byte_len, 16);
+    let mut echoed = vec![0u8; size];
+    assert!(echo.read_at(0, &mut echoed));
+    assert_eq!(echoed, message, "rping echoes the buffer it read");
+
+    conn.disconnect(STEP).expect("disconnect");
+    let done = server.wait_until(Instant::now() + STEP);
+    assert!(!done.killed, "rping ends after the disconnect: {done}");
+    assert!(
+        done.stdout.contains("server ping data: rdma-ping-0: ABC"),
+        "rping read our buffer: {done}"
+    );
+}
