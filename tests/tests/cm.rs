@@ -304,6 +304,22 @@ fn a_reject_reaches_the_client_with_its_private_data() {
 }
 
 #[test]
+fn dropping_a_request_rejects_the_client() {
+    let (mut listener, addr) = listen();
+    let server = thread::spawn(move || drop(listener.get_request(STEP).expect("get_request")));
+    let start = Instant::now();
+    let err = connect(addr, &ConnParam::default())
+        .err()
+        .expect("the request was dropped");
+    server.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(
+        matches!(cm_kind(&err), CmErrorKind::Rejected { status: 28, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn bad_parameters_are_refused_before_the_wire() {
     let (_listener, addr) = listen();
     let id = resolved(addr);
@@ -406,7 +422,8 @@ fn a_request_not_answered_in_time_is_a_timeout_naming_the_event() {
         .err()
         .expect("the client went away");
     assert!(start.elapsed() < STEP, "{:?}: {err}", start.elapsed());
-    assert!(err.cm_kind().is_some() || err.verb().is_some(), "{err:?}");
+    assert_eq!(cm_kind(&err), &CmErrorKind::RequestAbandoned, "{err}");
+    assert!(err.to_string().contains("abandoned"), "{err}");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -523,6 +540,7 @@ fn async_waits_end_with_an_error_when_the_peer_goes_away() {
             .await
             .err()
             .expect("the client went away");
+        assert_eq!(cm_kind(&err), &CmErrorKind::RequestAbandoned, "{err}");
         assert!(start.elapsed() < STEP, "{:?}: {err}", start.elapsed());
 
         // A pending event wait on an established connection: the peer dies.

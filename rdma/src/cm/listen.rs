@@ -216,17 +216,25 @@ impl ConnectRequest {
         Ok(())
     }
 
-    /// `err`, or the typed reason when an event already says the peer went away.
+    /// `err`, or the typed reason when the peer went away: an event that says so, or the CM
+    /// refusing the request's steps (`EINVAL`; the request's id reports no events before
+    /// it is accepted, so a peer that gave up before shows only this way).
     fn explain(&self, err: Error) -> Error {
-        match self.id.poll_for(EventKind::Established) {
-            Ok(Some(Err(kind))) => CmError {
-                kind,
-                peer: self.peer,
-                local: None,
+        let kind = match self.id.poll_for(EventKind::Established) {
+            Ok(Some(Err(kind))) => kind,
+            _ if err.errno() == Some(libc::EINVAL)
+                && matches!(err.verb(), Some("rdma_init_qp_attr" | "rdma_accept")) =>
+            {
+                CmErrorKind::RequestAbandoned
             }
-            .into(),
-            _ => err,
+            _ => return err,
+        };
+        CmError {
+            kind,
+            peer: self.peer,
+            local: None,
         }
+        .into()
     }
 
     pub(crate) fn raw(&self) -> &RawId {
