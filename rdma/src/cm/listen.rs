@@ -72,6 +72,7 @@ impl Listener {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
@@ -237,10 +238,12 @@ impl ConnectRequest {
         .into()
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }
