@@ -36,11 +36,7 @@ impl Listener {
 
     /// The bound address, with the port the kernel chose if 0 was asked for.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        let mut addr = self.id.local_addr()?;
-        // SAFETY: the id is live and bound; the port is read from the kernel's state.
-        let port = unsafe { cm::rdma_get_src_port(self.id.as_ptr()) };
-        addr.set_port(u16::from_be(port));
-        Some(addr)
+        self.id.local_addr()
     }
 
     /// Waits up to `timeout` for the next connect request. Other events of a listener
