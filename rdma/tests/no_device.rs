@@ -37,3 +37,16 @@ fn opening_without_a_device_says_no_rdma_device() {
         "{err:?}"
     );
 }
+
+#[cfg(feature = "cm")]
+#[test]
+fn rdma_cm_without_a_device_says_no_rdma_device() {
+    if kernel_has_devices() {
+        // The device tests (tests/tests/cm.rs) cover a machine with RDMA.
+        return;
+    }
+    let err = rdma::cm::CmId::new().unwrap_err();
+    assert!(matches!(err, Error::NoDevice), "{err:?}");
+    let err = rdma::cm::Listener::bind("0.0.0.0:0".parse().unwrap(), 1).unwrap_err();
+    assert!(matches!(err, Error::NoDevice), "{err:?}");
+}

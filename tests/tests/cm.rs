@@ -5,10 +5,12 @@ use rdma::cm::{
     CmErrorKind, CmEvent, CmId, ConnParam, ConnectRequest, Connection, Listener,
     CONNECT_PRIVATE_DATA_MAX,
 };
+use rdma::RemoteBuf;
 use rdma::{
     Access, CompletionQueue, Context, Error, MemoryRegion, ProtectionDomain, QpCaps, QpState,
     QueuePair, SendWr, WcOpcode,
 };
+use rdma_device_tests::process::{path_bin, serial, spawn};
 use rdma_device_tests::{device, pattern, poll_n, TIMEOUT};
 use std::net::SocketAddr;
 use std::thread;
@@ -302,6 +304,22 @@ fn a_reject_reaches_the_client_with_its_private_data() {
 }
 
 #[test]
+fn dropping_a_request_rejects_the_client() {
+    let (mut listener, addr) = listen();
+    let server = thread::spawn(move || drop(listener.get_request(STEP).expect("get_request")));
+    let start = Instant::now();
+    let err = connect(addr, &ConnParam::default())
+        .err()
+        .expect("the request was dropped");
+    server.join().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(
+        matches!(cm_kind(&err), CmErrorKind::Rejected { status: 28, .. }),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn bad_parameters_are_refused_before_the_wire() {
     let (_listener, addr) = listen();
     let id = resolved(addr);
@@ -404,7 +422,8 @@ fn a_request_not_answered_in_time_is_a_timeout_naming_the_event() {
         .err()
         .expect("the client went away");
     assert!(start.elapsed() < STEP, "{:?}: {err}", start.elapsed());
-    assert!(err.cm_kind().is_some() || err.verb().is_some(), "{err:?}");
+    assert_eq!(cm_kind(&err), &CmErrorKind::RequestAbandoned, "{err}");
+    assert!(err.to_string().contains("abandoned"), "{err}");
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -521,6 +540,7 @@ fn async_waits_end_with_an_error_when_the_peer_goes_away() {
             .await
             .err()
             .expect("the client went away");
+        assert_eq!(cm_kind(&err), &CmErrorKind::RequestAbandoned, "{err}");
         assert!(start.elapsed() < STEP, "{:?}: {err}", start.elapsed());
 
         // A pending event wait on an established connection: the peer dies.
@@ -598,4 +618,188 @@ fn an_async_resolve_dropped_early_is_finished_by_the_next_call() {
             .expect("connect after the resolve");
     });
     server.join().unwrap();
+}
+
+#[test]
+fn c_rping_client_connects_to_a_rust_listener_and_its_buffer_is_read() {
+    let _alone = serial();
+    let (mut listener, addr) = listen();
+    let rping = path_bin("rping", "apt-get install rdmacm-utils");
+    let size = 100usize;
+    let client = spawn(
+        "C rping client",
+        &rping,
+        &[
+            "-c".into(),
+            "-a".into(),
+            SERVER_IP.into(),
+            "-p".into(),
+            addr.port().to_string(),
+            "-C".into(),
+            "1".into(),
+            "-S".into(),
+            size.to_string(),
+        ],
+    );
+    let request = listener.get_request(STEP).expect("rping's connect request");
+    assert_eq!(
+        request.peer_addr().map(|a| a.ip()),
+        Some(addr.ip()),
+        "from rxe0"
+    );
+    let ctx = request.context().unwrap();
+    let (pd, cq, mut qp) = qp_on(&ctx);
+    // rping sends its buffer's address at once: the receive goes first.
+    request.init_qp(&mut qp).unwrap();
+    let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
+    qp.post_recv(rbuf, 1).unwrap();
+    let mut conn = request
+        .accept(qp, &ConnParam::default(), STEP)
+        .expect("accept rping");
+
+    // struct rping_rdma_info { be64 buf; be32 rkey; be32 size; }
+    let wc = poll_n(&cq, 1, TIMEOUT);
+    let got = conn.qp_mut().complete(&wc[0]).unwrap();
+    got.result().unwrap();
+    assert_eq!(got.byte_len, 16);
+    let info = got.buf.unwrap();
+    let info = &info.as_slice().unwrap()[..16];
+    let remote = RemoteBuf {
+        addr: u64::from_be_bytes(info[..8].try_into().unwrap()),
+        rkey: u32::from_be_bytes(info[8..12].try_into().unwrap()),
+        len: u64::from(u32::from_be_bytes(info[12..16].try_into().unwrap())),
+    };
+    assert_eq!(remote.len, size as u64, "{remote:?}");
+
+    // Read rping's start buffer: "rdma-ping-0: " then letters.
+    let dst = MemoryRegion::new(&pd, size, Access::LOCAL_WRITE).unwrap();
+    conn.qp_mut()
+        .post_send(SendWr::read(dst, remote).wr_id(2))
+        .unwrap();
+    let wc = poll_n(&cq, 1, TIMEOUT);
+    let done = conn.qp_mut().complete(&wc[0]).unwrap();
+    done.result().unwrap();
+    let text = done.buf.unwrap();
+    let text = text.as_slice().unwrap();
+    let prefix = b"rdma-ping-0: ";
+    assert_eq!(
+        &text[..prefix.len()],
+        prefix,
+        "{:?}",
+        String::from_utf8_lossy(text)
+    );
+    assert!(
+        text[prefix.len()..size - 1]
+            .iter()
+            .all(|c| (b'A'..=b'z').contains(c)),
+        "{:?}",
+        String::from_utf8_lossy(text)
+    );
+    drop(conn); // rping sees DISCONNECTED and gives up
+    let done = client.wait_until(Instant::now() + STEP);
+    assert!(
+        !done.killed,
+        "rping ends once the connection is gone: {done}"
+    );
+}
+
+/// `struct rping_rdma_info` (big-endian address, rkey, size) for `buf`.
+fn rping_info(buf: &MemoryRegion) -> Vec<u8> {
+    let mut info = buf.addr().to_be_bytes().to_vec();
+    info.extend_from_slice(&buf.rkey().to_be_bytes());
+    info.extend_from_slice(&(buf.len() as u32).to_be_bytes());
+    info
+}
+
+#[test]
+fn a_rust_client_does_one_rping_iteration_with_the_c_rping_server() {
+    let _alone = serial();
+    let (listener, addr) = listen();
+    drop(listener); // its port is free for rping
+    let rping = path_bin("rping", "apt-get install rdmacm-utils");
+    let server = spawn(
+        "C rping server",
+        &rping,
+        &[
+            "-s".into(),
+            "-v".into(),
+            "-a".into(),
+            SERVER_IP.into(),
+            "-p".into(),
+            addr.port().to_string(),
+            "-C".into(),
+            "1".into(),
+        ],
+    );
+    // Connect, retrying while rping is not listening yet (REJECTED, reason 8).
+    let deadline = Instant::now() + STEP;
+    let (mut conn, pd, cq) = loop {
+        let id = resolved(addr);
+        let (pd, cq, mut qp) = qp_on(&id.context().unwrap());
+        id.init_qp(&mut qp).unwrap();
+        for wr_id in [1, 2] {
+            let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
+            qp.post_recv(rbuf, wr_id).unwrap();
+        }
+        match id.connect(qp, &ConnParam::default(), STEP) {
+            Ok(conn) => break (conn, pd, cq),
+            Err(e)
+                if Instant::now() < deadline
+                    && matches!(e.cm_kind(), Some(CmErrorKind::Rejected { status: 8, .. })) =>
+            {
+                thread::sleep(Duration::from_millis(100))
+            }
+            Err(e) => panic!("connect to rping: {e}"),
+        }
+    };
+    let size = 64;
+    let mut message = b"rdma-ping-0: ".to_vec();
+    message.extend((0..size - message.len() - 1).map(|i| b'A' + (i % 26) as u8));
+    message.push(0);
+    let remote_rw = Access::LOCAL_WRITE | Access::REMOTE_READ | Access::REMOTE_WRITE;
+    let mut start = MemoryRegion::new(&pd, size, remote_rw).unwrap();
+    assert!(start.write_at(0, &message));
+    let echo = MemoryRegion::new(&pd, size, remote_rw).unwrap();
+
+    let send_info = |conn: &mut Connection, buf: &MemoryRegion| {
+        let info = rping_info(buf);
+        conn.qp_mut()
+            .post_send(SendWr::send(&info[..]).wr_id(9))
+            .expect("post the rping info");
+    };
+    let mut completions = Vec::new();
+    let mut wait_for = |conn: &mut Connection, opcode: WcOpcode| loop {
+        if let Some(i) = completions
+            .iter()
+            .position(|c: &rdma::Completion| c.opcode == opcode)
+        {
+            return completions.remove(i);
+        }
+        for wc in poll_n(&cq, 1, TIMEOUT) {
+            let done = conn.qp_mut().complete(&wc).unwrap();
+            done.result().unwrap_or_else(|e| panic!("{opcode:?}: {e}"));
+            completions.push(done);
+        }
+    };
+    // 1. Our start buffer's address: rping reads it, then answers "go on".
+    send_info(&mut conn, &start);
+    wait_for(&mut conn, WcOpcode::Send);
+    let go_on = wait_for(&mut conn, WcOpcode::Recv);
+    assert_eq!(go_on.byte_len, 16);
+    // 2. Our echo buffer's address: rping writes what it read there, then acks.
+    send_info(&mut conn, &echo);
+    wait_for(&mut conn, WcOpcode::Send);
+    let ack = wait_for(&mut conn, WcOpcode::Recv);
+    assert_eq!(ack.byte_len, 16);
+    let mut echoed = vec![0u8; size];
+    assert!(echo.read_at(0, &mut echoed));
+    assert_eq!(echoed, message, "rping echoes the buffer it read");
+
+    conn.disconnect(STEP).expect("disconnect");
+    let done = server.wait_until(Instant::now() + STEP);
+    assert!(!done.killed, "rping ends after the disconnect: {done}");
+    assert!(
+        done.stdout.contains("server ping data: rdma-ping-0: ABC"),
+        "rping read our buffer: {done}"
+    );
 }

@@ -217,10 +217,12 @@ impl CmId {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn dst(&self) -> Option<SocketAddr> {
         self.dst
     }

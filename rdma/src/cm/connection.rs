@@ -224,10 +224,12 @@ impl ConnectedId {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }

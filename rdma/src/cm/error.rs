@@ -61,6 +61,11 @@ pub enum CmErrorKind {
     },
     /// The connection was closed (by the peer, or because it died) while waiting.
     Disconnected,
+    /// A connect request is no longer pending when it is accepted: the peer gave up (its
+    /// connect timed out, its id was destroyed) before the accept. The kernel does not report
+    /// events of a request's id before it is accepted, so this is known from the CM refusing
+    /// the accept's steps (`EINVAL`).
+    RequestAbandoned,
     /// The RDMA device was removed.
     DeviceRemoval,
     /// An event that makes no sense at this step.
@@ -103,6 +108,9 @@ impl CmErrorKind {
                 write!(f, "timed out after {after:?} waiting for {waiting_for}")
             }
             CmErrorKind::Disconnected => f.write_str("the connection was closed"),
+            CmErrorKind::RequestAbandoned => {
+                f.write_str("the connect request was abandoned by the peer before the accept")
+            }
             CmErrorKind::DeviceRemoval => f.write_str("the RDMA device was removed"),
             CmErrorKind::UnexpectedEvent { expected, got } => {
                 write!(f, "waiting for {expected}, got {got}")

@@ -29,9 +29,10 @@ pub(crate) struct RawId {
 // writes the id's memory only in calls made through `&mut self` (bind, resolve, migrate) or
 // while reading an event, which holds `lock`, as do the `&self` reads of what it writes.
 unsafe impl Send for RawId {}
-// SAFETY: as above: every `&self` access to the id's memory holds `lock`, and the other
-// `&self` calls (connect, accept, reject, disconnect, init_qp_attr) only read the id in
-// librdmacm and are thread safe there.
+// SAFETY: as above: every `&self` access to the id's memory holds `lock`. The only other
+// librdmacm call made through `&self` from safe code that may run concurrently is
+// rdma_init_qp_attr, which reads the id's handle and asks the kernel; connect, accept, reject
+// and disconnect run while their caller owns the id (by value or `&mut`).
 unsafe impl Sync for RawId {}
 
 impl RawId {

@@ -36,11 +36,7 @@ impl Listener {
 
     /// The bound address, with the port the kernel chose if 0 was asked for.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        let mut addr = self.id.local_addr()?;
-        // SAFETY: the id is live and bound; the port is read from the kernel's state.
-        let port = unsafe { cm::rdma_get_src_port(self.id.as_ptr()) };
-        addr.set_port(u16::from_be(port));
-        Some(addr)
+        self.id.local_addr()
     }
 
     /// Waits up to `timeout` for the next connect request. Other events of a listener
@@ -72,6 +68,7 @@ impl Listener {
         }
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
@@ -216,23 +213,33 @@ impl ConnectRequest {
         Ok(())
     }
 
-    /// `err`, or the typed reason when an event already says the peer went away.
+    /// `err`, or the typed reason when the peer went away: an event that says so, or the CM
+    /// refusing the request's steps (`EINVAL`; the request's id reports no events before
+    /// it is accepted, so a peer that gave up before shows only this way).
     fn explain(&self, err: Error) -> Error {
-        match self.id.poll_for(EventKind::Established) {
-            Ok(Some(Err(kind))) => CmError {
-                kind,
-                peer: self.peer,
-                local: None,
+        let kind = match self.id.poll_for(EventKind::Established) {
+            Ok(Some(Err(kind))) => kind,
+            _ if err.errno() == Some(libc::EINVAL)
+                && matches!(err.verb(), Some("rdma_init_qp_attr" | "rdma_accept")) =>
+            {
+                CmErrorKind::RequestAbandoned
             }
-            .into(),
-            _ => err,
+            _ => return err,
+        };
+        CmError {
+            kind,
+            peer: self.peer,
+            local: None,
         }
+        .into()
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn raw(&self) -> &RawId {
         &self.id
     }
 
+    #[cfg(feature = "tokio")]
     pub(crate) fn peer(&self) -> Option<SocketAddr> {
         self.peer
     }
