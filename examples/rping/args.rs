@@ -87,7 +87,10 @@ impl Args {
     pub(crate) fn server_addr(&self) -> Result<SocketAddr, String> {
         match &self.addr {
             Some(a) => resolve(a, self.port),
-            None => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port)),
+            None => Ok(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                self.port,
+            )),
         }
     }
 

@@ -78,7 +78,11 @@ async fn pings(
         }
         sink.read_at(0, &mut echoed);
         if args.validate > 0 && echoed != data {
-            let at = echoed.iter().zip(&data).position(|(a, b)| a != b).unwrap_or(0);
+            let at = echoed
+                .iter()
+                .zip(&data)
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
             return Err(Failure(format!(
                 "data mismatch! ping {ping}: byte {at} came back as {:#04x}, sent {:#04x}",
                 echoed[at], data[at]

@@ -81,7 +81,9 @@ impl Session {
 
     /// Posts the receive of the next message.
     pub(crate) fn post_recv(qp: &mut QueuePair, buf: MemoryRegion) -> Result<(), Failure> {
-        qp.post_recv(buf, RECV_ID).map_err(|e| e.error).doing("posting a receive")
+        qp.post_recv(buf, RECV_ID)
+            .map_err(|e| e.error)
+            .doing("posting a receive")
     }
 
     /// Sends a 16-byte message (inline: nothing to hand back).

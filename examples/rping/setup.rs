@@ -3,9 +3,7 @@
 //! buffers.
 
 use rdma::async_cq::{AsyncCq, WaitMode};
-use rdma::{
-    Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QpCaps, QueuePair,
-};
+use rdma::{Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QpCaps, QueuePair};
 use rdma_examples::rping::INFO_LEN;
 
 use crate::output::Failure;

@@ -164,3 +164,27 @@ pub fn listening(port: u16) -> bool {
         })
     })
 }
+
+/// True when an RDMA CM id listens on `port` (any address), as `rdma resource show cm_id`
+/// (iproute2) lists it: probing with a connection would use up a one-shot server's only
+/// accept.
+pub fn cm_listening(port: u16) -> bool {
+    cm_ids_in_state(port, "LISTEN")
+}
+
+/// True when an RDMA CM id on `port` (either end) is connected.
+pub fn cm_connected(port: u16) -> bool {
+    cm_ids_in_state(port, "CONNECT")
+}
+
+fn cm_ids_in_state(port: u16, state: &str) -> bool {
+    let out = Command::new("rdma")
+        .args(["resource", "show", "cm_id"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run `rdma resource show cm_id` (iproute2): {e}"));
+    let want = format!(":{port} ");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.contains(&format!("state {state} ")) && l.contains(&want))
+}
