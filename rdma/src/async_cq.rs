@@ -7,7 +7,8 @@
 //! ([`AsyncFd`]), so one runtime thread can serve any number of CQs.
 //!
 //! ```no_run
-//! # async fn demo(cq: rdma::CompletionQueue, mut qp: rdma::QueuePair) -> rdma::Result<()> {
+//! # async fn demo(cq: rdma::CompletionQueue, mut qp: rdma::QueuePair)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
 //! use rdma::{AsyncCq, WaitMode, WorkCompletion};
 //! // `cq` was built with `CompletionQueue::builder(&ctx, 256).with_channel()`.
 //! let mut acq = AsyncCq::new(cq, WaitMode::Event)?;

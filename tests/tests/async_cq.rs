@@ -191,7 +191,7 @@ async fn complete_n_cancelling(
         round += 1;
         acq.set_mode(MODES[(round % 3) as usize]);
         let tiny = Duration::from_micros(5 + round % 50);
-        let got = if round % 2 == 0 {
+        let got = if round.is_multiple_of(2) {
             tokio::time::timeout(tiny, acq.poll(&mut wcs)).await.ok()
         } else {
             tokio::select! {
