@@ -19,8 +19,9 @@
 //! Every completion's status is checked, and every echo byte for byte (the message carries
 //! the round number), so the benchmark cannot silently measure failing operations. A
 //! watchdog ends the process when no round trip completes for a minute. Without a device this
-//! benchmark FAILS ("no RDMA device"); it never skips. `scripts/test-device` runs it with
-//! `--quick` after the device tests, so it cannot rot.
+//! benchmark FAILS ("no RDMA device"); it never skips. `BENCH=device_async scripts/bench-device`
+//! builds it and runs it in the Soft-RoCE VM; `scripts/test-device` runs it with `--quick`
+//! after the device tests, so it cannot rot.
 
 use criterion::{Criterion, Throughput};
 use rdma::{
