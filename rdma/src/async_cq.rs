@@ -7,7 +7,8 @@
 //! ([`AsyncFd`]), so one runtime thread can serve any number of CQs.
 //!
 //! ```no_run
-//! # async fn demo(cq: rdma::CompletionQueue, mut qp: rdma::QueuePair) -> rdma::Result<()> {
+//! # async fn demo(cq: rdma::CompletionQueue, mut qp: rdma::QueuePair)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
 //! use rdma::{AsyncCq, WaitMode, WorkCompletion};
 //! // `cq` was built with `CompletionQueue::builder(&ctx, 256).with_channel()`.
 //! let mut acq = AsyncCq::new(cq, WaitMode::Event)?;
@@ -46,10 +47,10 @@
 //!   down in the safe order; a task that is merely cancelled leaves the QP and its buffers
 //!   where they were.
 //! - **No completion is ever held by a future.** Completions stay in the CQ until a `poll`
-//!   that returns them: the only `.await` inside `poll` is the wait for readability, which is
-//!   reached only after a poll found the CQ empty, and a poll that finds completions returns
-//!   them at once without awaiting. So a dropped future has taken none; the next `poll`
-//!   gets them.
+//!   that returns them: the `.await`s inside `poll` (a busy spin's yield, the wait for
+//!   readability) are reached only after a poll found the CQ empty, and a poll that finds
+//!   completions returns them at once without awaiting. So a dropped future has taken none;
+//!   the next `poll` gets them.
 //! - **The wake-up state stays true at every `.await`.** The `armed` flag, and the events
 //!   taken from the channel, change only in synchronous stretches between awaits. The
 //!   invariant "`armed` ⇒ the CQ is armed or an event waits on the channel" holds at the
@@ -207,22 +208,28 @@ impl AsyncCq {
                 "AsyncCq::poll needs room for at least one completion".into(),
             ));
         }
+        // Empty polls left before sleeping on events; `None`: never sleep.
         let mut spins = match self.mode {
-            WaitMode::Event => 0,
-            WaitMode::BusyPoll => u32::MAX,
-            WaitMode::Adaptive { spins } => spins,
+            WaitMode::Event => Some(0),
+            WaitMode::BusyPoll => None,
+            WaitMode::Adaptive { spins } => Some(spins),
         };
         loop {
             let n = self.driver.0.poll(wc)?.len();
             if n > 0 {
                 return Ok(&wc[..n]);
             }
-            if spins > 0 {
-                if self.mode != WaitMode::BusyPoll {
-                    spins -= 1;
+            match spins {
+                None => {
+                    tokio::task::yield_now().await;
+                    continue;
                 }
-                tokio::task::yield_now().await;
-                continue;
+                Some(left @ 1..) => {
+                    spins = Some(left - 1);
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Some(0) => {}
             }
             if !self.armed {
                 // Arm, then poll once more: a completion that arrived between the empty poll
@@ -235,8 +242,8 @@ impl AsyncCq {
         }
     }
 
-    /// Sleeps until the channel is readable, then takes every pending event. The only
-    /// `.await` of [`poll`](Self::poll): everything after it is synchronous.
+    /// Sleeps until the channel is readable, then takes every pending event. Its one `.await`
+    /// is the sleep: everything after it is synchronous.
     async fn wait_event(&mut self) -> Result<()> {
         let mut ready = self.fd.readable().await.map_err(|source| Error::Verb {
             verb: "epoll_wait (tokio AsyncFd::readable on the completion channel)",

@@ -1,7 +1,27 @@
-//! Awaiting completions with `rdma::AsyncCq` in device tests.
+//! Awaiting completions with `rdma::AsyncCq` in device tests, on QPs whose requests to a dead
+//! peer fail fast.
 
-use rdma::{AsyncCq, Completion, QueuePair, WorkCompletion};
+use rdma::{AsyncCq, Completion, ConnectOptions, QpCaps, QueuePair, WorkCompletion};
 use std::time::Duration;
+
+/// Send and receive queues of `depth` work requests.
+pub fn caps(depth: u32) -> QpCaps {
+    QpCaps {
+        max_send_wr: depth,
+        max_recv_wr: depth,
+        ..QpCaps::default()
+    }
+}
+
+/// Short transport timeouts: a peer that is gone makes requests fail in about a second
+/// (4.096 µs · 2^16 ≈ 0.27 s per try, 3 retries), yet busy emulated links never exhaust them.
+/// Four RDMA READs in flight each way.
+pub fn short_retries(o: &mut ConnectOptions) {
+    o.timeout = 16;
+    o.retry_cnt = 3;
+    o.max_rd_atomic = 4;
+    o.max_dest_rd_atomic = 4;
+}
 
 /// A runtime with one thread (the tests' default; `enable_all` for the reactor and timers).
 pub fn current_thread() -> tokio::runtime::Runtime {

@@ -4,6 +4,7 @@
 //! find a device fails, it never skips.
 
 pub mod async_wait;
+pub mod buffers;
 pub mod process;
 
 use rdma::{

@@ -1,0 +1,104 @@
+//! Awaiting completions allocates nothing: a counting global allocator watches a loop of
+//! posts and `AsyncCq::poll` waits on the device, in event mode (the receiver sleeps on the
+//! reactor every round) and in busy-poll mode, after a warm-up, on a current-thread runtime.
+
+use rdma::{Access, AsyncCq, MemoryRegion, QpCaps, SendWr, WaitMode, WorkCompletion};
+use rdma_device_tests::async_wait::current_thread;
+use rdma_device_tests::Pair;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+struct Counting;
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        if COUNTING.load(Ordering::Relaxed) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WARM_UP: u64 = 50;
+const ITERS: u64 = 300;
+
+#[test]
+fn awaiting_completions_allocates_nothing_in_event_and_busy_modes() {
+    let mut p = Pair::with_channels(QpCaps {
+        max_send_wr: 16,
+        max_recv_wr: 16,
+        ..QpCaps::default()
+    })
+    .connect(Access::LOCAL_WRITE);
+    let rt = current_thread();
+    for mode in [WaitMode::Event, WaitMode::BusyPoll] {
+        let received = rt.block_on(async {
+            let mut qa = AsyncCq::new(p.cq_a.clone(), mode).unwrap();
+            let mut qb = AsyncCq::new(p.cq_b.clone(), mode).unwrap();
+            let mut rbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
+            let mut sbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
+            let (mut wa, mut wb) = (
+                [WorkCompletion::default(); 4],
+                [WorkCompletion::default(); 4],
+            );
+            let mut received = 0;
+            for i in 0..WARM_UP + ITERS {
+                if i == WARM_UP {
+                    COUNTING.store(true, Ordering::SeqCst);
+                }
+                p.b.post_recv(rbuf.take().unwrap(), i).unwrap();
+                // B starts waiting first (and, in event mode, sleeps on the reactor: the CQ is
+                // empty), then A sends and waits for its own completion.
+                let (b_side, a_side) = tokio::join!(
+                    biased;
+                    async {
+                        let wc = qb.poll(&mut wb).await.unwrap()[0];
+                        p.b.complete(&wc).unwrap()
+                    },
+                    async {
+                        tokio::task::yield_now().await;
+                        let mut s = sbuf.take().unwrap();
+                        s.write_at(0, &i.to_le_bytes());
+                        p.a.post_send(SendWr::send(s).wr_id(i)).unwrap();
+                        let wc = qa.poll(&mut wa).await.unwrap()[0];
+                        p.a.complete(&wc).unwrap()
+                    }
+                );
+                assert!(b_side.is_ok() && a_side.is_ok());
+                let b = b_side.buf.unwrap();
+                let mut got = [0u8; 8];
+                b.read_at(0, &mut got);
+                assert_eq!(u64::from_le_bytes(got), i, "bytes crossed the QP");
+                received += 1;
+                rbuf = Some(b);
+                sbuf = a_side.buf;
+            }
+            COUNTING.store(false, Ordering::SeqCst);
+            received
+        });
+        assert_eq!(received, WARM_UP + ITERS);
+        assert_eq!(
+            ALLOCS.load(Ordering::SeqCst),
+            0,
+            "{mode:?}: awaiting completions allocated during {ITERS} rounds"
+        );
+    }
+}
