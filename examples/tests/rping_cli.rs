@@ -24,8 +24,13 @@ fn help_lists_the_c_tools_options() {
     let o = rping(&["--help"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for opt in ["-s", "-c", "-a", "-I", "-p", "-C", "-S", "-v", "-V", "-d", "-P", "-q"] {
-        assert!(text.contains(&format!("{opt}, ")), "--help lacks {opt}:\n{text}");
+    for opt in [
+        "-s", "-c", "-a", "-I", "-p", "-C", "-S", "-v", "-V", "-d", "-P", "-q",
+    ] {
+        assert!(
+            text.contains(&format!("{opt}, ")),
+            "--help lacks {opt}:\n{text}"
+        );
     }
 }
 
@@ -33,7 +38,11 @@ fn help_lists_the_c_tools_options() {
 fn usage_errors_name_the_problem() {
     let o = rping(&["-s", "-S", "22"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("22 is not in 23..=65535"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("22 is not in 23..=65535"),
+        "{}",
+        stderr(&o)
+    );
     let o = rping(&["-a", "198.18.0.1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--server|--client"), "{}", stderr(&o));
