@@ -448,6 +448,12 @@ pub const KEY_MSG_LEN: usize = 59;
 /// Size of the keys message with GID (`KEY_MSG_SIZE_GID`).
 pub const KEY_MSG_GID_LEN: usize = 108;
 
+/// Size of `struct pingpong_dest`, the keys message over rdma_cm (`-R`).
+pub const KEY_RAW_LEN: usize = 56;
+
+/// The bytes of `struct pingpong_dest` perftest reads over rdma_cm (up to the GID).
+pub const KEY_RAW_READ_LEN: usize = 48;
+
 /// One QP's address as perftest exchanges it (`struct pingpong_dest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyMsg {
@@ -518,6 +524,54 @@ impl KeyMsg {
         out.push(0);
         debug_assert_eq!(out.len(), self.wire_len());
         Ok(out)
+    }
+
+    /// The keys as perftest sends them over rdma_cm (`-R`, `rdma_write_keys`): the raw
+    /// `struct pingpong_dest`, every integer big-endian: `lid`, `out_reads`, `qpn`, `psn`,
+    /// `rkey` (4 bytes each), 4 bytes of padding, `vaddr` (8), the GID (16, zeroes when
+    /// there is none), `srqn` and `gid_index` (4 each; -1 without a GID).
+    pub fn encode_raw(&self, gid_index: Option<u32>) -> [u8; KEY_RAW_LEN] {
+        let mut b = [0u8; KEY_RAW_LEN];
+        b[0..4].copy_from_slice(&u32::from(self.lid).to_be_bytes());
+        b[4..8].copy_from_slice(&u32::from(self.out_reads).to_be_bytes());
+        b[8..12].copy_from_slice(&self.qpn.to_be_bytes());
+        b[12..16].copy_from_slice(&self.psn.to_be_bytes());
+        b[16..20].copy_from_slice(&self.rkey.to_be_bytes());
+        b[24..32].copy_from_slice(&self.vaddr.to_be_bytes());
+        b[32..48].copy_from_slice(&self.gid.unwrap_or([0; 16]));
+        b[48..52].copy_from_slice(&self.srqn.to_be_bytes());
+        let gi = gid_index.map_or(-1, |i| i32::try_from(i).unwrap_or(i32::MAX));
+        b[52..56].copy_from_slice(&gi.to_be_bytes());
+        b
+    }
+
+    /// Parses [`encode_raw`](Self::encode_raw)'s form as perftest's `rdma_read_keys` does:
+    /// `lid`, `out_reads`, `qpn`, `psn`, `rkey`, `vaddr` and the GID (kept when `with_gid`,
+    /// the form this side uses); `srqn` and `gid_index` are not read.
+    pub fn parse_raw(bytes: &[u8], with_gid: bool) -> Result<KeyMsg, WireError> {
+        if bytes.len() < KEY_RAW_READ_LEN {
+            return Err(WireError::Length {
+                msg: KEYS,
+                expected: "at least 48 (struct pingpong_dest)",
+                got: bytes.len(),
+            });
+        }
+        let u32_at =
+            |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let mut vaddr = [0u8; 8];
+        vaddr.copy_from_slice(&bytes[24..32]);
+        let mut gid = [0u8; 16];
+        gid.copy_from_slice(&bytes[32..48]);
+        Ok(KeyMsg {
+            lid: u32_at(0) as u16,
+            out_reads: u32_at(4) as u16,
+            qpn: u32_at(8),
+            psn: u32_at(12),
+            rkey: u32_at(16),
+            vaddr: u64::from_be_bytes(vaddr),
+            gid: with_gid.then_some(gid),
+            srqn: 0,
+        })
     }
 
     /// Parses either form (by its length, 59 or 108). The text must be canonical:
