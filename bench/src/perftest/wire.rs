@@ -775,6 +775,32 @@ mod tests {
     const CAPTURED_KEYS_GID: &[u8] = b"0000:0001:000011:1794de:00000363:000056037ecc8000:00:00:00:00:00:00:00:00:00:00:ff:ff:c6:12:00:01:00000000:\0";
 
     #[test]
+    fn raw_keys_are_struct_pingpong_dest_big_endian() {
+        let k = KeyMsg {
+            lid: 0x12,
+            out_reads: 1,
+            qpn: 0x11,
+            psn: 0x1794de,
+            rkey: 0x363,
+            vaddr: 0x5603_7ecc_8000,
+            gid: Some([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1]),
+            srqn: 0,
+        };
+        let b = k.encode_raw(Some(1));
+        assert_eq!(b.len(), KEY_RAW_LEN);
+        assert_eq!(&b[0..8], &[0, 0, 0, 0x12, 0, 0, 0, 1]);
+        assert_eq!(&b[8..12], &[0, 0, 0, 0x11]);
+        assert_eq!(&b[20..24], &[0; 4], "padding before vaddr");
+        assert_eq!(&b[24..32], &0x5603_7ecc_8000u64.to_be_bytes());
+        assert_eq!(&b[52..56], &[0, 0, 0, 1], "gid_index");
+        assert_eq!(KeyMsg::parse_raw(&b, true).unwrap(), k);
+        let no_gid = KeyMsg::parse_raw(&b, false).unwrap();
+        assert_eq!(no_gid.gid, None);
+        assert_eq!(KeyMsg { gid: None, ..k }.encode_raw(None)[52..], [0xff; 4]);
+        assert!(KeyMsg::parse_raw(&b[..47], true).is_err(), "short message");
+    }
+
+    #[test]
     fn version_round_trip_and_gates() {
         let v = VersionMsg::ours();
         let wire = v.encode();
