@@ -87,7 +87,7 @@ pub struct PerfArgs {
     /// Completion moderation: one signaled message in this many (BW; default 100).
     #[arg(short = 'Q', long = "cq-mod")]
     pub cq_mod: Option<u32>,
-    /// TCP port of the out-of-band exchange.
+    /// Port of the out-of-band exchange (TCP; with -R the rdma_cm port of the exchange and the QPs).
     #[arg(short = 'p', long = "port", default_value_t = 18515)]
     pub port: u16,
     /// Path MTU in bytes (default: the port's active MTU).
