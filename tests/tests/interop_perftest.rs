@@ -11,7 +11,9 @@
 //! The Rust binary is `target/<profile>/rdma-perf` (`scripts/test-device` builds it); the C
 //! tools come from `PATH`.
 
-use rdma_device_tests::process::{listening, path_bin, serial, spawn, workspace_bin, Done};
+use rdma_device_tests::process::{
+    cm_listening, listening, path_bin, serial, spawn, workspace_bin, Done,
+};
 use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -67,6 +69,39 @@ fn run_pair_with(
     (client, client_extra): (Impl, &[&str]),
     port: u16,
 ) -> (Done, Done) {
+    run_pair_on(
+        test,
+        (server, server_extra),
+        (client, client_extra),
+        port,
+        Net::Tcp,
+    )
+}
+
+/// How the pair connects: perftest's TCP exchange (the client connects to 127.0.0.1), or
+/// `-R`: rdma_cm for the exchange and the QPs (the client connects to the device's address,
+/// the server is ready when an RDMA CM id listens on the port).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Net {
+    Tcp,
+    RdmaCm,
+}
+
+/// The device's IPv4 address in the Soft-RoCE VM (`-R` resolves it to the device).
+const CM_ADDR: &str = "198.18.0.1";
+
+/// [`run_pair_with`] over `net`.
+fn run_pair_on(
+    test: Test,
+    (server, server_extra): (Impl, &[&str]),
+    (client, client_extra): (Impl, &[&str]),
+    port: u16,
+    net: Net,
+) -> (Done, Done) {
+    let ready = |port| match net {
+        Net::Tcp => listening(port),
+        Net::RdmaCm => cm_listening(port),
+    };
     let args = |which: Impl, host: Option<&str>| -> (PathBuf, Vec<String>) {
         let (prog, mut a) = command(which, test);
         a.extend(device_args());
@@ -77,21 +112,28 @@ fn run_pair_with(
             server_extra
         };
         a.extend(extra.iter().map(|s| s.to_string()));
+        if net == Net::RdmaCm {
+            a.push("-R".to_string());
+        }
         a.extend(host.map(str::to_string));
         (prog, a)
     };
-    assert!(!listening(port), "TCP port {port} is already in use");
+    assert!(!ready(port), "port {port} is already in use");
     let (sp, sa) = args(server, None);
     let start = Instant::now();
     let mut srv = spawn(&format!("server ({server:?})"), &sp, &sa);
-    while !listening(port) {
+    while !ready(port) {
         if srv.exited() || start.elapsed() > Duration::from_secs(30) {
             let done = srv.wait_until(Instant::now());
             panic!("the server did not start listening on port {port}:\n{done}");
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let (cp, ca) = args(client, Some("127.0.0.1"));
+    let host = match net {
+        Net::Tcp => "127.0.0.1",
+        Net::RdmaCm => CM_ADDR,
+    };
+    let (cp, ca) = args(client, Some(host));
     let cli = spawn(&format!("client ({client:?})"), &cp, &ca);
     let c = cli.wait_until(Instant::now() + LIMIT);
     let s = srv.wait_until(Instant::now() + Duration::from_secs(30));
@@ -626,4 +668,107 @@ fn interop_perftest_unsupported_option_is_refused() {
         d.stderr.contains("not supported: -e (events)"),
         "clear message:\n{d}"
     );
+}
+
+/// `-R` (rdma_cm): both sides' banners say so.
+fn check_rdma_cm_banner(s: &Done, c: &Done) {
+    for d in [s, c] {
+        assert!(d.stdout.contains(" rdma_cm QPs\t : ON\n"), "{d}");
+        assert!(d.stdout.contains(" Data ex. method : rdma_cm\n"), "{d}");
+    }
+}
+
+fn cm_bw(test: Test, server: Impl, client: Impl, port: u16) {
+    let _g = serial();
+    let (s, c) = run_pair_on(
+        test,
+        (server, BW_ARGS),
+        (client, BW_ARGS),
+        port,
+        Net::RdmaCm,
+    );
+    check_bw(test, &s, &c, &[BW_SIZE], Some(ITERS), true);
+    check_rdma_cm_banner(&s, &c);
+}
+
+fn cm_lat(test: Test, server: Impl, client: Impl, port: u16) {
+    let _g = serial();
+    let (s, c) = run_pair_on(
+        test,
+        (server, LAT_ARGS),
+        (client, LAT_ARGS),
+        port,
+        Net::RdmaCm,
+    );
+    check_lat(test, &s, &c, 2, ITERS);
+    check_rdma_cm_banner(&s, &c);
+}
+
+pairs! {
+    interop_perftest_rdma_cm_write_bw_rust_server_c_client: cm_bw(WriteBw, Rust, C, 18841);
+    interop_perftest_rdma_cm_write_bw_c_server_rust_client: cm_bw(WriteBw, C, Rust, 18842);
+    interop_perftest_rdma_cm_write_bw_rust_rust: cm_bw(WriteBw, Rust, Rust, 18843);
+    interop_perftest_rdma_cm_send_lat_rust_server_c_client: cm_lat(SendLat, Rust, C, 18844);
+    interop_perftest_rdma_cm_send_lat_c_server_rust_client: cm_lat(SendLat, C, Rust, 18845);
+    interop_perftest_rdma_cm_send_lat_rust_rust: cm_lat(SendLat, Rust, Rust, 18846);
+    interop_perftest_rdma_cm_send_bw_rust_server_c_client: cm_bw(SendBw, Rust, C, 18847);
+    interop_perftest_rdma_cm_read_bw_c_server_rust_client: cm_bw(ReadBw, C, Rust, 18848);
+    interop_perftest_rdma_cm_read_lat_rust_server_c_client: cm_lat(ReadLat, Rust, C, 18849);
+    interop_perftest_rdma_cm_write_lat_c_server_rust_client: cm_lat(WriteLat, C, Rust, 18850);
+}
+
+/// `-R -q 2`: one rdma_cm connection per QP, on the same port.
+#[test]
+fn interop_perftest_rdma_cm_write_bw_two_qps_c_server_rust_client() {
+    let _g = serial();
+    let a: &[&str] = &["-q", "2", "-n", "200", "-s", "4096"];
+    let (s, c) = run_pair_on(
+        Test::WriteBw,
+        (Impl::C, a),
+        (Impl::Rust, a),
+        18851,
+        Net::RdmaCm,
+    );
+    check_bw(Test::WriteBw, &s, &c, &[4096], Some(400), true);
+    assert_eq!(c.stdout.matches(" local address: ").count(), 2, "{c}");
+}
+
+#[test]
+fn interop_perftest_rdma_cm_send_bw_two_qps_rust_server_c_client() {
+    let _g = serial();
+    let a: &[&str] = &["-q", "2", "-n", "200", "-s", "4096"];
+    let (s, c) = run_pair_on(
+        Test::SendBw,
+        (Impl::Rust, a),
+        (Impl::C, a),
+        18852,
+        Net::RdmaCm,
+    );
+    check_bw(Test::SendBw, &s, &c, &[4096], Some(400), true);
+    assert_eq!(s.stdout.matches(" local address: ").count(), 2, "{s}");
+}
+
+/// `-R` with no server: the client fails within `--timeout` with the CM's error.
+#[test]
+fn interop_perftest_rdma_cm_client_without_server_fails() {
+    let _g = serial();
+    let (prog, mut args) = command(Impl::Rust, Test::WriteBw);
+    args.extend(device_args());
+    args.extend(
+        ["-R", "-p", "18853", "--timeout", "3", CM_ADDR]
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let start = Instant::now();
+    let d = spawn("client (Rust)", &prog, &args).wait_until(start + Duration::from_secs(30));
+    assert!(!d.killed, "the client ended by itself:\n{d}");
+    assert!(
+        d.status.is_some_and(|s| !s.success()),
+        "non-zero exit:\n{d}"
+    );
+    assert!(
+        d.elapsed < Duration::from_secs(10),
+        "ended within the timeout:\n{d}"
+    );
+    assert!(d.stderr.contains("rdma_cm"), "names rdma_cm:\n{d}");
 }

@@ -87,7 +87,7 @@ pub struct PerfArgs {
     /// Completion moderation: one signaled message in this many (BW; default 100).
     #[arg(short = 'Q', long = "cq-mod")]
     pub cq_mod: Option<u32>,
-    /// TCP port of the out-of-band exchange.
+    /// Port of the out-of-band exchange (TCP; with -R the rdma_cm port of the exchange and the QPs).
     #[arg(short = 'p', long = "port", default_value_t = 18515)]
     pub port: u16,
     /// Path MTU in bytes (default: the port's active MTU).
@@ -113,10 +113,12 @@ pub struct PerfArgs {
     #[arg(long = "timeout", default_value_t = 10.0)]
     pub timeout: f64,
 
+    /// Connect QPs with rdma_cm and run test on those QPs (as perftest, the out-of-band
+    /// exchange then also runs over rdma_cm, on the same port)
+    #[arg(short = 'R', long = "rdma_cm")]
+    pub rdma_cm: bool,
     // perftest options that are not implemented: accepted by the parser, refused by
     // `check_supported` with a clear message.
-    #[arg(short = 'R', long = "rdma_cm", hide = true)]
-    pub rdma_cm: bool,
     #[arg(short = 'l', long = "post_list", hide = true)]
     pub post_list: Option<u32>,
     #[arg(short = 'e', long = "events", hide = true)]
@@ -139,8 +141,8 @@ impl PerfArgs {
     /// Refuses the perftest options rdma-perf does not implement.
     pub fn check_supported(&self) -> Result<(), String> {
         let mut bad: Vec<&str> = Vec::new();
-        if self.rdma_cm || self.comm_rdma_cm {
-            bad.push("-R/-z (rdma_cm)");
+        if self.comm_rdma_cm && !self.rdma_cm {
+            bad.push("-z without -R (rdma_cm data exchange only)");
         }
         if !self.connection.eq_ignore_ascii_case("RC") {
             bad.push("-c other than RC");
@@ -261,5 +263,26 @@ mod tests {
         let e = a.check_supported().unwrap_err();
         assert!(e.starts_with("not supported"), "{e}");
         assert!(e.contains("-e") && e.contains("-c"), "{e}");
+    }
+
+    #[test]
+    fn rdma_cm_is_accepted_and_z_alone_refused() {
+        let c = parse(&["rdma-perf", "send_lat", "-R", "198.18.0.1"]);
+        let TestCmd::SendLat(a) = c.test else {
+            panic!()
+        };
+        assert!(a.rdma_cm);
+        a.check_supported().unwrap();
+        let c = parse(&["rdma-perf", "write_bw", "--rdma_cm", "-z"]);
+        let TestCmd::WriteBw(a) = c.test else {
+            panic!()
+        };
+        a.check_supported().unwrap();
+        let c = parse(&["rdma-perf", "write_bw", "-z"]);
+        let TestCmd::WriteBw(a) = c.test else {
+            panic!()
+        };
+        let e = a.check_supported().unwrap_err();
+        assert!(e.contains("-z"), "{e}");
     }
 }

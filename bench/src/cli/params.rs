@@ -35,6 +35,8 @@ pub struct Params {
     pub timeout: Duration,
     pub out_json: Option<PathBuf>,
     pub plot: Option<PathBuf>,
+    /// `-R`: QPs connected with rdma_cm, the exchange over rdma_cm too.
+    pub rdma_cm: bool,
 }
 
 /// perftest's `CQ Moderation` is forced to 1 above this size unless `-Q` or `-a` is given.
@@ -170,6 +172,7 @@ impl Params {
             timeout: Duration::from_secs_f64(a.timeout),
             out_json: a.out_json.clone(),
             plot: a.plot.clone(),
+            rdma_cm: a.rdma_cm,
         })
     }
 

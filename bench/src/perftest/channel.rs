@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
+use super::cm_link::CmLink;
 use super::wire::{
     encode_mtu, parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg, WireError,
     BW_REPORT_FIELD_LEN, DONE_MSG, MTU_MSG_LEN, SYS_DATA_FIELD_LEN,
@@ -109,6 +110,18 @@ pub enum ChannelError {
     /// The peer's message is malformed.
     #[error("malformed message from the peer")]
     Wire(#[from] WireError),
+    /// Setting up or using the rdma_cm connection failed (`-R`; the CM error names the
+    /// peer and what happened).
+    #[error("rdma_cm out-of-band connection failed")]
+    Cm(#[from] rdma::Error),
+    /// The rdma_cm out-of-band QP failed during an exchange.
+    #[error("the rdma_cm out-of-band QP failed during the {what} exchange: {detail}")]
+    CmQp {
+        /// The message being exchanged.
+        what: &'static str,
+        /// What went wrong.
+        detail: String,
+    },
     /// The peer's version is older than 5.70 (perftest's message).
     #[error(
         "Current implementation is not compatible with versions older than 5.70 (remote: {0})"
@@ -160,12 +173,23 @@ pub struct Agreed {
     pub mtu: Mtu,
 }
 
-/// One TCP connection to the peer, in a [`Role`].
+/// The transport under a [`Channel`].
+#[derive(Debug)]
+enum Link {
+    /// perftest's default: one TCP connection.
+    Tcp(TcpStream),
+    /// `-R`: an RC QP connected with rdma_cm ([`CmLink`]).
+    Cm(Box<CmLink>),
+}
+
+/// One connection to the peer (TCP, or rdma_cm with `-R`), in a [`Role`].
 #[derive(Debug)]
 pub struct Channel {
-    stream: TcpStream,
+    link: Link,
     role: Role,
     timeout: Duration,
+    /// The GID index sent in the raw keys over rdma_cm (`-R`).
+    gid_index: Option<u32>,
 }
 
 fn io_err(what: &'static str, e: std::io::Error) -> ChannelError {
@@ -263,10 +287,50 @@ impl Channel {
         // the wire are the same.
         let _ = stream.set_nodelay(true);
         Channel {
-            stream,
+            link: Link::Tcp(stream),
             role,
             timeout,
+            gid_index: None,
         }
+    }
+
+    /// Client with `-R`: connects the out-of-band QP with rdma_cm to `host:port`
+    /// ([`CmLink::connect`]).
+    pub fn connect_cm(host: &str, port: u16, timeout: Duration) -> Result<Channel, ChannelError> {
+        let link = CmLink::connect(host, port, timeout)?;
+        Ok(Channel {
+            link: Link::Cm(Box::new(link)),
+            role: Role::Client,
+            timeout,
+            gid_index: None,
+        })
+    }
+
+    /// Server with `-R`: accepts the out-of-band QP's rdma_cm connection on `port`
+    /// ([`CmLink::accept`]; forever if `accept_timeout` is `None`).
+    pub fn accept_cm(
+        port: u16,
+        accept_timeout: Option<Duration>,
+        timeout: Duration,
+    ) -> Result<Channel, ChannelError> {
+        let link = CmLink::accept(port, accept_timeout, timeout)?;
+        Ok(Channel {
+            link: Link::Cm(Box::new(link)),
+            role: Role::Server,
+            timeout,
+            gid_index: None,
+        })
+    }
+
+    /// Sets the GID index the raw keys carry over rdma_cm (`-R`; perftest's
+    /// `my_dest->gid_index`, which the peer does not read).
+    pub fn set_gid_index(&mut self, gid_index: Option<u32>) {
+        self.gid_index = gid_index;
+    }
+
+    /// True when the exchange runs over rdma_cm (`-R`).
+    pub fn is_cm(&self) -> bool {
+        matches!(self.link, Link::Cm(_))
     }
 
     /// This side's role.
@@ -286,7 +350,12 @@ impl Channel {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> std::io::Result<SocketAddr> {
-        self.stream.peer_addr()
+        match &self.link {
+            Link::Tcp(stream) => stream.peer_addr(),
+            Link::Cm(link) => link.peer_addr().ok_or_else(|| {
+                std::io::Error::new(ErrorKind::NotConnected, "the rdma_cm id has no peer")
+            }),
+        }
     }
 
     fn write_msg(
@@ -295,11 +364,15 @@ impl Channel {
         msg: &[u8],
         timeout: Duration,
     ) -> Result<(), ChannelError> {
-        self.stream
+        let stream = match &mut self.link {
+            Link::Tcp(stream) => stream,
+            Link::Cm(link) => return link.send(what, msg, timeout),
+        };
+        stream
             .set_write_timeout(Some(timeout.max(Duration::from_millis(1))))
             .map_err(|e| io_err(what, e))?;
         // One write for the whole message; write_all only loops on a short write.
-        self.stream.write_all(msg).map_err(|e| match e.kind() {
+        stream.write_all(msg).map_err(|e| match e.kind() {
             ErrorKind::WouldBlock | ErrorKind::TimedOut => ChannelError::Timeout { what, timeout },
             _ => io_err(what, e),
         })
@@ -311,6 +384,21 @@ impl Channel {
         buf: &mut [u8],
         timeout: Duration,
     ) -> Result<(), ChannelError> {
+        let stream = match &mut self.link {
+            Link::Tcp(stream) => stream,
+            Link::Cm(link) => {
+                // One message per exchange; perftest copies `n` bytes out of its buffer.
+                let msg = link.recv(what, timeout)?;
+                if msg.len() < buf.len() {
+                    return Err(ChannelError::CmQp {
+                        what,
+                        detail: format!("{} bytes received, {} expected", msg.len(), buf.len()),
+                    });
+                }
+                buf.copy_from_slice(&msg[..buf.len()]);
+                return Ok(());
+            }
+        };
         let deadline = Instant::now() + timeout;
         let mut got = 0;
         while got < buf.len() {
@@ -318,10 +406,10 @@ impl Channel {
             if left.is_zero() {
                 return Err(ChannelError::Timeout { what, timeout });
             }
-            self.stream
+            stream
                 .set_read_timeout(Some(left))
                 .map_err(|e| io_err(what, e))?;
-            match self.stream.read(&mut buf[got..]) {
+            match stream.read(&mut buf[got..]) {
                 Ok(0) => return Err(ChannelError::Closed { what }),
                 Ok(n) => got += n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -429,6 +517,10 @@ impl Channel {
         mine: &KeyMsg,
         timeout: Duration,
     ) -> Result<KeyMsg, ChannelError> {
+        if self.is_cm() {
+            let theirs = self.exchange_within("keys", &mine.encode_raw(self.gid_index), timeout)?;
+            return Ok(KeyMsg::parse_raw(&theirs, mine.gid.is_some())?);
+        }
         let theirs = self.exchange_within("keys", &mine.encode()?, timeout)?;
         Ok(KeyMsg::parse_form(&theirs, mine.gid.is_some())?)
     }
@@ -453,11 +545,19 @@ impl Channel {
     /// `ctx_close_connection`: a keys exchange, then `"done\0"` written without
     /// waiting for the peer's; then the connection is closed (the peer's `"done"` is
     /// drained for up to a second first, so that closing does not reset it).
+    ///
+    /// Over rdma_cm (`-R`) only the keys exchange: the connection is then dropped, which
+    /// disconnects it.
     pub fn close_connection(mut self, mine: &KeyMsg) -> Result<(), ChannelError> {
         self.exchange_keys(mine)?;
+        if self.is_cm() {
+            return Ok(());
+        }
         let timeout = self.timeout;
         self.write_msg("done", DONE_MSG, timeout)?;
-        let _ = self.stream.shutdown(Shutdown::Write);
+        if let Link::Tcp(stream) = &self.link {
+            let _ = stream.shutdown(Shutdown::Write);
+        }
         let mut sink = [0u8; DONE_MSG.len()];
         let _ = self.read_msg("done", &mut sink, timeout.min(Duration::from_secs(1)));
         Ok(())

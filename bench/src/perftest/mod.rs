@@ -20,9 +20,15 @@
 //! `n` bytes; the server reads `n` bytes then writes `n` bytes. Messages are fixed
 //! size and carry no framing. See [`wire`] for the messages and [`channel`] for the
 //! sequences of each test.
+//!
+//! With `-R` perftest 6.06 also moves that exchange onto rdma_cm (`use_rdma_cm`): the
+//! same messages, each one SEND on an RC QP connected with rdma_cm on the same port
+//! ([`cm_link`]), except the keys, which travel as the raw `struct pingpong_dest`
+//! ([`wire::KeyMsg::encode_raw`]), and no `"done"` at the end.
 
 pub(crate) mod cfmt;
 pub mod channel;
+pub mod cm_link;
 mod kind;
 pub mod peer;
 pub mod report;

@@ -448,6 +448,12 @@ pub const KEY_MSG_LEN: usize = 59;
 /// Size of the keys message with GID (`KEY_MSG_SIZE_GID`).
 pub const KEY_MSG_GID_LEN: usize = 108;
 
+/// Size of `struct pingpong_dest`, the keys message over rdma_cm (`-R`).
+pub const KEY_RAW_LEN: usize = 56;
+
+/// The bytes of `struct pingpong_dest` perftest reads over rdma_cm (up to the GID).
+pub const KEY_RAW_READ_LEN: usize = 48;
+
 /// One QP's address as perftest exchanges it (`struct pingpong_dest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyMsg {
@@ -518,6 +524,54 @@ impl KeyMsg {
         out.push(0);
         debug_assert_eq!(out.len(), self.wire_len());
         Ok(out)
+    }
+
+    /// The keys as perftest sends them over rdma_cm (`-R`, `rdma_write_keys`): the raw
+    /// `struct pingpong_dest`, every integer big-endian: `lid`, `out_reads`, `qpn`, `psn`,
+    /// `rkey` (4 bytes each), 4 bytes of padding, `vaddr` (8), the GID (16, zeroes when
+    /// there is none), `srqn` and `gid_index` (4 each; -1 without a GID).
+    pub fn encode_raw(&self, gid_index: Option<u32>) -> [u8; KEY_RAW_LEN] {
+        let mut b = [0u8; KEY_RAW_LEN];
+        b[0..4].copy_from_slice(&u32::from(self.lid).to_be_bytes());
+        b[4..8].copy_from_slice(&u32::from(self.out_reads).to_be_bytes());
+        b[8..12].copy_from_slice(&self.qpn.to_be_bytes());
+        b[12..16].copy_from_slice(&self.psn.to_be_bytes());
+        b[16..20].copy_from_slice(&self.rkey.to_be_bytes());
+        b[24..32].copy_from_slice(&self.vaddr.to_be_bytes());
+        b[32..48].copy_from_slice(&self.gid.unwrap_or([0; 16]));
+        b[48..52].copy_from_slice(&self.srqn.to_be_bytes());
+        let gi = gid_index.map_or(-1, |i| i32::try_from(i).unwrap_or(i32::MAX));
+        b[52..56].copy_from_slice(&gi.to_be_bytes());
+        b
+    }
+
+    /// Parses [`encode_raw`](Self::encode_raw)'s form as perftest's `rdma_read_keys` does:
+    /// `lid`, `out_reads`, `qpn`, `psn`, `rkey`, `vaddr` and the GID (kept when `with_gid`,
+    /// the form this side uses); `srqn` and `gid_index` are not read.
+    pub fn parse_raw(bytes: &[u8], with_gid: bool) -> Result<KeyMsg, WireError> {
+        if bytes.len() < KEY_RAW_READ_LEN {
+            return Err(WireError::Length {
+                msg: KEYS,
+                expected: "at least 48 (struct pingpong_dest)",
+                got: bytes.len(),
+            });
+        }
+        let u32_at =
+            |o: usize| u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        let mut vaddr = [0u8; 8];
+        vaddr.copy_from_slice(&bytes[24..32]);
+        let mut gid = [0u8; 16];
+        gid.copy_from_slice(&bytes[32..48]);
+        Ok(KeyMsg {
+            lid: u32_at(0) as u16,
+            out_reads: u32_at(4) as u16,
+            qpn: u32_at(8),
+            psn: u32_at(12),
+            rkey: u32_at(16),
+            vaddr: u64::from_be_bytes(vaddr),
+            gid: with_gid.then_some(gid),
+            srqn: 0,
+        })
     }
 
     /// Parses either form (by its length, 59 or 108). The text must be canonical:
@@ -719,6 +773,32 @@ mod tests {
 
     /// Captured from Debian's ib_write_bw (client keys, Soft-RoCE, `-x 1`).
     const CAPTURED_KEYS_GID: &[u8] = b"0000:0001:000011:1794de:00000363:000056037ecc8000:00:00:00:00:00:00:00:00:00:00:ff:ff:c6:12:00:01:00000000:\0";
+
+    #[test]
+    fn raw_keys_are_struct_pingpong_dest_big_endian() {
+        let k = KeyMsg {
+            lid: 0x12,
+            out_reads: 1,
+            qpn: 0x11,
+            psn: 0x1794de,
+            rkey: 0x363,
+            vaddr: 0x5603_7ecc_8000,
+            gid: Some([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1]),
+            srqn: 0,
+        };
+        let b = k.encode_raw(Some(1));
+        assert_eq!(b.len(), KEY_RAW_LEN);
+        assert_eq!(&b[0..8], &[0, 0, 0, 0x12, 0, 0, 0, 1]);
+        assert_eq!(&b[8..12], &[0, 0, 0, 0x11]);
+        assert_eq!(&b[20..24], &[0; 4], "padding before vaddr");
+        assert_eq!(&b[24..32], &0x5603_7ecc_8000u64.to_be_bytes());
+        assert_eq!(&b[52..56], &[0, 0, 0, 1], "gid_index");
+        assert_eq!(KeyMsg::parse_raw(&b, true).unwrap(), k);
+        let no_gid = KeyMsg::parse_raw(&b, false).unwrap();
+        assert_eq!(no_gid.gid, None);
+        assert_eq!(KeyMsg { gid: None, ..k }.encode_raw(None)[52..], [0xff; 4]);
+        assert!(KeyMsg::parse_raw(&b[..47], true).is_err(), "short message");
+    }
 
     #[test]
     fn version_round_trip_and_gates() {

@@ -3,6 +3,7 @@
 //! latency test ([`lat`]), then the optional JSON and SVG outputs.
 
 mod bw;
+mod cm;
 mod lat;
 mod peer_check;
 mod session;

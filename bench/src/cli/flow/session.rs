@@ -38,6 +38,8 @@ pub struct Session {
     pub link_layer: LinkLayer,
     /// The path MTU both sides agreed on.
     pub mtu_bytes: u32,
+    /// `-R`: the rdma_cm ids of the QPs (dropped after them).
+    pub _cm: Option<super::cm::CmQps>,
 }
 
 impl Session {
@@ -114,13 +116,19 @@ pub fn open(p: &Params) -> Res<Session> {
     }
 
     // Out-of-band connection and preamble.
-    let mut chan = match &p.host {
-        Some(host) => Channel::connect(host, p.port, p.timeout)?,
-        None => {
+    let mut chan = match (&p.host, p.rdma_cm) {
+        (Some(host), false) => Channel::connect(host, p.port, p.timeout)?,
+        (Some(host), true) => Channel::connect_cm(host, p.port, p.timeout)?,
+        (None, cm) => {
             out(WAITING_FOR_CLIENT);
-            Channel::accept(p.port, None, p.timeout)?
+            if cm {
+                Channel::accept_cm(p.port, None, p.timeout)?
+            } else {
+                Channel::accept(p.port, None, p.timeout)?
+            }
         }
     };
+    chan.set_gid_index(gid_index);
     let agreed = chan.preamble(&Preamble::local(local_mtu))?;
     super::peer_check::check(&mut chan, &agreed, p)?;
     let link_layer = port_attr.link_layer();
@@ -155,8 +163,13 @@ pub fn open(p: &Params) -> Res<Session> {
         gid_index: gid_index.map(|i| i as i32),
         max_inline: p.inline_size,
         out_reads: u32::from(out_reads),
-        rdma_cm: false,
+        rdma_cm: p.rdma_cm,
     }));
+    if p.rdma_cm && role == Role::Server {
+        out(" Waiting for client rdma_cm QP to connect\n");
+        out(" Please run the same command with the IB/RoCE interface IP\n");
+        out(RESULT_LINE);
+    }
 
     // Resources: one send CQ and one receive CQ for every QP.
     let n = p.qps as usize;
@@ -170,24 +183,33 @@ pub fn open(p: &Params) -> Res<Session> {
     };
     let send_cq = CompletionQueue::new(&ctx, send_depth)?;
     let recv_cq = CompletionQueue::new(&ctx, recv_depth)?;
-    let mut qps = Vec::with_capacity(n);
-    for _ in 0..n {
-        qps.push(
-            QueuePair::builder(&pd, &send_cq, &recv_cq)
-                .caps(QpCaps {
-                    max_send_wr: p.tx_depth.max(1),
-                    max_recv_wr: if verb == Verb::Send {
-                        p.rx_depth.max(1)
-                    } else {
-                        1
-                    },
-                    max_send_sge: 1,
-                    max_recv_sge: 1,
-                    max_inline_data: p.inline_size,
-                })
-                .build()?,
-        );
-    }
+    let make_qp = || -> Res<QueuePair> {
+        Ok(QueuePair::builder(&pd, &send_cq, &recv_cq)
+            .caps(QpCaps {
+                max_send_wr: p.tx_depth.max(1),
+                max_recv_wr: if verb == Verb::Send {
+                    p.rx_depth.max(1)
+                } else {
+                    1
+                },
+                max_send_sge: 1,
+                max_recv_sge: 1,
+                max_inline_data: p.inline_size,
+            })
+            .build()?)
+    };
+    // With -R the CM connects the QPs now (perftest's create_rdma_cm_connection).
+    let (qps, cm) = if p.rdma_cm {
+        let cm_reads = if verb == Verb::Read {
+            u8::try_from(out_reads).unwrap_or(u8::MAX)
+        } else {
+            0
+        };
+        let (qps, cm) = super::cm::connect_qps(&mut chan, p, n, cm_reads, gid.is_some(), make_qp)?;
+        (qps, Some(cm))
+    } else {
+        ((0..n).map(|_| make_qp()).collect::<Res<Vec<_>>>()?, None)
+    };
     let target_access = match verb {
         Verb::Write => Access::LOCAL_WRITE | Access::REMOTE_WRITE,
         Verb::Read => Access::LOCAL_WRITE | Access::REMOTE_READ,
@@ -209,8 +231,11 @@ pub fn open(p: &Params) -> Res<Session> {
             srqn: 0,
         })
         .collect();
+    // With -R perftest prints the addresses with its exchange's parameters, whose verb
+    // is SEND: no RKey/VAddr (nor OUT).
+    let addr_verb = if p.rdma_cm { Verb::Send } else { verb };
     for m in &mine {
-        out(&address(Side::Local, verb, m));
+        out(&address(Side::Local, addr_verb, m));
     }
 
     // The keys exchanges, the QPs connected where perftest connects them.
@@ -223,6 +248,11 @@ pub fn open(p: &Params) -> Res<Session> {
     let mut pending: Vec<QueuePair> = qps;
     let mut connected: Vec<QueuePair> = Vec::with_capacity(n);
     let remote = setup(&mut chan, p.kind.sequence(), &mine, |theirs| {
+        if cm.is_some() {
+            // Connected by the CM already; perftest skips ctx_connect.
+            connected.append(&mut pending);
+            return Ok(());
+        }
         for (i, qp) in pending.drain(..).enumerate() {
             let r = &theirs[i];
             let opts = ConnectOptions {
@@ -254,7 +284,7 @@ pub fn open(p: &Params) -> Res<Session> {
         return Err("the QPs were not connected".into());
     }
     for r in &remote {
-        out(&address(Side::Remote, verb, r));
+        out(&address(Side::Remote, addr_verb, r));
     }
     Ok(Session {
         role,
@@ -270,5 +300,6 @@ pub fn open(p: &Params) -> Res<Session> {
         gid_index,
         link_layer,
         mtu_bytes: agreed.mtu.bytes(),
+        _cm: cm,
     })
 }
