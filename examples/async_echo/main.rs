@@ -36,7 +36,7 @@
 
 mod args;
 mod echo;
-mod output;
+use rdma_examples::output;
 mod setup;
 
 use std::io::{self, Write};

@@ -7,8 +7,7 @@ use std::time::Duration;
 use rdma::exchange::{Endpoint, OobListener, OobStream};
 use rdma::gid::Gid;
 use rdma::{
-    Access, CompletionQueue, ConnectOptions, Context, Mtu, ProtectionDomain, QpCaps, QueuePair,
-    RemoteQp,
+    Access, CompletionQueue, ConnectOptions, Mtu, ProtectionDomain, QpCaps, QueuePair, RemoteQp,
 };
 
 use crate::args::Args;
@@ -37,39 +36,21 @@ pub(crate) struct Conn {
 /// Opens the device, checks the port is ACTIVE and picks the GID index (the given one, which
 /// must exist, or the perftest-like default).
 pub(crate) fn open(args: &Args) -> Result<Device, Failure> {
-    let ctx = Context::open(args.ib_dev.as_deref())?;
-    let port = ctx.active_port(args.ib_port)?;
-    let mtu = port.active_mtu().ok_or_else(|| {
-        Failure(format!(
-            "port {} of {} reports no valid active MTU",
-            args.ib_port,
-            ctx.name()
-        ))
-    })?;
-    let gid_index = match args.gid_idx {
-        Some(i) => {
-            ctx.gid_entry(args.ib_port, i)?;
-            Some(i)
-        }
-        None => ctx.default_gid_index(args.ib_port)?,
-    };
-    let gid = match gid_index {
-        Some(i) => ctx.query_gid(args.ib_port, i)?,
-        None => Gid::ZERO,
-    };
+    let port = args.device.open()?;
     say!(
-        "device {} port {}, {}, MTU {mtu}",
-        ctx.name(),
-        args.ib_port,
-        gid_index.map_or("LID addressing".into(), |i| format!("GID index {i}"))
+        "device {} port {}, {}, MTU {}",
+        port.ctx.name(),
+        port.num,
+        port.addressing(),
+        port.mtu
     );
     Ok(Device {
-        pd: ProtectionDomain::new(&ctx)?,
-        lid: port.lid(),
-        gid_index,
-        gid,
-        mtu,
-        port: args.ib_port,
+        pd: ProtectionDomain::new(&port.ctx)?,
+        lid: port.attr.lid(),
+        gid_index: port.gid_index,
+        gid: port.gid,
+        mtu: port.mtu,
+        port: port.num,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The command line.
 
 use clap::Parser;
+use rdma_examples::device::DeviceArgs;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -19,18 +20,8 @@ pub(crate) struct Args {
     /// Server to connect to (name or address); without it, run as the server
     pub(crate) host: Option<String>,
 
-    /// RDMA device to use [default: the first one]
-    #[arg(short = 'd', long = "ib-dev", value_name = "DEVICE")]
-    pub(crate) ib_dev: Option<String>,
-
-    /// Port of the RDMA device
-    #[arg(short = 'i', long = "ib-port", value_name = "PORT", default_value_t = 1,
-          value_parser = clap::value_parser!(u8).range(1..))]
-    pub(crate) ib_port: u8,
-
-    /// GID index [default: the best RoCE v2 GID as perftest picks it; none on InfiniBand]
-    #[arg(short = 'g', long = "gid-idx", value_name = "INDEX")]
-    pub(crate) gid_idx: Option<u32>,
+    #[command(flatten)]
+    pub(crate) device: DeviceArgs,
 
     /// TCP port of the out-of-band exchange
     #[arg(short = 'p', long, value_name = "PORT", default_value_t = 18516)]
@@ -129,7 +120,10 @@ mod tests {
             (a.size, a.chunk, a.host.as_deref()),
             (10000, Some(3000), Some("host"))
         );
-        assert_eq!((a.ib_port, a.port, a.seed, a.timeout), (1, 18516, 1, 30));
+        assert_eq!(
+            (a.device.ib_port, a.port, a.seed, a.timeout),
+            (1, 18516, 1, 30)
+        );
         assert!(Args::try_parse_from(["rdma_write", "-i", "0"]).is_err());
         assert!(Args::try_parse_from(["rdma_write", "-t", "0"]).is_err());
         assert!(Args::try_parse_from(["rdma_write", "a", "b"]).is_err());

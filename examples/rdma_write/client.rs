@@ -28,7 +28,7 @@ pub(crate) fn client(args: &Args, host: &str) -> Result<(), Failure> {
         Some(c) if c > max_msg => {
             return Err(Failure(format!(
                 "--chunk {c} exceeds the largest message port {} of {} sends ({max_msg} bytes)",
-                args.ib_port,
+                args.device.ib_port,
                 me.ctx.name()
             )))
         }

@@ -44,7 +44,7 @@
 mod args;
 mod client;
 mod completion;
-mod output;
+use rdma_examples::output;
 mod pattern;
 mod server;
 mod setup;

@@ -25,7 +25,7 @@ pub(crate) fn server(args: &Args) -> Result<(), Failure> {
     let notify = MemoryRegion::new(&me.pd, 64, Access::LOCAL_WRITE)?;
     let access = Access::REMOTE_WRITE;
     // A receive can be posted from INIT on; connect() goes on from there.
-    me.qp.init(args.ib_port, 0, access)?;
+    me.qp.init(args.device.ib_port, 0, access)?;
     me.qp.post_recv(notify, 0)?;
 
     let listener = OobListener::bind(args.port)?;

@@ -11,6 +11,7 @@ use rdma::{
 
 use crate::args::Args;
 use crate::output::{say, Failure};
+use rdma_examples::device::OpenPort;
 
 /// Send queue depth asked for (less if the device allows fewer).
 const SQ_DEPTH: u32 = 256;
@@ -31,36 +32,15 @@ pub(crate) struct Side {
 /// Opens the device, checks the port is ACTIVE, picks the GID index (the given one, which
 /// must exist, or the perftest-like default), and creates a PD, a CQ and an RC QP.
 pub(crate) fn open(args: &Args) -> Result<Side, Failure> {
-    let ctx = Context::open(args.ib_dev.as_deref())?;
+    let OpenPort {
+        ctx,
+        attr: port,
+        mtu,
+        gid_index,
+        gid,
+        ..
+    } = args.device.open()?;
     let dev = ctx.query_device()?;
-    if args.ib_port > dev.phys_port_cnt() {
-        return Err(Failure(format!(
-            "{} has no port {} (its ports are 1..={})",
-            ctx.name(),
-            args.ib_port,
-            dev.phys_port_cnt()
-        )));
-    }
-    let port = ctx.active_port(args.ib_port)?;
-    let mtu = port.active_mtu().ok_or_else(|| {
-        Failure(format!(
-            "port {} of {} reports no valid active MTU",
-            args.ib_port,
-            ctx.name()
-        ))
-    })?;
-    let gid_index = match args.gid_idx {
-        Some(i) => {
-            // Fails with a message naming the table size when the entry is absent or empty.
-            ctx.gid_entry(args.ib_port, i)?;
-            Some(i)
-        }
-        None => ctx.default_gid_index(args.ib_port)?,
-    };
-    let gid = match gid_index {
-        Some(i) => ctx.query_gid(args.ib_port, i)?,
-        None => Gid::ZERO,
-    };
     let depth = SQ_DEPTH.min(dev.max_qp_wr()).max(2);
     let pd = ProtectionDomain::new(&ctx)?;
     let cq = CompletionQueue::new(&ctx, depth + 1)?;
@@ -118,7 +98,7 @@ impl Side {
         let peer_mtu = Mtu::from_raw(u32::from(peer.mtu))
             .ok_or_else(|| Failure(format!("the peer sent an invalid MTU {}", peer.mtu)))?;
         Ok(ConnectOptions {
-            port: args.ib_port,
+            port: args.device.ib_port,
             gid_index: self.gid_index,
             mtu: self.mtu.min(peer_mtu),
             psn: self.psn,
@@ -142,7 +122,7 @@ impl Side {
         say!(
             "device {} port {}, {gid}, path MTU {}",
             self.ctx.name(),
-            args.ib_port,
+            args.device.ib_port,
             opts.mtu
         );
         say!("  local address:  {}", PingpongDest::from(mine));

@@ -29,7 +29,7 @@
 
 mod args;
 mod client;
-mod output;
+use rdma_examples::output;
 mod server;
 mod session;
 mod setup;

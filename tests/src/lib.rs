@@ -5,6 +5,7 @@
 
 pub mod async_wait;
 pub mod buffers;
+pub mod counting_alloc;
 pub mod process;
 
 use rdma::{

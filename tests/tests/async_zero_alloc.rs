@@ -4,38 +4,11 @@
 
 use rdma::{Access, AsyncCq, MemoryRegion, QpCaps, SendWr, WaitMode, WorkCompletion};
 use rdma_device_tests::async_wait::current_thread;
+use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 const WARM_UP: u64 = 50;
 const ITERS: u64 = 300;
@@ -50,7 +23,7 @@ fn awaiting_completions_allocates_nothing_in_event_and_busy_modes() {
     .connect(Access::LOCAL_WRITE);
     let rt = current_thread();
     for mode in [WaitMode::Event, WaitMode::BusyPoll] {
-        let received = rt.block_on(async {
+        let (received, allocs) = rt.block_on(async {
             let mut qa = AsyncCq::new(p.cq_a.clone(), mode).unwrap();
             let mut qb = AsyncCq::new(p.cq_b.clone(), mode).unwrap();
             let mut rbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
@@ -62,7 +35,7 @@ fn awaiting_completions_allocates_nothing_in_event_and_busy_modes() {
             let mut received = 0;
             for i in 0..WARM_UP + ITERS {
                 if i == WARM_UP {
-                    COUNTING.store(true, Ordering::SeqCst);
+                    counting_alloc::start();
                 }
                 p.b.post_recv(rbuf.take().unwrap(), i).unwrap();
                 // B starts waiting first (and, in event mode, sleeps on the reactor: the CQ is
@@ -91,13 +64,11 @@ fn awaiting_completions_allocates_nothing_in_event_and_busy_modes() {
                 rbuf = Some(b);
                 sbuf = a_side.buf;
             }
-            COUNTING.store(false, Ordering::SeqCst);
-            received
+            (received, counting_alloc::stop())
         });
         assert_eq!(received, WARM_UP + ITERS);
         assert_eq!(
-            ALLOCS.load(Ordering::SeqCst),
-            0,
+            allocs, 0,
             "{mode:?}: awaiting completions allocated during {ITERS} rounds"
         );
     }

@@ -2,38 +2,11 @@
 //! loop of sends, receives and writes on the device.
 
 use rdma::{Access, MemoryRegion, QpCaps, SendWr, WorkCompletion};
+use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-
-struct Counting;
-static COUNTING: AtomicBool = AtomicBool::new(false);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        if COUNTING.load(Ordering::Relaxed) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(p, l, n) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn post_poll_complete_loop_allocates_nothing() {
@@ -54,7 +27,7 @@ fn post_poll_complete_loop_allocates_nothing() {
     let inline = [7u8; 32];
     const ITERS: u64 = 200;
 
-    COUNTING.store(true, Ordering::SeqCst);
+    counting_alloc::start();
     let mut received = 0u64;
     for i in 0..ITERS {
         p.b.post_recv(rbuf.take().unwrap(), i).unwrap();
@@ -97,11 +70,10 @@ fn post_poll_complete_loop_allocates_nothing() {
             }
         }
     }
-    COUNTING.store(false, Ordering::SeqCst);
+    let allocs = counting_alloc::stop();
     assert_eq!(received, ITERS);
     assert_eq!(
-        ALLOCS.load(Ordering::SeqCst),
-        0,
+        allocs, 0,
         "the data path allocated during {ITERS} iterations"
     );
 }
