@@ -25,8 +25,7 @@ fn main() {
         }
     };
 
-    let mut builder = bindgen::Builder::default()
-        .header("src/sys/wrapper.h")
+    let builder = bindings_builder("src/sys/wrapper.h", &lib)
         .allowlist_function("ibv_.*")
         .allowlist_function("_ibv_.*")
         .allowlist_type("ibv_.*")
@@ -34,21 +33,7 @@ fn main() {
         .allowlist_type("_compat_ibv_port_attr")
         .allowlist_type("ib_uverbs_access_flags")
         .allowlist_var("IBV_.*")
-        .allowlist_var("IB_UVERBS_.*")
-        // Plain integer constants: flags are OR-ed together, statuses come from the kernel
-        // and may hold values newer than this header.
-        .default_enum_style(bindgen::EnumVariation::ModuleConsts)
-        .derive_default(true)
-        .derive_debug(true)
-        .impl_debug(false)
-        .layout_tests(true)
-        .generate_comments(false)
-        // The header's `static inline` verbs are re-implemented in `sys::inline`.
-        .generate_inline_functions(false)
-        .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()));
-    for path in &lib.include_paths {
-        builder = builder.clang_arg(format!("-I{}", path.display()));
-    }
+        .allowlist_var("IB_UVERBS_.*");
     let bindings = builder.generate().unwrap_or_else(|e| {
         eprintln!(
             "error: bindgen could not parse <infiniband/verbs.h>: {e}.\n\
@@ -81,8 +66,7 @@ fn rdmacm_bindings(out: &std::path::Path) {
             std::process::exit(1);
         }
     };
-    let mut builder = bindgen::Builder::default()
-        .header("src/sys/rdmacm.h")
+    let builder = bindings_builder("src/sys/rdmacm.h", &lib)
         .allowlist_function("rdma_.*")
         .allowlist_type("rdma_.*")
         .allowlist_var("RDMA_.*")
@@ -91,7 +75,24 @@ fn rdmacm_bindings(out: &std::path::Path) {
         .blocklist_file(".*/infiniband/verbs.h")
         .blocklist_file(".*/infiniband/verbs_api.h")
         .blocklist_file(".*/rdma/ib_user_ioctl_verbs.h")
-        .blocklist_file(".*/rdma/ib_user_verbs.h")
+        .blocklist_file(".*/rdma/ib_user_verbs.h");
+    let bindings = builder.generate().unwrap_or_else(|e| {
+        eprintln!("error: bindgen could not parse <rdma/rdma_cma.h>: {e}.");
+        std::process::exit(1);
+    });
+    bindings
+        .write_to_file(out.join("rdmacm.rs"))
+        .expect("write bindings to OUT_DIR");
+}
+
+/// A bindgen builder for `header`, with `lib`'s include paths and the options both bindings
+/// share: plain integer constants for enums (flags are OR-ed together, statuses come from the
+/// kernel and may hold values newer than the header), `Default` and `Debug` derived, layout
+/// tests, no comments, and no `static inline` functions (the verbs ones are re-implemented in
+/// `sys::inline`).
+fn bindings_builder(header: &str, lib: &pkg_config::Library) -> bindgen::Builder {
+    let mut builder = bindgen::Builder::default()
+        .header(header)
         .default_enum_style(bindgen::EnumVariation::ModuleConsts)
         .derive_default(true)
         .derive_debug(true)
@@ -103,11 +104,5 @@ fn rdmacm_bindings(out: &std::path::Path) {
     for path in &lib.include_paths {
         builder = builder.clang_arg(format!("-I{}", path.display()));
     }
-    let bindings = builder.generate().unwrap_or_else(|e| {
-        eprintln!("error: bindgen could not parse <rdma/rdma_cma.h>: {e}.");
-        std::process::exit(1);
-    });
-    bindings
-        .write_to_file(out.join("rdmacm.rs"))
-        .expect("write bindings to OUT_DIR");
+    builder
 }

@@ -162,10 +162,9 @@ impl AsyncCq {
         // From here on, dropping `driver` on an error path releases the claim.
         let driver = Driver(cq);
         driver.0.require_channel()?.set_nonblocking(true)?;
-        // SAFETY: `fd` is the open descriptor of the channel, which `driver`'s CQ owns and keeps
-        // open as long as any clone of the CQ lives; `AsyncCq` declares `fd` before `driver`,
-        // so the registration ends before that clone is dropped. `ChannelFd` always returns
-        // this same descriptor.
+        // The registration must end before the descriptor closes: `driver`'s CQ owns it and
+        // keeps it open while any clone lives, and `AsyncCq` declares `fd` before `driver`.
+        // SAFETY: `fd` is open until the registration ends (above); `ChannelFd` returns it only.
         let fd = unsafe { AsyncFd::register_with_interest(ChannelFd(fd), Interest::READABLE) }
             .map_err(|e| Error::Verb {
                 verb: "epoll_ctl (registering the completion channel with tokio)",

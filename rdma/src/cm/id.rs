@@ -362,10 +362,9 @@ pub(crate) fn timeout_error(
 
 impl Drop for RawId {
     fn drop(&mut self) {
-        // SAFETY: the id is live and destroyed once. Every event of it was acknowledged when
-        // read, so rdma_destroy_id does not wait. No QP of librdmacm is attached (QPs are
-        // the core's own), so nothing else refers to the id. A connected id sends a
-        // disconnect request, one with a pending connect request a reject.
+        // A connected id sends a disconnect request, one with a pending connect request a
+        // reject. No librdmacm QP is attached (QPs are the core's own).
+        // SAFETY: live, destroyed once; its events were acknowledged when read (no wait).
         unsafe { cm::rdma_destroy_id(self.raw.as_ptr()) };
     }
 }
