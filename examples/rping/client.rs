@@ -8,7 +8,7 @@ use rdma_examples::rping::{fill_ping, next_start, text_of, RdmaInfo, FIRST_START
 
 use crate::args::Args;
 use crate::output::{say, Doing, Failure};
-use crate::session::{Got, Session, Want};
+use crate::session::Session;
 use crate::setup::{create, data_buf, recv_buf, Verbs};
 
 /// Address and route resolution timeout, as the C tool's (2000 ms each).
@@ -66,12 +66,12 @@ async fn pings(
         fill_ping(&mut data, ping, first);
         first = next_start(first);
         start.write_at(0, &data);
-        s.send(&info_of(start, args.size))?;
+        advertise(s, start, args.size)?;
         // The server reads the start buffer, then says go ahead.
         if !go_ahead(s, args, ping).await? {
             return Ok(());
         }
-        s.send(&info_of(sink, args.size))?;
+        advertise(s, sink, args.size)?;
         // The server writes the sink, then says go ahead.
         if !go_ahead(s, args, ping).await? {
             return Ok(());
@@ -99,22 +99,26 @@ async fn pings(
 /// Waits for the server's "go ahead"; `false` when the server closed the connection, which
 /// ends an endless run (`-C 0`) normally and a counted one with an error.
 async fn go_ahead(s: &mut Session, args: &Args, ping: i32) -> Result<bool, Failure> {
-    match s.wait(Want::Message).await? {
-        Got::Message(_) => Ok(true),
-        Got::Closed if args.count == 0 => Ok(false),
-        Got::Closed => Err(Failure(format!(
+    match s.message().await? {
+        Some(_) => Ok(true),
+        None if args.count == 0 => Ok(false),
+        None => Err(Failure(format!(
             "the server closed the connection during ping {ping} of {}",
             args.count
         ))),
-        Got::Transfer(_) => unreachable!("wait(Message) returns messages only"),
     }
 }
 
-/// The message advertising `buf`.
-fn info_of(buf: &MemoryRegion, size: u32) -> RdmaInfo {
-    RdmaInfo {
+/// Sends the message advertising `size` bytes of `buf`.
+fn advertise(s: &mut Session, buf: &MemoryRegion, size: u32) -> Result<(), Failure> {
+    let info = RdmaInfo {
         addr: buf.addr(),
         rkey: buf.rkey(),
         size,
-    }
+    };
+    s.debug(format_args!(
+        "RDMA addr {:x} rkey {:x} len {}",
+        info.addr, info.rkey, info.size
+    ));
+    s.send(&info)
 }

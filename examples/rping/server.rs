@@ -9,7 +9,7 @@ use rdma_examples::rping::{text_of, RdmaInfo};
 
 use crate::args::Args;
 use crate::output::{say, Doing, Failure};
-use crate::session::{Got, Session, Want};
+use crate::session::{Session, Want};
 use crate::setup::{create, data_buf, recv_buf, Verbs};
 
 /// The listen backlog (the C tool's).
@@ -55,7 +55,7 @@ async fn serve(args: &Args, request: ConnectRequest) -> Result<(), Failure> {
     }
     let ctx = request.context()?;
     let Verbs { pd, cq, mut qp } = create(&ctx)?;
-    let mut buf = Some(data_buf(&pd, args.size, Access::LOCAL_WRITE)?);
+    let mut buf = data_buf(&pd, args.size, Access::LOCAL_WRITE)?;
     request.init_qp(&mut qp)?;
     Session::post_recv(&mut qp, recv_buf(&pd)?)?;
     let conn = request
@@ -72,36 +72,40 @@ async fn serve(args: &Args, request: ConnectRequest) -> Result<(), Failure> {
     };
     loop {
         // The client's start buffer.
-        let src = match s.wait(Want::Message).await? {
-            Got::Message(info) => info,
-            Got::Closed => break,
-            Got::Transfer(_) => unreachable!("wait(Message) returns messages only"),
+        let Some(src) = s.message().await? else {
+            break;
         };
-        let mine = buf.take().expect("the buffer is back after every ping");
-        if src.size as usize > mine.len() {
+        if src.size as usize > buf.len() {
             return Err(Failure(format!(
                 "the client's ping data is {} bytes, more than this server's -S {}",
                 src.size,
-                mine.len()
+                buf.len()
             )));
         }
-        s.read(mine, remote(src, src.size))?;
+        s.debug(format_args!(
+            "Received rkey {:x} addr {:x} len {} from peer",
+            src.rkey, src.addr, src.size
+        ));
+        s.read(buf, remote(src, src.size))?;
+        s.debug(format_args!("server posted rdma read req"));
         let mine = transfer(&mut s, Want::Read).await?;
         let text = text_of(mine.as_slice().unwrap_or_default());
         if args.verbose > 0 {
             say!("server ping data: {text}");
         }
         s.send(&go_ahead)?;
+        s.debug(format_args!("server posted go ahead"));
         // The client's sink: the string read, with its NUL, goes back.
-        let dst = match s.wait(Want::Message).await? {
-            Got::Message(info) => info,
-            Got::Closed => return Err(Failure("the client disconnected in mid-ping".into())),
-            Got::Transfer(_) => unreachable!("wait(Message) returns messages only"),
-        };
+        let dst = s.message().await?.ok_or_else(mid_ping)?;
         let len = (text.len() as u32 + 1).min(src.size).min(dst.size);
+        s.debug(format_args!(
+            "rdma write of {len} bytes to addr {:x} rkey {:x}",
+            dst.addr, dst.rkey
+        ));
         s.write(mine, remote(dst, len))?;
-        buf = Some(transfer(&mut s, Want::Write).await?);
+        buf = transfer(&mut s, Want::Write).await?;
         s.send(&go_ahead)?;
+        s.debug(format_args!("server posted go ahead"));
     }
     eprintln!("server DISCONNECT EVENT...");
     Ok(())
@@ -109,11 +113,11 @@ async fn serve(args: &Args, request: ConnectRequest) -> Result<(), Failure> {
 
 /// Waits for this side's RDMA READ or WRITE and takes its buffer back.
 async fn transfer(s: &mut Session, want: Want) -> Result<rdma::MemoryRegion, Failure> {
-    match s.wait(want).await? {
-        Got::Transfer(buf) => Ok(buf),
-        Got::Closed => Err(Failure("the client disconnected in mid-ping".into())),
-        Got::Message(_) => unreachable!("wait(Read/Write) returns transfers only"),
-    }
+    s.transfer(want).await?.ok_or_else(mid_ping)
+}
+
+fn mid_ping() -> Failure {
+    Failure("the client disconnected in mid-ping".into())
 }
 
 /// `len` bytes of the peer's buffer.

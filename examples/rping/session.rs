@@ -13,14 +13,12 @@ use crate::output::{say, Doing, Failure};
 /// The `wr_id` of the receive (the only one: it is reposted after each message).
 const RECV_ID: u64 = 1;
 
-/// What a wait ended with.
-pub(crate) enum Got {
+/// A completion a wait ends with (send completions do not end one).
+enum Got {
     /// A 16-byte message from the peer.
     Message(RdmaInfo),
-    /// An RDMA READ or WRITE completed; its buffer is handed back.
-    Transfer(MemoryRegion),
-    /// The peer closed the connection.
-    Closed,
+    /// This side's RDMA READ or WRITE completed; its buffer is handed back.
+    Transfer(Want, MemoryRegion),
 }
 
 /// What a wait is for.
@@ -89,10 +87,6 @@ impl Session {
     /// Sends a 16-byte message (inline: nothing to hand back).
     pub(crate) fn send(&mut self, info: &RdmaInfo) -> Result<(), Failure> {
         let bytes = info.encode();
-        self.debug(format_args!(
-            "RDMA addr {:x} rkey {:x} len {}",
-            info.addr, info.rkey, info.size
-        ));
         self.qp
             .post_send(SendWr::send(Local::Inline(&bytes)))
             .map_err(|e| e.error)
@@ -117,11 +111,31 @@ impl Session {
             .doing("posting an RDMA WRITE")
     }
 
-    /// Waits for `want`, handling the other completions that come first (send completions).
-    /// Fails after the step timeout, on an error completion, or when `want` is not what the
-    /// protocol can deliver next.
-    pub(crate) async fn wait(&mut self, want: Want) -> Result<Got, Failure> {
-        match tokio::time::timeout(self.step, self.wait_unbounded(want)).await {
+    /// The peer's next message; `None` when it closed the connection instead.
+    pub(crate) async fn message(&mut self) -> Result<Option<RdmaInfo>, Failure> {
+        match self.wait(Want::Message).await? {
+            None => Ok(None),
+            Some(Got::Message(info)) => Ok(Some(info)),
+            Some(Got::Transfer(done, _)) => Err(out_of_turn(done, Want::Message)),
+        }
+    }
+
+    /// The buffer of this side's RDMA READ or WRITE (`want`) once it completed; `None` when
+    /// the peer closed the connection first.
+    pub(crate) async fn transfer(&mut self, want: Want) -> Result<Option<MemoryRegion>, Failure> {
+        match self.wait(want).await? {
+            None => Ok(None),
+            Some(Got::Transfer(done, buf)) if done == want => Ok(Some(buf)),
+            Some(Got::Transfer(done, _)) => Err(out_of_turn(done, want)),
+            Some(Got::Message(_)) => Err(out_of_turn(Want::Message, want)),
+        }
+    }
+
+    /// The next completion other than a send's, handling send completions on the way, or
+    /// `None` when the peer closes the connection. Fails after the step timeout (naming
+    /// `want`) or on an error completion.
+    async fn wait(&mut self, want: Want) -> Result<Option<Got>, Failure> {
+        match tokio::time::timeout(self.step, self.wait_unbounded()).await {
             Ok(got) => got,
             Err(_) => Err(Failure(format!(
                 "no {} completion within {} s (--timeout): the peer stopped answering",
@@ -131,15 +145,15 @@ impl Session {
         }
     }
 
-    async fn wait_unbounded(&mut self, want: Want) -> Result<Got, Failure> {
+    async fn wait_unbounded(&mut self) -> Result<Option<Got>, Failure> {
         loop {
             match self.next_wake().await? {
                 Wake::Completion(wc) => {
-                    if let Some(got) = self.on_completion(&wc, want)? {
-                        return Ok(got);
+                    if let Some(got) = self.on_completion(&wc)? {
+                        return Ok(Some(got));
                     }
                 }
-                Wake::Event(CmEvent::Disconnected) => return Ok(Got::Closed),
+                Wake::Event(CmEvent::Disconnected) => return Ok(None),
                 Wake::Event(CmEvent::DeviceRemoval) => {
                     return Err(Failure("the RDMA device was removed".into()))
                 }
@@ -168,8 +182,8 @@ impl Session {
         }
     }
 
-    /// Handles one completion: `Some` when it is what the wait is for.
-    fn on_completion(&mut self, wc: &WorkCompletion, want: Want) -> Result<Option<Got>, Failure> {
+    /// Handles one completion: `Some` unless it is a send's.
+    fn on_completion(&mut self, wc: &WorkCompletion) -> Result<Option<Got>, Failure> {
         let c = self.qp.complete(wc).doing("completing a work request")?;
         if let Err(e) = c.result() {
             return Err(Failure(format!("cq completion failed: {e}")));
@@ -188,15 +202,8 @@ impl Session {
         let buf = c
             .buf
             .ok_or_else(|| Failure(format!("a {} came back without its buffer", done.name())))?;
-        if done != want {
-            return Err(Failure(format!(
-                "protocol error: a {} completed while this side waited for a {}",
-                done.name(),
-                want.name()
-            )));
-        }
         if done != Want::Message {
-            return Ok(Some(Got::Transfer(buf)));
+            return Ok(Some(Got::Transfer(done, buf)));
         }
         let info = decode(&buf, c.byte_len);
         Self::post_recv(&mut self.qp, buf)?;
@@ -224,6 +231,15 @@ impl Session {
             say!("{line}");
         }
     }
+}
+
+/// A completion that the protocol does not allow at this step.
+fn out_of_turn(done: Want, want: Want) -> Failure {
+    Failure(format!(
+        "protocol error: a {} completed while this side waited for a {}",
+        done.name(),
+        want.name()
+    ))
 }
 
 /// The message in a completed receive of `len` bytes.
