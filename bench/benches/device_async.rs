@@ -23,10 +23,14 @@
 //! builds it and runs it in the Soft-RoCE VM; `scripts/test-device` runs it with `--quick`
 //! after the device tests, so it cannot rot.
 
+#[path = "common/device.rs"]
+mod device;
+
 use criterion::{Criterion, Throughput};
+use device::{address, open_device, options};
 use rdma::{
     Access, AsyncCq, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
-    QpCaps, QueuePair, RemoteQp, SendWr, WaitMode, WcOpcode, WcStatus, WorkCompletion,
+    QpCaps, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus, WorkCompletion,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -40,38 +44,6 @@ const MSG: usize = 64;
 const B_RECVS: usize = 8;
 /// No round trip for this long ends the process.
 const STALL: Duration = Duration::from_secs(60);
-
-fn open_device() -> Context {
-    let name = std::env::var("RDMA_DEVICE").ok();
-    match Context::open(name.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(e) => panic!(
-            "no RDMA device: {e}. This benchmark needs one and never skips; run it in the \
-             Soft-RoCE VM: scripts/test-device"
-        ),
-    }
-}
-
-fn options(ctx: &Context, psn: u32) -> ConnectOptions {
-    let port = ctx.active_port(1).expect("port 1 is ACTIVE");
-    ConnectOptions {
-        gid_index: ctx.default_gid_index(1).expect("a usable GID"),
-        mtu: port.active_mtu().expect("a valid active MTU"),
-        psn,
-        ..ConnectOptions::default()
-    }
-}
-
-fn address(ctx: &Context, qp: &QueuePair, opts: &ConnectOptions) -> RemoteQp {
-    RemoteQp {
-        qpn: qp.qpn(),
-        psn: opts.psn,
-        lid: ctx.query_port(opts.port).expect("query_port").lid(),
-        gid: opts
-            .gid_index
-            .map(|i| ctx.query_gid(opts.port, i).expect("query_gid")),
-    }
-}
 
 /// B: echoes every message from its own thread, busy-polling, until `stop`.
 fn echo_peer(mut qp: QueuePair, cq: CompletionQueue, stop: Arc<AtomicBool>) -> JoinHandle<u64> {
@@ -298,7 +270,9 @@ fn main() {
             .expect("create_qp")
     };
     let (a, b) = (qp(&cq_a), qp(&cq_b));
-    let (oa, ob) = (options(&ctx, 0x111), options(&ctx, 0x222));
+    // The ping-pong is SENDs only: the default access rights.
+    let access = ConnectOptions::default().access;
+    let (oa, ob) = (options(&ctx, 0x111, access), options(&ctx, 0x222, access));
     let (ra, rb) = (address(&ctx, &a, &oa), address(&ctx, &b, &ob));
     let a = a.connect(&rb, &oa).expect("connect A");
     let b = b.connect(&ra, &ob).expect("connect B");

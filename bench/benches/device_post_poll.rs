@@ -32,10 +32,14 @@
 //! `scripts/bench-device [--quick]` builds this and runs it in the VM; `scripts/test-device`
 //! runs it with `--quick` after the device tests, so it cannot rot.
 
+#[path = "common/device.rs"]
+mod device;
+
 use criterion::{Criterion, Throughput};
+use device::{address, open_device, options};
 use rdma::{
-    sys, Access, CompletionQueue, ConnectOptions, Context, MemoryRegion, Pinned, ProtectionDomain,
-    QpCaps, QueuePair, RemoteBuf, RemoteQp, SendWr, WcOpcode, WorkCompletion,
+    sys, Access, CompletionQueue, MemoryRegion, Pinned, ProtectionDomain, QpCaps, QueuePair,
+    RemoteBuf, SendWr, WcOpcode, WorkCompletion,
 };
 use std::ptr;
 use std::time::{Duration, Instant};
@@ -147,39 +151,6 @@ struct Bench {
     done: [u64; SLOTS],
 }
 
-fn open_device() -> Context {
-    let name = std::env::var("RDMA_DEVICE").ok();
-    match Context::open(name.as_deref()) {
-        Ok(ctx) => ctx,
-        Err(e) => panic!(
-            "no RDMA device: {e}. This benchmark needs one and never skips; run it in the \
-             Soft-RoCE VM: scripts/bench-device"
-        ),
-    }
-}
-
-fn options(ctx: &Context, psn: u32) -> ConnectOptions {
-    let port = ctx.active_port(1).expect("port 1 is ACTIVE");
-    ConnectOptions {
-        gid_index: ctx.default_gid_index(1).expect("a usable GID"),
-        mtu: port.active_mtu().expect("a valid active MTU"),
-        psn,
-        access: Access::LOCAL_WRITE | Access::REMOTE_WRITE,
-        ..ConnectOptions::default()
-    }
-}
-
-fn address(ctx: &Context, qp: &QueuePair, opts: &ConnectOptions) -> RemoteQp {
-    RemoteQp {
-        qpn: qp.qpn(),
-        psn: opts.psn,
-        lid: ctx.query_port(opts.port).expect("query_port").lid(),
-        gid: opts
-            .gid_index
-            .map(|i| ctx.query_gid(opts.port, i).expect("query_gid")),
-    }
-}
-
 /// A registered buffer of A or B with every slot's pattern in it.
 fn patterned(pd: &ProtectionDomain) -> MemoryRegion {
     let mut mr = MemoryRegion::new(pd, 4096, Access::LOCAL_WRITE).expect("reg_mr");
@@ -203,7 +174,8 @@ impl Bench {
                 .expect("create_qp")
         };
         let (a, b) = (build(&cq_a), build(&cq_b));
-        let (oa, ob) = (options(&ctx, 0x1111), options(&ctx, 0x2222));
+        let access = Access::LOCAL_WRITE | Access::REMOTE_WRITE;
+        let (oa, ob) = (options(&ctx, 0x1111, access), options(&ctx, 0x2222, access));
         let (ra, rb) = (address(&ctx, &a, &oa), address(&ctx, &b, &ob));
         let mut a = a.connect(&rb, &oa).expect("connect a");
         let b = b.connect(&ra, &ob).expect("connect b");
