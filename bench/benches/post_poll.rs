@@ -27,6 +27,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::ptr;
+use std::time::Instant;
 
 // ---------------------------------------------------------------------------------------------
 // Counting allocator (for the zero-allocation check)
@@ -91,6 +92,8 @@ const CAPS: QpCaps = QpCaps {
     max_inline_data: 64,
 };
 const POLL: usize = 16;
+/// Receives posted at once by the interleaved receive measurements (the QP's depth).
+const RECV_DEPTH: usize = 256;
 
 struct Bench {
     cq: CompletionQueue,
@@ -102,6 +105,14 @@ struct Bench {
     recv_buf: Option<MemoryRegion>,
     /// The receive buffer of the raw cycle.
     raw_recv: MemoryRegion,
+    /// `RECV_DEPTH` pieces of one region for the safe receives of the interleaved
+    /// measurement (all here while none is posted).
+    pool: Vec<MemoryRegion>,
+    /// The same pieces as the raw side describes them (the raw receives post these).
+    raw_pieces: Vec<sys::ibv_sge>,
+    /// The raw side's free pieces, by index: what a raw user keeps to know which buffers are
+    /// not posted (the safe side's pool does the same with the pieces themselves).
+    raw_free: Vec<usize>,
     inline: [u8; 32],
     wcs: [WorkCompletion; POLL],
     raw_wcs: [sys::ibv_wc; POLL],
@@ -122,7 +133,19 @@ impl Bench {
             length: p.len() as u32,
             lkey: p.lkey(),
         };
+        let pool = mr(RECV_DEPTH * 64).chunks(64);
+        let raw_pieces = pool
+            .iter()
+            .map(|p| sys::ibv_sge {
+                addr: p.addr(),
+                length: p.len() as u32,
+                lkey: p.lkey(),
+            })
+            .collect();
         Bench {
+            pool,
+            raw_pieces,
+            raw_free: (0..RECV_DEPTH).collect(),
             recv_buf: Some(mr(4096)),
             raw_recv: mr(4096),
             cq,
@@ -393,8 +416,284 @@ fn send_batch16(c: &mut Criterion, b: &mut Bench) {
     g.finish();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Interleaved measurement: safe and raw in alternating blocks
+
+/// Receives and their completions, split so that each phase is timed alone: `RECV_DEPTH`
+/// receives posted (each into its own piece), then all polled (`POLL` at a time) and, safe
+/// side, handed to `complete`, which gives the pieces back.
+impl Bench {
+    /// Posts `RECV_DEPTH` receives from the pool; returns the ns this took.
+    #[inline(always)]
+    fn safe_post_recvs(&mut self) -> f64 {
+        let t = Instant::now();
+        for k in 0..RECV_DEPTH as u64 {
+            let buf = self.pool.pop().expect("every piece is back");
+            self.qp.post_recv(buf, k).expect("post_recv");
+        }
+        t.elapsed().as_nanos() as f64
+    }
+
+    /// Polls and completes every receive posted; returns the ns this took.
+    #[inline(always)]
+    fn safe_complete_recvs(&mut self) -> f64 {
+        let t = Instant::now();
+        let mut left = RECV_DEPTH;
+        while left > 0 {
+            for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+                let done = self.qp.complete(wc).expect("complete");
+                self.pool.push(done.buf.expect("a receive's piece"));
+                left -= 1;
+            }
+        }
+        t.elapsed().as_nanos() as f64
+    }
+
+    #[inline(always)]
+    fn raw_post_recvs(&mut self) -> f64 {
+        let t = Instant::now();
+        for _ in 0..RECV_DEPTH {
+            let k = self.raw_free.pop().expect("every piece is back");
+            let mut sge = self.raw_pieces[k];
+            let mut wr = sys::ibv_recv_wr {
+                wr_id: k as u64,
+                next: ptr::null_mut(),
+                sg_list: &mut sge,
+                num_sge: 1,
+            };
+            let mut bad = ptr::null_mut();
+            // SAFETY: the stub QP is live; the pieces are not posted by the safe side while
+            // the raw side runs (it completes all of its receives first), and the stub never
+            // writes them.
+            let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), &mut wr, &mut bad) };
+            assert_eq!(ret, 0, "ibv_post_recv");
+        }
+        t.elapsed().as_nanos() as f64
+    }
+
+    #[inline(always)]
+    fn raw_complete_recvs(&mut self) -> f64 {
+        let t = Instant::now();
+        let mut left = RECV_DEPTH;
+        while left > 0 {
+            // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
+            let n = unsafe {
+                sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr())
+            };
+            assert!(n >= 0, "ibv_poll_cq: {n}");
+            for wc in &self.raw_wcs[..n as usize] {
+                assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
+                self.raw_free.push(wc.wr_id as usize);
+            }
+            left -= n as usize;
+        }
+        t.elapsed().as_nanos() as f64
+    }
+}
+
+/// One side of a measured pair: runs a block and returns ns per operation of its timed part.
+type Side = fn(&mut Bench) -> f64;
+
+/// Times `rounds` rounds of `op`: ns per round, divided by `per` operations in a round.
+#[inline(always)]
+fn timed(b: &mut Bench, rounds: u64, per: u64, op: impl Fn(&mut Bench)) -> f64 {
+    let t = Instant::now();
+    for _ in 0..rounds {
+        op(b);
+    }
+    t.elapsed().as_nanos() as f64 / (rounds * per) as f64
+}
+
+/// Sends per timed block (the ring retires them every 64, so this keeps nothing queued).
+const SEND_BLOCK: u64 = 1024;
+
+/// The measured pairs: name, safe side, raw side.
+const PAIRS: [(&str, Side, Side); 7] = [
+    (
+        "post_send, pinned source",
+        |b| timed(b, SEND_BLOCK, 1, |b| b.safe_send(false)),
+        |b| timed(b, SEND_BLOCK, 1, |b| b.raw_send(false)),
+    ),
+    (
+        "post_send, 32 B inline",
+        |b| timed(b, SEND_BLOCK, 1, |b| b.safe_send(true)),
+        |b| timed(b, SEND_BLOCK, 1, |b| b.raw_send(true)),
+    ),
+    (
+        "post_recv, owned piece",
+        |b| {
+            let ns = b.safe_post_recvs();
+            b.safe_complete_recvs();
+            ns / RECV_DEPTH as f64
+        },
+        |b| {
+            let ns = b.raw_post_recvs();
+            b.raw_complete_recvs();
+            ns / RECV_DEPTH as f64
+        },
+    ),
+    (
+        "poll + complete, per receive",
+        |b| {
+            b.safe_post_recvs();
+            b.safe_complete_recvs() / RECV_DEPTH as f64
+        },
+        |b| {
+            b.raw_post_recvs();
+            b.raw_complete_recvs() / RECV_DEPTH as f64
+        },
+    ),
+    (
+        "recv cycle (post, poll, complete)",
+        |b| timed(b, SEND_BLOCK, 1, Bench::safe_recv_cycle),
+        |b| timed(b, SEND_BLOCK, 1, Bench::raw_recv_cycle),
+    ),
+    (
+        "poll, empty CQ",
+        |b| timed(b, SEND_BLOCK, 1, Bench::safe_poll_empty),
+        |b| timed(b, SEND_BLOCK, 1, Bench::raw_poll_empty),
+    ),
+    (
+        "16 sends, one doorbell (per send)",
+        |b| timed(b, SEND_BLOCK / 16, 16, Bench::safe_batch16),
+        |b| timed(b, SEND_BLOCK / 16, 16, Bench::raw_batch16),
+    ),
+];
+
+/// The median of `v` (sorted in place).
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs every pair in `blocks` alternating blocks (which side goes first alternates too) and
+/// prints, per operation, the median ns of each side and the median and quartiles of the
+/// per-block difference. Criterion measures one benchmark after the other, so a change of
+/// load on a shared host shows up as a difference; two blocks measured back to back see the
+/// same load, and the median of their differences ignores the blocks a burst disturbed.
+fn interleaved(blocks: usize) {
+    let mut b = Bench::new();
+    println!();
+    println!("interleaved safe vs raw: {blocks} blocks per side, ns per operation");
+    println!(
+        "{:<36} {:>8} {:>8} {:>8} {:>17}",
+        "operation", "safe", "raw", "added", "added p25..p75"
+    );
+    for (name, safe, raw) in PAIRS {
+        // One block of each untimed: the pool, the rings and the caches are warm.
+        safe(&mut b);
+        raw(&mut b);
+        let (mut s, mut r, mut d) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..blocks {
+            let (x, y) = if k % 2 == 0 {
+                let x = safe(&mut b);
+                (x, raw(&mut b))
+            } else {
+                let y = raw(&mut b);
+                (safe(&mut b), y)
+            };
+            s.push(x);
+            r.push(y);
+            d.push(x - y);
+        }
+        let (ms, mr, md) = (median(&mut s), median(&mut r), median(&mut d));
+        let q = |f: f64| d[((d.len() - 1) as f64 * f) as usize];
+        println!(
+            "{name:<36} {ms:>8.2} {mr:>8.2} {md:>+8.2} {:>17}",
+            format!("{:+.2}..{:+.2}", q(0.25), q(0.75))
+        );
+    }
+    assert_eq!(b.qp.send_outstanding(), 0, "every send was retired");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Instruction counts (`--count OP N`, run under valgrind by scripts/count-instructions)
+
+/// `n` rounds of one operation, in a function of its own that is never inlined, so that
+/// callgrind (`--toggle-collect`) counts exactly the instructions of these rounds.
+macro_rules! count_loops {
+    ($($name:ident => $op:expr;)*) => {
+        $(
+            #[inline(never)]
+            fn $name(b: &mut Bench, n: u64) {
+                let op: fn(&mut Bench) = $op;
+                for _ in 0..n {
+                    op(b);
+                }
+            }
+        )*
+        /// The operations `--count` knows, by name.
+        const COUNTED: &[(&str, fn(&mut Bench, u64))] = &[$((stringify!($name), $name)),*];
+    };
+}
+
+count_loops! {
+    count_safe_pinned => |b| b.safe_send(false);
+    count_raw_pinned => |b| b.raw_send(false);
+    count_safe_inline => |b| b.safe_send(true);
+    count_raw_inline => |b| b.raw_send(true);
+    count_safe_recv_cycle => Bench::safe_recv_cycle;
+    count_raw_recv_cycle => Bench::raw_recv_cycle;
+    count_safe_recvs => |b| {
+        b.safe_post_recvs();
+        b.safe_complete_recvs();
+    };
+    count_raw_recvs => |b| {
+        b.raw_post_recvs();
+        b.raw_complete_recvs();
+    };
+    count_safe_poll_empty => Bench::safe_poll_empty;
+    count_raw_poll_empty => Bench::raw_poll_empty;
+    count_safe_batch16 => Bench::safe_batch16;
+    count_raw_batch16 => Bench::raw_batch16;
+}
+
+/// `--count OP N`: runs `N` rounds of `OP` (a name of [`COUNTED`]) in its own
+/// function. Without valgrind this only checks that the operation runs.
+fn count_mode(args: &[String]) {
+    let usage = || {
+        let names: Vec<_> = COUNTED.iter().map(|(n, _)| *n).collect();
+        eprintln!(
+            "usage: post_poll --count OP ROUNDS   (OP: {})",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    };
+    let [op, rounds] = args else { usage() };
+    let Some(&(_, run)) = COUNTED.iter().find(|(n, _)| n == op) else {
+        usage()
+    };
+    let Ok(rounds) = rounds.parse::<u64>() else {
+        usage()
+    };
+    let mut b = Bench::new();
+    run(&mut b, rounds);
+    println!("{op}: {rounds} rounds");
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--count") {
+        return count_mode(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--interleaved") {
+        // Only the interleaved table: `--interleaved [BLOCKS]`.
+        let blocks = args.get(1).map_or(Ok(2001), |n| n.parse());
+        let Ok(blocks @ 1..) = blocks else {
+            eprintln!("usage: post_poll --interleaved [BLOCKS]   (BLOCKS: a positive number)");
+            std::process::exit(2);
+        };
+        return interleaved(blocks);
+    }
     zero_alloc_check();
+    // `--quick` (CI) and `--test` (cargo test --benches) shorten the interleaved run too.
+    let short = args.iter().any(|a| a == "--quick" || a == "--test");
+    let blocks = if short { 101 } else { 2001 };
     let mut c = Criterion::default().configure_from_args();
     let mut b = Bench::new();
     post_send(&mut c, &mut b);
@@ -402,4 +701,5 @@ fn main() {
     poll_empty(&mut c, &mut b);
     send_batch16(&mut c, &mut b);
     c.final_summary();
+    interleaved(blocks);
 }

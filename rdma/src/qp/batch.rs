@@ -41,6 +41,7 @@ trait ChainWr {
 }
 
 impl ChainWr for sys::ibv_send_wr {
+    #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
         if self.num_sge > 0 {
@@ -50,6 +51,7 @@ impl ChainWr for sys::ibv_send_wr {
 }
 
 impl ChainWr for sys::ibv_recv_wr {
+    #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
         self.sg_list = sge;
@@ -61,6 +63,7 @@ impl ChainWr for sys::ibv_recv_wr {
 ///
 /// # Safety
 /// Entries `0..n` of both arrays are initialized.
+#[inline(always)]
 unsafe fn link_chain<W: ChainWr, const N: usize>(
     wrs: &mut [MaybeUninit<W>; N],
     sges: &mut [MaybeUninit<sys::ibv_sge>; N],
@@ -105,16 +108,17 @@ pub struct SendBatch<'q, 'a, const N: usize> {
 impl<'a, const N: usize> SendBatch<'_, 'a, N> {
     /// Adds a request. Fails (handing its buffer back) when the batch or the send queue is
     /// full, or the request is invalid.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, wr: SendWr<'a>) -> Result<(), PostError> {
-        if self.len == N {
+        let i = self.len;
+        if i >= N {
             return Err(refused(wr.into_owned(), || batch_full(N)));
         }
         // Built in place: the raw request and its SGE are written once, where they are posted
         // from (a request that fails to stage leaves them initialized but not counted).
-        let raw = self.wrs[self.len].write(sys::ibv_send_wr::default());
-        let sge = self.sges[self.len].write(sys::ibv_sge::default());
-        self.qp.stage_send(self.len, wr, raw, sge)?;
+        let raw = self.wrs[i].write(sys::ibv_send_wr::default());
+        let sge = self.sges[i].write(sys::ibv_sge::default());
+        self.qp.stage_send(i, wr, raw, sge)?;
         self.len += 1;
         Ok(())
     }
@@ -131,7 +135,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
 
     /// Links the requests and posts them with one `ibv_post_send`. On failure, the requests
     /// before the failing one are posted (`posted`) and the rest hand their buffers back.
-    #[inline]
+    #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
         let n = std::mem::replace(&mut self.len, 0);
         if n == 0 {
@@ -143,19 +147,27 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries
         // (or pinned, or inline and alive for 'a).
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), wrs, &mut bad) };
-        if ret == 0 {
-            self.qp.sq.commit(n);
-            return Ok(());
+        if ret != 0 {
+            return Err(send_chain_failed(
+                self.qp,
+                ret,
+                posted_before(bad, wrs, n),
+                n,
+            ));
         }
-        let posted = posted_before(bad, wrs, n);
-        self.qp.sq.commit(posted);
-        let returned = self.qp.unstage_sends(n - posted);
-        Err(PostError::new(
-            Error::from_ret("ibv_post_send", ret),
-            posted,
-            returned,
-        ))
+        self.qp.sq.commit(n);
+        Ok(())
     }
+}
+
+/// A chain of `n` sends of which the provider took the first `posted`: those become
+/// outstanding, the rest are taken back with their buffers.
+#[cold]
+#[inline(never)]
+fn send_chain_failed(qp: &mut QueuePair, ret: i32, posted: usize, n: usize) -> PostError {
+    qp.sq.commit(posted);
+    let returned = qp.unstage_sends(n - posted);
+    PostError::new(Error::from_ret("ibv_post_send", ret), posted, returned)
 }
 
 impl<const N: usize> Drop for SendBatch<'_, '_, N> {
@@ -179,16 +191,16 @@ pub struct RecvBatch<'q, const N: usize> {
 
 impl<const N: usize> RecvBatch<'_, N> {
     /// Adds a receive into `buf`.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if !self.qp.recv_ok() {
-            return Err(refused(Some(buf), || self.qp.recv_state_error()));
-        }
-        if self.len == N {
+        if self.len >= N {
             return Err(refused(Some(buf), || batch_full(N)));
         }
+        // State, room and nonce block, as in `QueuePair::post_recv`.
         if !self.qp.rq.has_room(self.len, 1) {
-            return Err(refused(Some(buf), || self.qp.queue_full(true)));
+            if let Err(why) = self.qp.rq.make_room(self.len, 1) {
+                return Err(refused(Some(buf), || self.qp.no_room(true, why)));
+            }
         }
         let Some(sge) = buf.sge(0, buf.len()) else {
             let have = buf.len();
@@ -217,7 +229,7 @@ impl<const N: usize> RecvBatch<'_, N> {
     }
 
     /// Links and posts the receives with one `ibv_post_recv`.
-    #[inline]
+    #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
         let n = std::mem::replace(&mut self.len, 0);
         if n == 0 {
@@ -228,19 +240,26 @@ impl<const N: usize> RecvBatch<'_, N> {
         let mut bad: *mut sys::ibv_recv_wr = ptr::null_mut();
         // SAFETY: a well-formed chain whose buffers are owned by staged ring entries.
         let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), wrs, &mut bad) };
-        if ret == 0 {
-            self.qp.rq.commit(n);
-            return Ok(());
+        if ret != 0 {
+            return Err(recv_chain_failed(
+                self.qp,
+                ret,
+                posted_before(bad, wrs, n),
+                n,
+            ));
         }
-        let posted = posted_before(bad, wrs, n);
-        self.qp.rq.commit(posted);
-        let returned = unstage_recvs(self.qp, n - posted);
-        Err(PostError::new(
-            Error::from_ret("ibv_post_recv", ret),
-            posted,
-            returned,
-        ))
+        self.qp.rq.commit(n);
+        Ok(())
     }
+}
+
+/// As [`send_chain_failed`], for receives.
+#[cold]
+#[inline(never)]
+fn recv_chain_failed(qp: &mut QueuePair, ret: i32, posted: usize, n: usize) -> PostError {
+    qp.rq.commit(posted);
+    let returned = unstage_recvs(qp, n - posted);
+    PostError::new(Error::from_ret("ibv_post_recv", ret), posted, returned)
 }
 
 #[cold]

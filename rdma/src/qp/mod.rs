@@ -79,11 +79,6 @@ pub struct QueuePair {
     /// `IBV_SEND_SIGNALED` when the QP signals every send (`sq_sig_all`), else 0: or-ed into
     /// every send's flags.
     sig_flag: u32,
-    /// What `state` allows (kept by [`set_state`](Self::set_state), read on every post):
-    /// posting sends,
-    can_send: bool,
-    /// and posting receives (also false with an SRQ).
-    can_recv: bool,
     srq: Option<Arc<SrqInner>>,
     send_cq: Arc<CqInner>,
     recv_cq: Arc<CqInner>,
@@ -196,8 +191,6 @@ impl<'a> QpBuilder<'a> {
             }),
             pinned: Vec::new(),
             sig_flag: sig_flag(self.sq_sig_all),
-            can_send: false,
-            can_recv: false,
             srq: self.srq.map(|s| s.inner.clone()),
             send_cq: self.send_cq.inner.clone(),
             recv_cq: self.recv_cq.inner.clone(),
@@ -319,8 +312,6 @@ impl QueuePair {
             rq: Ring::new(caps.max_recv_wr),
             pinned: Vec::new(),
             sig_flag: sig_flag(sig_all),
-            can_send: false,
-            can_recv: false,
             srq: None,
             send_cq: send_cq.inner.clone(),
             recv_cq: recv_cq.inner.clone(),
@@ -336,15 +327,20 @@ impl QueuePair {
         self.srq.is_some()
     }
 
-    /// Records the state this handle last set or saw, with what it allows to post.
+    /// Records the state this handle last set or saw, and opens or closes the work queues by
+    /// what it allows to post: sends in RTS and SQD, receives from INIT on (never with an
+    /// SRQ). A closed queue has no room, so posting checks the state for free.
     pub(crate) fn set_state(&mut self, state: QpState) {
         self.state = state;
-        self.can_send = matches!(state, QpState::Rts | QpState::Sqd);
-        self.can_recv = self.srq.is_none()
-            && matches!(
-                state,
-                QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd
-            );
+        self.sq
+            .set_open(matches!(state, QpState::Rts | QpState::Sqd));
+        self.rq.set_open(
+            self.srq.is_none()
+                && matches!(
+                    state,
+                    QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd
+                ),
+        );
     }
 
     /// The QP number.
@@ -510,6 +506,76 @@ mod stub_tests {
     fn poll_one(cq: &CompletionQueue) -> WorkCompletion {
         let mut wcs = [WorkCompletion::default(); 1];
         cq.poll(&mut wcs).unwrap()[0]
+    }
+
+    /// The error kind of a refused post, with the buffer it handed back.
+    fn refused_kind(r: std::result::Result<(), post::PostError>) -> (&'static str, usize) {
+        let e = r.expect_err("refused");
+        let kind = match e.error {
+            Error::QpState { what, .. } => what,
+            Error::QueueFull { queue, .. } => queue,
+            other => panic!("unexpected error {other:?}"),
+        };
+        (kind, e.returned.len())
+    }
+
+    #[test]
+    fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
+        let Fixture { pd, cq, mut qp } = fixture(4, 16);
+        let p = qp.pin(mr(&pd, 64));
+        let sink = qp.sink(mr(&pd, 64));
+        // INIT and RTR: receives only.
+        for state in [QpState::Init, QpState::Rtr] {
+            qp.set_state(state);
+            let r = qp.post_send(SendWr::send(mr(&pd, 8)));
+            assert_eq!(refused_kind(r), ("a send", 1), "{state:?}");
+            let r = qp.post_send(SendWr::send(p));
+            assert_eq!(refused_kind(r), ("a send", 0));
+            let mut b = qp.send_batch::<2>();
+            assert_eq!(refused_kind(b.push(SendWr::send(p))), ("a send", 0));
+            drop(b);
+            qp.post_recv(mr(&pd, 8), 1).expect("receives are open");
+            let done = qp.complete(&poll_one(&cq)).unwrap();
+            assert_eq!(done.buf.map(|b| b.len()), Some(8));
+        }
+        // RESET and ERR: nothing, whichever way it is posted.
+        for state in [QpState::Reset, QpState::Err] {
+            qp.set_state(state);
+            let r = qp.post_recv(mr(&pd, 8), 2);
+            assert_eq!(refused_kind(r), ("a receive", 1), "{state:?}");
+            let mut b = qp.recv_batch::<2>();
+            assert_eq!(refused_kind(b.push(mr(&pd, 8), 3)), ("a receive", 1));
+            drop(b);
+            assert!(matches!(
+                qp.post_recv_sink(sink, 0, 8, 4),
+                Err(Error::QpState { .. })
+            ));
+            let r = qp.post_send(SendWr::send(p));
+            assert_eq!(refused_kind(r), ("a send", 0));
+        }
+        // RTS: both, until the queue is full; a full queue is told apart from a closed one.
+        qp.set_state(QpState::Rts);
+        for i in 0..4 {
+            qp.post_send(SendWr::send(p).signaled(i == 3).wr_id(i))
+                .unwrap();
+        }
+        let r = qp.post_send(SendWr::send(p));
+        assert_eq!(refused_kind(r), ("send queue", 0));
+        assert_eq!(stub::counters(&qp).send_wrs, 4);
+        assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, 3);
+        assert_eq!(
+            qp.send_outstanding(),
+            0,
+            "the signaled one retired all four"
+        );
+        // Far past the first blocks of nonces (1024 per block at this depth): every
+        // completion still finds its request.
+        for i in 0..2100u64 {
+            qp.post_send(SendWr::send(p).wr_id(i)).unwrap();
+            let wc = poll_one(&cq);
+            assert_eq!(qp.complete(&wc).unwrap().wr_id, i);
+            assert_eq!(qp.send_outstanding(), 0);
+        }
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! with one doorbell are in [`batch`](super::batch).
 
 use super::pinned::SlotKind;
-use super::ring::Held;
-use super::{Pinned, QpState, QueuePair, Sink, RECV_BIT};
+use super::ring::{Held, NoRoom};
+use super::{Pinned, QueuePair, Sink, RECV_BIT};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
 use crate::sys;
@@ -254,31 +254,6 @@ pub(super) fn refused(buf: Option<MemoryRegion>, why: impl FnOnce() -> Error) ->
 }
 
 impl QueuePair {
-    /// True when the state allows posting sends.
-    #[inline(always)]
-    fn send_ok(&self) -> bool {
-        debug_assert_eq!(
-            self.can_send,
-            matches!(self.state, QpState::Rts | QpState::Sqd)
-        );
-        self.can_send
-    }
-
-    /// True when receives may be posted to this QP: its state allows them and it has its own
-    /// receive queue.
-    #[inline(always)]
-    pub(super) fn recv_ok(&self) -> bool {
-        debug_assert_eq!(
-            self.can_recv,
-            self.srq.is_none()
-                && matches!(
-                    self.state,
-                    QpState::Init | QpState::Rtr | QpState::Rts | QpState::Sqd
-                )
-        );
-        self.can_recv
-    }
-
     #[cold]
     #[inline(never)]
     fn send_state_error(&self) -> Error {
@@ -304,6 +279,26 @@ impl QueuePair {
             qpn: self.qpn,
             state: self.state,
             needs: "INIT, RTR or RTS",
+        }
+    }
+
+    /// The error for a queue without room, by why ([`Ring::make_room`](super::ring::Ring)'s
+    /// answer).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn no_room(&self, recv: bool, why: NoRoom) -> Error {
+        match why {
+            NoRoom::Closed if recv => self.recv_state_error(),
+            NoRoom::Closed => self.send_state_error(),
+            NoRoom::Full => self.queue_full(recv),
+            NoRoom::Exhausted => Error::Verb {
+                verb: if recv {
+                    "ibv_post_recv"
+                } else {
+                    "ibv_post_send"
+                },
+                source: std::io::Error::other("this process used up its 2^62 work request ids"),
+            },
         }
     }
 
@@ -371,8 +366,12 @@ impl QueuePair {
                 return Err(refused(buf, move || $e))
             };
         }
+        // One comparison: the state allows sends, the queue has room, and the nonce block
+        // has one more (`make_room` opens the next when that was all).
         if !self.sq.has_room(offset, 1) {
-            bail!(self.queue_full(false));
+            if let Err(why) = self.sq.make_room(offset, 1) {
+                bail!(self.no_room(false, why));
+            }
         }
         let mut flags = flags | self.sig_flag;
         let signaled = flags & flag::IBV_SEND_SIGNALED != 0;
@@ -529,9 +528,6 @@ impl QueuePair {
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
-        if !self.send_ok() {
-            return Err(refused(owned(wr.local), || self.send_state_error()));
-        }
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = sys::ibv_sge::default();
         self.stage_send(0, wr, &mut raw, &mut sge)?;
@@ -559,11 +555,11 @@ impl QueuePair {
     /// `buf` until [`complete`](Self::complete) hands it back.
     #[inline(always)]
     pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if !self.recv_ok() {
-            return Err(refused(Some(buf), || self.recv_state_error()));
-        }
+        // State, room and nonce block, as in `stage_send`.
         if !self.rq.has_room(0, 1) {
-            return Err(refused(Some(buf), || self.queue_full(true)));
+            if let Err(why) = self.rq.make_room(0, 1) {
+                return Err(refused(Some(buf), || self.no_room(true, why)));
+            }
         }
         let Some(mut sge) = buf.sge(0, buf.len()) else {
             let have = buf.len();
@@ -599,11 +595,10 @@ impl QueuePair {
         len: usize,
         wr_id: u64,
     ) -> Result<(), Error> {
-        if !self.recv_ok() {
-            return Err(self.recv_state_error());
-        }
         if !self.rq.has_room(0, 1) {
-            return Err(self.queue_full(true));
+            self.rq
+                .make_room(0, 1)
+                .map_err(|why| self.no_room(true, why))?;
         }
         let Some(mr) = self.slot(sink.0, SlotKind::Sink) else {
             return Err(self.no_slot(SlotKind::Sink, sink.0));

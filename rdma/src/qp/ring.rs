@@ -40,15 +40,18 @@ const NO_BLOCK: Block = Block {
     seq: 0,
 };
 
-/// Reserves `len` fresh nonces.
-pub(crate) fn reserve(len: u64) -> u64 {
+/// Reserves `len` fresh nonces; `None` once the nonce space is exhausted (2^62 nonces: at a
+/// billion posts a second, 146 years of one process). It neither panics nor allocates, so it
+/// may be called while a request's buffer is held in registers.
+pub(crate) fn try_reserve(len: u64) -> Option<u64> {
     let base = NEXT_NONCE.fetch_add(len, Ordering::Relaxed);
-    // 2^62 nonces: at a billion posts a second, 146 years of one process.
-    assert!(
-        base + len <= NONCE_LIMIT,
-        "work request nonce space exhausted"
-    );
-    base
+    (base + len <= NONCE_LIMIT).then_some(base)
+}
+
+/// Reserves `len` fresh nonces, panicking once the nonce space is exhausted (not on the data
+/// path: when a queue or SRQ is made).
+pub(crate) fn reserve(len: u64) -> u64 {
+    try_reserve(len).expect("work request nonce space exhausted")
 }
 
 /// The local memory a work request uses, as its ring entry records it.
@@ -78,9 +81,25 @@ const EMPTY: Entry = Entry {
 /// the QP's pinned table).
 const FIRST_SEQ: u64 = 1;
 
+/// Why [`Ring::make_room`] could not make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoRoom {
+    /// The queue is closed: the QP's state does not allow posting to it.
+    Closed,
+    /// `cap` requests are outstanding or staged.
+    Full,
+    /// The process used up its 2^62 work request nonces.
+    Exhausted,
+}
+
 /// A ring with room for `cap` outstanding entries (`tail..head`, in post order). Its slot
 /// arrays are `cap` rounded up to a power of two, so a sequence number finds its slot with a
 /// mask rather than a division.
+///
+/// One comparison on the data path, [`has_room`](Self::has_room) against `end`, answers three
+/// questions: is the queue open (the QP's state allows posting to it), is there room, and
+/// does the sequence number have a nonce in the current block. When it fails,
+/// [`make_room`](Self::make_room), off the data path, tells which.
 #[derive(Debug)]
 pub(crate) struct Ring {
     /// `mask + 1` entries (set in `new`, never resized): the slot of `seq` is `seq & mask`.
@@ -91,7 +110,10 @@ pub(crate) struct Ring {
     cap: u32,
     head: u64,
     tail: u64,
-    /// `tail + cap`: staged and outstanding entries have sequence numbers below it.
+    /// `cap` while the queue is open, 0 while it is closed.
+    open_cap: u64,
+    /// `min(tail + open_cap, cur_end)`: an entry may be staged at a sequence number below it
+    /// (so none while the queue is closed, since `head >= tail`).
     end: u64,
     /// The sequence number of the last entry staged with a buffer (0: none yet). No live
     /// entry that owns a buffer has a later one: each is staged after every live entry.
@@ -128,9 +150,40 @@ impl Ring {
             bufs: (0..len).map(|_| None).collect(),
             head: FIRST_SEQ,
             tail: FIRST_SEQ,
-            end: FIRST_SEQ + cap as u64,
+            open_cap: 0,
+            end: 0,
             last_owned: 0,
         }
+    }
+
+    /// Opens the queue (the QP's state allows posting to it) or closes it.
+    pub(crate) fn set_open(&mut self, open: bool) {
+        self.open_cap = if open { self.cap as u64 } else { 0 };
+        self.refresh_end();
+    }
+
+    #[inline(always)]
+    fn refresh_end(&mut self) {
+        self.end = (self.tail + self.open_cap).min(self.cur_end);
+    }
+
+    /// After [`has_room`](Self::has_room)`(reserved, n)` failed: opens the next block of
+    /// nonces if that is all that was missing (then `has_room` holds), else says what is.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn make_room(&mut self, reserved: usize, n: usize) -> Result<(), NoRoom> {
+        if self.open_cap == 0 {
+            return Err(NoRoom::Closed);
+        }
+        let past = self.head + (reserved + n) as u64;
+        if past > self.tail + self.open_cap {
+            return Err(NoRoom::Full);
+        }
+        // The room is there, the current block of nonces ends before `past`: one more block
+        // covers it (`n <= cap`, far less than a block).
+        self.next_block()?;
+        debug_assert!(self.has_room(reserved, n));
+        Ok(())
     }
 
     #[inline(always)]
@@ -150,7 +203,9 @@ impl Ring {
         self.tail
     }
 
-    /// Room for `n` more after `reserved` already staged ones.
+    /// Room for `n` more after `reserved` already staged ones: the queue is open, not full,
+    /// and their nonces are in the current block. When false, [`make_room`](Self::make_room)
+    /// tells why (and opens the next block when that was all).
     #[inline(always)]
     pub(crate) fn has_room(&self, reserved: usize, n: usize) -> bool {
         self.head + (reserved + n) as u64 <= self.end
@@ -189,7 +244,7 @@ impl Ring {
 
     /// Stages an entry holding no buffer of its own `offset` places after the head (not yet
     /// outstanding); returns the nonce to put in its `wr_id`. The caller checked
-    /// [`has_room`](Self::has_room).
+    /// [`has_room`](Self::has_room)`(offset, 1)` (or made room).
     #[inline(always)]
     pub(crate) fn stage(&mut self, offset: usize, user_wr_id: u64, held: Held) -> u64 {
         debug_assert!(
@@ -219,29 +274,29 @@ impl Ring {
         self.nonce_of(seq)
     }
 
-    /// The nonce of sequence number `seq`, which is staged: at or after the head, so in the
-    /// current block or the first of the next (which this opens).
+    /// The nonce of sequence number `seq`, which is being staged: `has_room` held for it, so
+    /// it is in the current block.
     #[inline(always)]
-    fn nonce_of(&mut self, seq: u64) -> u64 {
-        if seq >= self.cur_end {
-            self.next_block();
-        }
+    fn nonce_of(&self, seq: u64) -> u64 {
+        // Checked in release builds too by `has_room` (`end <= cur_end`): a nonce past the
+        // block would be another ring's.
         debug_assert!(seq >= self.cur.seq && seq < self.cur_end);
         seq.wrapping_add(self.to_nonce)
     }
 
     /// Reserves the next block of nonces; the current one becomes the previous one (where
     /// outstanding requests may still be).
-    #[cold]
-    #[inline(never)]
-    fn next_block(&mut self) {
+    fn next_block(&mut self) -> Result<(), NoRoom> {
+        let nonce = try_reserve(self.block_len).ok_or(NoRoom::Exhausted)?;
         self.prev = self.cur;
         self.cur = Block {
-            nonce: reserve(self.block_len),
+            nonce,
             seq: self.cur_end,
         };
         self.cur_end += self.block_len;
         self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
+        self.refresh_end();
+        Ok(())
     }
 
     /// Undoes [`next_block`](Self::next_block) when the request that opened the current block
@@ -258,6 +313,7 @@ impl Ring {
         self.cur_end = self.cur.seq + self.block_len;
         self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
         self.prev = NO_BLOCK;
+        self.refresh_end();
     }
 
     /// The outstanding sequence number a completion's nonce stands for, if it is one of this
@@ -327,7 +383,7 @@ impl Ring {
             None
         };
         self.tail = seq + 1;
-        self.end = self.tail + self.cap as u64;
+        self.refresh_end();
         (e.user_wr_id, buf)
     }
 
@@ -364,8 +420,23 @@ impl Ring {
 mod tests {
     use super::*;
 
+    /// An open ring of `cap`.
+    fn open(cap: u32) -> Ring {
+        let mut r = Ring::new(cap);
+        r.set_open(true);
+        r
+    }
+
+    /// Stages as the QP does: room checked (and made) first.
+    fn stage_held(r: &mut Ring, offset: usize, id: u64, held: Held) -> u64 {
+        if !r.has_room(offset, 1) {
+            r.make_room(offset, 1).expect("room");
+        }
+        r.stage(offset, id, held)
+    }
+
     fn stage(r: &mut Ring, offset: usize, id: u64) -> u64 {
-        r.stage(offset, id, Held::Nothing)
+        stage_held(r, offset, id, Held::Nothing)
     }
 
     #[test]
@@ -380,7 +451,11 @@ mod tests {
     #[test]
     fn stage_commit_retire_in_order() {
         let mut r = Ring::new(4);
+        assert!(!r.has_room(0, 1), "a new ring is closed");
+        assert_eq!(r.make_room(0, 1), Err(NoRoom::Closed));
+        r.set_open(true);
         assert!(r.has_room(0, 4) && !r.has_room(0, 5));
+        assert_eq!(r.make_room(0, 5), Err(NoRoom::Full));
         let n1 = stage(&mut r, 0, 10);
         let n2 = stage(&mut r, 1, 11);
         let n3 = stage(&mut r, 2, 12);
@@ -408,7 +483,7 @@ mod tests {
 
     #[test]
     fn wraps_and_unstages() {
-        let mut r = Ring::new(2);
+        let mut r = open(2);
         for round in 0..5u64 {
             let n = stage(&mut r, 0, round);
             r.commit(1);
@@ -423,11 +498,11 @@ mod tests {
 
     #[test]
     fn pinned_uses_count_the_live_window_only() {
-        let mut r = Ring::new(8);
-        r.stage(0, 1, Held::Pinned(3));
-        r.stage(1, 2, Held::Pinned(4));
-        r.stage(2, 3, Held::Pinned(3));
-        r.stage(3, 4, Held::Pinned(3));
+        let mut r = open(8);
+        stage_held(&mut r, 0, 1, Held::Pinned(3));
+        stage_held(&mut r, 1, 2, Held::Pinned(4));
+        stage_held(&mut r, 2, 3, Held::Pinned(3));
+        stage_held(&mut r, 3, 4, Held::Pinned(3));
         r.commit(3);
         assert_eq!(
             r.pinned_uses(3),
@@ -443,8 +518,8 @@ mod tests {
 
     #[test]
     fn nonces_cross_blocks_and_never_match_another_ring() {
-        let mut a = Ring::new(4);
-        let mut b = Ring::new(4);
+        let mut a = open(4);
+        let mut b = open(4);
         // Same sequence numbers, different nonces: b never accepts a's completions.
         let na = stage(&mut a, 0, 1);
         let nb = stage(&mut b, 0, 2);
@@ -473,7 +548,7 @@ mod tests {
 
     #[test]
     fn unstaged_across_a_block_boundary_restages_in_the_old_block() {
-        let mut r = Ring::new(4);
+        let mut r = open(4);
         let first = r.cur;
         let end = r.cur_end;
         // Bring the head to the last sequence number of the first block.
@@ -512,7 +587,7 @@ mod tests {
 
     #[test]
     fn a_batch_failing_inside_a_new_block_keeps_it() {
-        let mut r = Ring::new(4);
+        let mut r = open(4);
         let end = r.cur_end;
         while r.seq_at(0) < end - 1 {
             stage(&mut r, 0, 0);
