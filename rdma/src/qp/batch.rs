@@ -1,5 +1,11 @@
 //! Chains of work requests built on the stack and posted with one doorbell (one provider call).
 //! A batch holds `&mut QueuePair` until it is posted or dropped: at most one open batch per QP.
+//!
+//! A batch has no destructor, on purpose: moving a value that has one into `post` would copy
+//! the whole batch (kilobytes of requests). Dropping a batch unposted needs no undoing anyway:
+//! its requests were never given to the device, and the QP's ring stages the next post over
+//! them (see `ring`). Buffers they owned stay with the QP until their ring slots are staged
+//! again or the QP is dropped.
 
 use super::post::{range_error, refused, PostError, SendWr};
 use super::{QueuePair, RECV_BIT};
@@ -12,7 +18,9 @@ use std::ptr;
 impl QueuePair {
     /// Starts a chain of up to `N` send-queue requests posted with one `ibv_post_send` (one
     /// doorbell). The batch borrows the QP mutably until it is posted or dropped, so there is
-    /// at most one open batch per QP.
+    /// at most one open batch per QP. A batch dropped unposted posts nothing; buffers its
+    /// requests owned are dropped when the QP stages new requests in their ring slots, or
+    /// with the QP.
     pub fn send_batch<'a, const N: usize>(&mut self) -> SendBatch<'_, 'a, N> {
         SendBatch {
             qp: self,
@@ -23,7 +31,8 @@ impl QueuePair {
         }
     }
 
-    /// Starts a chain of up to `N` receives posted with one `ibv_post_recv`.
+    /// Starts a chain of up to `N` receives posted with one `ibv_post_recv`. Dropped unposted,
+    /// it posts nothing (its buffers are dropped as a dropped [`SendBatch`]'s).
     pub fn recv_batch<const N: usize>(&mut self) -> RecvBatch<'_, N> {
         RecvBatch {
             qp: self,
@@ -36,7 +45,7 @@ impl QueuePair {
 
 /// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`).
 trait ChainWr {
-    /// Points the request at the next one and at its SGE (when it has data).
+    /// Points the request at the next one (NULL: the end) and at its SGE.
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge);
 }
 
@@ -44,9 +53,9 @@ impl ChainWr for sys::ibv_send_wr {
     #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
-        if self.num_sge > 0 {
-            self.sg_list = sge;
-        }
+        // Also for a request without data (`num_sge == 0`, so the provider reads no SGE): one
+        // store, no branch.
+        self.sg_list = sge;
     }
 }
 
@@ -62,7 +71,7 @@ impl ChainWr for sys::ibv_recv_wr {
 /// its head. Done at post time, when the batch can no longer move.
 ///
 /// # Safety
-/// Entries `0..n` of both arrays are initialized.
+/// `1 <= n <= N`, and entries `0..n` of both arrays are initialized.
 #[inline(always)]
 unsafe fn link_chain<W: ChainWr, const N: usize>(
     wrs: &mut [MaybeUninit<W>; N],
@@ -71,16 +80,13 @@ unsafe fn link_chain<W: ChainWr, const N: usize>(
 ) -> *mut W {
     let head = wrs.as_mut_ptr().cast::<W>();
     let sge = sges.as_mut_ptr().cast::<sys::ibv_sge>();
-    for i in 0..n {
-        let next = if i + 1 < n {
-            // SAFETY: i + 1 < n <= N: inside the array.
-            unsafe { head.add(i + 1) }
-        } else {
-            ptr::null_mut()
-        };
-        // SAFETY: i < n: an initialized entry of each array, per the caller.
-        unsafe { (*head.add(i)).link(next, sge.add(i)) };
+    for i in 0..n - 1 {
+        // SAFETY: i + 1 < n <= N: both entries are initialized entries of the array; `sge.add(i)`
+        // one of the other.
+        unsafe { (*head.add(i)).link(head.add(i + 1), sge.add(i)) };
     }
+    // SAFETY: n - 1 < N: the last initialized entry of each array.
+    unsafe { (*head.add(n - 1)).link(ptr::null_mut(), sge.add(n - 1)) };
     head
 }
 
@@ -114,11 +120,14 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         if i >= N {
             return Err(refused(wr.into_owned(), || batch_full(N)));
         }
-        // Built in place: the raw request and its SGE are written once, where they are posted
-        // from (a request that fails to stage leaves them initialized but not counted).
+        // The raw request is built in place, where it is posted from; its SGE in a local,
+        // written into the batch once the request is good (`post` links each request to its
+        // SGE there, where the batch no longer moves). A request that fails to stage is not
+        // counted, whatever it left.
         let raw = self.wrs[i].write(sys::ibv_send_wr::default());
-        let sge = self.sges[i].write(sys::ibv_sge::default());
-        self.qp.stage_send(i, wr, raw, sge)?;
+        let mut sge = sys::ibv_sge::default();
+        self.qp.stage_send(i, wr, raw, &mut sge)?;
+        self.sges[i].write(sge);
         self.len += 1;
         Ok(())
     }
@@ -137,7 +146,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
     /// before the failing one are posted (`posted`) and the rest hand their buffers back.
     #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
-        let n = std::mem::replace(&mut self.len, 0);
+        let n = self.len;
         if n == 0 {
             return Ok(());
         }
@@ -168,16 +177,6 @@ fn send_chain_failed(qp: &mut QueuePair, ret: i32, posted: usize, n: usize) -> P
     qp.sq.commit(posted);
     let returned = qp.unstage_sends(n - posted);
     PostError::new(Error::from_ret("ibv_post_send", ret), posted, returned)
-}
-
-impl<const N: usize> Drop for SendBatch<'_, '_, N> {
-    fn drop(&mut self) {
-        // A batch dropped without post: its staged entries were never given to the device.
-        let n = std::mem::replace(&mut self.len, 0);
-        if n != 0 {
-            drop(self.qp.unstage_sends(n));
-        }
-    }
 }
 
 /// A chain of receives built on the stack and posted with one doorbell.
@@ -231,7 +230,7 @@ impl<const N: usize> RecvBatch<'_, N> {
     /// Links and posts the receives with one `ibv_post_recv`.
     #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
-        let n = std::mem::replace(&mut self.len, 0);
+        let n = self.len;
         if n == 0 {
             return Ok(());
         }
@@ -273,13 +272,4 @@ fn unstage_recvs(qp: &mut QueuePair, n: usize) -> Vec<MemoryRegion> {
 #[inline(never)]
 fn batch_full(n: usize) -> Error {
     Error::InvalidArgument(format!("the batch holds at most {n} requests"))
-}
-
-impl<const N: usize> Drop for RecvBatch<'_, N> {
-    fn drop(&mut self) {
-        let n = std::mem::replace(&mut self.len, 0);
-        if n != 0 {
-            drop(unstage_recvs(self.qp, n));
-        }
-    }
 }

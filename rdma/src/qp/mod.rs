@@ -531,9 +531,10 @@ mod stub_tests {
             assert_eq!(refused_kind(r), ("a send", 1), "{state:?}");
             let r = qp.post_send(SendWr::send(p));
             assert_eq!(refused_kind(r), ("a send", 0));
-            let mut b = qp.send_batch::<2>();
-            assert_eq!(refused_kind(b.push(SendWr::send(p))), ("a send", 0));
-            drop(b);
+            {
+                let mut b = qp.send_batch::<2>();
+                assert_eq!(refused_kind(b.push(SendWr::send(p))), ("a send", 0));
+            }
             qp.post_recv(mr(&pd, 8), 1).expect("receives are open");
             let done = qp.complete(&poll_one(&cq)).unwrap();
             assert_eq!(done.buf.map(|b| b.len()), Some(8));
@@ -543,9 +544,10 @@ mod stub_tests {
             qp.set_state(state);
             let r = qp.post_recv(mr(&pd, 8), 2);
             assert_eq!(refused_kind(r), ("a receive", 1), "{state:?}");
-            let mut b = qp.recv_batch::<2>();
-            assert_eq!(refused_kind(b.push(mr(&pd, 8), 3)), ("a receive", 1));
-            drop(b);
+            {
+                let mut b = qp.recv_batch::<2>();
+                assert_eq!(refused_kind(b.push(mr(&pd, 8), 3)), ("a receive", 1));
+            }
             assert!(matches!(
                 qp.post_recv_sink(sink, 0, 8, 4),
                 Err(Error::QpState { .. })
@@ -618,9 +620,23 @@ mod stub_tests {
         assert_eq!(qp.send_outstanding(), 0);
         assert_eq!(stub::counters(&qp).send_doorbells, 0);
         assert!(qp.unpin(p).is_ok(), "nothing was posted");
-        // The ring slot the owned buffer was staged in is free again: a new post uses it.
+        // Every region holds the PD: the owned buffer the batch gave up is still with the QP
+        // (a batch has no destructor) until a post stages over its ring slot (the second).
+        let regions = || Arc::strong_count(&pd.inner);
+        let before = regions();
+        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(8)).unwrap();
+        assert_eq!(
+            regions(),
+            before + 1,
+            "one more region: the first slot held none"
+        );
         qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(9)).unwrap();
-        assert_eq!(qp.send_outstanding(), 1);
+        assert_eq!(
+            regions(),
+            before + 1,
+            "one more, and the given-up one dropped"
+        );
+        assert_eq!(qp.send_outstanding(), 2);
     }
 
     #[test]

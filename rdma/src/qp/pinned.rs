@@ -1,11 +1,11 @@
 //! Buffers that stay with a queue pair across many work requests: read-only sources
 //! ([`Pinned`]) and write-only targets ([`Sink`]).
 //!
-//! Both live in one table of the QP. Each slot knows the last work request of each queue that
-//! uses it (queues complete in order, so none is outstanding once the queue's tail has passed
-//! it), and its kind decides what Rust code may do with it while it is in the table: a pinned
-//! source is readable (the device only reads it), a sink is not reachable at all (the device
-//! may write it at any moment). A handle of one kind never reaches a slot of the other kind,
+//! Both live in one table of the QP. The ring entry of every work request that uses a slot
+//! names it, so taking a buffer back looks for outstanding requests that use it (off the data
+//! path: posting stores nothing for the slot), and its kind decides what Rust code may do with
+//! it while it is in the table: a pinned source is readable (the device only reads it), a sink
+//! is not reachable at all (the device may write it at any moment). A handle of one kind never reaches a slot of the other kind,
 //! even a stale handle whose slot was freed and reused: every use checks the kind.
 
 use super::QueuePair;
@@ -41,11 +41,10 @@ pub(crate) enum SlotKind {
     Free,
 }
 
-/// A slot of the table. Instead of a count of the requests using it (an increment per post
-/// and a decrement per retired request), it records the sequence number of the last request
-/// of each work queue that uses it: work queues complete in order, so once a queue's tail has
-/// passed that number, no request of that queue uses the slot any more. Posting is one store,
-/// retiring nothing at all.
+/// A slot of the table. It keeps no count of the requests using it (that would be an
+/// increment per post and a decrement per retired request): each request's ring entry names
+/// the slot, and [`QueuePair::unpin`] and [`QueuePair::unsink`] look through the outstanding
+/// entries of both queues. Posting and retiring do nothing here.
 pub(crate) struct PinnedSlot {
     /// `Free` exactly when `mr` is `None`.
     pub(crate) kind: SlotKind,
@@ -54,11 +53,6 @@ pub(crate) struct PinnedSlot {
     addr: u64,
     len: usize,
     lkey: u32,
-    /// The last send-queue request using the slot, staged or outstanding (0: none ever).
-    /// Never below the sequence number of any such request that is staged or outstanding.
-    pub(crate) sq_last: u64,
-    /// The same for the receive queue.
-    pub(crate) rq_last: u64,
     pub(crate) mr: Option<MemoryRegion>,
 }
 
@@ -93,8 +87,6 @@ impl QueuePair {
             addr: mr.addr(),
             len: mr.len(),
             lkey: mr.lkey(),
-            sq_last: 0,
-            rq_last: 0,
             mr: Some(mr),
         };
         if let Some(i) = self.pinned.iter().position(|s| s.kind == SlotKind::Free) {
@@ -110,16 +102,14 @@ impl QueuePair {
             SlotKind::Source => "pinned buffer",
             SlotKind::Sink | SlotKind::Free => "sink",
         };
-        let (sq_tail, rq_tail) = (self.sq.tail(), self.rq.tail());
+        // Staged entries need not be looked at: a batch staging them holds the QP.
+        let users = self.sq.pinned_uses(i) + self.rq.pinned_uses(i);
         match self.pinned.get_mut(i as usize) {
             Some(slot) if slot.kind == kind && slot.mr.is_some() => {
-                // Every request using the slot has a sequence number at most `*_last`; all
-                // before a queue's tail have completed.
-                if slot.sq_last < sq_tail && slot.rq_last < rq_tail {
+                if users == 0 {
                     slot.kind = SlotKind::Free;
                     return Ok(slot.mr.take().expect("checked is_some"));
                 }
-                let users = self.sq.pinned_uses(i).0 + self.rq.pinned_uses(i).0;
                 Err(Error::InvalidArgument(format!(
                     "{what} {i} is still used by {users} outstanding work requests"
                 )))
@@ -128,14 +118,6 @@ impl QueuePair {
                 "no {what} {i} on QP {:#x}",
                 self.qpn
             ))),
-        }
-    }
-
-    /// Lowers the send queue's `sq_last` marks to the outstanding requests after staged ones
-    /// were taken back (they may have raised them).
-    pub(super) fn recount_sq_pinned(&mut self) {
-        for (i, slot) in self.pinned.iter_mut().enumerate() {
-            slot.sq_last = self.sq.pinned_uses(i as u32).1;
         }
     }
 

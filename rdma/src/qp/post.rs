@@ -479,16 +479,10 @@ impl QueuePair {
             raw.__bindgen_anon_1.imm_data = imm.to_be();
         }
         // The request is good: stage it. An owned buffer moves into the ring; a pinned source
-        // or sink records this request as its last user on the send queue.
+        // or sink is named by the entry, which keeps it in the QP while outstanding.
         let nonce = match buf {
             Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
-            None => {
-                if let Held::Pinned(i) = held {
-                    // `i` was looked up above: the slot exists.
-                    self.pinned[i as usize].sq_last = self.sq.seq_at(offset);
-                }
-                self.sq.stage(offset, wr_id, held)
-            }
+            None => self.sq.stage(offset, wr_id, held),
         };
         raw.wr_id = nonce;
         raw.next = ptr::null_mut();
@@ -513,8 +507,6 @@ impl QueuePair {
     pub(super) fn unstage_sends(&mut self, n: usize) -> Vec<MemoryRegion> {
         let mut out = Vec::new();
         self.sq.unstage_all(n, |buf| out.push(buf));
-        // The pinned table's marks may name the requests taken back.
-        self.recount_sq_pinned();
         out
     }
 
@@ -606,7 +598,6 @@ impl QueuePair {
         let Some(mut sge) = mr.sge(offset, len) else {
             return Err(range_error(offset, len, mr.len()));
         };
-        let seq = self.rq.seq_at(0);
         let nonce = self.rq.stage(0, wr_id, Held::Pinned(sink.0));
         let mut raw = sys::ibv_recv_wr {
             wr_id: nonce | RECV_BIT,
@@ -616,14 +607,13 @@ impl QueuePair {
         };
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; the SGE describes memory of a sink held by this QP, which no
-        // Rust code can reach and which the QP keeps until this request completes (its mark
-        // is set below, before anything else can look at it) or the QP is destroyed.
+        // Rust code can reach and which the QP keeps until this request completes (its entry,
+        // outstanding once committed below, names the sink) or the QP is destroyed.
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
             self.rq.unstage_all(1, drop);
             return Err(Error::from_ret("ibv_post_recv", ret));
         }
-        self.pinned[sink.0 as usize].rq_last = seq;
         self.rq.commit(1);
         Ok(())
     }

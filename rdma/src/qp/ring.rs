@@ -8,12 +8,19 @@
 //! in one of its own two latest blocks. So a completion of another queue, of a QP on another
 //! device with the same QP number, or of a destroyed QP, never matches a live request here.
 //!
+//! A new block always starts at the head, when nothing is staged: a block has room for far
+//! more than a queue's worth of requests past its start, so the requests of one post (or one
+//! batch) all have nonces of the same block, and staging never changes the block. Requests
+//! staged and then given up (a failed post, a batch dropped unposted) need no undoing: the next
+//! post stages over them with the same nonces.
+//!
 //! A slot is kept in two arrays indexed alike, so that the data path moves little: a 16-byte
 //! [`Entry`] (the caller's `wr_id` and what the request holds) and the buffer an owning
-//! request holds (`Option<MemoryRegion>`, `Some` exactly for the live entries that are
-//! [`Held::Owned`]). Entries are plain data: retiring requests that own no buffer only moves
-//! the tail. Their entries stay behind, never read again (only `tail..head` and the staged
-//! ones after it are live), and the next request staged there overwrites them.
+//! request holds (`Option<MemoryRegion>`: `Some` for the live entries that are
+//! [`Held::Owned`], and for the entries of requests staged with a buffer and given up, until
+//! their slot is staged again). Entries are plain data: retiring requests that own no buffer
+//! only moves the tail. Their entries stay behind, never read again (only `tail..head` and the
+//! staged ones after it are live), and the next request staged there overwrites them.
 
 use crate::mr::MemoryRegion;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +53,16 @@ const NO_BLOCK: Block = Block {
 pub(crate) fn try_reserve(len: u64) -> Option<u64> {
     let base = NEXT_NONCE.fetch_add(len, Ordering::Relaxed);
     (base + len <= NONCE_LIMIT).then_some(base)
+}
+
+/// Drops the buffer that a request staged and given up left in `slot`.
+///
+/// `extern "C"`, so that it cannot unwind (a panic in it aborts): the data path calling it
+/// then needs no landing pad, which would keep the request's buffer in memory.
+#[cold]
+#[inline(never)]
+extern "C" fn drop_given_up(slot: &mut Option<MemoryRegion>) {
+    drop(slot.take());
 }
 
 /// Reserves `len` fresh nonces, panicking once the nonce space is exhausted (not on the data
@@ -98,8 +115,9 @@ pub(crate) enum NoRoom {
 ///
 /// One comparison on the data path, [`has_room`](Self::has_room) against `end`, answers three
 /// questions: is the queue open (the QP's state allows posting to it), is there room, and
-/// does the sequence number have a nonce in the current block. When it fails,
-/// [`make_room`](Self::make_room), off the data path, tells which.
+/// is the current block of nonces still far from its end. When it fails,
+/// [`make_room`](Self::make_room), off the data path, tells which (and starts a new block at
+/// the head when that is all).
 #[derive(Debug)]
 pub(crate) struct Ring {
     /// `mask + 1` entries (set in `new`, never resized): the slot of `seq` is `seq & mask`.
@@ -112,14 +130,15 @@ pub(crate) struct Ring {
     tail: u64,
     /// `cap` while the queue is open, 0 while it is closed.
     open_cap: u64,
-    /// `min(tail + open_cap, cur_end)`: an entry may be staged at a sequence number below it
-    /// (so none while the queue is closed, since `head >= tail`).
+    /// `min(tail + open_cap, cur_end - cap)`: below it, an entry may be staged without asking
+    /// `make_room` (so none while the queue is closed, since `head >= tail`).
     end: u64,
     /// The sequence number of the last entry staged with a buffer (0: none yet). No live
     /// entry that owns a buffer has a later one: each is staged after every live entry.
     last_owned: u64,
     /// Nonces per block: at least `16 * cap`, so the live window spans at most two blocks.
     block_len: u64,
+    /// The current block: it starts at or before the head, and every staged entry is in it.
     cur: Block,
     /// The first sequence number after the current block.
     cur_end: u64,
@@ -164,11 +183,14 @@ impl Ring {
 
     #[inline(always)]
     fn refresh_end(&mut self) {
-        self.end = (self.tail + self.open_cap).min(self.cur_end);
+        // `cur_end - cap`: the last `cap` sequence numbers of a block go through `make_room`,
+        // which starts the next block before a post's first request gets there.
+        self.end = (self.tail + self.open_cap).min(self.cur_end - self.cap as u64);
     }
 
-    /// After [`has_room`](Self::has_room)`(reserved, n)` failed: opens the next block of
-    /// nonces if that is all that was missing (then `has_room` holds), else says what is.
+    /// After [`has_room`](Self::has_room)`(reserved, n)` failed: the entries may be staged
+    /// (`Ok`: with nothing staged yet, a new block of nonces starts at the head if the current
+    /// one is near its end), or why not.
     #[cold]
     #[inline(never)]
     pub(crate) fn make_room(&mut self, reserved: usize, n: usize) -> Result<(), NoRoom> {
@@ -179,10 +201,14 @@ impl Ring {
         if past > self.tail + self.open_cap {
             return Err(NoRoom::Full);
         }
-        // The room is there, the current block of nonces ends before `past`: one more block
-        // covers it (`n <= cap`, far less than a block).
-        self.next_block()?;
-        debug_assert!(self.has_room(reserved, n));
+        if reserved == 0 {
+            // The first request of a post: the block is within `cap` of its end, so a new one
+            // starts here, with room for any post.
+            self.next_block()?;
+        }
+        // Otherwise a later request of a post whose first one found (or started) a block
+        // with `cap` more sequence numbers: `past <= head + cap <= cur_end`.
+        debug_assert!(past <= self.cur_end);
         Ok(())
     }
 
@@ -194,13 +220,6 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn outstanding(&self) -> u64 {
         self.head - self.tail
-    }
-
-    /// The oldest outstanding sequence number (`head` when none is): every request before it
-    /// has completed.
-    #[inline(always)]
-    pub(crate) fn tail(&self) -> u64 {
-        self.tail
     }
 
     /// Room for `n` more after `reserved` already staged ones: the queue is open, not full,
@@ -264,56 +283,43 @@ impl Ring {
             user_wr_id,
             held: Held::Owned,
         };
-        // The slot is not live, so its buffer is `None`: forgotten, not dropped, so that no
-        // drop code (and no landing pad that would keep `buf` in memory) is on this path.
-        // Were it ever `Some`, that buffer would leak, which is safe.
-        let old = self.buf_mut(seq).replace(buf);
-        debug_assert!(old.is_none(), "a slot that is not live holds no buffer");
-        std::mem::forget(old);
+        // The slot is not live: its buffer is `None`, or one a request staged and given up
+        // left there, dropped now (off the inlined path, after `buf` moved in, so that no
+        // landing pad keeps `buf` in memory).
+        let slot = self.buf_mut(seq);
+        if slot.is_some() {
+            drop_given_up(slot);
+        }
+        // `None` now: nothing to forget.
+        std::mem::forget(slot.replace(buf));
         self.last_owned = seq;
         self.nonce_of(seq)
     }
 
-    /// The nonce of sequence number `seq`, which is being staged: `has_room` held for it, so
-    /// it is in the current block.
+    /// The nonce of sequence number `seq`, which is being staged: `has_room` held or
+    /// `make_room` said yes, so it is in the current block.
     #[inline(always)]
     fn nonce_of(&self, seq: u64) -> u64 {
-        // Checked in release builds too by `has_room` (`end <= cur_end`): a nonce past the
+        // Guaranteed in release builds too (`has_room` and `make_room`): a nonce past the
         // block would be another ring's.
         debug_assert!(seq >= self.cur.seq && seq < self.cur_end);
         seq.wrapping_add(self.to_nonce)
     }
 
-    /// Reserves the next block of nonces; the current one becomes the previous one (where
-    /// outstanding requests may still be).
+    /// Starts a new block of nonces at the head (nothing is staged); the current one becomes
+    /// the previous one, which holds every outstanding request: the block before it ended at
+    /// least `block_len - cap` sequence numbers before the head, further back than the tail.
     fn next_block(&mut self) -> Result<(), NoRoom> {
         let nonce = try_reserve(self.block_len).ok_or(NoRoom::Exhausted)?;
         self.prev = self.cur;
         self.cur = Block {
             nonce,
-            seq: self.cur_end,
+            seq: self.head,
         };
-        self.cur_end += self.block_len;
+        self.cur_end = self.head + self.block_len;
         self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
         self.refresh_end();
         Ok(())
-    }
-
-    /// Undoes [`next_block`](Self::next_block) when the request that opened the current block
-    /// is taken back before it was posted, with every later staged one: no request of the
-    /// block is then outstanding, and the head is back in the previous block, whose nonces its
-    /// requests must keep using. The block's nonces are never used (a later post reserves a
-    /// fresh block), and the block before the previous one holds no outstanding request any
-    /// more (the live window is shorter than a block), so forgetting it loses nothing.
-    #[cold]
-    #[inline(never)]
-    fn previous_block(&mut self) {
-        debug_assert!(self.head < self.cur.seq);
-        self.cur = self.prev;
-        self.cur_end = self.cur.seq + self.block_len;
-        self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
-        self.prev = NO_BLOCK;
-        self.refresh_end();
     }
 
     /// The outstanding sequence number a completion's nonce stands for, if it is one of this
@@ -334,8 +340,8 @@ impl Ring {
         self.contains(seq).then_some(seq)
     }
 
-    /// Takes back all `n` staged entries, which were not posted, passing the buffers they
-    /// owned to `f`.
+    /// Takes back the buffers of the first `n` staged entries, which were not posted, passing
+    /// them to `f`. The entries themselves need no undoing (see the module docs).
     #[inline(always)]
     pub(crate) fn unstage_all(&mut self, n: usize, mut f: impl FnMut(MemoryRegion)) {
         for seq in self.head..self.head + n as u64 {
@@ -344,11 +350,6 @@ impl Ring {
                     f(buf);
                 }
             }
-        }
-        if self.head < self.cur.seq {
-            // Only the entry at `cur.seq` reserves the current block, and it was staged.
-            debug_assert!(self.cur.seq < self.head + n as u64);
-            self.previous_block();
         }
     }
 
@@ -397,12 +398,11 @@ impl Ring {
         }
     }
 
-    /// The outstanding entries (`tail..head`) that use the pinned-table slot `slot`:
-    /// how many, and the last one's sequence number (0 for none).
-    pub(crate) fn pinned_uses(&self, slot: u32) -> (u32, u64) {
+    /// How many outstanding entries (`tail..head`) use the pinned-table slot `slot`.
+    pub(crate) fn pinned_uses(&self, slot: u32) -> u32 {
         (self.tail..self.head)
             .filter(|&s| self.entry(s).held == Held::Pinned(slot))
-            .fold((0, 0), |(n, _), s| (n + 1, s))
+            .count() as u32
     }
 
     /// Leaks every buffer the ring owns (after the QP could not be destroyed: the device may
@@ -478,7 +478,7 @@ mod tests {
         );
         assert_eq!(r.seq_of(n1), None);
         assert_eq!(r.outstanding(), 1);
-        assert_eq!(r.tail(), 3);
+        assert_eq!(r.tail, 3);
     }
 
     #[test]
@@ -504,16 +504,12 @@ mod tests {
         stage_held(&mut r, 2, 3, Held::Pinned(3));
         stage_held(&mut r, 3, 4, Held::Pinned(3));
         r.commit(3);
-        assert_eq!(
-            r.pinned_uses(3),
-            (2, 3),
-            "the staged fourth is not outstanding"
-        );
-        assert_eq!(r.pinned_uses(4), (1, 2));
+        assert_eq!(r.pinned_uses(3), 2, "the staged fourth is not outstanding");
+        assert_eq!(r.pinned_uses(4), 1);
         r.retire_through(2);
-        assert_eq!(r.pinned_uses(3), (1, 3));
-        assert_eq!(r.pinned_uses(4), (0, 0));
-        assert_eq!(r.pinned_uses(9), (0, 0));
+        assert_eq!(r.pinned_uses(3), 1);
+        assert_eq!(r.pinned_uses(4), 0);
+        assert_eq!(r.pinned_uses(9), 0);
     }
 
     #[test]
@@ -546,62 +542,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn unstaged_across_a_block_boundary_restages_in_the_old_block() {
-        let mut r = open(4);
-        let first = r.cur;
-        let end = r.cur_end;
-        // Bring the head to the last sequence number of the first block.
-        while r.seq_at(0) < end - 1 {
-            stage(&mut r, 0, 0);
+    /// Posts and retires single entries until the head is at `seq`.
+    fn advance_to(r: &mut Ring, seq: u64) {
+        while r.seq_at(0) < seq {
+            stage(r, 0, 0);
             r.commit(1);
             r.retire_through(r.seq_at(0) - 1);
         }
-        let n_last = stage(&mut r, 0, 1);
-        let n_next = stage(&mut r, 1, 2);
-        assert_eq!(n_last, first.nonce + r.block_len - 1);
-        assert_ne!(
-            r.cur.nonce, first.nonce,
-            "the second entry opened a new block"
-        );
-        r.unstage_all(2, |_| unreachable!());
-        // Staged again, the same sequence number gets the nonce of its own block, which maps
-        // back to it, not one below the new block that another ring may own.
-        let again = stage(&mut r, 0, 3);
-        assert_eq!(again, n_last);
-        r.commit(1);
-        assert_eq!(r.seq_of(again), Some(end - 1));
-        assert_eq!(r.seq_of(n_next), None, "never posted");
-        let n = stage(&mut r, 0, 4);
-        r.commit(1);
-        assert_ne!(n, n_next, "a fresh block");
-        assert_eq!(r.seq_of(n), Some(end));
-        assert_eq!(
-            r.seq_of(again),
-            Some(end - 1),
-            "the previous block still resolves"
-        );
-        r.retire_through(end);
-        assert_eq!(r.seq_of(again), None);
     }
 
     #[test]
-    fn a_batch_failing_inside_a_new_block_keeps_it() {
+    fn a_batch_near_the_end_of_a_block_stays_in_it() {
+        let mut r = open(4);
+        let (first, end) = (r.cur, r.cur_end);
+        // The last head from which a whole queue's worth still fits the block.
+        advance_to(&mut r, end - 5);
+        let nonces: Vec<u64> = (0..4).map(|k| stage(&mut r, k, k as u64)).collect();
+        assert_eq!(
+            r.cur.nonce, first.nonce,
+            "no new block for a post's later requests"
+        );
+        assert_eq!(nonces[0], first.nonce + (end - 5 - first.seq));
+        assert!(nonces.windows(2).all(|w| w[1] == w[0] + 1));
+        r.commit(4);
+        for (k, &n) in nonces.iter().enumerate() {
+            assert_eq!(r.seq_of(n), Some(end - 5 + k as u64));
+        }
+        // Three complete; the next post's first request starts a new block, at the head.
+        r.retire_through(end - 3);
+        let n = stage(&mut r, 0, 9);
+        assert_ne!(r.cur.nonce, first.nonce);
+        assert_eq!((r.cur.seq, n), (end - 1, r.cur.nonce));
+        r.commit(1);
+        assert_eq!(r.seq_of(n), Some(end - 1));
+        assert_eq!(
+            r.seq_of(nonces[3]),
+            Some(end - 2),
+            "the previous block still resolves"
+        );
+        assert_eq!(r.seq_of(nonces[2]), None, "retired");
+        r.retire_through(end - 1);
+        assert!(nonces.iter().all(|&n| r.seq_of(n).is_none()));
+    }
+
+    #[test]
+    fn staged_entries_given_up_need_no_undoing() {
         let mut r = open(4);
         let end = r.cur_end;
-        while r.seq_at(0) < end - 1 {
-            stage(&mut r, 0, 0);
-            r.commit(1);
-            r.retire_through(r.seq_at(0) - 1);
-        }
-        let n0 = stage(&mut r, 0, 0);
-        let n1 = stage(&mut r, 1, 1);
-        let n2 = stage(&mut r, 2, 2);
-        // The first two were posted (one of each block), the third not.
+        advance_to(&mut r, end - 4);
+        // A post that starts a new block and is then given up (a failed post, a batch
+        // dropped): the block stays, and the next post stages over its entries with the same
+        // nonces.
+        let given_up: Vec<u64> = (0..3).map(|k| stage(&mut r, k, k as u64)).collect();
+        let block = r.cur;
+        assert_eq!(block.seq, end - 4, "the new block starts at the head");
+        let again: Vec<u64> = (0..2).map(|k| stage(&mut r, k, 10 + k as u64)).collect();
+        assert_eq!(r.cur.nonce, block.nonce);
+        assert_eq!(again[..], given_up[..2]);
         r.commit(2);
-        r.unstage_all(1, |_| unreachable!());
-        assert_eq!(r.seq_of(n0), Some(end - 1));
-        assert_eq!(r.seq_of(n1), Some(end));
-        assert_eq!(stage(&mut r, 0, 3), n2, "same block, same nonce");
+        assert_eq!(r.seq_of(given_up[2]), None, "never posted");
+        assert_eq!(r.retire_through(r.seq_of(again[1]).unwrap()).0, 11);
+        // An owned buffer left by a request given up is dropped when its slot is staged again
+        // (there is none here: the ring's own test has no memory regions); the entry is
+        // overwritten like any other.
+        assert_eq!(r.outstanding(), 0);
     }
 }
