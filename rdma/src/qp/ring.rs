@@ -55,14 +55,19 @@ pub(crate) fn try_reserve(len: u64) -> Option<u64> {
     (base + len <= NONCE_LIMIT).then_some(base)
 }
 
-/// Drops the buffer that a request staged and given up left in `slot`.
+/// Drops the buffers that requests staged at `from` or later and given up (a failed post, a
+/// batch dropped unposted) left in `ring`: nothing at or after `from` is outstanding.
 ///
 /// `extern "C"`, so that it cannot unwind (a panic in it aborts): the data path calling it
-/// then needs no landing pad, which would keep the request's buffer in memory.
+/// then needs no landing pad, which would keep the request's own buffer in memory.
 #[cold]
 #[inline(never)]
-extern "C" fn drop_given_up(slot: &mut Option<MemoryRegion>) {
-    drop(slot.take());
+extern "C" fn drop_given_up(ring: &mut Ring, from: u64) {
+    for seq in from..=ring.last_owned {
+        drop(ring.buf_mut(seq).take());
+    }
+    // Live entries are before `from` (sequence numbers start at 1).
+    ring.last_owned = from - 1;
 }
 
 /// Reserves `len` fresh nonces, panicking once the nonce space is exhausted (not on the data
@@ -130,18 +135,21 @@ pub(crate) struct Ring {
     tail: u64,
     /// `cap` while the queue is open, 0 while it is closed.
     open_cap: u64,
-    /// `min(tail + open_cap, cur_end - cap)`: below it, an entry may be staged without asking
+    /// `min(tail + open_cap, cur_limit)`: below it, an entry may be staged without asking
     /// `make_room` (so none while the queue is closed, since `head >= tail`).
     end: u64,
-    /// The sequence number of the last entry staged with a buffer (0: none yet). No live
-    /// entry that owns a buffer has a later one: each is staged after every live entry.
+    /// The sequence number of the last entry staged with a buffer (0: none yet), or later.
+    /// No live entry that owns a buffer has a later one: each is staged after every live
+    /// entry. When it is at or after the head, requests staged with a buffer were given up
+    /// (the next `stage_owned` there drops their buffers).
     last_owned: u64,
     /// Nonces per block: at least `16 * cap`, so the live window spans at most two blocks.
     block_len: u64,
     /// The current block: it starts at or before the head, and every staged entry is in it.
     cur: Block,
-    /// The first sequence number after the current block.
-    cur_end: u64,
+    /// `cur.seq + block_len - cap`: past it, the current block is too near its end for a
+    /// post's first request (kept, not computed, as it bounds `end` at every retire).
+    cur_limit: u64,
     /// `cur.nonce - cur.seq` (wrapping): a sequence number of the current block plus this is
     /// its nonce.
     to_nonce: u64,
@@ -162,7 +170,7 @@ impl Ring {
                 nonce,
                 seq: FIRST_SEQ,
             },
-            cur_end: FIRST_SEQ + block_len,
+            cur_limit: FIRST_SEQ + block_len - cap as u64,
             to_nonce: nonce.wrapping_sub(FIRST_SEQ),
             prev: NO_BLOCK,
             slots: vec![EMPTY; len].into_boxed_slice(),
@@ -183,9 +191,14 @@ impl Ring {
 
     #[inline(always)]
     fn refresh_end(&mut self) {
-        // `cur_end - cap`: the last `cap` sequence numbers of a block go through `make_room`,
-        // which starts the next block before a post's first request gets there.
-        self.end = (self.tail + self.open_cap).min(self.cur_end - self.cap as u64);
+        // The last `cap` sequence numbers of a block go through `make_room`, which starts the
+        // next block before a post's first request gets there.
+        self.end = (self.tail + self.open_cap).min(self.cur_limit);
+    }
+
+    /// The first sequence number after the current block.
+    fn cur_end(&self) -> u64 {
+        self.cur.seq + self.block_len
     }
 
     /// After [`has_room`](Self::has_room)`(reserved, n)` failed: the entries may be staged
@@ -208,7 +221,7 @@ impl Ring {
         }
         // Otherwise a later request of a post whose first one found (or started) a block
         // with `cap` more sequence numbers: `past <= head + cap <= cur_end`.
-        debug_assert!(past <= self.cur_end);
+        debug_assert!(past <= self.cur_end());
         Ok(())
     }
 
@@ -283,15 +296,15 @@ impl Ring {
             user_wr_id,
             held: Held::Owned,
         };
-        // The slot is not live: its buffer is `None`, or one a request staged and given up
-        // left there, dropped now (off the inlined path, after `buf` moved in, so that no
-        // landing pad keeps `buf` in memory).
-        let slot = self.buf_mut(seq);
-        if slot.is_some() {
-            drop_given_up(slot);
+        // The slot is not live, so its buffer is `None`, unless a request staged with a
+        // buffer at or after `seq` was given up (then `last_owned >= seq`): those are dropped
+        // first, off the inlined path.
+        if self.last_owned >= seq {
+            drop_given_up(self, seq);
         }
-        // `None` now: nothing to forget.
-        std::mem::forget(slot.replace(buf));
+        // `None` now: forgotten, not dropped, so that no drop code (and no landing pad that
+        // would keep `buf` in memory) is on this path.
+        std::mem::forget(self.buf_mut(seq).replace(buf));
         self.last_owned = seq;
         self.nonce_of(seq)
     }
@@ -302,7 +315,7 @@ impl Ring {
     fn nonce_of(&self, seq: u64) -> u64 {
         // Guaranteed in release builds too (`has_room` and `make_room`): a nonce past the
         // block would be another ring's.
-        debug_assert!(seq >= self.cur.seq && seq < self.cur_end);
+        debug_assert!(seq >= self.cur.seq && seq < self.cur_end());
         seq.wrapping_add(self.to_nonce)
     }
 
@@ -316,7 +329,7 @@ impl Ring {
             nonce,
             seq: self.head,
         };
-        self.cur_end = self.head + self.block_len;
+        self.cur_limit = self.head + self.block_len - self.cap as u64;
         self.to_nonce = self.cur.nonce.wrapping_sub(self.cur.seq);
         self.refresh_end();
         Ok(())
@@ -554,7 +567,7 @@ mod tests {
     #[test]
     fn a_batch_near_the_end_of_a_block_stays_in_it() {
         let mut r = open(4);
-        let (first, end) = (r.cur, r.cur_end);
+        let (first, end) = (r.cur, r.cur_end());
         // The last head from which a whole queue's worth still fits the block.
         advance_to(&mut r, end - 5);
         let nonces: Vec<u64> = (0..4).map(|k| stage(&mut r, k, k as u64)).collect();
@@ -588,7 +601,7 @@ mod tests {
     #[test]
     fn staged_entries_given_up_need_no_undoing() {
         let mut r = open(4);
-        let end = r.cur_end;
+        let end = r.cur_end();
         advance_to(&mut r, end - 4);
         // A post that starts a new block and is then given up (a failed post, a batch
         // dropped): the block stays, and the next post stages over its entries with the same
