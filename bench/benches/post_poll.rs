@@ -15,8 +15,17 @@
 //! Before the groups, `main` runs 10 000 rounds of each safe operation under a counting global
 //! allocator and fails when any allocated (or freed) memory.
 //!
-//! Full run: `cargo bench -p rdma-bench --bench post_poll`. Short mode (CI):
-//! `cargo bench -p rdma-bench --bench post_poll -- --warm-up-time 0.1 --measurement-time 0.3`.
+//! After them, it measures every pair again interleaved (alternating blocks of about a
+//! thousand operations, 2001 blocks per side, 101 with `--quick`) and prints the median ns
+//! of each side and the median and quartiles of the per-block difference: criterion runs one
+//! benchmark after the other, and on a shared host that alone moves them apart by more than
+//! what is measured here. The receive pairs there split posting and completing (256 receives
+//! posted, then all polled and completed), each timed alone.
+//!
+//! Full run: `cargo bench -p rdma-bench --bench post_poll`. Short mode (CI): `-- --quick`.
+//! `-- --interleaved [BLOCKS]` prints only the interleaved table. `-- --count OP ROUNDS` runs
+//! one operation's loop, for `scripts/count-instructions` (instructions per operation under
+//! valgrind, which do not depend on the load).
 
 use criterion::{Criterion, Throughput};
 use rdma::{

@@ -608,7 +608,7 @@ mod stub_tests {
 
     #[test]
     fn a_dropped_batch_releases_its_sources_and_buffers() {
-        let Fixture { pd, mut qp, .. } = fixture(16, 16);
+        let Fixture { pd, cq, mut qp } = fixture(16, 16);
         let p = qp.pin(mr(&pd, 64));
         let owned = mr(&pd, 32);
         {
@@ -621,16 +621,37 @@ mod stub_tests {
         assert_eq!(stub::counters(&qp).send_doorbells, 0);
         assert!(qp.unpin(p).is_ok(), "nothing was posted");
         // Every region holds the PD: the owned buffer the batch gave up is still with the QP
-        // (a batch has no destructor) until the next post that stages a buffer.
+        // (a batch has no destructor) until a request owning a buffer is staged in its ring
+        // slot (the second; an inline send staged there first leaves it alone).
         let regions = || Arc::strong_count(&pd.inner);
         let before = regions();
-        qp.post_send(SendWr::send(&[1u8][..]).wr_id(7)).unwrap();
-        assert_eq!(regions(), before, "an inline send stages no buffer");
-        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(8)).unwrap();
-        assert_eq!(regions(), before, "one region in, the given-up one dropped");
-        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(9)).unwrap();
+        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(7)).unwrap();
+        assert_eq!(regions(), before + 1, "the first slot held no buffer");
+        qp.post_send(SendWr::send(&[1u8][..]).wr_id(8)).unwrap();
+        assert_eq!(
+            regions(),
+            before + 1,
+            "an inline send leaves the second slot's alone"
+        );
+        for id in [7, 8] {
+            // The first hands its buffer back (dropped here).
+            assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, id);
+        }
+        assert_eq!(regions(), before);
+        for i in 0..14 {
+            qp.post_send(SendWr::send(&[1u8][..]).wr_id(9 + i)).unwrap();
+            assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, 9 + i);
+        }
+        // A lap later (16 slots), the second slot again: a buffer staged there drops the
+        // given-up one.
+        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(30)).unwrap();
         assert_eq!(regions(), before + 1);
-        assert_eq!(qp.send_outstanding(), 3);
+        qp.post_send(SendWr::send(mr(&pd, 32)).wr_id(31)).unwrap();
+        assert_eq!(
+            regions(),
+            before + 1,
+            "one more in, the given-up one dropped"
+        );
     }
 
     #[test]

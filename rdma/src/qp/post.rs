@@ -535,6 +535,17 @@ impl QueuePair {
         Ok(())
     }
 
+    /// `post_recv`'s way when `has_room` failed: `buf` back when the receive may be staged
+    /// after all, else the error with `buf` handed back.
+    #[cold]
+    #[inline(never)]
+    fn make_recv_room(&mut self, buf: MemoryRegion) -> Result<MemoryRegion, PostError> {
+        match self.rq.make_room(0, 1) {
+            Ok(()) => Ok(buf),
+            Err(why) => Err(refused(Some(buf), || self.no_room(true, why))),
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn post_recv_failed(&mut self, ret: i32) -> PostError {
@@ -546,12 +557,11 @@ impl QueuePair {
     /// Posts a receive of up to `buf.len()` bytes into `buf` (`ibv_post_recv`). The QP owns
     /// `buf` until [`complete`](Self::complete) hands it back.
     #[inline(always)]
-    pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        // State, room and nonce block, as in `stage_send`.
+    pub fn post_recv(&mut self, mut buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
+        // State, room and nonce block, as in `stage_send`. The buffer goes through the call
+        // and back, rather than living across it, which would keep it in memory.
         if !self.rq.has_room(0, 1) {
-            if let Err(why) = self.rq.make_room(0, 1) {
-                return Err(refused(Some(buf), || self.no_room(true, why)));
-            }
+            buf = self.make_recv_room(buf)?;
         }
         let Some(mut sge) = buf.sge(0, buf.len()) else {
             let have = buf.len();

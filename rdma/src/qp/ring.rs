@@ -55,19 +55,15 @@ pub(crate) fn try_reserve(len: u64) -> Option<u64> {
     (base + len <= NONCE_LIMIT).then_some(base)
 }
 
-/// Drops the buffers that requests staged at `from` or later and given up (a failed post, a
-/// batch dropped unposted) left in `ring`: nothing at or after `from` is outstanding.
+/// Drops the buffer that a request staged and given up (in a batch dropped unposted) left in
+/// `slot`.
 ///
 /// `extern "C"`, so that it cannot unwind (a panic in it aborts): the data path calling it
-/// then needs no landing pad, which would keep the request's own buffer in memory.
+/// then needs no landing pad.
 #[cold]
 #[inline(never)]
-extern "C" fn drop_given_up(ring: &mut Ring, from: u64) {
-    for seq in from..=ring.last_owned {
-        drop(ring.buf_mut(seq).take());
-    }
-    // Live entries are before `from` (sequence numbers start at 1).
-    ring.last_owned = from - 1;
+extern "C" fn drop_given_up(slot: &mut Option<MemoryRegion>) {
+    drop(slot.take());
 }
 
 /// Reserves `len` fresh nonces, panicking once the nonce space is exhausted (not on the data
@@ -138,10 +134,8 @@ pub(crate) struct Ring {
     /// `min(tail + open_cap, cur_limit)`: below it, an entry may be staged without asking
     /// `make_room` (so none while the queue is closed, since `head >= tail`).
     end: u64,
-    /// The sequence number of the last entry staged with a buffer (0: none yet), or later.
-    /// No live entry that owns a buffer has a later one: each is staged after every live
-    /// entry. When it is at or after the head, requests staged with a buffer were given up
-    /// (the next `stage_owned` there drops their buffers).
+    /// The sequence number of the last entry staged with a buffer (0: none yet). No live
+    /// entry that owns a buffer has a later one: each is staged after every live entry.
     last_owned: u64,
     /// Nonces per block: at least `16 * cap`, so the live window spans at most two blocks.
     block_len: u64,
@@ -296,15 +290,16 @@ impl Ring {
             user_wr_id,
             held: Held::Owned,
         };
-        // The slot is not live, so its buffer is `None`, unless a request staged with a
-        // buffer at or after `seq` was given up (then `last_owned >= seq`): those are dropped
-        // first, off the inlined path.
-        if self.last_owned >= seq {
-            drop_given_up(self, seq);
+        // The slot is not live, so its buffer is `None`, or one that a request staged there
+        // and given up left behind (perhaps laps ago: a request owning nothing staged over
+        // it since, which leaves buffers alone). That one is dropped off the inlined path, by
+        // a call that cannot unwind, so that no landing pad keeps `buf` in memory.
+        let slot = self.buf_mut(seq);
+        if slot.is_some() {
+            drop_given_up(slot);
         }
-        // `None` now: forgotten, not dropped, so that no drop code (and no landing pad that
-        // would keep `buf` in memory) is on this path.
-        std::mem::forget(self.buf_mut(seq).replace(buf));
+        // `None` now: the old value is nothing to drop.
+        std::mem::forget(slot.replace(buf));
         self.last_owned = seq;
         self.nonce_of(seq)
     }
