@@ -71,7 +71,8 @@ impl ChainWr for sys::ibv_recv_wr {
 /// its head. Done at post time, when the batch can no longer move.
 ///
 /// # Safety
-/// `1 <= n <= N`, and entries `0..n` of both arrays are initialized.
+/// `1 <= n <= N`, and entries `0..n` of `wrs` are initialized. Their SGEs are not read here;
+/// the provider reads those of requests with `num_sge > 0`, which must be initialized.
 #[inline(always)]
 unsafe fn link_chain<W: ChainWr, const N: usize>(
     wrs: &mut [MaybeUninit<W>; N],
@@ -81,11 +82,11 @@ unsafe fn link_chain<W: ChainWr, const N: usize>(
     let head = wrs.as_mut_ptr().cast::<W>();
     let sge = sges.as_mut_ptr().cast::<sys::ibv_sge>();
     for i in 0..n - 1 {
-        // SAFETY: i + 1 < n <= N: both entries are initialized entries of the array; `sge.add(i)`
-        // one of the other.
+        // SAFETY: i + 1 < n <= N: both are initialized entries of `wrs`; `sge.add(i)` is an
+        // entry of `sges` (only its address is taken).
         unsafe { (*head.add(i)).link(head.add(i + 1), sge.add(i)) };
     }
-    // SAFETY: n - 1 < N: the last initialized entry of each array.
+    // SAFETY: n - 1 < N: the last initialized entry of `wrs`, and an entry of `sges`.
     unsafe { (*head.add(n - 1)).link(ptr::null_mut(), sge.add(n - 1)) };
     head
 }
@@ -120,14 +121,14 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         if i >= N {
             return Err(refused(wr.into_owned(), || batch_full(N)));
         }
-        // The raw request is built in place, where it is posted from; its SGE in a local,
-        // written into the batch once the request is good (`post` links each request to its
-        // SGE there, where the batch no longer moves). A request that fails to stage is not
-        // counted, whatever it left.
+        // The raw request is built in place, where it is posted from, and its SGE (if it has
+        // one: the provider reads none of a request with `num_sge == 0`) next to it; `post`
+        // links each request to its SGE, where the batch no longer moves. A request that fails
+        // to stage is not counted, whatever it left.
         let raw = self.wrs[i].write(sys::ibv_send_wr::default());
-        let mut sge = sys::ibv_sge::default();
-        self.qp.stage_send(i, wr, raw, &mut sge)?;
-        self.sges[i].write(sge);
+        if let Some(sge) = self.qp.stage_send(i, wr, raw)? {
+            self.sges[i].write(sge);
+        }
         self.len += 1;
         Ok(())
     }
@@ -150,7 +151,8 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         if n == 0 {
             return Ok(());
         }
-        // SAFETY: entries 0..n were initialized by push and do not move during the call.
+        // SAFETY: requests 0..n (and the SGEs of those with data) were written by push, and do
+        // not move during the call.
         let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
         let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
         // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries

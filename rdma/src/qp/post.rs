@@ -336,17 +336,17 @@ impl QueuePair {
         ))
     }
 
-    /// Validates `wr`, fills the raw request and SGE, and stages its ring entry `offset`
-    /// places after the head. On error the request's buffer is handed back and nothing has
-    /// changed.
+    /// Validates `wr`, fills the raw request, and stages its ring entry `offset` places after
+    /// the head; returns the request's SGE, if it has one (`num_sge` is set; the caller puts
+    /// the SGE where it stays for the post and points `sg_list` at it). On error the request's
+    /// buffer is handed back and nothing has changed.
     #[inline(always)]
     pub(super) fn stage_send(
         &mut self,
         offset: usize,
         wr: SendWr<'_>,
         raw: &mut sys::ibv_send_wr,
-        sge: &mut sys::ibv_sge,
-    ) -> Result<(), PostError> {
+    ) -> Result<Option<sys::ibv_sge>, PostError> {
         // Taken apart first: the owned buffer (if any) is the only part with a destructor, so
         // the rest never needs to be in memory (a value that a drop, even one on an unwinding
         // path, gets the address of, stays in memory).
@@ -488,18 +488,8 @@ impl QueuePair {
         raw.next = ptr::null_mut();
         raw.opcode = opcode;
         raw.send_flags = flags;
-        match sge_val {
-            Some(s) => {
-                *sge = s;
-                raw.sg_list = sge;
-                raw.num_sge = 1;
-            }
-            None => {
-                raw.sg_list = ptr::null_mut();
-                raw.num_sge = 0;
-            }
-        }
-        Ok(())
+        raw.num_sge = sge_val.is_some() as i32;
+        Ok(sge_val)
     }
 
     /// Takes back the `n` staged send entries, which were not posted.
@@ -521,8 +511,10 @@ impl QueuePair {
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
         let mut raw = sys::ibv_send_wr::default();
-        let mut sge = sys::ibv_sge::default();
-        self.stage_send(0, wr, &mut raw, &mut sge)?;
+        let mut sge = self.stage_send(0, wr, &mut raw)?;
+        if let Some(s) = &mut sge {
+            raw.sg_list = s;
+        }
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to memory
         // that is owned by the ring entry just staged, pinned to this QP, or (inline) copied
