@@ -265,23 +265,33 @@ impl Bench {
     #[inline(always)]
     fn raw_recv_cycle(&mut self) {
         let i = self.next();
-        let mut sge = sys::ibv_sge {
+        let sge = sys::ibv_sge {
             addr: self.raw_recv.addr(),
             length: self.raw_recv.len() as u32,
             lkey: self.raw_recv.lkey(),
         };
+        // SAFETY: `raw_recv` is a region of the stub PD and lives as long as the bench.
+        unsafe { self.raw_post_recv(sge, i) };
+        self.raw_retire();
+    }
+
+    /// Posts one raw receive into `sge`.
+    ///
+    /// # Safety
+    /// `sge` describes memory of a region of the stub PD that outlives the request (the stub
+    /// completes it at once and never writes it).
+    #[inline(always)]
+    unsafe fn raw_post_recv(&mut self, mut sge: sys::ibv_sge, wr_id: u64) {
         let mut wr = sys::ibv_recv_wr {
-            wr_id: i,
+            wr_id,
             next: ptr::null_mut(),
             sg_list: &mut sge,
             num_sge: 1,
         };
         let mut bad = ptr::null_mut();
-        // SAFETY: the stub QP is live; `raw_recv` outlives the request, which the stub
-        // completes at once (and never writes).
+        // SAFETY: the stub QP is live; the SGE as the caller promised.
         let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), &mut wr, &mut bad) };
         assert_eq!(ret, 0, "ibv_post_recv");
-        self.raw_retire();
     }
 
     #[inline(always)]
@@ -463,19 +473,9 @@ impl Bench {
         let t = Instant::now();
         for _ in 0..RECV_DEPTH {
             let k = self.raw_free.pop().expect("every piece is back");
-            let mut sge = self.raw_pieces[k];
-            let mut wr = sys::ibv_recv_wr {
-                wr_id: k as u64,
-                next: ptr::null_mut(),
-                sg_list: &mut sge,
-                num_sge: 1,
-            };
-            let mut bad = ptr::null_mut();
-            // SAFETY: the stub QP is live; the pieces are not posted by the safe side while
-            // the raw side runs (it completes all of its receives first), and the stub never
-            // writes them.
-            let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), &mut wr, &mut bad) };
-            assert_eq!(ret, 0, "ibv_post_recv");
+            // SAFETY: the pieces are of a region of the stub PD that lives as long as the
+            // bench (the raw side completes all its receives before the safe side posts them).
+            unsafe { self.raw_post_recv(self.raw_pieces[k], k as u64) };
         }
         t.elapsed().as_nanos() as f64
     }

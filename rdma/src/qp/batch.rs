@@ -7,7 +7,7 @@
 //! them (see `ring`). Buffers they owned stay with the QP until their ring slots are staged
 //! again or the QP is dropped.
 
-use super::post::{range_error, refused, PostError, SendWr};
+use super::post::{not_posted, range_error, refused, PostError, SendWr};
 use super::{QueuePair, RECV_BIT};
 use crate::error::Error;
 use crate::mr::MemoryRegion;
@@ -159,26 +159,12 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         // (or pinned, or inline and alive for 'a).
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), wrs, &mut bad) };
         if ret != 0 {
-            return Err(send_chain_failed(
-                self.qp,
-                ret,
-                posted_before(bad, wrs, n),
-                n,
-            ));
+            let posted = posted_before(bad, wrs, n);
+            return Err(not_posted(&mut self.qp.sq, "ibv_post_send", ret, posted, n));
         }
         self.qp.sq.commit(n);
         Ok(())
     }
-}
-
-/// A chain of `n` sends of which the provider took the first `posted`: those become
-/// outstanding, the rest are taken back with their buffers.
-#[cold]
-#[inline(never)]
-fn send_chain_failed(qp: &mut QueuePair, ret: i32, posted: usize, n: usize) -> PostError {
-    qp.sq.commit(posted);
-    let returned = qp.unstage_sends(n - posted);
-    PostError::new(Error::from_ret("ibv_post_send", ret), posted, returned)
 }
 
 /// A chain of receives built on the stack and posted with one doorbell.
@@ -242,32 +228,12 @@ impl<const N: usize> RecvBatch<'_, N> {
         // SAFETY: a well-formed chain whose buffers are owned by staged ring entries.
         let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), wrs, &mut bad) };
         if ret != 0 {
-            return Err(recv_chain_failed(
-                self.qp,
-                ret,
-                posted_before(bad, wrs, n),
-                n,
-            ));
+            let posted = posted_before(bad, wrs, n);
+            return Err(not_posted(&mut self.qp.rq, "ibv_post_recv", ret, posted, n));
         }
         self.qp.rq.commit(n);
         Ok(())
     }
-}
-
-/// As [`send_chain_failed`], for receives.
-#[cold]
-#[inline(never)]
-fn recv_chain_failed(qp: &mut QueuePair, ret: i32, posted: usize, n: usize) -> PostError {
-    qp.rq.commit(posted);
-    let returned = unstage_recvs(qp, n - posted);
-    PostError::new(Error::from_ret("ibv_post_recv", ret), posted, returned)
-}
-
-#[cold]
-fn unstage_recvs(qp: &mut QueuePair, n: usize) -> Vec<MemoryRegion> {
-    let mut out = Vec::new();
-    qp.rq.unstage_all(n, |buf| out.push(buf));
-    out
 }
 
 #[cold]

@@ -2,7 +2,7 @@
 //! with one doorbell are in [`batch`](super::batch).
 
 use super::pinned::SlotKind;
-use super::ring::{Held, NoRoom};
+use super::ring::{Held, NoRoom, Ring};
 use super::{Pinned, QueuePair, Sink, RECV_BIT};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
@@ -492,21 +492,6 @@ impl QueuePair {
         Ok(sge_val)
     }
 
-    /// Takes back the `n` staged send entries, which were not posted.
-    #[cold]
-    pub(super) fn unstage_sends(&mut self, n: usize) -> Vec<MemoryRegion> {
-        let mut out = Vec::new();
-        self.sq.unstage_all(n, |buf| out.push(buf));
-        out
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn post_send_failed(&mut self, ret: i32) -> PostError {
-        let returned = self.unstage_sends(1);
-        PostError::new(Error::from_ret("ibv_post_send", ret), 0, returned)
-    }
-
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
@@ -521,7 +506,7 @@ impl QueuePair {
         // by the provider before it returns.
         let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            return Err(self.post_send_failed(ret));
+            return Err(not_posted(&mut self.sq, "ibv_post_send", ret, 0, 1));
         }
         self.sq.commit(1);
         Ok(())
@@ -536,14 +521,6 @@ impl QueuePair {
             Ok(()) => Ok(buf),
             Err(why) => Err(refused(Some(buf), || self.no_room(true, why))),
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn post_recv_failed(&mut self, ret: i32) -> PostError {
-        let mut returned = Vec::new();
-        self.rq.unstage_all(1, |buf| returned.push(buf));
-        PostError::new(Error::from_ret("ibv_post_recv", ret), 0, returned)
     }
 
     /// Posts a receive of up to `buf.len()` bytes into `buf` (`ibv_post_recv`). The QP owns
@@ -571,7 +548,7 @@ impl QueuePair {
         // which keeps it until the completion is handed back or the QP is destroyed.
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            return Err(self.post_recv_failed(ret));
+            return Err(not_posted(&mut self.rq, "ibv_post_recv", ret, 0, 1));
         }
         self.rq.commit(1);
         Ok(())
@@ -649,6 +626,24 @@ impl QueuePair {
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), wr, &mut bad) };
         crate::error::check("ibv_post_recv", ret)
     }
+}
+
+/// `verb` failed (`ret`) on `n` requests staged on `ring` (one, or a batch's chain), of which
+/// the provider took the first `posted`: those become outstanding, the rest are taken back
+/// with their buffers.
+#[cold]
+#[inline(never)]
+pub(super) fn not_posted(
+    ring: &mut Ring,
+    verb: &'static str,
+    ret: i32,
+    posted: usize,
+    n: usize,
+) -> PostError {
+    ring.commit(posted);
+    let mut returned = Vec::new();
+    ring.unstage_all(n - posted, |buf| returned.push(buf));
+    PostError::new(Error::from_ret(verb, ret), posted, returned)
 }
 
 #[cold]
