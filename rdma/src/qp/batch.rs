@@ -4,8 +4,8 @@
 //! A batch has no destructor, on purpose: moving a value that has one into `post` would copy
 //! the whole batch (kilobytes of requests). Dropping a batch unposted needs no undoing anyway:
 //! its requests were never given to the device, and the QP's ring stages the next post over
-//! them (see `ring`). Buffers they owned stay with the QP until their ring slots are staged
-//! again or the QP is dropped.
+//! them (see `ring`). Buffers they owned stay with the QP until requests owning buffers are
+//! staged in their ring slots, or the QP is dropped.
 
 use super::post::{not_posted, range_error, refused, PostError, SendWr};
 use super::{QueuePair, RECV_BIT};
@@ -19,8 +19,8 @@ impl QueuePair {
     /// Starts a chain of up to `N` send-queue requests posted with one `ibv_post_send` (one
     /// doorbell). The batch borrows the QP mutably until it is posted or dropped, so there is
     /// at most one open batch per QP. A batch dropped unposted posts nothing; buffers its
-    /// requests owned are dropped when the QP stages new requests in their ring slots, or
-    /// with the QP.
+    /// requests owned are dropped when requests owning buffers are staged in their ring
+    /// slots, or with the QP.
     pub fn send_batch<'a, const N: usize>(&mut self) -> SendBatch<'_, 'a, N> {
         SendBatch {
             qp: self,

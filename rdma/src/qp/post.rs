@@ -366,8 +366,9 @@ impl QueuePair {
                 return Err(refused(buf, move || $e))
             };
         }
-        // One comparison: the state allows sends, the queue has room, and the nonce block
-        // has one more (`make_room` opens the next when that was all).
+        // One comparison: the state allows sends, the queue has room, and the nonce block is
+        // far from its end (`make_room` tells which failed, and starts a new block when that
+        // was all).
         if !self.sq.has_room(offset, 1) {
             if let Err(why) = self.sq.make_room(offset, 1) {
                 bail!(self.no_room(false, why));
