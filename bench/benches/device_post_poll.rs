@@ -34,9 +34,12 @@
 
 #[path = "common/device.rs"]
 mod device;
+#[path = "common/median.rs"]
+mod median;
 
 use criterion::{Criterion, Throughput};
 use device::{address, open_device, options};
+use median::median;
 use rdma::{
     sys, Access, CompletionQueue, MemoryRegion, Pinned, ProtectionDomain, QpCaps, QueuePair,
     RemoteBuf, SendWr, WcOpcode, WorkCompletion,
@@ -582,15 +585,6 @@ fn paired(
             s.push(block(b, safe));
         }
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    };
     Paired {
         safe: median(&mut s),
         raw: median(&mut r),

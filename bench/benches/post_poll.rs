@@ -27,7 +27,11 @@
 //! one operation's loop, for `scripts/count-instructions` (instructions per operation under
 //! valgrind, which do not depend on the load).
 
+#[path = "common/median.rs"]
+mod median;
+
 use criterion::{Criterion, Throughput};
+use median::median;
 use rdma::{
     stub, sys, Access, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair, SendWr,
     WorkCompletion,
@@ -568,17 +572,6 @@ const PAIRS: [(&str, Side, Side); 7] = [
         |b| timed(b, SEND_BLOCK / 16, 16, Bench::raw_batch16),
     ),
 ];
-
-/// The median of `v` (sorted in place).
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
 
 /// Runs every pair in `blocks` alternating blocks (which side goes first alternates too) and
 /// prints, per operation, the median ns of each side and the median and quartiles of the
