@@ -34,7 +34,7 @@ use criterion::{Criterion, Throughput};
 use median::median;
 use rdma::{
     stub, sys, Access, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair, SendWr,
-    WorkCompletion,
+    Sink, WorkCompletion,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -123,6 +123,10 @@ struct Bench {
     pool: Vec<MemoryRegion>,
     /// The same pieces as the raw side describes them (the raw receives post these).
     raw_pieces: Vec<sys::ibv_sge>,
+    /// A sink for the receives of runs (64 bytes of it per receive).
+    sink: Sink,
+    /// The raw side's sink: 64 bytes of `raw_recv`.
+    raw_sink: sys::ibv_sge,
     /// The raw side's free pieces, by index: what a raw user keeps to know which buffers are
     /// not posted (the safe side's pool does the same with the pieces themselves).
     raw_free: Vec<usize>,
@@ -155,12 +159,21 @@ impl Bench {
                 lkey: p.lkey(),
             })
             .collect();
+        let sink = qp.sink(mr(4096));
+        let raw_recv = mr(4096);
+        let raw_sink = sys::ibv_sge {
+            addr: raw_recv.addr(),
+            length: 64,
+            lkey: raw_recv.lkey(),
+        };
         Bench {
+            sink,
+            raw_sink,
             pool,
             raw_pieces,
             raw_free: (0..RECV_DEPTH).collect(),
             recv_buf: Some(mr(4096)),
-            raw_recv: mr(4096),
+            raw_recv,
             cq,
             qp,
             pinned,
@@ -504,6 +517,223 @@ impl Bench {
     }
 }
 
+/// Runs: templates checked once ([`QueuePair::run`]), against raw requests built once.
+impl Bench {
+    /// `SEND_BLOCK` sends in one run of a pinned-source SEND template (run and template made
+    /// and ended in the block), one in 64 signaled, polled and completed; ns per send.
+    #[inline(always)]
+    fn run_sends(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let run = self.qp.run();
+        let mut t = run.prepare(SendWr::send(self.pinned)).expect("prepare");
+        for _ in 0..SEND_BLOCK {
+            self.i = self.i.wrapping_add(1);
+            let i = self.i;
+            let signaled = i % SIGNAL_EVERY == SIGNAL_EVERY - 1;
+            t.post(i, signaled).expect("post");
+            if signaled {
+                for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+                    black_box(run.complete(wc).expect("complete"));
+                }
+            }
+        }
+        drop(run);
+        t0.elapsed().as_nanos() as f64 / SEND_BLOCK as f64
+    }
+
+    /// The raw twin of `run_sends`: one request built before the block, and per send only
+    /// its `wr_id` and flags set.
+    #[inline(always)]
+    fn raw_prepared_sends(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let mut sge = self.src;
+        let mut wr = sys::ibv_send_wr {
+            num_sge: 1,
+            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
+            ..Default::default()
+        };
+        for _ in 0..SEND_BLOCK {
+            let i = self.next();
+            let signaled = i % SIGNAL_EVERY == SIGNAL_EVERY - 1;
+            wr.wr_id = i;
+            wr.send_flags = if signaled {
+                sys::ibv_send_flags::IBV_SEND_SIGNALED
+            } else {
+                0
+            };
+            wr.sg_list = &mut sge;
+            let mut bad = ptr::null_mut();
+            // SAFETY: the stub QP is live; the SGE describes the pinned source (kept by the
+            // QP for the whole run).
+            let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), &mut wr, &mut bad) };
+            assert_eq!(ret, 0, "ibv_post_send");
+            if signaled {
+                self.raw_retire();
+            }
+        }
+        t0.elapsed().as_nanos() as f64 / SEND_BLOCK as f64
+    }
+
+    /// `SEND_BLOCK / 16` posts of a 16-send chain of a pinned-source SEND in one run (run and
+    /// chain made and ended in the block), the last of each signaled, polled and completed;
+    /// ns per send.
+    #[inline(always)]
+    fn run_chains16(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let run = self.qp.run();
+        let mut chain = run
+            .prepare_chain(SendWr::send(self.pinned), 16)
+            .expect("prepare_chain");
+        for _ in 0..SEND_BLOCK / 16 {
+            self.i = self.i.wrapping_add(1);
+            chain.post(self.i * 16, true).expect("post");
+            for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+                black_box(run.complete(wc).expect("complete"));
+            }
+        }
+        drop(chain);
+        drop(run);
+        t0.elapsed().as_nanos() as f64 / SEND_BLOCK as f64
+    }
+
+    /// The raw twin of `run_chains16`: a chain of 16 requests built and linked before the
+    /// block; per post only the `wr_id`s are set.
+    #[inline(always)]
+    fn raw_prepared_chains16(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let mut sges = [self.src; 16];
+        let sg = sges.as_mut_ptr();
+        let mut wrs: [sys::ibv_send_wr; 16] = std::array::from_fn(|k| sys::ibv_send_wr {
+            sg_list: sg.wrapping_add(k),
+            num_sge: 1,
+            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
+            send_flags: if k == 15 {
+                sys::ibv_send_flags::IBV_SEND_SIGNALED
+            } else {
+                0
+            },
+            ..Default::default()
+        });
+        let head = wrs.as_mut_ptr();
+        for k in 0..15 {
+            // SAFETY: k + 1 < 16: both are elements of `wrs`, reached through `head` only.
+            unsafe { (*head.add(k)).next = head.add(k + 1) };
+        }
+        for _ in 0..SEND_BLOCK / 16 {
+            let base = self.next() * 16;
+            for k in 0..16 {
+                // SAFETY: k < 16, an element of `wrs`.
+                unsafe { (*head.add(k)).wr_id = base + k as u64 };
+            }
+            let mut bad = ptr::null_mut();
+            // SAFETY: the stub QP is live; `wrs` is a chain of 16 requests, each with its SGE
+            // in `sges` describing the pinned source; both arrays outlive the call.
+            let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), head, &mut bad) };
+            assert_eq!(ret, 0, "ibv_post_send");
+            self.raw_retire();
+        }
+        t0.elapsed().as_nanos() as f64 / SEND_BLOCK as f64
+    }
+
+    /// One round of the poll measurement: `POLL` raw receives posted (the same on both sides),
+    /// then one poll that returns their `POLL` completions, safe (`CompletionQueue::poll`)
+    /// or raw, each checked for success.
+    #[inline(always)]
+    fn poll_full(&mut self, safe: bool) {
+        for k in 0..POLL as u64 {
+            // SAFETY: `raw_sink` is 64 bytes of `raw_recv`, a region of the stub PD that lives
+            // as long as the bench (the stub never writes it).
+            unsafe { self.raw_post_recv(self.raw_sink, k) };
+        }
+        if safe {
+            let wcs = self.cq.poll(&mut self.wcs).expect("poll");
+            assert_eq!(wcs.len(), POLL);
+            for wc in wcs {
+                assert!(wc.is_ok());
+                black_box(wc.raw_wr_id());
+            }
+        } else {
+            // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
+            let n = unsafe {
+                sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr())
+            };
+            assert_eq!(n, POLL as i32, "ibv_poll_cq");
+            for wc in &self.raw_wcs {
+                assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
+                black_box(wc.wr_id);
+            }
+        }
+    }
+
+    /// Posts `RECV_DEPTH` receives into 64 bytes of the sink in one run; returns the ns.
+    #[inline(always)]
+    fn run_post_recvs(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let run = self.qp.run();
+        let mut t = run.prepare_recv(self.sink, 0, 64).expect("prepare_recv");
+        for k in 0..RECV_DEPTH as u64 {
+            t.post(k).expect("post_recv");
+        }
+        drop(run);
+        t0.elapsed().as_nanos() as f64
+    }
+
+    /// Polls and completes the receives `run_post_recvs` posted; returns the ns.
+    #[inline(always)]
+    fn sink_complete_recvs(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let mut left = RECV_DEPTH;
+        while left > 0 {
+            for wc in self.cq.poll(&mut self.wcs).expect("poll") {
+                black_box(self.qp.complete(wc).expect("complete").wr_id);
+                left -= 1;
+            }
+        }
+        t0.elapsed().as_nanos() as f64
+    }
+
+    /// The raw twin of `run_post_recvs`: one SGE, `RECV_DEPTH` receives.
+    #[inline(always)]
+    fn raw_sink_post_recvs(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let mut sge = self.raw_sink;
+        let mut wr = sys::ibv_recv_wr {
+            num_sge: 1,
+            ..Default::default()
+        };
+        for k in 0..RECV_DEPTH as u64 {
+            wr.wr_id = k;
+            wr.sg_list = &mut sge;
+            let mut bad = ptr::null_mut();
+            // SAFETY: the stub QP is live; the SGE describes 64 bytes of `raw_recv`, a region
+            // of the stub PD that lives as long as the bench (the stub never writes it).
+            let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), &mut wr, &mut bad) };
+            assert_eq!(ret, 0, "ibv_post_recv");
+        }
+        t0.elapsed().as_nanos() as f64
+    }
+
+    /// The raw twin of `sink_complete_recvs`: polls, checks each status.
+    #[inline(always)]
+    fn raw_sink_complete_recvs(&mut self) -> f64 {
+        let t0 = Instant::now();
+        let mut left = RECV_DEPTH;
+        while left > 0 {
+            // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
+            let n = unsafe {
+                sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr())
+            };
+            assert!(n >= 0, "ibv_poll_cq: {n}");
+            for wc in &self.raw_wcs[..n as usize] {
+                assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
+                black_box(wc.wr_id);
+                left -= 1;
+            }
+        }
+        t0.elapsed().as_nanos() as f64
+    }
+}
+
 /// One side of a measured pair: runs a block and returns ns per operation of its timed part.
 type Side = fn(&mut Bench) -> f64;
 
@@ -521,7 +751,7 @@ fn timed(b: &mut Bench, rounds: u64, per: u64, op: impl Fn(&mut Bench)) -> f64 {
 const SEND_BLOCK: u64 = 1024;
 
 /// The measured pairs: name, safe side, raw side.
-const PAIRS: [(&str, Side, Side); 7] = [
+const PAIRS: [(&str, Side, Side); 12] = [
     (
         "post_send, pinned source",
         |b| timed(b, SEND_BLOCK, 1, |b| b.safe_send(false)),
@@ -565,6 +795,53 @@ const PAIRS: [(&str, Side, Side); 7] = [
         "poll, empty CQ",
         |b| timed(b, SEND_BLOCK, 1, Bench::safe_poll_empty),
         |b| timed(b, SEND_BLOCK, 1, Bench::raw_poll_empty),
+    ),
+    (
+        "poll, 16 completions (per completion)",
+        |b| {
+            timed(b, SEND_BLOCK / POLL as u64, POLL as u64, |b| {
+                b.poll_full(true)
+            })
+        },
+        |b| {
+            timed(b, SEND_BLOCK / POLL as u64, POLL as u64, |b| {
+                b.poll_full(false)
+            })
+        },
+    ),
+    (
+        "run: post_send template, pinned",
+        Bench::run_sends,
+        Bench::raw_prepared_sends,
+    ),
+    (
+        "run: 16-send chain (per send)",
+        Bench::run_chains16,
+        Bench::raw_prepared_chains16,
+    ),
+    (
+        "run: post_recv template, sink",
+        |b| {
+            let ns = b.run_post_recvs();
+            b.sink_complete_recvs();
+            ns / RECV_DEPTH as f64
+        },
+        |b| {
+            let ns = b.raw_sink_post_recvs();
+            b.raw_sink_complete_recvs();
+            ns / RECV_DEPTH as f64
+        },
+    ),
+    (
+        "poll + complete, per sink receive",
+        |b| {
+            b.run_post_recvs();
+            b.sink_complete_recvs() / RECV_DEPTH as f64
+        },
+        |b| {
+            b.raw_sink_post_recvs();
+            b.raw_sink_complete_recvs() / RECV_DEPTH as f64
+        },
     ),
     (
         "16 sends, one doorbell (per send)",
@@ -653,6 +930,28 @@ count_loops! {
     count_raw_poll_empty => Bench::raw_poll_empty;
     count_safe_batch16 => Bench::safe_batch16;
     count_raw_batch16 => Bench::raw_batch16;
+    count_safe_poll_full => |b| b.poll_full(true);
+    count_raw_poll_full => |b| b.poll_full(false);
+    count_safe_run_sends => |b| {
+        b.run_sends();
+    };
+    count_raw_run_sends => |b| {
+        b.raw_prepared_sends();
+    };
+    count_safe_run_chains16 => |b| {
+        b.run_chains16();
+    };
+    count_raw_run_chains16 => |b| {
+        b.raw_prepared_chains16();
+    };
+    count_safe_run_recvs => |b| {
+        b.run_post_recvs();
+        b.sink_complete_recvs();
+    };
+    count_raw_run_recvs => |b| {
+        b.raw_sink_post_recvs();
+        b.raw_sink_complete_recvs();
+    };
 }
 
 /// `--count OP N`: runs `N` rounds of `OP` (a name of [`COUNTED`]) in its own

@@ -130,6 +130,7 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, Pinned, PostError, QpAttr, QpBuilder, QpCaps,
-    QpState, QueuePair, RecvBatch, RemoteQp, SendBatch, SendWr, Sink,
+    QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain, SendTemplate,
+    SendWr, Sink,
 };
 pub use srq::SharedReceiveQueue;

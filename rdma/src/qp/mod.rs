@@ -8,12 +8,16 @@ mod connect;
 mod pinned;
 mod post;
 pub(crate) mod ring;
+mod run;
+#[cfg(all(test, feature = "stub-provider"))]
+mod test_fixture;
 
 pub use attr::{QpAttr, QpState};
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
 pub use pinned::{Pinned, Sink};
 pub use post::{Local, PostError, SendWr};
+pub use run::{RecvTemplate, Run, SendChain, SendTemplate};
 
 use pinned::PinnedSlot;
 
@@ -472,41 +476,9 @@ impl fmt::Debug for QueuePair {
 /// completion, and completions that are not this QP's.
 #[cfg(all(test, feature = "stub-provider"))]
 mod stub_tests {
+    use super::test_fixture::{fixture, mr, poll_one, Fixture};
     use super::*;
-    use crate::{stub, Access, Local, RemoteBuf, WorkCompletion};
-
-    fn caps(depth: u32) -> QpCaps {
-        QpCaps {
-            max_send_wr: depth,
-            max_recv_wr: depth,
-            max_send_sge: 1,
-            max_recv_sge: 1,
-            max_inline_data: 64,
-        }
-    }
-
-    struct Fixture {
-        pd: ProtectionDomain,
-        cq: CompletionQueue,
-        qp: QueuePair,
-    }
-
-    fn fixture(depth: u32, cq_depth: u32) -> Fixture {
-        let ctx = stub::context();
-        let pd = stub::protection_domain(&ctx);
-        let cq = stub::completion_queue(&ctx, cq_depth);
-        let qp = stub::queue_pair(&pd, &cq, &cq, caps(depth), false);
-        Fixture { pd, cq, qp }
-    }
-
-    fn mr(pd: &ProtectionDomain, len: usize) -> MemoryRegion {
-        stub::memory_region(pd, len, Access::LOCAL_WRITE).unwrap()
-    }
-
-    fn poll_one(cq: &CompletionQueue) -> WorkCompletion {
-        let mut wcs = [WorkCompletion::default(); 1];
-        cq.poll(&mut wcs).unwrap()[0]
-    }
+    use crate::{stub, Local, RemoteBuf};
 
     /// The error kind of a refused post, with the buffer it handed back.
     fn refused_kind(r: std::result::Result<(), post::PostError>) -> (&'static str, usize) {

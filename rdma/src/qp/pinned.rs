@@ -54,7 +54,15 @@ pub(crate) struct PinnedSlot {
     len: usize,
     lkey: u32,
     pub(crate) mr: Option<MemoryRegion>,
+    /// Per queue (send, receive): the requests of [runs](super::Run) that may use the slot
+    /// (their entries do not name it) are all before this sequence number: the queue's head
+    /// when the last run using it ended, [`RUN_OPEN`] while one that may use it has not ended
+    /// (forever, if it was leaked). 0: none.
+    pub(crate) run_until: [u64; 2],
 }
+
+/// [`PinnedSlot::run_until`] while a run that may use the slot has not ended.
+pub(crate) const RUN_OPEN: u64 = u64::MAX;
 
 impl PinnedSlot {
     /// The length of the buffer.
@@ -88,6 +96,7 @@ impl QueuePair {
             len: mr.len(),
             lkey: mr.lkey(),
             mr: Some(mr),
+            run_until: [0; 2],
         };
         if let Some(i) = self.pinned.iter().position(|s| s.kind == SlotKind::Free) {
             self.pinned[i] = slot;
@@ -104,8 +113,19 @@ impl QueuePair {
         };
         // Staged entries need not be looked at: a batch staging them holds the QP.
         let users = self.sq.pinned_uses(i) + self.rq.pinned_uses(i);
+        let tails = [self.sq.tail(), self.rq.tail()];
         match self.pinned.get_mut(i as usize) {
             Some(slot) if slot.kind == kind && slot.mr.is_some() => {
+                if slot.run_until[0] > tails[0] || slot.run_until[1] > tails[1] {
+                    return Err(Error::InvalidArgument(format!(
+                        "{what} {i} may still be used by outstanding work requests of a run{}",
+                        if slot.run_until.contains(&RUN_OPEN) {
+                            " that was never ended"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
                 if users == 0 {
                     slot.kind = SlotKind::Free;
                     return Ok(slot.mr.take().expect("checked is_some"));

@@ -347,6 +347,21 @@ impl QueuePair {
         wr: SendWr<'_>,
         raw: &mut sys::ibv_send_wr,
     ) -> Result<Option<sys::ibv_sge>, PostError> {
+        self.check_send::<false>(offset, wr, raw, &mut Held::Nothing)
+    }
+
+    /// [`stage_send`](Self::stage_send), or with `TEMPLATE` (for a
+    /// [`SendTemplate`](super::SendTemplate)): validates `wr` and fills the raw request but its
+    /// `wr_id` and `sg_list`, without checking for room or staging anything, and refuses a
+    /// request that owns its buffer. Sets `held` to what the request's ring entry holds.
+    #[inline(always)]
+    pub(super) fn check_send<const TEMPLATE: bool>(
+        &mut self,
+        offset: usize,
+        wr: SendWr<'_>,
+        raw: &mut sys::ibv_send_wr,
+        held_out: &mut Held,
+    ) -> Result<Option<sys::ibv_sge>, PostError> {
         // Taken apart first: the owned buffer (if any) is the only part with a destructor, so
         // the rest never needs to be in memory (a value that a drop, even one on an unwinding
         // path, gets the address of, stays in memory).
@@ -369,7 +384,12 @@ impl QueuePair {
         // One comparison: the state allows sends, the queue has room, and the nonce block is
         // far from its end (`make_room` tells which failed, and starts a new block when that
         // was all).
-        if !self.sq.has_room(offset, 1) {
+        if TEMPLATE && buf.is_some() {
+            bail!(Error::InvalidArgument(
+                "a send template cannot own its buffer: pin it (QueuePair::pin)".into()
+            ));
+        }
+        if !TEMPLATE && !self.sq.has_room(offset, 1) {
             if let Err(why) = self.sq.make_room(offset, 1) {
                 bail!(self.no_room(false, why));
             }
@@ -481,15 +501,20 @@ impl QueuePair {
         }
         // The request is good: stage it. An owned buffer moves into the ring; a pinned source
         // or sink is named by the entry, which keeps it in the QP while outstanding.
+        raw.next = ptr::null_mut();
+        raw.opcode = opcode;
+        raw.send_flags = flags;
+        raw.num_sge = sge_val.is_some() as i32;
+        if TEMPLATE {
+            // No buffer: refused above.
+            *held_out = held;
+            return Ok(sge_val);
+        }
         let nonce = match buf {
             Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
             None => self.sq.stage(offset, wr_id, held),
         };
         raw.wr_id = nonce;
-        raw.next = ptr::null_mut();
-        raw.opcode = opcode;
-        raw.send_flags = flags;
-        raw.num_sge = sge_val.is_some() as i32;
         Ok(sge_val)
     }
 

@@ -224,6 +224,18 @@ impl Ring {
         self.cap
     }
 
+    /// The sequence number of the oldest outstanding request (the head when none is).
+    #[inline(always)]
+    pub(crate) fn tail(&self) -> u64 {
+        self.tail
+    }
+
+    /// The sequence number the next request staged gets.
+    #[inline(always)]
+    pub(crate) fn head(&self) -> u64 {
+        self.head
+    }
+
     #[inline(always)]
     pub(crate) fn outstanding(&self) -> u64 {
         self.head - self.tail
@@ -235,6 +247,12 @@ impl Ring {
     #[inline(always)]
     pub(crate) fn has_room(&self, reserved: usize, n: usize) -> bool {
         self.head + (reserved + n) as u64 <= self.end
+    }
+
+    /// [`has_room`](Self::has_room)`(0, 1)`, in one comparison fewer.
+    #[inline(always)]
+    pub(crate) fn has_room_for_one(&self) -> bool {
+        self.head < self.end
     }
 
     /// The sequence number of the entry staged `offset` places after the head.
@@ -302,6 +320,53 @@ impl Ring {
         std::mem::forget(slot.replace(buf));
         self.last_owned = seq;
         self.nonce_of(seq)
+    }
+
+    /// Stages, at the head, a request of a run (see `qp::run`): its entry holds nothing (the
+    /// pinned slot it uses, if any, is kept by the slot's run mark). Returns the nonce for its
+    /// `wr_id`. The caller checked [`has_room_for_one`](Self::has_room_for_one) (or made
+    /// room).
+    #[inline(always)]
+    pub(crate) fn stage_run(&mut self, user_wr_id: u64) -> u64 {
+        self.stage(0, user_wr_id, Held::Nothing)
+    }
+
+    /// Stages `n` requests of a run from the head, as [`stage_run`](Self::stage_run) does,
+    /// with the caller's `wr_id`s `first_wr_id..`; hands each one's offset and nonce to `f`.
+    /// The caller checked [`has_room`](Self::has_room)`(0, n)` (or made room), so `n` is at
+    /// most the ring's capacity.
+    #[inline(always)]
+    pub(crate) fn stage_run_n(
+        &mut self,
+        n: usize,
+        first_wr_id: u64,
+        mut f: impl FnMut(usize, u64),
+    ) {
+        // The fields are read once: the stores below go through pointers the compiler cannot
+        // tell apart from the ring's own fields, and would make it read them again each time.
+        let (head, to_nonce) = (self.head, self.to_nonce);
+        debug_assert!(head >= self.cur.seq && head + n as u64 <= self.cur_end());
+        let first_slot = (head & self.mask) as usize;
+        // In slot order: up to the end of the array, then from its start (a ring holds at
+        // most `mask + 1` requests, so no slot is written twice).
+        let before_wrap = n.min(self.slots.len() - first_slot);
+        let (wrapped, first) = self.slots.split_at_mut(first_slot);
+        let nonce = head.wrapping_add(to_nonce);
+        for (k, entry) in first[..before_wrap].iter_mut().enumerate() {
+            *entry = Entry {
+                user_wr_id: first_wr_id.wrapping_add(k as u64),
+                held: Held::Nothing,
+            };
+            f(k, nonce.wrapping_add(k as u64));
+        }
+        for (j, entry) in wrapped[..n - before_wrap].iter_mut().enumerate() {
+            let k = before_wrap + j;
+            *entry = Entry {
+                user_wr_id: first_wr_id.wrapping_add(k as u64),
+                held: Held::Nothing,
+            };
+            f(k, nonce.wrapping_add(k as u64));
+        }
     }
 
     /// The nonce of sequence number `seq`, which is being staged: `has_room` held or

@@ -1,0 +1,676 @@
+//! Runs: many posts of a few work requests checked once.
+//!
+//! [`QueuePair::post_send`] checks every request it is given: the buffer it names, its range,
+//! its opcode against its buffer, the inline length, the remote length. A data path that
+//! posts the same few requests again and again (a benchmark, a stream of writes from one
+//! buffer, receives into one sink) pays for those checks on every post. A [`Run`] holds the
+//! QP for a while; its [`SendTemplate`]s and [`RecvTemplate`]s are checked once, when they
+//! are made, and each post of one only checks that the queue has room: the same one
+//! comparison as every post, which also covers the QP's state.
+//!
+//! Why this is sound:
+//! - A template borrows its run, and the run borrows the QP mutably, so a template is posted
+//!   on the QP it was checked against, and nothing can take its buffer back
+//!   ([`unpin`](QueuePair::unpin), [`unsink`](QueuePair::unsink)) or change the QP while it
+//!   exists. The compiler checks both; nothing is checked at run time.
+//! - A run's requests do not name their buffer in their ring entries. Instead, making a
+//!   template marks its pinned slot as used by a run until the run ends; ending it records
+//!   the queue's head, and the buffer can be taken back once every request before that head
+//!   has completed. A run that is leaked (`mem::forget`) never ends: its slots stay marked,
+//!   and cannot be taken back.
+//! - Templates never own a buffer, so a run's requests hand none back.
+//! - Templates post through a shared borrow of the run (so that several can be used at
+//!   once), which reaches the QP through a pointer: the run is neither `Sync` nor `Send`, no
+//!   method hands out a reference into the QP, and none runs caller code while it uses one.
+
+use super::batch::posted_before;
+use super::pinned::{SlotKind, RUN_OPEN};
+use super::post::{not_posted, range_error, PostError, SendWr};
+use super::ring::Held;
+use super::{Completion, QueuePair, Sink, RECV_BIT};
+#[cfg(all(test, feature = "stub-provider"))]
+use super::{Pinned, QpState};
+use crate::completion::WorkCompletion;
+use crate::error::{Error, Result};
+use crate::sys;
+use crate::sys::ibv_send_flags as flag;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ptr::{self, NonNull};
+
+/// A QP held for a run of posts of [`SendTemplate`]s and [`RecvTemplate`]s (see
+/// [`QueuePair::run`]). Its requests complete like any others: poll the CQ and hand each
+/// completion to [`complete`](Self::complete).
+///
+/// Ending the run (dropping it, after its templates) records where its requests end, so
+/// that the pinned buffers and sinks its templates used can be taken back once those have
+/// completed.
+pub struct Run<'q> {
+    /// The QP, borrowed mutably for `'q` (see the module docs for how it is used).
+    qp: NonNull<QueuePair>,
+    /// The heads of the send and receive queues when the run began: its requests are from
+    /// there to the heads.
+    start: [u64; 2],
+    _qp: PhantomData<&'q mut QueuePair>,
+}
+
+/// A send-queue work request checked once by [`Run::prepare`] and posted any number of times
+/// by [`post`](Self::post). It names a pinned source, a sink (RDMA READ), inline bytes or no
+/// data; it cannot own a buffer.
+pub struct SendTemplate<'r> {
+    run: &'r Run<'r>,
+    wr: sys::ibv_send_wr,
+    sge: sys::ibv_sge,
+    /// The request's flags, unsignaled and signaled: each post picks one.
+    flags: [u32; 2],
+}
+
+/// `n` copies of a send-queue work request, checked once by [`Run::prepare_chain`], linked
+/// into a chain and posted any number of times with one doorbell each by
+/// [`post`](Self::post). The chain is allocated when it is made (and freed when it is
+/// dropped), so posting it rewrites only the requests' `wr_id`s and the last one's flags.
+pub struct SendChain<'r> {
+    run: &'r Run<'r>,
+    /// `n` requests, linked in order, each with its SGE (if it has data) at the same index
+    /// of `sges`. Both arrays are `Box<[_]>`s turned into pointers, so that the links stay
+    /// valid wherever the chain moves; freed on drop.
+    wrs: NonNull<sys::ibv_send_wr>,
+    sges: NonNull<sys::ibv_sge>,
+    n: usize,
+    /// The last request's flags, unsignaled and signaled (the others are unsignaled).
+    flags: [u32; 2],
+}
+
+/// A receive into a range of a sink, checked once by [`Run::prepare_recv`] and posted any
+/// number of times by [`post`](Self::post).
+pub struct RecvTemplate<'r> {
+    run: &'r Run<'r>,
+    wr: sys::ibv_recv_wr,
+    sge: sys::ibv_sge,
+}
+
+impl QueuePair {
+    /// Begins a run of posts of templates, each checked once (see [`Run`]). The run holds the
+    /// QP until it is dropped.
+    ///
+    /// ```no_run
+    /// # fn f(qp: &mut rdma::QueuePair, cq: &rdma::CompletionQueue, src: rdma::Pinned,
+    /// #      remote: rdma::RemoteBuf) -> Result<(), Box<dyn std::error::Error>> {
+    /// let run = qp.run();
+    /// let mut write = run.prepare(rdma::SendWr::write(src, remote))?;
+    /// let mut wcs = [rdma::WorkCompletion::default(); 16];
+    /// for i in 0..1_000_000u64 {
+    ///     // One in 64 signaled: each completion makes room for 64 more.
+    ///     while run.send_outstanding() >= 128 {
+    ///         for wc in cq.poll(&mut wcs)? {
+    ///             run.complete(wc)?.result()?;
+    ///         }
+    ///     }
+    ///     write.post(i, i % 64 == 63)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn run(&mut self) -> Run<'_> {
+        Run {
+            start: [self.sq.head(), self.rq.head()],
+            qp: NonNull::from(self),
+            _qp: PhantomData,
+        }
+    }
+}
+
+impl<'q> Run<'q> {
+    /// The QP, mutably.
+    ///
+    /// # Safety
+    /// No other reference into the QP made by this run is live: the caller uses the one it
+    /// gets only within its own body, and runs no caller code meanwhile (the run is not
+    /// `Sync`, so no other thread has it).
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn qp_mut(&self) -> &mut QueuePair {
+        // SAFETY: `qp` comes from the `&'q mut QueuePair` the run holds for `'q`; no other
+        // reference to it is live (the caller's contract).
+        unsafe { &mut *self.qp.as_ptr() }
+    }
+
+    /// The QP, for the stub's counters in tests.
+    #[cfg(all(test, feature = "stub-provider"))]
+    fn qp_ref(&self) -> &QueuePair {
+        // SAFETY: test code only, which holds the shared reference briefly while no post runs.
+        unsafe { self.qp.as_ref() }
+    }
+
+    /// Send requests outstanding on the QP (of the run or from before it).
+    #[inline]
+    pub fn send_outstanding(&self) -> u64 {
+        // SAFETY: used within this call only; no caller code runs.
+        unsafe { self.qp_mut() }.sq.outstanding()
+    }
+
+    /// Receives outstanding on the QP (of the run or from before it).
+    #[inline]
+    pub fn recv_outstanding(&self) -> u64 {
+        // SAFETY: as in `send_outstanding`.
+        unsafe { self.qp_mut() }.rq.outstanding()
+    }
+
+    /// Checks `wr` once and makes a template of it, posted by [`SendTemplate::post`]. Its
+    /// `wr_id` and `signaled` are ignored: each post gives its own. A request that owns its
+    /// buffer is refused (the buffer is handed back in the error), as is anything
+    /// [`QueuePair::post_send`] would refuse but a full or closed queue.
+    pub fn prepare<'r>(&'r self, wr: SendWr<'r>) -> Result<SendTemplate<'r>, PostError> {
+        // SAFETY: used within this call only; no caller code runs.
+        let qp = unsafe { self.qp_mut() };
+        let mut raw = sys::ibv_send_wr::default();
+        let mut held = Held::Nothing;
+        let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
+        if let Held::Pinned(i) = held {
+            mark(qp, i, 0);
+        }
+        Ok(SendTemplate {
+            run: self,
+            flags: [
+                raw.send_flags & !flag::IBV_SEND_SIGNALED,
+                raw.send_flags | flag::IBV_SEND_SIGNALED,
+            ],
+            wr: raw,
+            sge: sge.unwrap_or_default(),
+        })
+    }
+
+    /// Checks `wr` once, as [`prepare`](Self::prepare) does, and makes a chain of `n` copies
+    /// of it, posted with one doorbell by [`SendChain::post`]. `n` must be at least 1 and at
+    /// most the send queue's depth.
+    pub fn prepare_chain<'r>(
+        &'r self,
+        wr: SendWr<'r>,
+        n: usize,
+    ) -> Result<SendChain<'r>, PostError> {
+        let one = self.prepare(wr)?;
+        // SAFETY: used within this call only; no caller code runs.
+        let depth = unsafe { self.qp_mut() }.sq.cap() as usize;
+        if n == 0 || n > depth {
+            return Err(PostError::new(
+                Error::InvalidArgument(format!(
+                    "a chain of {n} requests: the send queue takes 1 to {depth} at once"
+                )),
+                0,
+                Vec::new(),
+            ));
+        }
+        let mut wr = one.wr;
+        wr.send_flags = one.flags[0];
+        let wrs = Box::into_raw(vec![wr; n].into_boxed_slice()).cast::<sys::ibv_send_wr>();
+        let sges = Box::into_raw(vec![one.sge; n].into_boxed_slice()).cast::<sys::ibv_sge>();
+        for k in 0..n {
+            // SAFETY: `k < n` and `k + 1 <= n`: in (or one past the end of) the arrays just
+            // allocated, which nothing else refers to.
+            unsafe {
+                let w = wrs.add(k);
+                (*w).next = if k + 1 < n {
+                    wrs.add(k + 1)
+                } else {
+                    ptr::null_mut()
+                };
+                (*w).sg_list = sges.add(k);
+            }
+        }
+        Ok(SendChain {
+            run: self,
+            // SAFETY: `Box::into_raw` never gives NULL.
+            wrs: unsafe { NonNull::new_unchecked(wrs) },
+            // SAFETY: as above.
+            sges: unsafe { NonNull::new_unchecked(sges) },
+            n,
+            flags: one.flags,
+        })
+    }
+
+    /// Checks a receive into `offset..offset + len` of `sink` once and makes a template of
+    /// it, posted by [`RecvTemplate::post`].
+    pub fn prepare_recv(&self, sink: Sink, offset: usize, len: usize) -> Result<RecvTemplate<'_>> {
+        // SAFETY: used within this call only; no caller code runs.
+        let qp = unsafe { self.qp_mut() };
+        let Some(slot) = qp.slot(sink.0, SlotKind::Sink) else {
+            return Err(Error::InvalidArgument(format!(
+                "no sink {} on QP {:#x}",
+                sink.0, qp.qpn
+            )));
+        };
+        let Some(sge) = slot.sge(offset, len) else {
+            return Err(range_error(offset, len, slot.len()));
+        };
+        mark(qp, sink.0, 1);
+        Ok(RecvTemplate {
+            run: self,
+            wr: sys::ibv_recv_wr {
+                num_sge: 1,
+                ..Default::default()
+            },
+            sge,
+        })
+    }
+
+    /// Hands a completion of this QP back, as [`QueuePair::complete`] does (for a request of
+    /// the run or one posted before it).
+    #[inline(always)]
+    pub fn complete(&self, wc: &WorkCompletion) -> Result<Completion> {
+        // SAFETY: used within this call only; no caller code runs.
+        unsafe { self.qp_mut() }.complete(wc)
+    }
+}
+
+/// Marks pinned slot `i` of `qp` as used by a run on queue `q` (0: send, 1: receive).
+fn mark(qp: &mut QueuePair, i: u32, q: usize) {
+    if let Some(slot) = qp.pinned.get_mut(i as usize) {
+        slot.run_until[q] = RUN_OPEN;
+    }
+}
+
+impl SendTemplate<'_> {
+    /// Posts the request once (`ibv_post_send`) with the caller's `wr_id`, signaled or not.
+    /// Checks only that the send queue has room (which also says the QP's state allows
+    /// sends). No allocation, no lock of ours.
+    #[inline(always)]
+    pub fn post(&mut self, wr_id: u64, signaled: bool) -> Result<()> {
+        // SAFETY: used within this call only; no caller code runs.
+        let qp = unsafe { self.run.qp_mut() };
+        if !qp.sq.has_room_for_one() {
+            qp.sq
+                .make_room(0, 1)
+                .map_err(|why| qp.no_room(false, why))?;
+        }
+        self.wr.wr_id = qp.sq.stage_run(wr_id);
+        self.wr.send_flags = self.flags[signaled as usize];
+        self.wr.sg_list = &mut self.sge;
+        let mut bad = ptr::null_mut();
+        // SAFETY: the QP is live; `wr` is a single request (`next` is NULL) that `prepare`
+        // checked against this QP, the one its run holds: its SGE, if it has one, describes
+        // a pinned source or sink of this QP, which stays in the QP until this request
+        // completes (the slot's run mark keeps it past the run), or inline bytes borrowed
+        // for the template's life and copied by the provider before it returns.
+        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
+        if ret != 0 {
+            return Err(Error::from_ret("ibv_post_send", ret));
+        }
+        qp.sq.commit(1);
+        Ok(())
+    }
+}
+
+impl SendChain<'_> {
+    /// Posts the chain once (one `ibv_post_send`): request `k` gets `wr_id` `first_wr_id + k`;
+    /// the last is signaled if `signal_last` (and its completion retires the whole chain), the
+    /// others never. Checks only that the send queue has room for all of them. No
+    /// allocation, no lock of ours. When the provider fails part way, `posted` in the error
+    /// says how many were posted (they complete as usual).
+    #[inline(always)]
+    pub fn post(&mut self, first_wr_id: u64, signal_last: bool) -> Result<(), PostError> {
+        // SAFETY: used within this call only; no caller code runs.
+        let qp = unsafe { self.run.qp_mut() };
+        let n = self.n;
+        if !qp.sq.has_room(0, n) {
+            if let Err(why) = qp.sq.make_room(0, n) {
+                return Err(PostError::new(qp.no_room(false, why), 0, Vec::new()));
+            }
+        }
+        let wrs = self.wrs.as_ptr();
+        qp.sq.stage_run_n(n, first_wr_id, |k, nonce| {
+            // SAFETY: `k < n`: a request of the chain's allocation, which only this chain
+            // refers to.
+            unsafe { (*wrs.add(k)).wr_id = nonce };
+        });
+        // SAFETY: `n >= 1` (`prepare_chain`): the last request of the allocation.
+        unsafe { (*wrs.add(n - 1)).send_flags = self.flags[signal_last as usize] };
+        let mut bad = ptr::null_mut();
+        // SAFETY: the QP is live; `wrs` is a chain of `n` copies of a request `prepare`
+        // checked against this QP, the one the chain's run holds, linked when the chain was
+        // made (its allocation has not moved): as in `SendTemplate::post`.
+        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), wrs, &mut bad) };
+        if ret != 0 {
+            let posted = posted_before(bad, wrs, n);
+            return Err(not_posted(&mut qp.sq, "ibv_post_send", ret, posted, n));
+        }
+        qp.sq.commit(n);
+        Ok(())
+    }
+
+    /// How many requests the chain posts at once.
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// Always false: a chain has at least one request.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for SendChain<'_> {
+    fn drop(&mut self) {
+        // SAFETY: both arrays were `Box<[_]>`s of `n` elements turned into these pointers by
+        // `prepare_chain`, and are freed once, here.
+        unsafe {
+            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
+                self.wrs.as_ptr(),
+                self.n,
+            )));
+            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
+                self.sges.as_ptr(),
+                self.n,
+            )));
+        }
+    }
+}
+
+impl RecvTemplate<'_> {
+    /// Posts the receive once (`ibv_post_recv`) with the caller's `wr_id`. Checks only that
+    /// the receive queue has room (which also says the QP's state allows receives). No
+    /// allocation, no lock of ours.
+    #[inline(always)]
+    pub fn post(&mut self, wr_id: u64) -> Result<()> {
+        // SAFETY: used within this call only; no caller code runs.
+        let qp = unsafe { self.run.qp_mut() };
+        if !qp.rq.has_room_for_one() {
+            qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
+        }
+        self.wr.wr_id = qp.rq.stage_run(wr_id) | RECV_BIT;
+        self.wr.sg_list = &mut self.sge;
+        let mut bad = ptr::null_mut();
+        // SAFETY: the QP is live; the SGE describes a range of a sink of this QP (the one the
+        // template's run holds), which no Rust code can reach and which stays in the QP until
+        // this request completes (the slot's run mark keeps it past the run).
+        let ret = unsafe { sys::ibv_post_recv(qp.as_raw(), &mut self.wr, &mut bad) };
+        if ret != 0 {
+            return Err(Error::from_ret("ibv_post_recv", ret));
+        }
+        qp.rq.commit(1);
+        Ok(())
+    }
+}
+
+impl Drop for Run<'_> {
+    /// Ends the run: records, in the slots its templates use, where its requests end.
+    fn drop(&mut self) {
+        // SAFETY: no template is left (they borrow the run); used within this call only.
+        let qp = unsafe { self.qp_mut() };
+        let heads = [qp.sq.head(), qp.rq.head()];
+        for slot in &mut qp.pinned {
+            for (until, head) in slot.run_until.iter_mut().zip(heads) {
+                if *until == RUN_OPEN {
+                    *until = head;
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Run<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // SAFETY: used within this call only (the values are copied out before formatting).
+        let (qpn, sends, recvs) = {
+            let qp = unsafe { self.qp_mut() };
+            (
+                qp.qpn,
+                qp.sq.head() - self.start[0],
+                qp.rq.head() - self.start[1],
+            )
+        };
+        f.debug_struct("Run")
+            .field("qp", &format_args!("{qpn:#x}"))
+            .field("sends", &sends)
+            .field("recvs", &recvs)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SendTemplate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendTemplate")
+            .field("opcode", &self.wr.opcode)
+            .field("flags", &self.flags[0])
+            .field("len", &(self.wr.num_sge > 0).then_some(self.sge.length))
+            .finish()
+    }
+}
+
+impl fmt::Debug for SendChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendChain").field("len", &self.n).finish()
+    }
+}
+
+impl fmt::Debug for RecvTemplate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvTemplate")
+            .field("len", &self.sge.length)
+            .finish()
+    }
+}
+
+/// Runs on the stub provider: what reaches the provider, the error kinds, and how long the
+/// buffers a run's templates use stay with the QP.
+#[cfg(all(test, feature = "stub-provider"))]
+mod tests {
+    use super::super::test_fixture::{fixture, mr, poll_one, Fixture};
+    use super::*;
+    use crate::completion::WcOpcode;
+    use crate::{stub, Local, RemoteBuf};
+
+    fn remote(len: u64) -> RemoteBuf {
+        RemoteBuf {
+            addr: 0x1000,
+            rkey: 7,
+            len,
+        }
+    }
+
+    #[test]
+    fn templates_post_what_they_were_checked_as_with_each_posts_wr_id() {
+        let Fixture { pd, cq, mut qp } = fixture(16, 64);
+        let src = qp.pin(mr(&pd, 100));
+        let sink = qp.sink(mr(&pd, 256));
+        let run = qp.run();
+        let mut write = run
+            .prepare(SendWr::write(src, remote(64)).range(10, 48).imm(5))
+            .unwrap();
+        let mut recv = run.prepare_recv(sink, 64, 32).unwrap();
+        let data = *b"inline bytes";
+        let mut inline = run.prepare(SendWr::send(Local::Inline(&data))).unwrap();
+        for i in 0..3 {
+            write.post(100 + i, i == 2).unwrap();
+        }
+        recv.post(7).unwrap();
+        inline.post(8, true).unwrap();
+        let wcs: Vec<_> = (0..3).map(|_| poll_one(&cq)).collect();
+        let done: Vec<_> = wcs.iter().map(|wc| run.complete(wc).unwrap()).collect();
+        assert_eq!(
+            done.iter()
+                .map(|c| (c.wr_id, c.opcode, c.byte_len))
+                .collect::<Vec<_>>(),
+            [
+                (102, WcOpcode::RdmaWrite, 48),
+                (7, WcOpcode::Recv, 32),
+                (8, WcOpcode::Send, 12)
+            ],
+            "the unsignaled writes retire with the signaled one"
+        );
+        assert!(done.iter().all(|c| c.buf.is_none()));
+        assert_eq!((run.send_outstanding(), run.recv_outstanding()), (0, 0));
+        drop(run);
+        let c = stub::counters(&qp);
+        assert_eq!((c.send_wrs, c.recv_wrs), (4, 1));
+        assert_eq!(stub::queued(&cq), 0);
+    }
+
+    #[test]
+    fn a_template_is_refused_for_what_post_send_refuses_and_hands_an_owned_buffer_back() {
+        let Fixture { pd, mut qp, .. } = fixture(4, 16);
+        let src = qp.pin(mr(&pd, 64));
+        let sink = qp.sink(mr(&pd, 64));
+        let run = qp.run();
+        let e = run.prepare(SendWr::send(mr(&pd, 8))).unwrap_err();
+        assert!(matches!(e.error, Error::InvalidArgument(ref m) if m.contains("own")));
+        assert_eq!(e.returned.len(), 1, "the buffer is handed back");
+        for wr in [
+            SendWr::send(src).range(60, 8),
+            SendWr::send(Local::Sink(sink)),
+            SendWr::read_to_sink(Sink(src.0), remote(64)),
+            SendWr::write(src, remote(8)),
+            SendWr::send(Local::Inline(&[0; 65])),
+            SendWr::send(Pinned(9)),
+        ] {
+            let e = run.prepare(wr).unwrap_err();
+            assert!(matches!(e.error, Error::InvalidArgument(_)), "{e:?}");
+            assert!(e.returned.is_empty());
+        }
+        assert!(matches!(
+            run.prepare_recv(sink, 60, 8),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            run.prepare_recv(Sink(src.0), 0, 8),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            run.prepare_chain(SendWr::send(src), 0),
+            Err(PostError {
+                error: Error::InvalidArgument(_),
+                ..
+            })
+        ));
+        assert!(matches!(
+            run.prepare_chain(SendWr::send(src), 5),
+            Err(PostError {
+                error: Error::InvalidArgument(_),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_run_post_checks_the_state_and_room_and_posts_nothing_when_refused() {
+        let Fixture { pd, cq, mut qp } = fixture(2, 16);
+        let src = qp.pin(mr(&pd, 64));
+        let sink = qp.sink(mr(&pd, 64));
+        {
+            let run = qp.run();
+            let mut send = run.prepare(SendWr::send(src)).unwrap();
+            let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+            let mut chain = run.prepare_chain(SendWr::send(src), 2).unwrap();
+            send.post(1, false).unwrap();
+            let e = chain.post(2, true).unwrap_err();
+            assert!(matches!(e.error, Error::QueueFull { depth: 2, .. }));
+            send.post(2, false).unwrap();
+            assert!(matches!(send.post(3, true), Err(Error::QueueFull { .. })));
+            recv.post(1).unwrap();
+            recv.post(2).unwrap();
+            assert!(matches!(recv.post(3), Err(Error::QueueFull { .. })));
+        }
+        assert_eq!(stub::counters(&qp).send_wrs, 2);
+        assert_eq!(stub::counters(&qp).recv_wrs, 2);
+        // Templates made in RTS refuse to post once the QP has left it.
+        qp.set_state(QpState::Err);
+        let _ = (poll_one(&cq), poll_one(&cq));
+        let run = qp.run();
+        let mut send = run.prepare(SendWr::send(src)).unwrap();
+        assert!(matches!(
+            send.post(4, true),
+            Err(Error::QpState { what: "a send", .. })
+        ));
+        let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+        assert!(matches!(
+            recv.post(4),
+            Err(Error::QpState {
+                what: "a receive",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_chain_posts_n_copies_with_consecutive_wr_ids_and_counts_a_partial_post() {
+        // A CQ of 3: the second chain's signaled last request finds it full.
+        let Fixture { pd, cq, mut qp } = fixture(8, 3);
+        let src = qp.pin(mr(&pd, 64));
+        let run = qp.run();
+        let mut chain = run
+            .prepare_chain(SendWr::send(src).range(0, 16), 4)
+            .unwrap();
+        assert_eq!(chain.len(), 4);
+        chain.post(40, true).unwrap();
+        assert_eq!(stub::counters(run.qp_ref()).send_doorbells, 1);
+        let wc = poll_one(&cq);
+        let done = run.complete(&wc).unwrap();
+        assert_eq!((done.wr_id, done.byte_len), (43, 16));
+        assert_eq!(run.send_outstanding(), 0);
+        // Fill the CQ with three signaled sends, then a chain whose last request fails.
+        let mut one = run.prepare(SendWr::send(src)).unwrap();
+        for i in 0..3 {
+            one.post(i, true).unwrap();
+        }
+        let e = chain.post(50, true).unwrap_err();
+        assert_eq!(e.posted, 3, "the provider took the first three");
+        assert_eq!(run.send_outstanding(), 6);
+        for _ in 0..3 {
+            let wc = poll_one(&cq);
+            run.complete(&wc).unwrap();
+        }
+        // The three of the failed chain are outstanding, unsignaled: a later signaled request
+        // retires them.
+        assert_eq!(run.send_outstanding(), 3);
+        one.post(60, true).unwrap();
+        let done = run.complete(&poll_one(&cq)).unwrap();
+        assert_eq!(done.wr_id, 60);
+        assert_eq!(run.send_outstanding(), 0);
+    }
+
+    #[test]
+    fn a_buffer_a_run_used_comes_back_once_the_runs_requests_completed() {
+        let Fixture { pd, cq, mut qp } = fixture(8, 16);
+        let src = qp.pin(mr(&pd, 64));
+        let sink = qp.sink(mr(&pd, 64));
+        let other = qp.pin(mr(&pd, 64));
+        {
+            let run = qp.run();
+            let mut send = run.prepare(SendWr::send(src)).unwrap();
+            let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+            for i in 0..3 {
+                send.post(i, false).unwrap();
+            }
+            recv.post(9).unwrap();
+        }
+        // Three unsignaled sends and a receive of the run are outstanding.
+        assert!(matches!(qp.unpin(src), Err(Error::InvalidArgument(m)) if m.contains("run")));
+        assert!(matches!(qp.unsink(sink), Err(Error::InvalidArgument(_))));
+        // A buffer the run did not use comes back at once.
+        assert!(qp.unpin(other).is_ok());
+        qp.complete(&poll_one(&cq)).unwrap();
+        let sink_mr = qp.unsink(sink).expect("the receive completed");
+        assert_eq!(sink_mr.len(), 64);
+        assert!(qp.unpin(src).is_err(), "the sends are still outstanding");
+        qp.post_send(SendWr::send(Local::Empty).wr_id(5)).unwrap();
+        assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, 5);
+        assert_eq!(qp.unpin(src).expect("all retired").len(), 64);
+    }
+
+    #[test]
+    fn a_leaked_run_keeps_the_buffers_its_templates_used() {
+        let Fixture { pd, cq, mut qp } = fixture(8, 16);
+        let src = qp.pin(mr(&pd, 64));
+        let run = qp.run();
+        let mut send = run.prepare(SendWr::send(src)).unwrap();
+        send.post(1, true).unwrap();
+        std::mem::forget(run);
+        qp.complete(&poll_one(&cq)).unwrap();
+        assert_eq!(qp.send_outstanding(), 0);
+        match qp.unpin(src) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("never ended"), "{m}"),
+            other => panic!("unpinned after a leaked run: {other:?}"),
+        }
+        // The QP itself goes on working.
+        qp.post_send(SendWr::send(src).wr_id(2)).unwrap();
+        assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, 2);
+    }
+}
