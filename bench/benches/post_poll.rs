@@ -33,8 +33,8 @@ mod median;
 use criterion::{Criterion, Throughput};
 use median::median;
 use rdma::{
-    stub, sys, Access, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair, SendWr,
-    Sink, WorkCompletion,
+    stub, sys, Access, Completion, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair,
+    SendWr, Sink, WcStatus, WorkCompletion,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -91,6 +91,25 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
+
+/// What the benchmark does with a completion handed back, as the raw side does with a raw
+/// one: checks its status and uses its `wr_id`; returns the buffer it held.
+#[inline(always)]
+fn used(c: Completion) -> Option<MemoryRegion> {
+    if !c.is_ok() {
+        failed(c.status.to_raw());
+    }
+    black_box(c.wr_id);
+    c.buf
+}
+
+/// A completion that did not succeed: the benchmark stops. `extern "C"`, so that it cannot
+/// unwind, as the raw side's failed check has nothing to drop either.
+#[cold]
+#[inline(never)]
+extern "C" fn failed(status: u32) -> ! {
+    panic!("a benchmark request failed: {}", WcStatus::from_raw(status));
+}
 
 // ---------------------------------------------------------------------------------------------
 // The stub setup and one round of each operation
@@ -194,7 +213,7 @@ impl Bench {
     #[inline(always)]
     fn safe_retire(&mut self) {
         for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-            black_box(self.qp.complete(wc).expect("complete"));
+            used(self.qp.complete(wc).expect("complete"));
         }
     }
 
@@ -274,8 +293,7 @@ impl Bench {
         let buf = self.recv_buf.take().expect("handed back by the last round");
         self.qp.post_recv(buf, i).expect("post_recv");
         for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-            let done = self.qp.complete(wc).expect("complete");
-            self.recv_buf = done.buf;
+            self.recv_buf = used(self.qp.complete(wc).expect("complete"));
         }
     }
 
@@ -477,8 +495,8 @@ impl Bench {
         let mut left = RECV_DEPTH;
         while left > 0 {
             for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                let done = self.qp.complete(wc).expect("complete");
-                self.pool.push(done.buf.expect("a receive's piece"));
+                let buf = used(self.qp.complete(wc).expect("complete"));
+                self.pool.push(buf.expect("a receive's piece"));
                 left -= 1;
             }
         }
@@ -533,7 +551,7 @@ impl Bench {
             t.post(i, signaled).expect("post");
             if signaled {
                 for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                    black_box(run.complete(wc).expect("complete"));
+                    used(run.complete(wc).expect("complete"));
                 }
             }
         }
@@ -588,7 +606,7 @@ impl Bench {
             self.i = self.i.wrapping_add(1);
             chain.post(self.i * 16, true).expect("post");
             for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                black_box(run.complete(wc).expect("complete"));
+                used(run.complete(wc).expect("complete"));
             }
         }
         drop(chain);
@@ -685,7 +703,7 @@ impl Bench {
         let mut left = RECV_DEPTH;
         while left > 0 {
             for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                black_box(self.qp.complete(wc).expect("complete").wr_id);
+                used(self.qp.complete(wc).expect("complete"));
                 left -= 1;
             }
         }
