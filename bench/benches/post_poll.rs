@@ -11,6 +11,9 @@
 //! - `poll_empty`: polling an empty CQ (16 entries asked).
 //! - `send_batch16`: 16 SENDs chained and posted with one doorbell, the last signaled, polled
 //!   and completed; the time is per batch (per WR: divide by 16).
+//! - `run`: posts from a run (`QueuePair::run`): a SEND template from a pinned source (one in
+//!   64 signaled, polled, completed) and a 16-SEND chain, against raw requests built once and
+//!   posted again with only their `wr_id` and flags set; per block of 1024 sends.
 //!
 //! Before the groups, `main` runs 10 000 rounds of each safe operation under a counting global
 //! allocator and fails when any allocated (or freed) memory.
@@ -429,6 +432,42 @@ fn zero_alloc_check() {
             bad.push(name);
         }
     }
+    // Runs: the run, its templates and the chain (which allocates its requests) are made
+    // once, outside the count; what is counted is posting them and completing their requests.
+    {
+        let Bench {
+            qp,
+            cq,
+            wcs,
+            pinned,
+            sink,
+            ..
+        } = &mut b;
+        let run = qp.run();
+        let mut send = run.prepare(SendWr::send(*pinned)).expect("prepare");
+        let mut chain = run
+            .prepare_chain(SendWr::send(*pinned), 16)
+            .expect("prepare_chain");
+        let mut recv = run.prepare_recv(*sink, 0, 64).expect("prepare_recv");
+        let mut round = |i: u64| {
+            send.post(i, true).expect("post");
+            chain.post(i, true).expect("post a chain");
+            recv.post(i).expect("post a receive");
+            for wc in cq.poll(wcs).expect("poll") {
+                used(run.complete(wc).expect("complete"));
+            }
+        };
+        (0..1_000).for_each(&mut round);
+        let (a0, d0) = counts();
+        (0..10_000).for_each(&mut round);
+        let (a, d) = counts();
+        let (a, d) = (a - a0, d - d0);
+        let name = "run: template, chain, recv";
+        println!("  {name:<28} allocations {a}, deallocations {d}");
+        if a != 0 || d != 0 {
+            bad.push(name);
+        }
+    }
     assert!(bad.is_empty(), "these operations allocate: {bad:?}");
     assert_eq!(b.qp.send_outstanding(), 0, "every send was retired");
 }
@@ -467,6 +506,19 @@ fn send_batch16(c: &mut Criterion, b: &mut Bench) {
     g.throughput(Throughput::Elements(16));
     g.bench_function("safe", |bn| bn.iter(|| b.safe_batch16()));
     g.bench_function("raw", |bn| bn.iter(|| b.raw_batch16()));
+    g.finish();
+}
+
+fn runs(c: &mut Criterion, b: &mut Bench) {
+    let mut g = c.benchmark_group("run");
+    // One iteration is a block: run and templates made, SEND_BLOCK sends posted, run ended.
+    g.throughput(Throughput::Elements(SEND_BLOCK));
+    g.bench_function("safe_template_send", |bn| bn.iter(|| b.run_sends()));
+    g.bench_function("raw_prepared_send", |bn| bn.iter(|| b.raw_prepared_sends()));
+    g.bench_function("safe_chain16", |bn| bn.iter(|| b.run_chains16()));
+    g.bench_function("raw_prepared_chain16", |bn| {
+        bn.iter(|| b.raw_prepared_chains16())
+    });
     g.finish();
 }
 
@@ -1019,6 +1071,7 @@ fn main() {
     recv_cycle(&mut c, &mut b);
     poll_empty(&mut c, &mut b);
     send_batch16(&mut c, &mut b);
+    runs(&mut c, &mut b);
     c.final_summary();
     interleaved(blocks);
 }

@@ -50,14 +50,22 @@
 //!   the same queue.
 //! - Sources that many requests read at once (the same buffer written to a peer a hundred
 //!   times, unsignaled) are **pinned** to the QP ([`QueuePair::pin`]): the QP keeps them
-//!   read-only and records, per work queue, the last request using each (queues complete in
-//!   order); [`QueuePair::unpin`] returns a source only when every queue's tail has passed it. Unsignaled requests cannot own a buffer (nothing would hand
-//!   it back): use a pinned source or inline data.
+//!   read-only, the ring entry of each request using one names it, and
+//!   [`QueuePair::unpin`] returns a source only when no outstanding request names it.
+//!   Unsignaled requests cannot own a buffer (nothing would hand it back): use a pinned
+//!   source or inline data.
 //! - Targets that many requests write at once (receives and RDMA READs whose data is not looked
-//!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP tracks their last users
-//!   the same way and offers no way to read them; [`QueuePair::unsink`] returns the buffer once none is in
-//!   flight. Pinned and sink handles share one table and every use checks the slot's kind, so
-//!   even a stale handle never turns a sink into something readable.
+//!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP tracks their users the
+//!   same way and offers no way to read them; [`QueuePair::unsink`] returns the buffer once
+//!   none is in flight. Pinned and sink handles share one table and every use checks the
+//!   slot's kind, so even a stale handle never turns a sink into something readable.
+//! - A data path that posts the same few requests again and again can check them once: a
+//!   [`Run`] ([`QueuePair::run`]) holds the QP, and its [`SendTemplate`]s, [`SendChain`]s and
+//!   [`RecvTemplate`]s (pinned sources, sinks, inline data; never owned buffers) are checked
+//!   when they are made. A post of one checks only for room. A template borrows its run, so
+//!   the compiler sees that it is posted on the QP it was checked against and that its buffer
+//!   cannot be taken back meanwhile; its slot stays marked until the run's requests have
+//!   completed (forever, if the run is leaked).
 //! - Dropping a QP destroys it first (after `ibv_destroy_qp` the device no longer accesses
 //!   memory for it), then frees the buffers it held. If destruction fails the buffers are
 //!   leaked, never freed. The same holds for an SRQ and, at the bottom, for every
@@ -68,8 +76,9 @@
 //!   [`MemoryRegion::load`] and [`MemoryRegion::write_at`] use volatile accesses.
 //!
 //! What this rules out at compile time (see `tests/compile_fail/`): freeing or reading a
-//! buffer after posting it (it was moved), and two open post batches on one QP (a batch
-//! holds `&mut QueuePair`). What the type system cannot see is checked at run time on the
+//! buffer after posting it (it was moved), two open post batches on one QP (a batch holds
+//! `&mut QueuePair`), taking back a buffer a template names, posting a template after its
+//! run, and sharing a run with another thread. What the type system cannot see is checked at run time on the
 //! slow path only: QP state, queue room, ranges.
 //!
 //! For experts, [`QueuePair::post_send_raw`] and [`QueuePair::post_recv_raw`] post raw
