@@ -543,12 +543,24 @@ impl Bench {
     /// Polls and completes every receive posted; returns the ns this took.
     #[inline(always)]
     fn safe_complete_recvs(&mut self) -> f64 {
+        self.safe_drain_recvs(|pool, buf| pool.push(buf.expect("a receive's piece")))
+    }
+
+    /// Polls (`POLL` at a time) until `RECV_DEPTH` completions came, hands each to `complete`
+    /// and [`used`], and the buffer it gave back to `each` with the pool; returns the ns.
+    #[inline(always)]
+    fn safe_drain_recvs(
+        &mut self,
+        mut each: impl FnMut(&mut Vec<MemoryRegion>, Option<MemoryRegion>),
+    ) -> f64 {
         let t = Instant::now();
         let mut left = RECV_DEPTH;
         while left > 0 {
             for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                let buf = used(self.qp.complete(wc).expect("complete"));
-                self.pool.push(buf.expect("a receive's piece"));
+                each(
+                    &mut self.pool,
+                    used(self.qp.complete(wc).expect("complete")),
+                );
                 left -= 1;
             }
         }
@@ -569,6 +581,13 @@ impl Bench {
 
     #[inline(always)]
     fn raw_complete_recvs(&mut self) -> f64 {
+        self.raw_drain_recvs(|b, wr_id| b.raw_free.push(wr_id as usize))
+    }
+
+    /// Polls raw (`POLL` at a time) until `RECV_DEPTH` completions came, checks each one's
+    /// status and hands its `wr_id` to `each`; returns the ns this took.
+    #[inline(always)]
+    fn raw_drain_recvs(&mut self, mut each: impl FnMut(&mut Self, u64)) -> f64 {
         let t = Instant::now();
         let mut left = RECV_DEPTH;
         while left > 0 {
@@ -577,9 +596,11 @@ impl Bench {
                 sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr())
             };
             assert!(n >= 0, "ibv_poll_cq: {n}");
-            for wc in &self.raw_wcs[..n as usize] {
+            for k in 0..n as usize {
+                let wc = &self.raw_wcs[k];
                 assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
-                self.raw_free.push(wc.wr_id as usize);
+                let wr_id = wc.wr_id;
+                each(self, wr_id);
             }
             left -= n as usize;
         }
@@ -751,15 +772,7 @@ impl Bench {
     /// Polls and completes the receives `run_post_recvs` posted; returns the ns.
     #[inline(always)]
     fn sink_complete_recvs(&mut self) -> f64 {
-        let t0 = Instant::now();
-        let mut left = RECV_DEPTH;
-        while left > 0 {
-            for wc in self.cq.poll(&mut self.wcs).expect("poll") {
-                used(self.qp.complete(wc).expect("complete"));
-                left -= 1;
-            }
-        }
-        t0.elapsed().as_nanos() as f64
+        self.safe_drain_recvs(|_, buf| debug_assert!(buf.is_none()))
     }
 
     /// The raw twin of `run_post_recvs`: one SGE, `RECV_DEPTH` receives.
@@ -786,21 +799,9 @@ impl Bench {
     /// The raw twin of `sink_complete_recvs`: polls, checks each status.
     #[inline(always)]
     fn raw_sink_complete_recvs(&mut self) -> f64 {
-        let t0 = Instant::now();
-        let mut left = RECV_DEPTH;
-        while left > 0 {
-            // SAFETY: the stub CQ is live and `raw_wcs` has room for POLL entries.
-            let n = unsafe {
-                sys::ibv_poll_cq(self.cq.as_raw(), POLL as i32, self.raw_wcs.as_mut_ptr())
-            };
-            assert!(n >= 0, "ibv_poll_cq: {n}");
-            for wc in &self.raw_wcs[..n as usize] {
-                assert_eq!(wc.status, sys::ibv_wc_status::IBV_WC_SUCCESS);
-                black_box(wc.wr_id);
-                left -= 1;
-            }
-        }
-        t0.elapsed().as_nanos() as f64
+        self.raw_drain_recvs(|_, wr_id| {
+            black_box(wr_id);
+        })
     }
 }
 

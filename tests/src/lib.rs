@@ -27,6 +27,18 @@ pub fn device() -> Context {
     }
 }
 
+/// Queues 64 deep, one SGE per request, 64 bytes of inline data: what the data-path tests
+/// use.
+pub fn caps64() -> QpCaps {
+    QpCaps {
+        max_send_wr: 64,
+        max_recv_wr: 64,
+        max_send_sge: 1,
+        max_recv_sge: 1,
+        max_inline_data: 64,
+    }
+}
+
 /// Connect options for a loopback pair on `ctx` port 1: the perftest-chosen GID on RoCE.
 pub fn loopback_options(ctx: &Context, psn: u32, access: Access) -> ConnectOptions {
     let port = ctx.active_port(1).expect("port 1 is ACTIVE");

@@ -1,21 +1,11 @@
 //! Every operation of the safe API on real verbs, data checked byte for byte.
 
-use rdma::{Access, MemoryRegion, QpCaps, SendWr, WcOpcode, WcStatus};
-use rdma_device_tests::{pattern, poll_n, Pair, TIMEOUT};
-
-fn caps() -> QpCaps {
-    QpCaps {
-        max_send_wr: 64,
-        max_recv_wr: 64,
-        max_send_sge: 1,
-        max_recv_sge: 1,
-        max_inline_data: 64,
-    }
-}
+use rdma::{Access, MemoryRegion, SendWr, WcOpcode, WcStatus};
+use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
 
 #[test]
 fn send_recv_bytes_cross_the_qp() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let rbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
     p.b.post_recv(rbuf, 77).unwrap();
     let mut sbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
@@ -47,7 +37,7 @@ fn send_recv_bytes_cross_the_qp() {
 
 #[test]
 fn send_with_immediate_delivers_imm_and_bytes() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
         MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap(),
         1,
@@ -68,7 +58,7 @@ fn send_with_immediate_delivers_imm_and_bytes() {
 
 #[test]
 fn inline_send_copies_at_post_time() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
         MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap(),
         3,
@@ -88,7 +78,7 @@ fn inline_send_copies_at_post_time() {
 
 #[test]
 fn inline_larger_than_cap_is_rejected_before_the_device() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let big = vec![0u8; p.a.caps().max_inline_data as usize + 1];
     let err = p.a.post_send(SendWr::send(&big[..])).unwrap_err();
     assert!(
@@ -100,7 +90,7 @@ fn inline_larger_than_cap_is_rejected_before_the_device() {
 
 #[test]
 fn rdma_write_lands_in_remote_memory() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let target =
         MemoryRegion::new(&p.pd, 8192, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     assert!(
@@ -123,7 +113,7 @@ fn rdma_write_lands_in_remote_memory() {
 
 #[test]
 fn rdma_write_with_imm_consumes_a_receive_and_signals_the_peer() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let target =
         MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     p.b.post_recv(
@@ -153,7 +143,7 @@ fn rdma_write_with_imm_consumes_a_receive_and_signals_the_peer() {
 
 #[test]
 fn rdma_read_fetches_remote_memory() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_READ);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_READ);
     let mut source =
         MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE | Access::REMOTE_READ).unwrap();
     let data = pattern(4096, 5);
@@ -172,7 +162,7 @@ fn rdma_read_fetches_remote_memory() {
 
 #[test]
 fn unsignaled_pinned_writes_in_one_doorbell_then_signaled_retires_all() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let target =
         MemoryRegion::new(&p.pd, 8 * 512, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     let mut src = MemoryRegion::new(&p.pd, 512, Access::LOCAL_WRITE).unwrap();
@@ -215,7 +205,7 @@ fn unsignaled_pinned_writes_in_one_doorbell_then_signaled_retires_all() {
 
 #[test]
 fn unsignaled_request_cannot_own_a_buffer() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let buf = MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap();
     let addr = buf.addr();
     let err =
@@ -228,7 +218,7 @@ fn unsignaled_request_cannot_own_a_buffer() {
 
 #[test]
 fn recv_batch_and_chunks_of_one_region() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let pieces = MemoryRegion::new(&p.pd, 4 * 1024, Access::LOCAL_WRITE)
         .unwrap()
         .chunks(1024);
@@ -274,7 +264,7 @@ fn shared_receive_queue_serves_two_qps() {
     let cq = CompletionQueue::new(&ctx, 64).unwrap();
     let mut srq = SharedReceiveQueue::new(&pd, 16, 1).unwrap();
     let mk = |srq: Option<&SharedReceiveQueue>| {
-        let b = QueuePair::builder(&pd, &cq, &cq).caps(caps());
+        let b = QueuePair::builder(&pd, &cq, &cq).caps(caps64());
         match srq {
             Some(s) => b.srq(s).build().unwrap(),
             None => b.build().unwrap(),
@@ -331,7 +321,7 @@ fn shared_receive_queue_serves_two_qps() {
 
 #[test]
 fn completion_of_another_qp_is_rejected() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
         MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap(),
         1,

@@ -1,22 +1,12 @@
 //! Runs (`QueuePair::run`) on real verbs: templates and chains checked once and posted many
 //! times, data checked byte for byte.
 
-use rdma::{Access, MemoryRegion, QpCaps, SendWr, WcOpcode};
-use rdma_device_tests::{pattern, poll_n, Pair, TIMEOUT};
-
-fn caps() -> QpCaps {
-    QpCaps {
-        max_send_wr: 64,
-        max_recv_wr: 64,
-        max_send_sge: 1,
-        max_recv_sge: 1,
-        max_inline_data: 64,
-    }
-}
+use rdma::{Access, MemoryRegion, SendWr, WcOpcode};
+use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
 
 #[test]
 fn templates_and_a_chain_write_where_each_was_checked_to_write() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let target =
         MemoryRegion::new(&p.pd, 8 * 512, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     let mut src = MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE).unwrap();
@@ -73,7 +63,7 @@ fn templates_and_a_chain_write_where_each_was_checked_to_write() {
 
 #[test]
 fn sends_of_a_template_land_in_a_sink_through_receive_templates() {
-    let mut p = Pair::new(caps()).connect(Access::LOCAL_WRITE);
+    let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let mut src = MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap();
     let data = pattern(256, 22);
     src.as_mut_slice().unwrap().copy_from_slice(&data);

@@ -285,11 +285,11 @@ impl SendTemplate<'_> {
         self.wr.send_flags = self.flags[signaled as usize];
         self.wr.sg_list = &mut self.sge;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; `wr` is a single request (`next` is NULL) that `prepare`
-        // checked against this QP, the one its run holds: its SGE, if it has one, describes
-        // a pinned source or sink of this QP, which stays in the QP until this request
-        // completes (the slot's run mark keeps it past the run), or inline bytes borrowed
-        // for the template's life and copied by the provider before it returns.
+        // `wr` is a single request (`next` is NULL) that `prepare` checked against this QP,
+        // the one its run holds. Its SGE, if any, is of a pinned source or sink, which stays
+        // in the QP until this request completes (the slot's run mark keeps it past the run),
+        // or of inline bytes the template borrows, which the provider copies before returning.
+        // SAFETY: the QP is live, and `wr` and what its SGE describes are as said just above.
         let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
         if ret != 0 {
             return Err(Error::from_ret("ibv_post_send", ret));
