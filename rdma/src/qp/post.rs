@@ -381,14 +381,14 @@ impl QueuePair {
                 return Err(refused(buf, move || $e))
             };
         }
-        // One comparison: the state allows sends, the queue has room, and the nonce block is
-        // far from its end (`make_room` tells which failed, and starts a new block when that
-        // was all).
         if TEMPLATE && buf.is_some() {
             bail!(Error::InvalidArgument(
                 "a send template cannot own its buffer: pin it (QueuePair::pin)".into()
             ));
         }
+        // One comparison: the state allows sends, the queue has room, and the nonce block is
+        // far from its end (`make_room` tells which failed, and starts a new block when that
+        // was all). A template is checked for room at each of its posts.
         if !TEMPLATE && !self.sq.has_room(offset, 1) {
             if let Err(why) = self.sq.make_room(offset, 1) {
                 bail!(self.no_room(false, why));
@@ -499,8 +499,7 @@ impl QueuePair {
             };
             raw.__bindgen_anon_1.imm_data = imm.to_be();
         }
-        // The request is good: stage it. An owned buffer moves into the ring; a pinned source
-        // or sink is named by the entry, which keeps it in the QP while outstanding.
+        // The request is good.
         raw.next = ptr::null_mut();
         raw.opcode = opcode;
         raw.send_flags = flags;
@@ -510,6 +509,8 @@ impl QueuePair {
             *held_out = held;
             return Ok(sge_val);
         }
+        // Stage it. An owned buffer moves into the ring; a pinned source or sink is named by
+        // the entry, which keeps it in the QP while outstanding.
         let nonce = match buf {
             Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
             None => self.sq.stage(offset, wr_id, held),

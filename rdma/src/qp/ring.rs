@@ -659,6 +659,32 @@ mod tests {
     }
 
     #[test]
+    fn a_run_of_n_stages_what_n_single_stages_would_across_the_wrap() {
+        let mut r = open(8);
+        // Head at slot 6 of 8: five requests take slots 6, 7, 0, 1, 2.
+        advance_to(&mut r, 14);
+        assert!(r.has_room(0, 5));
+        let mut got = Vec::new();
+        r.stage_run_n(5, 100, |k, nonce| got.push((k, nonce)));
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert!(got.windows(2).all(|w| w[1].1 == w[0].1 + 1));
+        r.commit(5);
+        for (k, nonce) in got {
+            let seq = r.seq_of(nonce).expect("outstanding");
+            assert_eq!(seq, 14 + k as u64);
+            let (id, buf) = r.retire_through(seq);
+            assert_eq!(id, 100 + k as u64);
+            assert!(buf.is_none());
+        }
+        assert_eq!(r.outstanding(), 0);
+        // And one run request stages as `stage` would.
+        assert!(r.has_room_for_one());
+        let nonce = r.stage_run(7);
+        r.commit(1);
+        assert_eq!(r.retire_through(r.seq_of(nonce).unwrap()).0, 7);
+    }
+
+    #[test]
     fn staged_entries_given_up_need_no_undoing() {
         let mut r = open(4);
         let end = r.cur_end();
