@@ -362,25 +362,8 @@ impl Bench {
     fn raw_batch16(&mut self) {
         let base = self.next() * 16;
         let mut sges = [self.src; 16];
-        let sg = sges.as_mut_ptr();
-        let mut wrs: [sys::ibv_send_wr; 16] = std::array::from_fn(|k| sys::ibv_send_wr {
-            wr_id: base + k as u64,
-            next: ptr::null_mut(),
-            sg_list: sg.wrapping_add(k),
-            num_sge: 1,
-            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
-            send_flags: if k == 15 {
-                sys::ibv_send_flags::IBV_SEND_SIGNALED
-            } else {
-                0
-            },
-            ..Default::default()
-        });
-        let head = wrs.as_mut_ptr();
-        for k in 0..15 {
-            // SAFETY: k + 1 < 16: both are elements of `wrs`, reached through `head` only.
-            unsafe { (*head.add(k)).next = head.add(k + 1) };
-        }
+        let mut wrs = raw_chain16(&mut sges, base);
+        let head = link16(&mut wrs);
         let mut bad = ptr::null_mut();
         // SAFETY: the stub QP is live; `wrs` is a chain of 16 requests, each with its SGE in
         // `sges` describing the pinned source; both arrays live until the call returns.
@@ -388,6 +371,37 @@ impl Bench {
         assert_eq!(ret, 0, "ibv_post_send");
         self.raw_retire();
     }
+}
+
+/// 16 raw SENDs, request `k` of `sges[k]` with `wr_id` `base + k`, the last signaled; not yet
+/// linked (see [`link16`]).
+#[inline(always)]
+fn raw_chain16(sges: &mut [sys::ibv_sge; 16], base: u64) -> [sys::ibv_send_wr; 16] {
+    let sg = sges.as_mut_ptr();
+    std::array::from_fn(|k| sys::ibv_send_wr {
+        wr_id: base + k as u64,
+        next: ptr::null_mut(),
+        sg_list: sg.wrapping_add(k),
+        num_sge: 1,
+        opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
+        send_flags: if k == 15 {
+            sys::ibv_send_flags::IBV_SEND_SIGNALED
+        } else {
+            0
+        },
+        ..Default::default()
+    })
+}
+
+/// Links the 16 requests of `wrs` in order, where they are now; returns the chain's head.
+#[inline(always)]
+fn link16(wrs: &mut [sys::ibv_send_wr; 16]) -> *mut sys::ibv_send_wr {
+    let head = wrs.as_mut_ptr();
+    for k in 0..15 {
+        // SAFETY: k + 1 < 16: both are elements of `wrs`, reached through `head` only.
+        unsafe { (*head.add(k)).next = head.add(k + 1) };
+    }
+    head
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -693,23 +707,8 @@ impl Bench {
     fn raw_prepared_chains16(&mut self) -> f64 {
         let t0 = Instant::now();
         let mut sges = [self.src; 16];
-        let sg = sges.as_mut_ptr();
-        let mut wrs: [sys::ibv_send_wr; 16] = std::array::from_fn(|k| sys::ibv_send_wr {
-            sg_list: sg.wrapping_add(k),
-            num_sge: 1,
-            opcode: sys::ibv_wr_opcode::IBV_WR_SEND,
-            send_flags: if k == 15 {
-                sys::ibv_send_flags::IBV_SEND_SIGNALED
-            } else {
-                0
-            },
-            ..Default::default()
-        });
-        let head = wrs.as_mut_ptr();
-        for k in 0..15 {
-            // SAFETY: k + 1 < 16: both are elements of `wrs`, reached through `head` only.
-            unsafe { (*head.add(k)).next = head.add(k + 1) };
-        }
+        let mut wrs = raw_chain16(&mut sges, 0);
+        let head = link16(&mut wrs);
         for _ in 0..SEND_BLOCK / 16 {
             let base = self.next() * 16;
             for k in 0..16 {
