@@ -4,7 +4,7 @@
 use super::span::{Phase, Phases};
 use super::stall::{Idle, Stall};
 use super::{qp_index, Clock, RunError, Span};
-use rdma::{CompletionQueue, Pinned, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
+use rdma::{CompletionQueue, Pinned, QueuePair, RemoteBuf, Run, SendWr, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -154,6 +154,22 @@ pub fn bw_requester(
     }
     let inline_buf = [0u8; MAX_INLINE];
     let inline = cfg.inline.then(|| &inline_buf[..size]);
+    // Every QP's requests are the same each time: a run per QP, and its send (and receive)
+    // template checked once, before the clock starts. A post then only checks for room.
+    let runs: Vec<Run<'_>> = qps.iter_mut().map(QueuePair::run).collect();
+    let mut sends = runs
+        .iter()
+        .zip(ops)
+        .map(|(run, op)| run.prepare(op.wr(size, inline)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut recvs = match recv {
+        Some(r) => runs
+            .iter()
+            .zip(r.sinks)
+            .map(|(run, &sink)| run.prepare_recv(sink, 0, size))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
     let mut wcs = [WorkCompletion::default(); 16];
     let (mut totscnt, mut totccnt) = (0u64, 0u64);
     let mut stall = Stall::new(cfg.timeout);
@@ -186,11 +202,11 @@ pub fn bw_requester(
         if let Some(r) = recv {
             for wc in r.cq.poll(&mut rwcs)? {
                 let i = qp_index(&qpns, wc)?;
-                qps[i].complete(wc)?.result()?;
+                runs[i].complete(wc)?.result()?;
                 rcnt[i] += 1;
                 totrcnt += 1;
                 if phases.is_some() || rcnt[i] + r.rx_depth <= iters {
-                    qps[i].post_recv_sink(r.sinks[i], 0, size, rcnt[i])?;
+                    recvs[i].post(rcnt[i])?;
                 }
                 received = true;
                 waiting_first = false;
@@ -204,7 +220,7 @@ pub fn bw_requester(
                     if phases.is_none() {
                         s.posted[totscnt as usize] = clock.now();
                     }
-                    qps[i].post_send(ops[i].wr(size, inline).signaled(signaled).wr_id(scnt[i]))?;
+                    sends[i].post(scnt[i], signaled)?;
                     scnt[i] += 1;
                     totscnt += 1;
                 }
@@ -233,7 +249,7 @@ pub fn bw_requester(
                 // complete on their own; one more signaled message per QP retires them.
                 for i in 0..n {
                     if !flushed[i] && scnt[i] > ccnt[i] && scnt[i] - ccnt[i] < depth {
-                        qps[i].post_send(ops[i].wr(size, inline).signaled(true).wr_id(scnt[i]))?;
+                        sends[i].post(scnt[i], true)?;
                         flushed[i] = true;
                         scnt[i] += 1;
                         totscnt += 1;
@@ -246,7 +262,7 @@ pub fn bw_requester(
         let sampling = phases.as_mut().map(|p| p.update(t) == Phase::Sample);
         for wc in got {
             let i = qp_index(&qpns, wc)?;
-            let c = qps[i].complete(wc)?;
+            let c = runs[i].complete(wc)?;
             c.result()?;
             let done = c.wr_id + 1 - ccnt[i];
             ccnt[i] = c.wr_id + 1;
