@@ -317,6 +317,22 @@ impl QueuePair {
         }
     }
 
+    /// The SGE of `offset..offset + len` of `sink`, if it is a sink of this QP and the range
+    /// fits it.
+    #[inline(always)]
+    pub(super) fn sink_sge(
+        &self,
+        sink: Sink,
+        offset: usize,
+        len: usize,
+    ) -> Result<sys::ibv_sge, Error> {
+        let Some(mr) = self.slot(sink.0, SlotKind::Sink) else {
+            return Err(self.no_slot(SlotKind::Sink, sink.0));
+        };
+        mr.sge(offset, len)
+            .ok_or_else(|| range_error(offset, len, mr.len()))
+    }
+
     #[cold]
     #[inline(never)]
     fn no_slot(&self, kind: SlotKind, i: u32) -> Error {
@@ -598,12 +614,7 @@ impl QueuePair {
                 .make_room(0, 1)
                 .map_err(|why| self.no_room(true, why))?;
         }
-        let Some(mr) = self.slot(sink.0, SlotKind::Sink) else {
-            return Err(self.no_slot(SlotKind::Sink, sink.0));
-        };
-        let Some(mut sge) = mr.sge(offset, len) else {
-            return Err(range_error(offset, len, mr.len()));
-        };
+        let mut sge = self.sink_sge(sink, offset, len)?;
         let nonce = self.rq.stage(0, wr_id, Held::Pinned(sink.0));
         let mut raw = sys::ibv_recv_wr {
             wr_id: nonce | RECV_BIT,

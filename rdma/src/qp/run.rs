@@ -24,8 +24,8 @@
 //!   method hands out a reference into the QP, and none runs caller code while it uses one.
 
 use super::batch::posted_before;
-use super::pinned::{SlotKind, RUN_OPEN};
-use super::post::{not_posted, range_error, PostError, SendWr};
+use super::pinned::RUN_OPEN;
+use super::post::{not_posted, PostError, SendWr};
 use super::ring::Held;
 use super::{Completion, QueuePair, Sink, RECV_BIT};
 #[cfg(all(test, feature = "stub-provider"))]
@@ -232,15 +232,7 @@ impl<'q> Run<'q> {
     pub fn prepare_recv(&self, sink: Sink, offset: usize, len: usize) -> Result<RecvTemplate<'_>> {
         // SAFETY: used within this call only; no caller code runs.
         let qp = unsafe { self.qp_mut() };
-        let Some(slot) = qp.slot(sink.0, SlotKind::Sink) else {
-            return Err(Error::InvalidArgument(format!(
-                "no sink {} on QP {:#x}",
-                sink.0, qp.qpn
-            )));
-        };
-        let Some(sge) = slot.sge(offset, len) else {
-            return Err(range_error(offset, len, slot.len()));
-        };
+        let sge = qp.sink_sge(sink, offset, len)?;
         mark(qp, sink.0, 1);
         Ok(RecvTemplate {
             run: self,
