@@ -49,32 +49,39 @@ pub fn send_lat(
     let mut span = LatSpan::new(cfg.span, clock.now());
     let iters = span.iters();
     let mut wcs = [WorkCompletion::default(); 1];
+    // The send and the receive, each checked once (before the clock matters) and posted
+    // again and again.
+    let run = qp.run();
+    let mut send = run.prepare(if cfg.inline {
+        SendWr::send(&inline_buf[..size])
+    } else {
+        SendWr::send(src).range(0, size)
+    })?;
+    let mut recv = run.prepare_recv(sink, 0, size)?;
+    let done = |wc: &WorkCompletion| run.complete(wc);
     let (mut scnt, mut rcnt) = (0u64, 0u64);
     while (scnt < iters || rcnt < iters) && !span.over() {
         if rcnt < iters && !(scnt < 1 && cfg.role == LatRole::Client) {
             let what = "waiting for the peer's SEND";
             let t = cfg.timeout;
-            if wait_completion(qp, recv_cq, &mut wcs, what, rcnt, t, &mut span, clock)?.is_none() {
+            if wait_completion(done, recv_cq, &mut wcs, what, rcnt, t, &mut span, clock)?.is_none()
+            {
                 break;
             }
             rcnt += 1;
             span.done(|| clock.now());
             if iters == u64::MAX || rcnt + cfg.rx_depth <= iters {
-                qp.post_recv_sink(sink, 0, size, rcnt)?;
+                recv.post(rcnt)?;
             }
         }
         if scnt < iters {
             span.posted(scnt, || clock.now());
-            let wr = if cfg.inline {
-                SendWr::send(&inline_buf[..size])
-            } else {
-                SendWr::send(src).range(0, size)
-            };
-            qp.post_send(wr.wr_id(scnt))?;
+            send.post(scnt, true)?;
             scnt += 1;
             let what = "waiting for a SEND completion";
             let t = cfg.timeout;
-            if wait_completion(qp, send_cq, &mut wcs, what, scnt, t, &mut span, clock)?.is_none() {
+            if wait_completion(done, send_cq, &mut wcs, what, scnt, t, &mut span, clock)?.is_none()
+            {
                 break;
             }
         }

@@ -7,7 +7,7 @@
 
 use super::span::LatSpan;
 use super::{Clock, RunError};
-use rdma::{Completion, CompletionQueue, QueuePair, WorkCompletion};
+use rdma::{Completion, CompletionQueue, WorkCompletion};
 use std::time::{Duration, Instant};
 
 /// Idle polls between two looks at the clock.
@@ -65,12 +65,13 @@ impl Stall {
     }
 }
 
-/// Spins until one completion arrives on `cq`, hands it to `qp` and checks its status.
-/// Returns `None` when a duration run ends while waiting; a timeout is an error naming `what`.
+/// Spins until one completion arrives on `cq`, hands it to `complete` (the QP's
+/// [`complete`](rdma::QueuePair::complete), or its run's) and checks its status. Returns `None`
+/// when a duration run ends while waiting; a timeout is an error naming `what`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn wait_completion(
-    qp: &mut QueuePair,
+    mut complete: impl FnMut(&WorkCompletion) -> rdma::Result<Completion>,
     cq: &CompletionQueue,
     wcs: &mut [WorkCompletion; 1],
     what: &'static str,
@@ -82,7 +83,7 @@ pub(crate) fn wait_completion(
     let mut stall = Stall::new(timeout);
     loop {
         if let Some(wc) = cq.poll(wcs)?.first() {
-            let c = qp.complete(wc)?;
+            let c = complete(wc)?;
             c.result()?;
             return Ok(Some(c));
         }

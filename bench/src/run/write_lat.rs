@@ -96,8 +96,16 @@ pub fn write_lat(
         }
         if ccnt < iters {
             let what = "waiting for an RDMA WRITE completion";
-            let Some(c) =
-                wait_completion(qp, cq, &mut wcs, what, ccnt, cfg.timeout, &mut span, clock)?
+            let Some(c) = wait_completion(
+                |wc| qp.complete(wc),
+                cq,
+                &mut wcs,
+                what,
+                ccnt,
+                cfg.timeout,
+                &mut span,
+                clock,
+            )?
             else {
                 break;
             };
