@@ -58,7 +58,9 @@ pub struct Run<'q> {
 /// by [`post`](Self::post). It names a pinned source, a sink (RDMA READ), inline bytes or no
 /// data; it cannot own a buffer.
 pub struct SendTemplate<'r> {
-    run: &'r Run<'r>,
+    /// The run's QP (the template borrows the run, which holds it).
+    qp: NonNull<QueuePair>,
+    _run: PhantomData<&'r Run<'r>>,
     wr: sys::ibv_send_wr,
     sge: sys::ibv_sge,
     /// The request's flags, unsignaled and signaled: each post picks one.
@@ -70,7 +72,9 @@ pub struct SendTemplate<'r> {
 /// [`post`](Self::post). The chain is allocated when it is made (and freed when it is
 /// dropped), so posting it rewrites only the requests' `wr_id`s and the last one's flags.
 pub struct SendChain<'r> {
-    run: &'r Run<'r>,
+    /// The run's QP (the template borrows the run, which holds it).
+    qp: NonNull<QueuePair>,
+    _run: PhantomData<&'r Run<'r>>,
     /// `n` requests, linked in order, each with its SGE (if it has data) at the same index
     /// of `sges`. Both arrays are `Box<[_]>`s turned into pointers, so that the links stay
     /// valid wherever the chain moves; freed on drop.
@@ -84,7 +88,9 @@ pub struct SendChain<'r> {
 /// A receive into a range of a sink, checked once by [`Run::prepare_recv`] and posted any
 /// number of times by [`post`](Self::post).
 pub struct RecvTemplate<'r> {
-    run: &'r Run<'r>,
+    /// The run's QP (the template borrows the run, which holds it).
+    qp: NonNull<QueuePair>,
+    _run: PhantomData<&'r Run<'r>>,
     wr: sys::ibv_recv_wr,
     sge: sys::ibv_sge,
 }
@@ -120,18 +126,15 @@ impl QueuePair {
 }
 
 impl<'q> Run<'q> {
-    /// The QP, mutably.
+    /// The QP, mutably (see [`qp_mut`]).
     ///
     /// # Safety
-    /// No other reference into the QP made by this run is live: the caller uses the one it
-    /// gets only within its own body, and runs no caller code meanwhile (the run is not
-    /// `Sync`, so no other thread has it).
+    /// As for [`qp_mut`].
     #[inline(always)]
     #[allow(clippy::mut_from_ref)]
     unsafe fn qp_mut(&self) -> &mut QueuePair {
-        // SAFETY: `qp` comes from the `&'q mut QueuePair` the run holds for `'q`; no other
-        // reference to it is live (the caller's contract).
-        unsafe { &mut *self.qp.as_ptr() }
+        // SAFETY: the caller's contract; `qp` is the run's.
+        unsafe { qp_mut(self.qp) }
     }
 
     /// The QP, for the stub's counters in tests.
@@ -169,7 +172,8 @@ impl<'q> Run<'q> {
             mark(qp, i, 0);
         }
         Ok(SendTemplate {
-            run: self,
+            qp: self.qp,
+            _run: PhantomData,
             flags: [
                 raw.send_flags & !flag::IBV_SEND_SIGNALED,
                 raw.send_flags | flag::IBV_SEND_SIGNALED,
@@ -217,7 +221,8 @@ impl<'q> Run<'q> {
             }
         }
         Ok(SendChain {
-            run: self,
+            qp: self.qp,
+            _run: PhantomData,
             // SAFETY: `Box::into_raw` never gives NULL.
             wrs: unsafe { NonNull::new_unchecked(wrs) },
             // SAFETY: as above.
@@ -235,7 +240,8 @@ impl<'q> Run<'q> {
         let sge = qp.sink_sge(sink, offset, len)?;
         mark(qp, sink.0, 1);
         Ok(RecvTemplate {
-            run: self,
+            qp: self.qp,
+            _run: PhantomData,
             wr: sys::ibv_recv_wr {
                 num_sge: 1,
                 ..Default::default()
@@ -253,6 +259,20 @@ impl<'q> Run<'q> {
     }
 }
 
+/// The QP of a run, mutably, from the pointer the run (or a template of it) keeps.
+///
+/// # Safety
+/// `qp` is a run's, taken from the `&'q mut QueuePair` the run holds for `'q`, and the run is
+/// live (a template borrows its run). No other reference into the QP made through the run is
+/// live: the caller uses the one it gets only within its own body, and runs no caller code
+/// meanwhile (the run and its templates are neither `Send` nor `Sync`, so no other thread has
+/// them).
+#[inline(always)]
+unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
+    // SAFETY: the caller's contract.
+    unsafe { &mut *qp.as_ptr() }
+}
+
 /// Marks pinned slot `i` of `qp` as used by a run on queue `q` (0: send, 1: receive).
 fn mark(qp: &mut QueuePair, i: u32, q: usize) {
     if let Some(slot) = qp.pinned.get_mut(i as usize) {
@@ -267,7 +287,7 @@ impl SendTemplate<'_> {
     #[inline(always)]
     pub fn post(&mut self, wr_id: u64, signaled: bool) -> Result<()> {
         // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { self.run.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         if !qp.sq.has_room_for_one() {
             qp.sq
                 .make_room(0, 1)
@@ -300,7 +320,7 @@ impl SendChain<'_> {
     #[inline(always)]
     pub fn post(&mut self, first_wr_id: u64, signal_last: bool) -> Result<(), PostError> {
         // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { self.run.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         let n = self.n;
         if !qp.sq.has_room(0, n) {
             if let Err(why) = qp.sq.make_room(0, n) {
@@ -363,7 +383,7 @@ impl RecvTemplate<'_> {
     #[inline(always)]
     pub fn post(&mut self, wr_id: u64) -> Result<()> {
         // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { self.run.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         if !qp.rq.has_room_for_one() {
             qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
         }
