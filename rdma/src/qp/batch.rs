@@ -8,7 +8,7 @@
 //! staged in their ring slots, or the QP is dropped.
 
 use super::post::{not_posted, range_error, refused, PostError, SendWr};
-use super::{QueuePair, RECV_BIT};
+use super::QueuePair;
 use crate::error::Error;
 use crate::mr::MemoryRegion;
 use crate::sys;
@@ -196,7 +196,7 @@ impl<const N: usize> RecvBatch<'_, N> {
         let nonce = self.qp.rq.stage_owned(self.len, wr_id, buf);
         self.sges[self.len].write(sge);
         self.wrs[self.len].write(sys::ibv_recv_wr {
-            wr_id: nonce | RECV_BIT,
+            wr_id: nonce,
             next: ptr::null_mut(),
             sg_list: ptr::null_mut(),
             num_sge: 1,

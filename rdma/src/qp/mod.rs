@@ -187,12 +187,15 @@ impl<'a> QpBuilder<'a> {
             state: QpState::Reset,
             caps,
             port: 1,
-            sq: Ring::new(caps.max_send_wr),
-            rq: Ring::new(if self.srq.is_some() {
-                1
-            } else {
-                caps.max_recv_wr
-            }),
+            sq: Ring::new(caps.max_send_wr, 0),
+            rq: Ring::new(
+                if self.srq.is_some() {
+                    1
+                } else {
+                    caps.max_recv_wr
+                },
+                RECV_BIT,
+            ),
             pinned: Vec::new(),
             sig_flag: sig_flag(self.sq_sig_all),
             srq: self.srq.map(|s| s.inner.clone()),
@@ -312,8 +315,8 @@ impl QueuePair {
             state: QpState::Reset,
             caps,
             port: 1,
-            sq: Ring::new(caps.max_send_wr),
-            rq: Ring::new(caps.max_recv_wr),
+            sq: Ring::new(caps.max_send_wr, 0),
+            rq: Ring::new(caps.max_recv_wr, RECV_BIT),
             pinned: Vec::new(),
             sig_flag: sig_flag(sig_all),
             srq: None,
@@ -413,9 +416,9 @@ impl QueuePair {
         } else {
             &mut self.sq
         };
-        // An SRQ's completion keeps its SRQ_BIT: no nonce of this ring has it (nonces are
-        // below 2^62), so it matches nothing here.
-        let seq = match ring.seq_of(raw_id & !RECV_BIT) {
+        // The ring's nonces carry its marks, so the `wr_id` is looked up whole: an SRQ's
+        // completion (SRQ_BIT set) matches nothing here.
+        let seq = match ring.seq_of(raw_id) {
             Some(seq) if wc.qp_num() == self.qpn => seq,
             _ => return Err(self.foreign(wc)),
         };

@@ -3,7 +3,7 @@
 
 use super::pinned::SlotKind;
 use super::ring::{Held, NoRoom, Ring};
-use super::{Pinned, QueuePair, Sink, RECV_BIT};
+use super::{Pinned, QueuePair, Sink};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
 use crate::sys;
@@ -297,7 +297,7 @@ impl QueuePair {
                 } else {
                     "ibv_post_send"
                 },
-                source: std::io::Error::other("this process used up its 2^62 work request ids"),
+                source: std::io::Error::other("this process used up its 2^61 work request ids"),
             },
         }
     }
@@ -581,7 +581,7 @@ impl QueuePair {
         };
         let nonce = self.rq.stage_owned(0, wr_id, buf);
         let mut raw = sys::ibv_recv_wr {
-            wr_id: nonce | RECV_BIT,
+            wr_id: nonce,
             next: ptr::null_mut(),
             sg_list: &mut sge,
             num_sge: 1,
@@ -617,7 +617,7 @@ impl QueuePair {
         let mut sge = self.sink_sge(sink, offset, len)?;
         let nonce = self.rq.stage(0, wr_id, Held::Pinned(sink.0));
         let mut raw = sys::ibv_recv_wr {
-            wr_id: nonce | RECV_BIT,
+            wr_id: nonce,
             next: ptr::null_mut(),
             sg_list: &mut sge,
             num_sge: 1,

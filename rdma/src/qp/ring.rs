@@ -25,10 +25,12 @@
 use crate::mr::MemoryRegion;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The next unreserved nonce. Nonces use the low 62 bits of a `wr_id` (the top two are the
-/// crate's receive/SRQ marks); 0 is never handed out.
+/// The next unreserved nonce. Nonces are below 2^61, so they use the low 61 bits of a `wr_id`
+/// (the top two are the crate's receive/SRQ marks, and bit 61 is left clear so that a `wr_id`
+/// with a mark its ring does not give never comes within a block of one of its nonces: see
+/// [`Ring::seq_of`]); 0 is never handed out.
 static NEXT_NONCE: AtomicU64 = AtomicU64::new(1);
-const NONCE_LIMIT: u64 = 1 << 62;
+const NONCE_LIMIT: u64 = 1 << 61;
 
 /// A block of nonces: the nonce of the request with sequence number `seq`, and of the
 /// `block_len - 1` ones after it.
@@ -38,17 +40,8 @@ struct Block {
     seq: u64,
 }
 
-/// No block: nothing [`Ring::seq_of`] is given maps into it. It is given `wr_id`s without the
-/// receive mark (bit 63), so below `2^63`, where this block starts (and it is far shorter
-/// than `2^63`). Even an SRQ's `wr_id` (bit 62 set) matches no block: real blocks end at or
-/// below `NONCE_LIMIT` (2^62).
-const NO_BLOCK: Block = Block {
-    nonce: 1 << 63,
-    seq: 0,
-};
-
-/// Reserves `len` fresh nonces; `None` once the nonce space is exhausted (2^62 nonces: at a
-/// billion posts a second, 146 years of one process). It neither panics nor allocates, so it
+/// Reserves `len` fresh nonces; `None` once the nonce space is exhausted (2^61 nonces: at a
+/// billion posts a second, 73 years of one process). It neither panics nor allocates, so it
 /// may be called while a request's buffer is held in registers.
 pub(crate) fn try_reserve(len: u64) -> Option<u64> {
     let base = NEXT_NONCE.fetch_add(len, Ordering::Relaxed);
@@ -106,7 +99,7 @@ pub(crate) enum NoRoom {
     Closed,
     /// `cap` requests are outstanding or staged.
     Full,
-    /// The process used up its 2^62 work request nonces.
+    /// The process used up its 2^61 work request nonces.
     Exhausted,
 }
 
@@ -148,25 +141,38 @@ pub(crate) struct Ring {
     /// its nonce.
     to_nonce: u64,
     prev: Block,
+    /// The marks of this queue's `wr_id`s (the receive mark for a receive queue, none for a
+    /// send queue), which its blocks' nonces carry: a nonce handed out is the whole `wr_id`,
+    /// and a completion's `wr_id` is looked up as it is, unmasked.
+    tag: u64,
 }
 
 impl Ring {
-    pub(crate) fn new(cap: u32) -> Self {
+    /// A ring for `cap` requests whose `wr_id`s carry the marks `tag` (0, or the receive
+    /// mark, bit 63).
+    pub(crate) fn new(cap: u32, tag: u64) -> Self {
+        debug_assert!(
+            tag & (NONCE_LIMIT * 2 - 1) == 0,
+            "a tag is marks above the nonces"
+        );
         let cap = cap.max(1);
         let len = (cap as usize).next_power_of_two();
         let block_len = (len as u64).max(64) * 16;
-        let nonce = reserve(block_len);
+        let nonce = reserve(block_len) | tag;
+        let cur = Block {
+            nonce,
+            seq: FIRST_SEQ,
+        };
         Ring {
             mask: len as u64 - 1,
             cap,
             block_len,
-            cur: Block {
-                nonce,
-                seq: FIRST_SEQ,
-            },
+            cur,
             cur_limit: FIRST_SEQ + block_len - cap as u64,
             to_nonce: nonce.wrapping_sub(FIRST_SEQ),
-            prev: NO_BLOCK,
+            // No earlier block: the current one stands in for it, and maps as it does.
+            prev: cur,
+            tag,
             slots: vec![EMPTY; len].into_boxed_slice(),
             bufs: (0..len).map(|_| None).collect(),
             head: FIRST_SEQ,
@@ -383,7 +389,7 @@ impl Ring {
     /// the previous one, which holds every outstanding request: the block before it ended at
     /// least `block_len - cap` sequence numbers before the head, further back than the tail.
     fn next_block(&mut self) -> Result<(), NoRoom> {
-        let nonce = try_reserve(self.block_len).ok_or(NoRoom::Exhausted)?;
+        let nonce = try_reserve(self.block_len).ok_or(NoRoom::Exhausted)? | self.tag;
         self.prev = self.cur;
         self.cur = Block {
             nonce,
@@ -395,9 +401,11 @@ impl Ring {
         Ok(())
     }
 
-    /// The outstanding sequence number a completion's nonce stands for, if it is one of this
-    /// ring's outstanding requests. `nonce` is a `wr_id` without its receive mark (below
-    /// 2^63); one with the SRQ mark (bit 62) never matches.
+    /// The outstanding sequence number a completion's `wr_id` stands for, if it is one of
+    /// this ring's outstanding requests. The `wr_id` is taken whole, marks and all: the
+    /// ring's nonces carry its marks. One whose marks differ never matches: it differs from
+    /// each nonce of the ring by at least `2^62 - 2^61` (nonces are below 2^61), far more
+    /// than a block.
     #[inline(always)]
     pub(crate) fn seq_of(&self, nonce: u64) -> Option<u64> {
         let d = nonce.wrapping_sub(self.cur.nonce);
@@ -495,7 +503,7 @@ mod tests {
 
     /// An open ring of `cap`.
     fn open(cap: u32) -> Ring {
-        let mut r = Ring::new(cap);
+        let mut r = Ring::new(cap, 0);
         r.set_open(true);
         r
     }
@@ -523,7 +531,7 @@ mod tests {
 
     #[test]
     fn stage_commit_retire_in_order() {
-        let mut r = Ring::new(4);
+        let mut r = Ring::new(4, 0);
         assert!(!r.has_room(0, 1), "a new ring is closed");
         assert_eq!(r.make_room(0, 1), Err(NoRoom::Closed));
         r.set_open(true);
@@ -612,6 +620,40 @@ mod tests {
             assert_eq!(a.seq_of(last), None);
             a.retire_through(s2);
             last = n2;
+        }
+    }
+
+    #[test]
+    fn a_tagged_ring_hands_out_and_takes_only_its_marks() {
+        const RECV: u64 = 1 << 63;
+        const SRQ: u64 = 1 << 62;
+        let mut rq = Ring::new(4, RECV);
+        rq.set_open(true);
+        let mut sq = open(4);
+        let n = stage(&mut rq, 0, 5);
+        rq.commit(1);
+        let m = stage(&mut sq, 0, 6);
+        sq.commit(1);
+        assert_eq!(
+            n & (RECV | SRQ),
+            RECV,
+            "a receive nonce carries the receive mark"
+        );
+        assert_eq!(m & (RECV | SRQ), 0, "a send nonce carries none");
+        // The same nonce with its mark taken off, another added, or the other queue's: none
+        // is this receive.
+        for bad in [n & !RECV, n | SRQ, m, m | RECV, m | RECV | SRQ] {
+            assert_eq!(rq.seq_of(bad), None, "{bad:#x}");
+        }
+        for bad in [n, n & !RECV, m | SRQ] {
+            assert_eq!(sq.seq_of(bad), None, "{bad:#x}");
+        }
+        // Across blocks too: the new block's nonces carry the mark.
+        for i in 0..rq.block_len * 2 {
+            let n = stage(&mut rq, 0, i);
+            rq.commit(1);
+            assert_eq!(n & (RECV | SRQ), RECV);
+            assert_eq!(rq.retire_through(rq.seq_of(n).expect("outstanding")).0, i);
         }
     }
 

@@ -27,7 +27,7 @@ use super::batch::posted_before;
 use super::pinned::RUN_OPEN;
 use super::post::{not_posted, PostError, SendWr};
 use super::ring::Held;
-use super::{Completion, QueuePair, Sink, RECV_BIT};
+use super::{Completion, QueuePair, Sink};
 #[cfg(all(test, feature = "stub-provider"))]
 use super::{Pinned, QpState};
 use crate::completion::WorkCompletion;
@@ -387,7 +387,7 @@ impl RecvTemplate<'_> {
         if !qp.rq.has_room_for_one() {
             qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
         }
-        self.wr.wr_id = qp.rq.stage_run(wr_id) | RECV_BIT;
+        self.wr.wr_id = qp.rq.stage_run(wr_id);
         self.wr.sg_list = &mut self.sge;
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; the SGE describes a range of a sink of this QP (the one the
