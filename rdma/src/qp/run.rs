@@ -19,9 +19,10 @@
 //!   has completed. A run that is leaked (`mem::forget`) never ends: its slots stay marked,
 //!   and cannot be taken back.
 //! - Templates never own a buffer, so a run's requests hand none back.
-//! - Templates post through a shared borrow of the run (so that several can be used at
-//!   once), which reaches the QP through a pointer: the run is neither `Sync` nor `Send`, no
-//!   method hands out a reference into the QP, and none runs caller code while it uses one.
+//! - Templates borrow the run shared (so that several can be used at once) and keep the
+//!   run's pointer to the QP, through which they post: the run and its templates are neither
+//!   `Sync` nor `Send`, no method hands out a reference into the QP, and none runs caller
+//!   code while it uses one.
 
 use super::batch::posted_before;
 use super::pinned::RUN_OPEN;
@@ -72,7 +73,7 @@ pub struct SendTemplate<'r> {
 /// [`post`](Self::post). The chain is allocated when it is made (and freed when it is
 /// dropped), so posting it rewrites only the requests' `wr_id`s and the last one's flags.
 pub struct SendChain<'r> {
-    /// The run's QP (the template borrows the run, which holds it).
+    /// The run's QP (the chain borrows the run, which holds it).
     qp: NonNull<QueuePair>,
     _run: PhantomData<&'r Run<'r>>,
     /// `n` requests, linked in order, each with its SGE (if it has data) at the same index
