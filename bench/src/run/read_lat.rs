@@ -35,12 +35,12 @@ pub fn read_lat(
     // One READ, checked once (before the clock matters) and posted again and again.
     let run = qp.run();
     let mut read = run.prepare(SendWr::read_to_sink(sink, remote).range(0, cfg.size as usize))?;
+    let done = |wc: &WorkCompletion| run.complete(wc);
     let mut i = 0u64;
     while i < span.iters() && !span.over() {
         span.posted(i, || clock.now());
         read.post(i, true)?;
         let what = "waiting for an RDMA READ completion";
-        let done = |wc: &WorkCompletion| run.complete(wc);
         if wait_completion(done, cq, &mut wcs, what, i, cfg.timeout, &mut span, clock)?.is_none() {
             break;
         }
