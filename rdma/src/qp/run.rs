@@ -127,17 +127,6 @@ impl QueuePair {
 }
 
 impl<'q> Run<'q> {
-    /// The QP, mutably (see [`qp_mut`]).
-    ///
-    /// # Safety
-    /// As for [`qp_mut`].
-    #[inline(always)]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn qp_mut(&self) -> &mut QueuePair {
-        // SAFETY: the caller's contract; `qp` is the run's.
-        unsafe { qp_mut(self.qp) }
-    }
-
     /// The QP, for the stub's counters in tests.
     #[cfg(all(test, feature = "stub-provider"))]
     fn qp_ref(&self) -> &QueuePair {
@@ -149,14 +138,14 @@ impl<'q> Run<'q> {
     #[inline]
     pub fn send_outstanding(&self) -> u64 {
         // SAFETY: used within this call only; no caller code runs.
-        unsafe { self.qp_mut() }.sq.outstanding()
+        unsafe { qp_mut(self.qp) }.sq.outstanding()
     }
 
     /// Receives outstanding on the QP (of the run or from before it).
     #[inline]
     pub fn recv_outstanding(&self) -> u64 {
         // SAFETY: as in `send_outstanding`.
-        unsafe { self.qp_mut() }.rq.outstanding()
+        unsafe { qp_mut(self.qp) }.rq.outstanding()
     }
 
     /// Checks `wr` once and makes a template of it, posted by [`SendTemplate::post`]. Its
@@ -165,7 +154,7 @@ impl<'q> Run<'q> {
     /// [`QueuePair::post_send`] would refuse but a full or closed queue.
     pub fn prepare<'r>(&'r self, wr: SendWr<'r>) -> Result<SendTemplate<'r>, PostError> {
         // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { self.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         let mut raw = sys::ibv_send_wr::default();
         let mut held = Held::Nothing;
         let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
@@ -194,7 +183,7 @@ impl<'q> Run<'q> {
     ) -> Result<SendChain<'r>, PostError> {
         let one = self.prepare(wr)?;
         // SAFETY: used within this call only; no caller code runs.
-        let depth = unsafe { self.qp_mut() }.sq.cap() as usize;
+        let depth = unsafe { qp_mut(self.qp) }.sq.cap() as usize;
         if n == 0 || n > depth {
             return Err(PostError::new(
                 Error::InvalidArgument(format!(
@@ -237,7 +226,7 @@ impl<'q> Run<'q> {
     /// it, posted by [`RecvTemplate::post`].
     pub fn prepare_recv(&self, sink: Sink, offset: usize, len: usize) -> Result<RecvTemplate<'_>> {
         // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { self.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         let sge = qp.sink_sge(sink, offset, len)?;
         mark(qp, sink.0, 1);
         Ok(RecvTemplate {
@@ -256,7 +245,7 @@ impl<'q> Run<'q> {
     #[inline(always)]
     pub fn complete(&self, wc: &WorkCompletion) -> Result<Completion> {
         // SAFETY: used within this call only; no caller code runs.
-        unsafe { self.qp_mut() }.complete(wc)
+        unsafe { qp_mut(self.qp) }.complete(wc)
     }
 }
 
@@ -407,7 +396,7 @@ impl Drop for Run<'_> {
     /// Ends the run: records, in the slots its templates use, where its requests end.
     fn drop(&mut self) {
         // SAFETY: no template is left (they borrow the run); used within this call only.
-        let qp = unsafe { self.qp_mut() };
+        let qp = unsafe { qp_mut(self.qp) };
         let heads = [qp.sq.head(), qp.rq.head()];
         for slot in &mut qp.pinned {
             for (until, head) in slot.run_until.iter_mut().zip(heads) {
@@ -423,7 +412,7 @@ impl fmt::Debug for Run<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // SAFETY: used within this call only (the values are copied out before formatting).
         let (qpn, sends, recvs) = {
-            let qp = unsafe { self.qp_mut() };
+            let qp = unsafe { qp_mut(self.qp) };
             (
                 qp.qpn,
                 qp.sq.head() - self.start[0],
