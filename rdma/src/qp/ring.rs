@@ -88,16 +88,6 @@ const EMPTY: Entry = Entry {
     held: Held::Nothing,
 };
 
-/// The entry of request `k` of a run's chain whose first request has the caller's `wr_id`
-/// `first_wr_id`.
-#[inline(always)]
-fn run_entry(first_wr_id: u64, k: usize) -> Entry {
-    Entry {
-        user_wr_id: first_wr_id.wrapping_add(k as u64),
-        held: Held::Nothing,
-    }
-}
-
 /// Sequence numbers start at 1, so a zeroed `wr_id` never matches (and 0 can mean "never" to
 /// the QP's pinned table).
 const FIRST_SEQ: u64 = 1;
@@ -348,32 +338,41 @@ impl Ring {
     }
 
     /// Stages `n` requests of a run from the head, as [`stage_run`](Self::stage_run) does,
-    /// with the caller's `wr_id`s `first_wr_id..`. Returns the first one's nonce: request `k`
-    /// has that nonce plus `k`. The caller checked [`has_room`](Self::has_room)`(0, n)` (or
-    /// made room), so `n` is at most the ring's capacity and every nonce is in the current
-    /// block.
+    /// with the caller's `wr_id`s `first_wr_id..`; hands each one's offset and nonce to `f`.
+    /// The caller checked [`has_room`](Self::has_room)`(0, n)` (or made room), so `n` is at
+    /// most the ring's capacity.
     #[inline(always)]
-    pub(crate) fn stage_run_n(&mut self, n: usize, first_wr_id: u64) -> u64 {
-        let head = self.head;
+    pub(crate) fn stage_run_n(
+        &mut self,
+        n: usize,
+        first_wr_id: u64,
+        mut f: impl FnMut(usize, u64),
+    ) {
+        // The fields are read once: the stores below go through pointers the compiler cannot
+        // tell apart from the ring's own fields, and would make it read them again each time.
+        let (head, to_nonce) = (self.head, self.to_nonce);
         debug_assert!(head >= self.cur.seq && head + n as u64 <= self.cur_end());
-        let len = self.slots.len();
-        debug_assert!(n <= len);
         let first_slot = (head & self.mask) as usize;
         // In slot order: up to the end of the array, then from its start (a ring holds at
         // most `mask + 1` requests, so no slot is written twice).
-        let before_wrap = n.min(len - first_slot);
-        let slots = self.slots.as_mut_ptr();
-        for k in 0..before_wrap {
-            // SAFETY: `first_slot + k < first_slot + before_wrap <= len`.
-            unsafe { slots.add(first_slot + k).write(run_entry(first_wr_id, k)) };
+        let before_wrap = n.min(self.slots.len() - first_slot);
+        let (wrapped, first) = self.slots.split_at_mut(first_slot);
+        let nonce = head.wrapping_add(to_nonce);
+        for (k, entry) in first[..before_wrap].iter_mut().enumerate() {
+            *entry = Entry {
+                user_wr_id: first_wr_id.wrapping_add(k as u64),
+                held: Held::Nothing,
+            };
+            f(k, nonce.wrapping_add(k as u64));
         }
-        for k in before_wrap..n {
-            // SAFETY: `k - before_wrap < n - before_wrap <= first_slot < len` (`n <= len`,
-            // checked by the caller's `has_room`, and `before_wrap < n` means it is
-            // `len - first_slot`).
-            unsafe { slots.add(k - before_wrap).write(run_entry(first_wr_id, k)) };
+        for (j, entry) in wrapped[..n - before_wrap].iter_mut().enumerate() {
+            let k = before_wrap + j;
+            *entry = Entry {
+                user_wr_id: first_wr_id.wrapping_add(k as u64),
+                held: Held::Nothing,
+            };
+            f(k, nonce.wrapping_add(k as u64));
         }
-        self.nonce_of(head)
     }
 
     /// The nonce of sequence number `seq`, which is being staged: `has_room` held or
@@ -707,14 +706,16 @@ mod tests {
         // Head at slot 6 of 8: five requests take slots 6, 7, 0, 1, 2.
         advance_to(&mut r, 14);
         assert!(r.has_room(0, 5));
-        let first = r.stage_run_n(5, 100);
+        let mut got = Vec::new();
+        r.stage_run_n(5, 100, |k, nonce| got.push((k, nonce)));
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        assert!(got.windows(2).all(|w| w[1].1 == w[0].1 + 1));
         r.commit(5);
-        for k in 0..5 {
-            let nonce = first + k;
+        for (k, nonce) in got {
             let seq = r.seq_of(nonce).expect("outstanding");
-            assert_eq!(seq, 14 + k);
+            assert_eq!(seq, 14 + k as u64);
             let (id, buf) = r.retire_through(seq);
-            assert_eq!(id, 100 + k);
+            assert_eq!(id, 100 + k as u64);
             assert!(buf.is_none());
         }
         assert_eq!(r.outstanding(), 0);

@@ -318,12 +318,11 @@ impl SendChain<'_> {
             }
         }
         let wrs = self.wrs.as_ptr();
-        let nonce = qp.sq.stage_run_n(n, first_wr_id);
-        for k in 0..n {
+        qp.sq.stage_run_n(n, first_wr_id, |k, nonce| {
             // SAFETY: `k < n`: a request of the chain's allocation, which only this chain
             // refers to.
-            unsafe { (*wrs.add(k)).wr_id = nonce.wrapping_add(k as u64) };
-        }
+            unsafe { (*wrs.add(k)).wr_id = nonce };
+        });
         // SAFETY: `n >= 1` (`prepare_chain`): the last request of the allocation.
         unsafe { (*wrs.add(n - 1)).send_flags = self.flags[signal_last as usize] };
         let mut bad = ptr::null_mut();
