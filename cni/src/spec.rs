@@ -1,5 +1,6 @@
-//! The CNI protocol, spec 1.0.0 and 1.1.0 (and the 0.3.x/0.4.0 configs runtimes still send):
-//! the command and its environment, the versions, results and the error object.
+//! The CNI protocol, spec 1.0.0 and 1.1.0, and the older versions runtimes still send (0.4.0,
+//! 0.3.x, and 0.1.0/0.2.0 with their `ip4`/`ip6` results): the command and its environment, the
+//! versions, results and the error object.
 //!
 //! A plugin reads the network config on stdin and `CNI_*` variables, prints a result (ADD),
 //! nothing (DEL, CHECK, STATUS, GC) or a version object (VERSION) on stdout, and on failure

@@ -212,6 +212,26 @@ mod tests {
     }
 
     #[test]
+    fn a_0_2_0_answer_is_read_as_libcni_converts_it() {
+        // host-local's answer to a config without cniVersion (0.1.0) or with 0.2.0.
+        let d = tempfile::tempdir().unwrap();
+        let exe = script(
+            d.path(),
+            "old-ipam",
+            r#"cat >/dev/null; echo '{"cniVersion":"0.2.0","ip4":{"ip":"10.55.206.2/26","gateway":"10.55.206.1","routes":[{"dst":"0.0.0.0/0"}]},"dns":{}}'"#,
+        );
+        let r = add(
+            &exe,
+            &env(vec![]),
+            br#"{"name":"n","ipam":{"type":"old-ipam"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.ips[0].address.to_string(), "10.55.206.2/26");
+        assert_eq!(r.ips[0].gateway, Some("10.55.206.1".parse().unwrap()));
+        assert_eq!(r.routes[0].dst.to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
     fn the_config_version_is_lowered_to_what_the_plugin_speaks() {
         let d = tempfile::tempdir().unwrap();
         let old = script(

@@ -3,8 +3,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// The versions this plugin speaks, oldest first (what VERSION prints).
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
+/// The versions this plugin speaks, oldest first (what VERSION prints): all that libcni knows,
+/// as the Go plugin declares (`version.All`).
+pub const SUPPORTED_VERSIONS: &[&str] = &[
+    "0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0",
+];
 
 /// A `cniVersion`, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,11 +27,15 @@ pub enum VersionError {
     #[error("cniVersion {0:?} is not a version like 1.0.0")]
     Format(String),
     /// Well formed but not supported.
-    #[error("cniVersion {0} is not supported (supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)")]
+    #[error("cniVersion {0} is not supported (supported: {list})", list = SUPPORTED_VERSIONS.join(", "))]
     Unsupported(String),
 }
 
 impl Version {
+    /// 0.1.0: what a config without `cniVersion` means (libcni's `DecodeVersion`).
+    pub const V0_1_0: Version = Version::new(0, 1, 0);
+    /// 0.3.0: results with `interfaces` and `ips` (before it: `ip4`/`ip6`).
+    pub const V0_3_0: Version = Version::new(0, 3, 0);
     /// 0.4.0: the first with CHECK.
     pub const V0_4_0: Version = Version::new(0, 4, 0);
     /// 1.0.0: results without `ips[].version`.
@@ -97,10 +104,20 @@ mod tests {
     }
 
     #[test]
+    fn the_legacy_versions_are_supported() {
+        assert_eq!(Version::supported("0.1.0"), Ok(Version::V0_1_0));
+        assert!(Version::supported("0.2.0").unwrap() < Version::V0_3_0);
+        assert_eq!(SUPPORTED_VERSIONS.len(), 7);
+    }
+
+    #[test]
     fn unsupported_and_malformed_are_told_apart() {
-        assert_eq!(
-            Version::supported("0.2.0"),
-            Err(VersionError::Unsupported("0.2.0".into()))
+        let e = Version::supported("0.5.0").unwrap_err();
+        assert_eq!(e, VersionError::Unsupported("0.5.0".into()));
+        assert!(
+            e.to_string()
+                .contains("0.1.0, 0.2.0, 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0"),
+            "{e}"
         );
         assert_eq!(
             Version::supported("2.0.0"),
