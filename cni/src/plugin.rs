@@ -17,6 +17,7 @@ mod undo;
 use crate::config::{NetConf, FALLBACK_VERSION};
 use crate::spec::{Code, Command, Env, Error, Version, SUPPORTED_VERSIONS};
 use crate::sysfs::SysRoot;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -57,27 +58,66 @@ impl Context {
     }
 }
 
-/// The `cniVersion` an error should carry: the config's if it has a readable one.
+/// The `cniVersion` an error should carry: the config's if it has a supported one, `0.1.0` for
+/// a JSON object without one (what libcni reads it as), else [`FALLBACK_VERSION`].
 pub fn error_version(stdin: &[u8]) -> String {
-    serde_json::from_slice::<serde_json::Value>(stdin)
-        .ok()
-        .and_then(|v| v.get("cniVersion")?.as_str().map(str::to_owned))
-        .filter(|v| Version::supported(v).is_ok())
-        .unwrap_or_else(|| FALLBACK_VERSION.to_owned())
+    let Ok(serde_json::Value::Object(conf)) = serde_json::from_slice(stdin) else {
+        return FALLBACK_VERSION.to_owned();
+    };
+    match conf.get("cniVersion") {
+        None | Some(serde_json::Value::Null) => Version::V0_1_0.to_string(),
+        Some(serde_json::Value::String(v)) if v.is_empty() => Version::V0_1_0.to_string(),
+        Some(serde_json::Value::String(v)) if Version::supported(v).is_ok() => v.clone(),
+        Some(_) => FALLBACK_VERSION.to_owned(),
+    }
 }
 
 /// Runs one command. `Ok(text)` is printed on stdout (possibly empty); `Err` is printed as the
-/// CNI error object and the process exits 1.
+/// CNI error object and the process exits 1. Notes for the log go to stderr.
 pub fn run(ctx: &Context, env: &Env, stdin: &[u8]) -> Result<String, Error> {
-    if env.command == Command::Version {
-        return Ok(version_json(stdin));
-    }
-    let conf = NetConf::parse(stdin)?;
-    let version = conf.version()?;
+    run_with_log(ctx, env, stdin, &mut |line| {
+        // The log is best effort: a closed stderr must not change the command's outcome.
+        let _ = writeln!(std::io::stderr(), "{line}");
+    })
+}
+
+/// [`run`], handing each note for the log (one line, e.g. the config DEL ignored) to `log`.
+///
+/// DEL never needs the config: it undoes what the saved state of (`CNI_CONTAINERID`,
+/// `CNI_IFNAME`) records, and without one there is nothing to do. A config that does not parse
+/// (one ADD refused, so that nothing was attached) is only noted, so the runtime's DEL after
+/// the failed ADD succeeds.
+pub fn run_with_log(
+    ctx: &Context,
+    env: &Env,
+    stdin: &[u8],
+    log: &mut dyn FnMut(&str),
+) -> Result<String, Error> {
     match env.command {
-        Command::Add => add::add(ctx, env, &conf, stdin),
-        Command::Del => del::del(ctx, env, &conf).map(|()| String::new()),
+        Command::Version => Ok(version_json(stdin)),
+        Command::Del => {
+            if let Err(e) = NetConf::parse(stdin) {
+                let why = e.msg.strip_prefix("network config: ").unwrap_or(&e.msg);
+                log(&format!(
+                    "ib-sriov: DEL: ignoring the network config: {why}"
+                ));
+            }
+            del::del(ctx, env).map(|()| String::new())
+        }
+        Command::Add => {
+            let (conf, version) = parsed(stdin)?;
+            if version < Version::V0_3_0 && conf.ipam_type().is_none() {
+                return Err(Error::new(
+                    Code::InvalidConfig,
+                    format!(
+                        "cniVersion {version} results carry only IP addresses and the config has no ipam: add an ipam section or use cniVersion 0.3.0 or later"
+                    ),
+                ));
+            }
+            add::add(ctx, env, &conf, stdin)
+        }
         Command::Check => {
+            let (conf, version) = parsed(stdin)?;
             if version < Version::V0_4_0 {
                 return Err(Error::new(
                     Code::IncompatibleVersion,
@@ -86,17 +126,32 @@ pub fn run(ctx: &Context, env: &Env, stdin: &[u8]) -> Result<String, Error> {
             }
             check::check(ctx, env, &conf).map(|()| String::new())
         }
-        Command::Status | Command::Gc if version < Version::V1_1_0 => Err(Error::new(
-            Code::IncompatibleVersion,
-            format!(
-                "{} needs cniVersion 1.1.0, the config says {version}",
-                env.command
-            ),
-        )),
-        Command::Status => gc::status(ctx, &conf).map(|()| String::new()),
-        Command::Gc => gc::gc(ctx, env, &conf, stdin).map(|()| String::new()),
-        Command::Version => Ok(version_json(stdin)),
+        Command::Status | Command::Gc => {
+            let (conf, version) = parsed(stdin)?;
+            if version < Version::V1_1_0 {
+                return Err(Error::new(
+                    Code::IncompatibleVersion,
+                    format!(
+                        "{} needs cniVersion 1.1.0, the config says {version}",
+                        env.command
+                    ),
+                ));
+            }
+            if env.command == Command::Status {
+                gc::status(ctx, &conf)
+            } else {
+                gc::gc(ctx, env, &conf, stdin)
+            }
+            .map(|()| String::new())
+        }
     }
+}
+
+/// The config and its checked version.
+fn parsed(stdin: &[u8]) -> Result<(NetConf, Version), Error> {
+    let conf = NetConf::parse(stdin)?;
+    let version = conf.version()?;
+    Ok((conf, version))
 }
 
 /// VERSION's answer: the versions this plugin speaks.

@@ -8,12 +8,12 @@ use super::lock::Lock;
 use super::state::State;
 use super::undo::{undo_all, Scope};
 use super::{fail, Context};
-use crate::config::NetConf;
 use crate::netns::NetNs;
 use crate::spec::{Code, Env, Error};
 
-/// Runs DEL.
-pub fn del(ctx: &Context, env: &Env, _conf: &NetConf) -> Result<(), Error> {
+/// Runs DEL from the saved state alone: the network config is not needed (the state keeps the
+/// one ADD got, for IPAM DEL), so a config that never produced an attachment cannot fail DEL.
+pub fn del(ctx: &Context, env: &Env) -> Result<(), Error> {
     let Some(mut state) = State::load(&ctx.state_dir, &env.container_id, &env.ifname)? else {
         return Ok(());
     };

@@ -43,6 +43,8 @@ fn version_lists_the_supported_versions() {
         v["supportedVersions"],
         serde_json::json!(SUPPORTED_VERSIONS)
     );
+    assert_eq!(v["supportedVersions"][0], "0.1.0");
+    assert_eq!(v["supportedVersions"][1], "0.2.0");
     let out = run(&ctx(d.path()), &env(Command::Version), b"").unwrap();
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["cniVersion"], FALLBACK_VERSION);
@@ -123,9 +125,119 @@ fn status_and_gc_with_nothing_to_do() {
 #[test]
 fn error_version_falls_back_when_the_config_has_none() {
     assert_eq!(error_version(br#"{"cniVersion":"0.3.1"}"#), "0.3.1");
-    assert_eq!(
-        error_version(br#"{"cniVersion":"9.9.9"}"#),
-        FALLBACK_VERSION
-    );
-    assert_eq!(error_version(b"garbage"), FALLBACK_VERSION);
+    for unreadable in [
+        &br#"{"cniVersion":"9.9.9"}"#[..],
+        br#"{"cniVersion":1}"#,
+        b"garbage",
+        b"",
+        b"null",
+        b"[]",
+    ] {
+        assert_eq!(error_version(unreadable), FALLBACK_VERSION);
+    }
+    // libcni reads an object without a version as 0.1.0.
+    for none in [
+        &b"{}"[..],
+        br#"{"cniVersion":""}"#,
+        br#"{"cniVersion":null}"#,
+    ] {
+        assert_eq!(error_version(none), "0.1.0");
+    }
+}
+
+/// Configs ADD refuses while decoding them: each must leave DEL free to succeed.
+const UNPARSEABLE: &[&[u8]] = &[
+    b"",
+    b"null",
+    b"{\"cniVersion\":\"1.0.0\",\"name\":\"\xff\"}",
+    b"\xfe\xff",
+    b"{",
+    b"[]",
+    br#"{"cniVersion":1}"#,
+    br#"{"cniVersion":"9.9.9"}"#,
+    br#"{"cniVersion":"1.0.0","validation":{"mode":"sometimes"}}"#,
+    br#"{"cniVersion":"1.0.0","link_state":"up"}"#,
+    br#"{"cniVersion":"1.0.0","runtimeConfig":{"infinibandGUID":"02-00-00-00-00-00-00-05"}}"#,
+    br#"{"cniVersion":"1.0.0","pkey":"0x0"}"#,
+    br#"{"cniVersion":"1.0.0","rdmaIsolation":"true"}"#,
+];
+
+fn del_logged(ctx: &Context, conf: &[u8]) -> (Result<String, Error>, Vec<String>) {
+    let mut lines = Vec::new();
+    let r = run_with_log(ctx, &env(Command::Del), conf, &mut |l| {
+        lines.push(l.to_owned())
+    });
+    (r, lines)
+}
+
+#[test]
+fn del_needs_no_config_and_notes_one_that_does_not_parse() {
+    let d = tempfile::tempdir().unwrap();
+    let ctx = ctx(d.path());
+    for conf in UNPARSEABLE {
+        let text = String::from_utf8_lossy(conf);
+        assert!(
+            run(&ctx, &env(Command::Add), conf).is_err(),
+            "ADD accepts {text}"
+        );
+        let (r, lines) = del_logged(&ctx, conf);
+        assert_eq!(r, Ok(String::new()), "{text}");
+        assert_eq!(lines.len(), 1, "{text}: {lines:?}");
+        assert!(
+            lines[0].starts_with("ib-sriov: DEL: ignoring the network config: ")
+                && !lines[0].contains('\n'),
+            "{}",
+            lines[0]
+        );
+    }
+    let (r, lines) = del_logged(&ctx, br#"{"cniVersion":"1.0.0","name":"n"}"#);
+    assert_eq!((r, lines), (Ok(String::new()), vec![]));
+    assert!(!d.path().join("state").exists() && !d.path().join("lock").exists());
+}
+
+#[test]
+fn del_undoes_a_saved_attachment_whatever_the_config_says() {
+    let d = tempfile::tempdir().unwrap();
+    let ctx = ctx(d.path());
+    for conf in UNPARSEABLE {
+        let saved = state::State {
+            version: state::STATE_VERSION,
+            network: "ib-net".into(),
+            container_id: "c1".into(),
+            ifname: "net1".into(),
+            netns: "/nonexistent/netns".into(),
+            pci: "0000:03:00.2".parse().unwrap(),
+            rdma_device: None,
+            config: r#"{"cniVersion":"1.0.0","name":"ib-net"}"#.into(),
+            steps: vec![],
+            result: Default::default(),
+        };
+        let file = saved.save(&ctx.state_dir).unwrap();
+        let (r, _) = del_logged(&ctx, conf);
+        assert_eq!(r, Ok(String::new()), "{}", String::from_utf8_lossy(conf));
+        assert!(!file.exists(), "the state of c1/net1 is left");
+    }
+}
+
+#[test]
+fn configs_without_a_version_are_0_1_0_and_need_ipam_for_add() {
+    let d = tempfile::tempdir().unwrap();
+    let ctx = ctx(d.path());
+    for conf in [
+        &br#"{"name":"n","deviceID":"0000:03:00.2"}"#[..],
+        br#"{"cniVersion":"0.2.0","name":"n","deviceID":"0000:03:00.2"}"#,
+    ] {
+        let e = run(&ctx, &env(Command::Add), conf).unwrap_err();
+        assert_eq!(e.code, Code::InvalidConfig, "{}", e.msg);
+        assert!(e.msg.contains("ipam"), "{}", e.msg);
+    }
+    // With IPAM, ADD gets past the config (to the missing namespace).
+    let conf = br#"{"name":"n","deviceID":"0000:03:00.2","ipam":{"type":"host-local"}}"#;
+    let e = run(&ctx, &env(Command::Add), conf).unwrap_err();
+    assert_eq!(e.code, Code::Netns, "{}", e.msg);
+    let (code, msg) = err(d.path(), Command::Check, r#"{"name":"n"}"#);
+    assert_eq!(code, 1);
+    assert!(msg.contains("says 0.1.0"), "{msg}");
+    assert_eq!(err(d.path(), Command::Status, "{}").0, 1);
+    assert!(!d.path().join("state").exists());
 }
