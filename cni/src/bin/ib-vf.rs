@@ -3,6 +3,11 @@
 //! `IFLA_VF_IB_PORT_GUID`, `IFLA_VF_LINK_STATE`) — what OpenStack's `ib_hostdev` needed the
 //! proprietary `ebrctl` for. Same code as the `ib-sriov` CNI plugin.
 
+#[path = "shared/args.rs"]
+mod args;
+#[path = "shared/out.rs"]
+mod out;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use ib_sriov_cni::netlink::{GuidKind, Route, VfLinkState};
 use ib_sriov_cni::sysfs::SysRoot;
@@ -77,17 +82,38 @@ enum Which {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = match args::parse() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("ib-vf: {e}");
+        Err(Failure::Write(e)) => out::failed("ib-vf", &e),
+        Err(Failure::Message(e)) => {
+            out::note(format_args!("ib-vf: {e}"));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cmd: Cmd) -> Result<(), String> {
+/// Why a command failed: what to tell, or stdout could not be written.
+enum Failure {
+    Message(String),
+    Write(std::io::Error),
+}
+
+impl From<String> for Failure {
+    fn from(m: String) -> Self {
+        Failure::Message(m)
+    }
+}
+
+/// One line on stdout.
+fn say(text: impl std::fmt::Display) -> Result<(), Failure> {
+    out::line(text).map_err(Failure::Write)
+}
+
+fn run(cmd: Cmd) -> Result<(), Failure> {
     let mut route = Route::open().map_err(|e| format!("cannot open rtnetlink: {e}"))?;
     match cmd {
         Cmd::LinkState { pf, vf, state } => {
@@ -95,7 +121,7 @@ fn run(cmd: Cmd) -> Result<(), String> {
             route
                 .set_vf_link_state(link.index, vf, state)
                 .map_err(|e| format!("set link state {state} of VF {vf} on {pf}: {e}"))?;
-            println!("{pf} vf {vf}: link state {state}");
+            say(format_args!("{pf} vf {vf}: link state {state}"))?;
             Ok(())
         }
         Cmd::Guid {
@@ -108,10 +134,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 .filter(|s| vf.map_or(true, |n| s.vf == n))
                 .collect();
             if let Some(n) = vf.filter(|_| vfs.is_empty()) {
-                return Err(format!(
-                    "{pf} has no VF {n} (it reports {} VFs)",
-                    link.vfs.len()
-                ));
+                return Err(
+                    format!("{pf} has no VF {n} (it reports {} VFs)", link.vfs.len()).into(),
+                );
             }
             if json {
                 let rows: Vec<_> = vfs
@@ -125,20 +150,20 @@ fn run(cmd: Cmd) -> Result<(), String> {
                         })
                     })
                     .collect();
-                println!("{}", serde_json::json!({ "pf": pf, "vfs": rows }));
+                say(serde_json::json!({ "pf": pf, "vfs": rows }))?;
             } else {
                 if vfs.is_empty() {
-                    println!("{pf}: no VFs");
+                    say(format_args!("{pf}: no VFs"))?;
                 }
                 let show = |g: Option<Guid>| g.map_or("-".to_owned(), |g| g.to_string());
                 for s in vfs {
-                    println!(
+                    say(format_args!(
                         "{pf} vf {}: node_guid {} port_guid {} link_state {}",
                         s.vf,
                         show(s.node_guid),
                         show(s.port_guid),
                         s.link_state.map_or("-".to_owned(), |l| l.to_string())
-                    );
+                    ))?;
                 }
             }
             Ok(())
@@ -154,9 +179,9 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 },
         } => {
             if !guid.is_assigned() {
-                return Err(format!(
-                    "GUID {guid} cannot be assigned (all-zero or all-ones)"
-                ));
+                return Err(
+                    format!("GUID {guid} cannot be assigned (all-zero or all-ones)").into(),
+                );
             }
             let link = route.link_by_name(&pf).map_err(|e| e.to_string())?;
             let kinds: &[GuidKind] = match only {
@@ -168,21 +193,21 @@ fn run(cmd: Cmd) -> Result<(), String> {
                 route
                     .set_vf_guid(link.index, vf, kind, guid)
                     .map_err(|e| format!("set {kind} GUID of VF {vf} on {pf}: {e}"))?;
-                println!(
+                say(format_args!(
                     "{pf} vf {vf}: {} GUID {guid}",
                     if kind == GuidKind::Node {
                         "node"
                     } else {
                         "port"
                     }
-                );
+                ))?;
             }
             if rebind {
                 let sys = SysRoot::system();
                 let pci = sys.vf_pci(&pf, vf).map_err(|e| e.to_string())?;
                 sys.rebind(&pci, Duration::from_secs(10))
                     .map_err(|e| e.to_string())?;
-                println!("{pf} vf {vf}: driver of {pci} rebound");
+                say(format_args!("{pf} vf {vf}: driver of {pci} rebound"))?;
             }
             Ok(())
         }

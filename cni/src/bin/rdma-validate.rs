@@ -3,6 +3,11 @@
 //! self-test on it, printing one line per check or a JSON report. Exit status: 0 when every
 //! check passed, 1 when one failed (or no device could be chosen), 2 for usage errors.
 
+#[path = "shared/args.rs"]
+mod args;
+#[path = "shared/out.rs"]
+mod out;
+
 use clap::{ArgGroup, Parser, ValueEnum};
 use ib_sriov_cni::netns::{self, NetNs};
 use ib_sriov_cni::sysfs::SysRoot;
@@ -97,7 +102,10 @@ struct NoChoice {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args: Args = match args::parse() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
     let outcome = match &args.netns {
         None => run(&args),
         Some(path) => match NetNs::open(path) {
@@ -115,13 +123,19 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(report) => {
-            if args.json {
+            let printed = if args.json {
                 match serde_json::to_string_pretty(&report) {
-                    Ok(j) => println!("{j}"),
-                    Err(e) => eprintln!("rdma-validate: cannot encode the report: {e}"),
+                    Ok(j) => out::line(j),
+                    Err(e) => {
+                        out::note(format_args!("rdma-validate: cannot encode the report: {e}"));
+                        return ExitCode::from(1);
+                    }
                 }
             } else {
-                println!("{report}");
+                out::line(&report)
+            };
+            if let Err(e) = printed {
+                return out::failed("rdma-validate", &e);
             }
             if report.passed() {
                 ExitCode::SUCCESS
@@ -132,9 +146,11 @@ fn main() -> ExitCode {
         Err(e) => {
             if args.json {
                 let j = serde_json::json!({"passed": false, "cause": e.cause, "error": e.message});
-                println!("{j:#}");
+                if let Err(w) = out::line(format_args!("{j:#}")) {
+                    out::failed("rdma-validate", &w);
+                }
             }
-            eprintln!("rdma-validate: {}", e.message);
+            out::note(format_args!("rdma-validate: {}", e.message));
             ExitCode::from(1)
         }
     }
@@ -217,7 +233,7 @@ fn only_openable() -> Result<String, NoChoice> {
         match dev.open() {
             Ok(_) => openable.push(dev.name().to_owned()),
             Err(e) => {
-                eprintln!("note: skipping {}: {e}", dev.name());
+                out::note(format_args!("note: skipping {}: {e}", dev.name()));
                 refused.push(dev.name().to_owned());
             }
         }
