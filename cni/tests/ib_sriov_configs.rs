@@ -6,7 +6,8 @@
 mod common;
 
 use common::{Node, ADD_ENV, DEL_ENV, GOOD};
-use ib_sriov_cni::plugin::state::{State, STATE_VERSION};
+use ib_sriov_cni::plugin::state::{path_of, State, STATE_VERSION};
+use std::fs;
 
 /// Configs ADD refuses while decoding them: (what, config, code, what the message names).
 const MALFORMED: &[(&str, &[u8], u64, &str)] = &[
@@ -225,19 +226,26 @@ fn upstream_configs_get_past_decoding_and_del_succeeds() {
 fn del_undoes_the_saved_state_whatever_the_config() {
     for conf in [&b"null"[..], b"", br#"{"cniVersion":"1.0.0","pkey":"0x0"}"#] {
         let node = Node::new();
-        let state = State {
-            version: STATE_VERSION,
-            network: "ib-net".into(),
-            container_id: "c1".into(),
-            ifname: "net1".into(),
-            netns: "/nonexistent/netns/pod".into(),
-            pci: "0000:03:02.0".parse().unwrap(),
-            rdma_device: None,
-            config: GOOD.into(),
-            steps: vec![],
-            result: Default::default(),
-        };
-        let file = state.save(&node.state_dir()).unwrap();
+        // A state file as ADD writes it, with no step to undo (the fields of format 1; any
+        // newer field takes its default).
+        let saved = serde_json::json!({
+            "version": STATE_VERSION,
+            "network": "ib-net",
+            "containerId": "c1",
+            "ifname": "net1",
+            "netns": "/nonexistent/netns/pod",
+            "pci": "0000:03:02.0",
+            "rdmaDevice": null,
+            "config": GOOD,
+            "steps": [],
+            "result": {},
+        });
+        fs::create_dir_all(node.state_dir()).unwrap();
+        let file = path_of(&node.state_dir(), "c1", "net1");
+        fs::write(&file, saved.to_string()).unwrap();
+        assert!(State::load(&node.state_dir(), "c1", "net1")
+            .unwrap()
+            .is_some());
         let out = node.run(DEL_ENV, conf);
         out.empty_success();
         assert!(!file.exists(), "the state file is left: {out:?}");

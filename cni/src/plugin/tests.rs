@@ -200,19 +200,26 @@ fn del_undoes_a_saved_attachment_whatever_the_config_says() {
     let d = tempfile::tempdir().unwrap();
     let ctx = ctx(d.path());
     for conf in UNPARSEABLE {
-        let saved = state::State {
-            version: state::STATE_VERSION,
-            network: "ib-net".into(),
-            container_id: "c1".into(),
-            ifname: "net1".into(),
-            netns: "/nonexistent/netns".into(),
-            pci: "0000:03:00.2".parse().unwrap(),
-            rdma_device: None,
-            config: r#"{"cniVersion":"1.0.0","name":"ib-net"}"#.into(),
-            steps: vec![],
-            result: Default::default(),
-        };
-        let file = saved.save(&ctx.state_dir).unwrap();
+        // A state file as ADD writes it, with no step to undo (the fields of format 1; any
+        // newer field takes its default).
+        let saved = serde_json::json!({
+            "version": state::STATE_VERSION,
+            "network": "ib-net",
+            "containerId": "c1",
+            "ifname": "net1",
+            "netns": "/nonexistent/netns",
+            "pci": "0000:03:00.2",
+            "rdmaDevice": null,
+            "config": r#"{"cniVersion":"1.0.0","name":"ib-net"}"#,
+            "steps": [],
+            "result": {},
+        });
+        std::fs::create_dir_all(&ctx.state_dir).unwrap();
+        let file = state::path_of(&ctx.state_dir, "c1", "net1");
+        std::fs::write(&file, saved.to_string()).unwrap();
+        assert!(state::State::load(&ctx.state_dir, "c1", "net1")
+            .unwrap()
+            .is_some());
         let (r, _) = del_logged(&ctx, conf);
         assert_eq!(r, Ok(String::new()), "{}", String::from_utf8_lossy(conf));
         assert!(!file.exists(), "the state of c1/net1 is left");
