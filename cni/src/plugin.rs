@@ -9,6 +9,7 @@ mod del;
 mod fail;
 mod gc;
 pub mod ipam;
+pub mod journal;
 pub mod lock;
 mod names;
 pub mod state;

@@ -1,5 +1,6 @@
 //! ADD, in the Go plugin's order, then the validation: every failure undoes what was done.
 
+use super::journal::Journal;
 use super::names::{hwaddr_text, temp_ifname};
 use super::state::{State, Step, STATE_VERSION};
 use super::undo::{undo_all, Scope};
@@ -43,16 +44,34 @@ pub fn add(ctx: &Context, env: &Env, conf: &NetConf, raw: &[u8]) -> Result<Strin
         pod: Some(&pod),
         pci: &pci,
     };
-    let mut steps = Vec::new();
+    // Under the node lock: claim the VF in the journal before anything changes.
+    let lock = Lock::acquire(&ctx.lock_file)?;
+    let mut journal = Journal::begin(
+        &ctx.state_dir,
+        State {
+            version: STATE_VERSION,
+            network: conf.name.clone(),
+            container_id: env.container_id.clone(),
+            ifname: env.ifname.clone(),
+            netns: netns_path.clone(),
+            pci: pci.clone(),
+            rdma_device: rdma_device.clone(),
+            config: String::from_utf8_lossy(raw).into_owned(),
+            steps: Vec::new(),
+            complete: false,
+            result: spec::Result::default(),
+        },
+    )?;
     let outcome = attach(
         ctx,
+        lock,
         env,
         conf,
         raw,
         &vf,
         rdma_device.as_deref(),
         &pod,
-        &mut steps,
+        &mut journal,
     )
     .and_then(|result| {
         match &rdma_device {
@@ -61,30 +80,20 @@ pub fn add(ctx: &Context, env: &Env, conf: &NetConf, raw: &[u8]) -> Result<Strin
         }
         Ok(result)
     });
-    let result = match outcome {
-        Ok(r) => r,
-        Err(e) => {
-            let failed = undo_all(&steps, &scope);
-            return Err(with_rollback_note(e, &failed));
-        }
+    let e = match outcome.and_then(|result| journal.complete(&result).map(|()| result)) {
+        Ok(result) => return Ok(result.to_json(version)),
+        Err(e) => e,
     };
-    let state = State {
-        version: STATE_VERSION,
-        network: conf.name.clone(),
-        container_id: env.container_id.clone(),
-        ifname: env.ifname.clone(),
-        netns: netns_path.clone(),
-        pci: pci.clone(),
-        rdma_device,
-        config: String::from_utf8_lossy(raw).into_owned(),
-        steps: steps.clone(),
-        result: result.clone(),
+    let failed = {
+        let _lock = Lock::acquire(&ctx.lock_file);
+        undo_all(journal.steps(), &scope)
     };
-    if let Err(e) = state.save(&ctx.state_dir) {
-        let failed = undo_all(&steps, &scope);
-        return Err(with_rollback_note(e, &failed));
+    let mut e = with_rollback_note(e, &failed);
+    if let Some(j) = journal.rolled_back(&failed) {
+        let details = format!("{}; {}", e.details, j.msg);
+        e = e.with_details(details);
     }
-    Ok(result.to_json(version))
+    Err(e)
 }
 
 /// The message of `e`, plus what could not be rolled back.
@@ -129,21 +138,22 @@ fn single_rdma_device(vf: &VfInfo) -> Result<String, Error> {
     }
 }
 
-/// The steps that change the system; each pushes its [`Step`] as soon as it has changed
-/// something, so a failure later undoes exactly what was done. `rdma_device` is the VF's RDMA
-/// device, present whenever `rdmaIsolation` is set.
+/// The steps that change the system. Each is written to the journal before it starts, so a
+/// failure here, or a kill anywhere, leaves a list that undoes all that may have been done.
+/// `lock` is the node lock, held until the netdev is in the pod. `rdma_device` is the VF's
+/// RDMA device, present whenever `rdmaIsolation` is set.
 #[allow(clippy::too_many_arguments)]
 fn attach(
     ctx: &Context,
+    lock: Lock,
     env: &Env,
     conf: &NetConf,
     raw: &[u8],
     vf: &VfInfo,
     rdma_device: Option<&str>,
     pod: &NetNs,
-    steps: &mut Vec<Step>,
+    journal: &mut Journal<'_>,
 ) -> Result<spec::Result, Error> {
-    let lock = Lock::acquire(&ctx.lock_file)?;
     let mut route = Route::open().map_err(|e| fail::netlink("open rtnetlink", e))?;
     let pf = route
         .link_by_name(&vf.pf_netdev)
@@ -154,6 +164,11 @@ fn attach(
         let before = vf_status
             .and_then(|s| s.link_state)
             .unwrap_or(VfLinkState::Auto);
+        journal.record(Step::LinkState {
+            pf: pf.name.clone(),
+            vf: vf.vf_index,
+            before,
+        })?;
         route
             .set_vf_link_state(pf.index, vf.vf_index, state)
             .map_err(|e| {
@@ -165,11 +180,6 @@ fn attach(
                     e,
                 )
             })?;
-        steps.push(Step::LinkState {
-            pf: pf.name.clone(),
-            vf: vf.vf_index,
-            before,
-        });
     }
 
     let mut vf_netdev = vf.netdev.clone().ok_or_else(|| {
@@ -184,6 +194,12 @@ fn attach(
     let current_guid = current_guid(&mut route, &vf_netdev, vf_status.and_then(|s| s.node_guid));
     match conf.guid() {
         Some(guid) => {
+            journal.record(Step::Guid {
+                pf: pf.name.clone(),
+                vf: vf.vf_index,
+                pci: vf.pci.clone(),
+                before: current_guid,
+            })?;
             for kind in [GuidKind::Node, GuidKind::Port] {
                 route
                     .set_vf_guid(pf.index, vf.vf_index, kind, guid)
@@ -196,14 +212,6 @@ fn attach(
                             e,
                         )
                     })?;
-                if kind == GuidKind::Node {
-                    steps.push(Step::Guid {
-                        pf: pf.name.clone(),
-                        vf: vf.vf_index,
-                        pci: vf.pci.clone(),
-                        before: current_guid,
-                    });
-                }
             }
             if let Some(n) = ctx
                 .sys
@@ -229,16 +237,19 @@ fn attach(
         let index = rdma
             .device_index(&device)
             .map_err(|e| fail::netlink(&format!("find RDMA device {device}"), e))?;
+        journal.record(Step::RdmaMoved {
+            device: device.clone(),
+            index,
+        })?;
         rdma.move_device_to_netns(index, pod.as_fd()).map_err(|e| {
             fail::netlink(
                 &format!("move RDMA device {device} into the pod's namespace"),
                 e,
             )
         })?;
-        steps.push(Step::RdmaMoved { device, index });
     }
 
-    let hwaddr = move_netdev(env, &mut route, &vf_netdev, pod, steps)?;
+    let hwaddr = move_netdev(env, &mut route, &vf_netdev, pod, journal)?;
     drop(lock);
 
     let mut result = spec::Result {
@@ -254,10 +265,10 @@ fn attach(
     if let Some(plugin) = conf.ipam_type() {
         let exe = ipam::find(plugin, &env.path)?;
         let ipam_conf = ipam::negotiate(&exe, env, raw)?;
-        let got = ipam::add(&exe, env, &ipam_conf)?;
-        steps.push(Step::Ipam {
+        journal.record(Step::Ipam {
             plugin: plugin.to_owned(),
-        });
+        })?;
+        let got = ipam::add(&exe, env, &ipam_conf)?;
         configure_ips(env, pod, &got)?;
         result.ips = got.ips;
         for ip in &mut result.ips {
@@ -285,12 +296,17 @@ fn move_netdev(
     route: &mut Route,
     name: &str,
     pod: &NetNs,
-    steps: &mut Vec<Step>,
+    journal: &mut Journal<'_>,
 ) -> Result<Vec<u8>, Error> {
     let tmp = temp_ifname(&env.container_id, &env.ifname);
     let link = route
         .link_by_name(name)
         .map_err(|e| fail::netlink(&format!("find VF netdev {name}"), e))?;
+    journal.record(Step::NetdevMoved {
+        original: name.to_owned(),
+        ifname: env.ifname.clone(),
+        was_up: link.up,
+    })?;
     let doing = |what: &str| format!("{what} VF netdev {name}");
     route
         .set_up(link.index, false)
@@ -298,14 +314,9 @@ fn move_netdev(
     route
         .rename(link.index, &tmp)
         .map_err(|e| fail::netlink(&doing(&format!("rename to {tmp}:")), e))?;
-    if let Err(e) = route.move_to_netns(link.index, pod.as_fd()) {
-        let _ = route.rename(link.index, name);
-        return Err(fail::netlink(&doing("move into the pod's namespace:"), e));
-    }
-    steps.push(Step::NetdevMoved {
-        original: name.to_owned(),
-        ifname: env.ifname.clone(),
-    });
+    route
+        .move_to_netns(link.index, pod.as_fd())
+        .map_err(|e| fail::netlink(&doing("move into the pod's namespace:"), e))?;
     let ifname = env.ifname.clone();
     netns::run_in(pod, move || -> Result<Vec<u8>, Error> {
         let mut r = Route::open().map_err(|e| fail::netlink("open rtnetlink in the pod", e))?;

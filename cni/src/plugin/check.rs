@@ -15,6 +15,15 @@ use crate::validate::Mode;
 pub fn check(ctx: &Context, env: &Env, conf: &NetConf) -> Result<(), Error> {
     let state = State::load(&ctx.state_dir, &env.container_id, &env.ifname)?
         .ok_or_else(|| no_state(env))?;
+    if !state.complete {
+        return Err(Error::new(
+            Code::UnknownContainer,
+            format!(
+                "attachment {}/{} was never completed (its ADD failed or was killed): DEL it",
+                env.container_id, env.ifname
+            ),
+        ));
+    }
     let netns_path = env
         .netns
         .as_ref()

@@ -15,7 +15,9 @@ use crate::spec::{Code, Env, Error};
 /// one ADD got, for IPAM DEL), so a config that never produced an attachment cannot fail DEL.
 pub fn del(ctx: &Context, env: &Env) -> Result<(), Error> {
     let Some(mut state) = State::load(&ctx.state_dir, &env.container_id, &env.ifname)? else {
-        return Ok(());
+        // An ADD killed during its first journal write leaves only the temporary file: it had
+        // changed nothing yet.
+        return State::remove(&ctx.state_dir, &env.container_id, &env.ifname);
     };
     delete_attachment(ctx, env, &mut state)
 }

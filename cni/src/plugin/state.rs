@@ -1,8 +1,11 @@
 //! What ADD did, saved for DEL (and CHECK): one JSON file per attachment,
 //! `<state dir>/<containerID>-<ifname>`, mode 0600, written atomically.
 //!
-//! The file lists the steps ADD completed, in order; DEL undoes them in reverse, which is also
-//! what ADD does itself when a later step fails.
+//! The file is ADD's journal: it is written before ADD changes anything (which also claims the
+//! VF), and again before each step, so a step is on disk before it starts. DEL undoes the
+//! listed steps in reverse, which is also what ADD does itself when a later step fails; every
+//! undo also holds for a step that had not started, so a plugin killed anywhere leaves a file
+//! from which DEL restores the node. `complete` is set once ADD has succeeded.
 
 use crate::guid::Guid;
 use crate::netlink::VfLinkState;
@@ -52,6 +55,9 @@ pub enum Step {
         original: String,
         /// Its name in the pod (`CNI_IFNAME`).
         ifname: String,
+        /// Whether it was administratively up on the host (undo sets it up again).
+        #[serde(default)]
+        was_up: bool,
     },
     /// The IPAM plugin allocated addresses.
     Ipam {
@@ -80,10 +86,20 @@ pub struct State {
     pub rdma_device: Option<String>,
     /// The network config ADD got (IPAM DEL needs it).
     pub config: String,
-    /// The steps done, in order.
+    /// The steps begun, in order (each is written before it starts).
     pub steps: Vec<Step>,
-    /// The result ADD printed.
+    /// Whether ADD succeeded; `false` while it runs, and after it was killed or failed with
+    /// steps it could not undo.
+    #[serde(default = "complete_by_default")]
+    pub complete: bool,
+    /// The result ADD printed (empty until ADD succeeded).
+    #[serde(default)]
     pub result: spec::Result,
+}
+
+/// Files written before the journal existed were written only by a successful ADD.
+fn complete_by_default() -> bool {
+    true
 }
 
 /// The current format version.
@@ -92,6 +108,12 @@ pub const STATE_VERSION: u32 = 1;
 /// The file of attachment (`container_id`, `ifname`) in `dir`.
 pub fn path_of(dir: &Path, container_id: &str, ifname: &str) -> PathBuf {
     dir.join(format!("{container_id}-{ifname}"))
+}
+
+/// The temporary file a save writes before renaming it over [`path_of`]: hidden (a container
+/// ID never starts with '.'), so no attachment's name can collide with it.
+fn tmp_of(dir: &Path, container_id: &str, ifname: &str) -> PathBuf {
+    dir.join(format!(".{container_id}-{ifname}.tmp"))
 }
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -106,7 +128,7 @@ impl State {
     pub fn save(&self, dir: &Path) -> Result<PathBuf, Error> {
         fs::create_dir_all(dir).map_err(|e| io_error("create the directory of the", dir, e))?;
         let path = path_of(dir, &self.container_id, &self.ifname);
-        let tmp = path.with_extension("tmp");
+        let tmp = tmp_of(dir, &self.container_id, &self.ifname);
         let json = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::new(Code::State, format!("cannot encode state: {e}")))?;
         let write = || -> std::io::Result<()> {
@@ -158,14 +180,30 @@ impl State {
         Ok(Some(state))
     }
 
-    /// Removes the state file (absent is fine).
+    /// Removes the state file, and the temporary file of a save that was cut short (absent
+    /// is fine).
     pub fn remove(dir: &Path, container_id: &str, ifname: &str) -> Result<(), Error> {
-        let path = path_of(dir, container_id, ifname);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io_error("remove", &path, e)),
+        for path in [
+            tmp_of(dir, container_id, ifname),
+            path_of(dir, container_id, ifname),
+        ] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_error("remove", &path, e)),
+            }
         }
+        Ok(())
+    }
+
+    /// The attachment other than (`container_id`, `ifname`) whose state names VF `pci`, if
+    /// any: ADD must not touch a VF another pod holds. A state file that cannot be read counts
+    /// as holding nothing (GC and DEL report it).
+    pub fn holder_of(dir: &Path, pci: &PciAddr, container_id: &str, ifname: &str) -> Option<State> {
+        State::all(dir).into_iter().find_map(|(_, s)| {
+            s.ok()
+                .filter(|s| s.pci == *pci && (s.container_id != container_id || s.ifname != ifname))
+        })
     }
 
     /// Every state file in `dir` (for GC); unreadable ones are returned as errors.
@@ -176,7 +214,10 @@ impl State {
         let mut out = Vec::new();
         for e in rd.flatten() {
             let p = e.path();
-            if p.extension().is_some_and(|x| x == "tmp") || !p.is_file() {
+            let hidden = p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            if hidden || !p.is_file() {
                 continue;
             }
             match State::load_path(&p) {
@@ -224,11 +265,13 @@ mod tests {
                 Step::NetdevMoved {
                     original: "ib1".into(),
                     ifname: "net1".into(),
+                    was_up: true,
                 },
                 Step::Ipam {
                     plugin: "host-local".into(),
                 },
             ],
+            complete: true,
             result: spec::Result::default(),
         }
     }
@@ -266,5 +309,62 @@ mod tests {
         fs::write(d.path().join("c1-net1"), serde_json::to_vec(&s).unwrap()).unwrap();
         let e = State::load(d.path(), "c1", "net1").unwrap_err();
         assert!(e.msg.contains("format version 99"), "{}", e.msg);
+    }
+
+    #[test]
+    fn a_file_from_before_the_journal_is_complete() {
+        let d = tempfile::tempdir().unwrap();
+        let mut v = serde_json::to_value(sample()).unwrap();
+        v.as_object_mut().unwrap().remove("complete");
+        v["steps"][3].as_object_mut().unwrap().remove("was_up");
+        fs::write(d.path().join("c1-net1"), v.to_string()).unwrap();
+        let s = State::load(d.path(), "c1", "net1").unwrap().unwrap();
+        assert!(s.complete);
+        assert!(matches!(
+            s.steps[3],
+            Step::NetdevMoved { was_up: false, .. }
+        ));
+    }
+
+    #[test]
+    fn remove_takes_a_cut_short_save_with_it_and_listing_skips_it() {
+        let d = tempfile::tempdir().unwrap();
+        // A container ID with a dot: its temporary file must not be another attachment's.
+        let mut s = sample();
+        s.container_id = "pod.1".into();
+        s.save(d.path()).unwrap();
+        fs::write(d.path().join(".pod.1-net1.tmp"), "{").unwrap();
+        fs::write(d.path().join(".pod.2-net1.tmp"), "{").unwrap();
+        assert_eq!(
+            State::all(d.path()).len(),
+            1,
+            "hidden files are not attachments"
+        );
+        State::remove(d.path(), "pod.1", "net1").unwrap();
+        let left: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(left, [".pod.2-net1.tmp"]);
+    }
+
+    #[test]
+    fn the_holder_of_a_vf_is_another_attachment_naming_it() {
+        let d = tempfile::tempdir().unwrap();
+        let s = sample();
+        s.save(d.path()).unwrap();
+        let pci: PciAddr = "0000:03:00.2".parse().unwrap();
+        let other: PciAddr = "0000:03:00.3".parse().unwrap();
+        let holder = State::holder_of(d.path(), &pci, "c2", "net1").unwrap();
+        assert_eq!(
+            (holder.container_id.as_str(), holder.ifname.as_str()),
+            ("c1", "net1")
+        );
+        assert!(
+            State::holder_of(d.path(), &pci, "c1", "net1").is_none(),
+            "itself"
+        );
+        assert!(State::holder_of(d.path(), &other, "c2", "net1").is_none());
+        assert!(State::holder_of(d.path(), &pci, "c1", "net2").is_some());
     }
 }

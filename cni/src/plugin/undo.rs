@@ -1,7 +1,9 @@
 //! Undoing ADD's steps: ADD's rollback when a later step fails, and DEL.
 //!
 //! Every undo is idempotent: what is already undone (a link that is back, a namespace that is
-//! gone, which returns its devices to the host by itself) counts as done.
+//! gone, which returns its devices to the host by itself) counts as done. Every undo also holds
+//! for a step that had not started or stopped half-way: ADD writes each step to its journal
+//! before it starts.
 
 use super::names::temp_ifname;
 use super::state::Step;
@@ -61,12 +63,22 @@ pub fn undo(step: &Step, s: &Scope<'_>) -> Result<(), Error> {
             let conf = ipam::negotiate(&exe, s.env, s.config)?;
             ipam::invoke(&exe, Command::Del, s.env, &conf).map(drop)
         }
-        Step::NetdevMoved { original, ifname } => undo_netdev(s, original, ifname),
+        Step::NetdevMoved {
+            original,
+            ifname,
+            was_up,
+        } => undo_netdev(s, original, ifname, *was_up),
         Step::RdmaMoved { device, index } => {
             let host = s.host.as_fd();
             match in_pod(s, || {
                 let mut rdma =
                     RdmaNetlink::open().map_err(|e| fail::netlink("open RDMA netlink", e))?;
+                match rdma.devices() {
+                    // Not in the pod: never moved (or already back).
+                    Ok(d) if !d.iter().any(|(i, _)| i == index) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(fail::netlink("list RDMA devices in the pod", e)),
+                }
                 rdma.move_device_to_netns(*index, host).map_err(|e| {
                     fail::netlink(&format!("move RDMA device {device} back to the host"), e)
                 })
@@ -90,6 +102,16 @@ pub fn undo(step: &Step, s: &Scope<'_>) -> Result<(), Error> {
             let link = r
                 .link_by_name(pf)
                 .map_err(|e| fail::netlink(&format!("find PF {pf}"), e))?;
+            let now = link.vfs.iter().find(|v| v.vf == *vf);
+            // ADD sets the node GUID first: if it is still the saved one, nothing was changed
+            // (ADD was stopped before it); a PF that reports no such VF never had it changed.
+            let unchanged = match now {
+                None => true,
+                Some(v) => v.node_guid == Some(g) && v.port_guid.unwrap_or(g) == g,
+            };
+            if unchanged {
+                return Ok(());
+            }
             for kind in [GuidKind::Node, GuidKind::Port] {
                 r.set_vf_guid(link.index, *vf, kind, g).map_err(|e| {
                     fail::netlink(&format!("restore {kind} GUID {g} of VF {vf} on {pf}"), e)
@@ -106,6 +128,13 @@ pub fn undo(step: &Step, s: &Scope<'_>) -> Result<(), Error> {
             let link = r
                 .link_by_name(pf)
                 .map_err(|e| fail::netlink(&format!("find PF {pf}"), e))?;
+            // Already as before (ADD was stopped before it set it), or a PF that reports no
+            // such VF, whose link state was never changed.
+            match link.vfs.iter().find(|v| v.vf == *vf) {
+                None => return Ok(()),
+                Some(v) if v.link_state == Some(*before) => return Ok(()),
+                Some(_) => {}
+            }
             r.set_vf_link_state(link.index, *vf, *before).map_err(|e| {
                 fail::netlink(
                     &format!("restore link state {before} of VF {vf} on {pf}"),
@@ -117,9 +146,10 @@ pub fn undo(step: &Step, s: &Scope<'_>) -> Result<(), Error> {
 }
 
 /// Moves the VF netdev back: in the pod, down + temporary name + into the host; on the host,
-/// the original name. A netdev already back (or a pod namespace that is gone, which returns
-/// physical netdevs to the host) only needs its name restored.
-fn undo_netdev(s: &Scope<'_>, original: &str, ifname: &str) -> Result<(), Error> {
+/// the original name, and up if it was. A netdev already back (or a pod namespace that is gone,
+/// which returns physical netdevs to the host), or one that never left, only needs its name and
+/// state restored.
+fn undo_netdev(s: &Scope<'_>, original: &str, ifname: &str, was_up: bool) -> Result<(), Error> {
     let tmp = temp_ifname(&s.env.container_id, ifname);
     let host = s.host.as_fd();
     let moved_back = in_pod(s, || {
@@ -148,27 +178,37 @@ fn undo_netdev(s: &Scope<'_>, original: &str, ifname: &str) -> Result<(), Error>
         r?;
     }
     let mut r = route()?;
-    let link = match r.link_by_name(&tmp) {
-        Ok(l) => l,
-        Err(NetlinkError::NoSuchLink(_)) => {
-            // Returned by the kernel when the pod's namespace went away: it kept its pod name
-            // (or got a dev%d name); sysfs knows it by the VF's PCI address.
-            let found = s.ctx.sys.netdevs_of_pci(s.pci).map_err(fail::sysfs)?;
-            let Some(name) = found.into_iter().next().filter(|n| n != original) else {
-                return Ok(());
-            };
-            match r.link_by_name(&name) {
-                Ok(l) => l,
-                Err(NetlinkError::NoSuchLink(_)) => return Ok(()),
-                Err(e) => return Err(fail::netlink(&format!("find {name}"), e)),
-            }
-        }
-        Err(e) => return Err(fail::netlink(&format!("find {tmp}"), e)),
+    let find = |r: &mut Route, name: &str| match r.link_by_name(name) {
+        Ok(l) => Ok(Some(l)),
+        Err(NetlinkError::NoSuchLink(_)) => Ok(None),
+        Err(e) => Err(fail::netlink(&format!("find {name}"), e)),
     };
-    let current = &link.name;
-    let doing = format!("rename {current} back to {original}");
-    r.set_up(link.index, false)
-        .map_err(|e| fail::netlink(&doing, e))?;
-    r.rename(link.index, original)
-        .map_err(|e| fail::netlink(&doing, e))
+    let mut link = find(&mut r, &tmp)?;
+    if link.is_none() {
+        // Returned by the kernel when the pod's namespace went away: it kept its pod name
+        // (or got a dev%d name); sysfs knows it by the VF's PCI address.
+        let found = s.ctx.sys.netdevs_of_pci(s.pci).map_err(fail::sysfs)?;
+        if let Some(name) = found.into_iter().next() {
+            link = find(&mut r, &name)?;
+        }
+    }
+    if link.is_none() {
+        link = find(&mut r, original)?;
+    }
+    let Some(link) = link else {
+        // Not on the host under any name it can have: nothing here to restore.
+        return Ok(());
+    };
+    if link.name != original {
+        let doing = format!("rename {} back to {original}", link.name);
+        r.set_up(link.index, false)
+            .map_err(|e| fail::netlink(&doing, e))?;
+        r.rename(link.index, original)
+            .map_err(|e| fail::netlink(&doing, e))?;
+    }
+    if was_up && !(link.up && link.name == original) {
+        r.set_up(link.index, true)
+            .map_err(|e| fail::netlink(&format!("set {original} up again"), e))?;
+    }
+    Ok(())
 }
