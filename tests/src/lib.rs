@@ -5,6 +5,7 @@
 
 pub mod async_wait;
 pub mod buffers;
+pub mod cni_node;
 pub mod counting_alloc;
 pub mod process;
 

@@ -13,33 +13,12 @@
 //!
 //! The tests run one at a time: they share rxe0 and the RDMA netns mode.
 
+use rdma_device_tests::cni_node::{sh, sh_ok, CNI_BIN_DIR};
 use rdma_device_tests::process::{serial, workspace_bin};
 use serde_json::{json, Value};
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const CNI_BIN_DIR: &str = "/usr/lib/cni";
-
-fn sh(cmd: &str) -> String {
-    let out = Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .expect("run sh");
-    assert!(
-        out.status.success(),
-        "`{cmd}` failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn sh_ok(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
-}
 
 /// One simulated VF: fixture sysfs, PF and VF netdevs, a pod namespace, IPAM data and state
 /// directories. Dropping it removes everything it created.
@@ -420,7 +399,7 @@ fn version_and_status() {
     assert!(ok);
     assert_eq!(
         v["supportedVersions"],
-        json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+        json!(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
     );
     let mut conf = vf.conf(json!({}));
     conf["cniVersion"] = "1.1.0".into();
