@@ -13,7 +13,7 @@
 //!
 //! The tests run one at a time: they share rxe0 and the RDMA netns mode.
 
-use rdma_device_tests::cni_node::{sh, sh_ok, CNI_BIN_DIR};
+use rdma_device_tests::cni_node::{sh, sh_ok, Node, CNI_BIN_DIR};
 use rdma_device_tests::process::{serial, workspace_bin};
 use serde_json::{json, Value};
 use std::os::unix::fs::symlink;
@@ -103,8 +103,8 @@ impl Vf {
     /// Runs the plugin; returns (exit success, stdout parsed as JSON or Null, stderr).
     fn run(&self, command: &str, container: &str, conf: &Value) -> (bool, Value, String) {
         let exe = workspace_bin("ib-sriov", "ib-sriov-cni");
-        let mut child = Command::new(exe)
-            .env("CNI_COMMAND", command)
+        let mut cmd = Command::new(exe);
+        cmd.env("CNI_COMMAND", command)
             .env("CNI_CONTAINERID", container)
             .env("CNI_NETNS", self.netns_path())
             .env("CNI_IFNAME", "net1")
@@ -115,29 +115,10 @@ impl Vf {
             .env("IB_SRIOV_LOCK_FILE", self.dir.path().join("cni.lock"))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("run ib-sriov");
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let v = if stdout.trim().is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&stdout)
-                .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}"))
-        };
-        (
-            out.status.success(),
-            v,
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .stderr(std::process::Stdio::piped());
+        let child = Node::spawn(&mut cmd, conf);
+        let r = Node::outcome(child.wait_with_output().unwrap());
+        (r.ok, r.out, r.err)
     }
 
     fn in_host(&self, name: &str) -> bool {
