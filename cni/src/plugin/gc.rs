@@ -7,6 +7,7 @@ use crate::config::NetConf;
 use crate::netlink::{NetnsMode, RdmaNetlink};
 use crate::spec::{Code, Command, Env, Error};
 use serde::Deserialize;
+use std::io::Write;
 
 /// STATUS: ready when the state directory is usable and, with `rdmaIsolation`, the RDMA
 /// subsystem is in exclusive netns mode. Otherwise code 50 (not available) naming the fix.
@@ -62,7 +63,12 @@ pub fn gc(ctx: &Context, env: &Env, conf: &NetConf, stdin: &[u8]) -> Result<(), 
         let mut state = match state {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("ib-sriov: GC skips {}: {}", path.display(), e.msg);
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ib-sriov: GC skips {}: {}",
+                    path.display(),
+                    e.msg
+                );
                 continue;
             }
         };

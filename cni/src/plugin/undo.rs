@@ -12,6 +12,7 @@ use crate::netlink::{GuidKind, NetlinkError, RdmaNetlink, Route};
 use crate::netns::{self, NetNs};
 use crate::spec::{Command, Env, Error};
 use crate::sysfs::PciAddr;
+use std::io::Write;
 use std::os::fd::AsFd;
 
 /// What the undos need besides the step itself.
@@ -35,7 +36,8 @@ pub fn undo_all(steps: &[Step], s: &Scope<'_>) -> Vec<(Step, Error)> {
     let mut failed = Vec::new();
     for step in steps.iter().rev() {
         if let Err(e) = undo(step, s) {
-            eprintln!("ib-sriov: cannot undo {step:?}: {e}");
+            // Best effort: a closed stderr must not stop the undo.
+            let _ = writeln!(std::io::stderr(), "ib-sriov: cannot undo {step:?}: {e}");
             failed.push((step.clone(), e));
         }
     }
