@@ -1,4 +1,4 @@
-//! Waiting for a completion: synchronous busy poll against `rdma::AsyncCq` on tokio in
+//! Waiting for a completion: synchronous busy poll against `rdma_verbs::AsyncCq` on tokio in
 //! busy-poll, event and adaptive mode, on a real device. A 64-byte ping-pong between two RC QPs
 //! of the first RDMA device (`$RDMA_DEVICE` chooses another) connected in loopback: A sends 64
 //! bytes (inline) and waits for the echo; B, on a thread of its own, busy-polls its CQ and
@@ -28,7 +28,7 @@ mod device;
 
 use criterion::{Criterion, Throughput};
 use device::{address, open_device, options};
-use rdma::{
+use rdma_verbs::{
     Access, AsyncCq, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
     QpCaps, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus, WorkCompletion,
 };

@@ -40,7 +40,7 @@ mod median;
 use criterion::{Criterion, Throughput};
 use device::{address, open_device, options};
 use median::median;
-use rdma::{
+use rdma_verbs::{
     sys, Access, CompletionQueue, MemoryRegion, Pinned, ProtectionDomain, QpCaps, QueuePair,
     RemoteBuf, SendWr, WcOpcode, WorkCompletion,
 };

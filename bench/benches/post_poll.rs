@@ -1,5 +1,5 @@
 //! What the safe API costs on the data path, against raw FFI calls doing the same work, on the
-//! host: both run over the in-process stub provider (`rdma::stub`), whose ops table is a set
+//! host: both run over the in-process stub provider (`rdma_verbs::stub`), whose ops table is a set
 //! of `extern "C"` stubs. Both sides make the same one indirect call into the same stub, so the
 //! difference is the wrapper's own work (checks, the in-flight ring, nonces, `complete`).
 //!
@@ -35,7 +35,7 @@ mod median;
 
 use criterion::{Criterion, Throughput};
 use median::median;
-use rdma::{
+use rdma_verbs::{
     stub, sys, Access, Completion, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair,
     SendWr, Sink, WcStatus, WorkCompletion,
 };

@@ -8,7 +8,7 @@
 //! * [`perftest::channel`]: a blocking [`Channel`](perftest::channel::Channel) over
 //!   TCP with deadlines, and the per-test handshake sequences;
 //! * [`perftest::report`]: the banner and result tables, byte-identical to perftest;
-//! * [`run`]: the measured loops over the rdma crate's safe API (no allocation inside);
+//! * [`run`]: the measured loops over the rdma-verbs crate's safe API (no allocation inside);
 //! * [`perftest::stats`]: latency and bandwidth statistics computed exactly as
 //!   perftest computes them;
 //! * [`output`]: `--out_json` (valid JSON), `--plot` (SVG) and the progress line on

@@ -162,7 +162,7 @@ fn run_checks(
     }
     let ib = port_attr
         .as_ref()
-        .is_some_and(|a| a.link_layer() != rdma::LinkLayer::Ethernet);
+        .is_some_and(|a| a.link_layer() != rdma_verbs::LinkLayer::Ethernet);
     report.checks.push(checks::guid(&o, port, ib, expect.guid));
     let memlock_ok = memlock.outcome == Outcome::Pass;
     report.checks.push(memlock);
@@ -190,7 +190,7 @@ fn run_checks(
     };
     let plan = selftest::Plan {
         port,
-        mtu: attr.active_mtu().unwrap_or(rdma::Mtu::Mtu1024),
+        mtu: attr.active_mtu().unwrap_or(rdma_verbs::Mtu::Mtu1024),
         address,
         pkey_index: pkey_index.unwrap_or(0),
     };

@@ -29,7 +29,7 @@ fn json(out: &Output) -> serde_json::Value {
 
 /// True when this machine has RDMA devices libibverbs can list.
 fn has_rdma_devices() -> bool {
-    rdma::DeviceList::new().is_ok_and(|l| !l.is_empty())
+    rdma_verbs::DeviceList::new().is_ok_and(|l| !l.is_empty())
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The command line.
 
 use clap::{Parser, ValueEnum};
-use rdma::WaitMode;
 use rdma_examples::device::DeviceArgs;
+use rdma_verbs::WaitMode;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -12,7 +12,7 @@ Examples:
 
 Both sides must use the same --port and --qps.";
 
-/// How completions are awaited (`rdma::WaitMode`).
+/// How completions are awaited (`rdma_verbs::WaitMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Mode {
     /// Sleep until the completion channel reports an event (idle-friendly)

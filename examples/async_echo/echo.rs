@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use rdma::{
+use rdma_verbs::{
     Access, AsyncCq, Completion, Local, MemoryRegion, ProtectionDomain, QueuePair, SendWr,
     WcOpcode, WorkCompletion,
 };

@@ -9,7 +9,7 @@
 //!
 //! Both sides create `--qps` RC queue pairs, each with its own CQ and completion channel, and
 //! exchange their addresses as `RDMA-EP/1` lines over one TCP connection
-//! ([`rdma::exchange`]): the client sends all of its endpoints, the server connects every QP,
+//! ([`rdma_verbs::exchange`]): the client sends all of its endpoints, the server connects every QP,
 //! posts two receives on each, and answers with its own. Then every QP gets a task on one
 //! tokio runtime (`--threads 1`, the default, is a current-thread runtime: one thread serves
 //! them all). The client's task on QP *i* sends `--iters` messages of `--size` bytes whose
@@ -17,7 +17,7 @@
 //! and the client compares every echoed byte with what it sent; a zero-length message ends the
 //! connection.
 //!
-//! Completions are awaited with [`rdma::AsyncCq`] in the `--mode` chosen: `event` (sleep on
+//! Completions are awaited with [`rdma_verbs::AsyncCq`] in the `--mode` chosen: `event` (sleep on
 //! the completion channel, idle-friendly), `busy` (poll and yield, lowest latency, burns a
 //! core) or `adaptive`. Posting stays synchronous.
 //!
@@ -44,7 +44,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdma::{Access, AsyncCq, MemoryRegion};
+use rdma_verbs::{Access, AsyncCq, MemoryRegion};
 use tokio::task::JoinSet;
 
 use crate::args::Args;
@@ -116,7 +116,7 @@ fn run(args: &Args) -> Result<(), Failure> {
 /// others and is returned.
 async fn serve_all(
     args: &Args,
-    pd: &rdma::ProtectionDomain,
+    pd: &rdma_verbs::ProtectionDomain,
     conns: Vec<Conn>,
 ) -> Result<Stats, Failure> {
     let mut tasks = JoinSet::new();

@@ -4,9 +4,9 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-use rdma::exchange::{Endpoint, OobListener, OobStream};
-use rdma::gid::Gid;
-use rdma::{
+use rdma_verbs::exchange::{Endpoint, OobListener, OobStream};
+use rdma_verbs::gid::Gid;
+use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Mtu, ProtectionDomain, QpCaps, QueuePair, RemoteQp,
 };
 
@@ -55,7 +55,7 @@ pub(crate) fn open(args: &Args) -> Result<Device, Failure> {
 }
 
 impl Device {
-    /// `n` connections, each with its own CQ and completion channel (for `rdma::AsyncCq`).
+    /// `n` connections, each with its own CQ and completion channel (for `rdma_verbs::AsyncCq`).
     pub(crate) fn conns(&self, n: u32) -> Result<Vec<Conn>, Failure> {
         let ctx = self.pd.context();
         let salt = RandomState::new().hash_one(std::process::id());

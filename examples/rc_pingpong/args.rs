@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use rdma::exchange::DEFAULT_PORT;
-use rdma::Mtu;
+use rdma_verbs::exchange::DEFAULT_PORT;
+use rdma_verbs::Mtu;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Id {

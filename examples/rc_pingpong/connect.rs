@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use rdma::exchange::{ExchangeError, OobListener, OobStream, PingpongDest, PINGPONG_MSG_LEN};
-use rdma::{ConnectOptions, QpState, QueuePair, RemoteQp};
+use rdma_verbs::exchange::{ExchangeError, OobListener, OobStream, PingpongDest, PINGPONG_MSG_LEN};
+use rdma_verbs::{ConnectOptions, QpState, QueuePair, RemoteQp};
 
 use crate::args::Opts;
 use crate::output::{detail, fail, strerror, Failed};

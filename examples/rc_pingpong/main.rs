@@ -1,5 +1,5 @@
 //! `rc_pingpong`: a wire- and output-compatible clone of rdma-core's `ibv_rc_pingpong`
-//! (libibverbs/examples/rc_pingpong.c, rdma-core 44), written with the `rdma` crate's safe API.
+//! (libibverbs/examples/rc_pingpong.c, rdma-core 44), written with the `rdma-verbs` crate's safe API.
 //!
 //! Two processes exchange `--iters` messages of `--size` bytes over a reliable-connected QP,
 //! strictly alternating (ping, pong), and print the throughput and the time per iteration.
@@ -75,8 +75,8 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rdma::exchange::PingpongDest;
-use rdma::{
+use rdma_verbs::exchange::PingpongDest;
+use rdma_verbs::{
     Access, CompletionQueue, DeviceList, Error, Gid, LinkLayer, MemoryRegion, ProtectionDomain,
     QpCaps, QueuePair, WorkCompletion,
 };

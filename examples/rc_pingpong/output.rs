@@ -2,8 +2,8 @@
 
 use std::io;
 
-use rdma::exchange::PingpongDest;
-use rdma::Gid;
+use rdma_verbs::exchange::PingpongDest;
+use rdma_verbs::Gid;
 
 /// A failure whose message has been printed: exit status 1.
 pub(crate) struct Failed;

@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rdma::{MemoryRegion, QueuePair, SendWr, WcStatus, WorkCompletion};
+use rdma_verbs::{MemoryRegion, QueuePair, SendWr, WcStatus, WorkCompletion};
 
 use crate::output::fail;
 

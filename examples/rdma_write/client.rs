@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use rdma::exchange::OobStream;
-use rdma::{Access, CompletionQueue, Local, MemoryRegion, QueuePair, RemoteBuf, SendWr};
+use rdma_verbs::exchange::OobStream;
+use rdma_verbs::{Access, CompletionQueue, Local, MemoryRegion, QueuePair, RemoteBuf, SendWr};
 
 use crate::args::Args;
 use crate::completion::wait_completion;

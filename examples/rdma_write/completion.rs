@@ -3,7 +3,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rdma::{Completion, CompletionQueue, QueuePair, WcStatus, WorkCompletion};
+use rdma_verbs::{Completion, CompletionQueue, QueuePair, WcStatus, WorkCompletion};
 
 use crate::output::Failure;
 

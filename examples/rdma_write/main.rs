@@ -11,7 +11,7 @@
 //! The server registers a target buffer of `--size` bytes that peers may write
 //! (`LOCAL_WRITE | REMOTE_WRITE`), posts one receive, and waits for a client on TCP port
 //! `--port`. The two sides exchange their queue-pair addresses as `RDMA-EP/1` lines
-//! ([`rdma::exchange`]): the client sends its [`Endpoint`] first; the server connects its QP
+//! ([`rdma_verbs::exchange`]): the client sends its [`Endpoint`] first; the server connects its QP
 //! (so it is ready to receive before the client can write) and answers with its own endpoint,
 //! which also carries the target buffer's address, rkey and length; the client ends the
 //! exchange with `done`.
@@ -32,12 +32,12 @@
 //! transfer (it cannot see one-sided writes until the WRITE_WITH_IMM arrives, so raise the
 //! timeout for very large buffers on slow links).
 //!
-//! The program uses the rdma crate's ownership model as intended: the source buffer is pinned
+//! The program uses the rdma-verbs crate's ownership model as intended: the source buffer is pinned
 //! to the client's QP for the many unsignaled writes, the server's receive buffer moves into
 //! the QP at post and comes back from `QueuePair::complete`, and the remote-writable target is
 //! read only through `MemoryRegion::read_at`. There is no `unsafe` code.
 //!
-//! [`Endpoint`]: rdma::exchange::Endpoint
+//! [`Endpoint`]: rdma_verbs::exchange::Endpoint
 
 #![forbid(unsafe_code)]
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use rdma::exchange::OobListener;
-use rdma::{Access, MemoryRegion, WcOpcode};
+use rdma_verbs::exchange::OobListener;
+use rdma_verbs::{Access, MemoryRegion, WcOpcode};
 
 use crate::args::Args;
 use crate::completion::wait_completion;

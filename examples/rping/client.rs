@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use rdma::cm::{CmId, ConnParam};
-use rdma::{Access, MemoryRegion};
 use rdma_examples::rping::{fill_ping, next_start, text_of, RdmaInfo, FIRST_START};
+use rdma_verbs::cm::{CmId, ConnParam};
+use rdma_verbs::{Access, MemoryRegion};
 
 use crate::args::Args;
 use crate::output::{say, Doing, Failure};

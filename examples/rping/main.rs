@@ -15,8 +15,8 @@
 //! client disconnects (or, with `-P`, serves clients concurrently until stopped).
 //!
 //! One tokio thread drives everything: completions are awaited on the CQ's channel
-//! ([`rdma::async_cq::AsyncCq`]), connection events on the CM's
-//! ([`rdma::cm`]), so a peer that disconnects or dies ends every wait at once. Unlike the C
+//! ([`rdma_verbs::async_cq::AsyncCq`]), connection events on the CM's
+//! ([`rdma_verbs::cm`]), so a peer that disconnects or dies ends every wait at once. Unlike the C
 //! tool, every step is bounded (`--timeout`), an unreachable server fails within the
 //! resolution timeout, and a wrong-sized message or a short echo is reported, not skipped.
 //!

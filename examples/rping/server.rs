@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use rdma::cm::{ConnParam, ConnectRequest, Listener};
-use rdma::{Access, RemoteBuf};
 use rdma_examples::rping::{text_of, RdmaInfo};
+use rdma_verbs::cm::{ConnParam, ConnectRequest, Listener};
+use rdma_verbs::{Access, RemoteBuf};
 
 use crate::args::Args;
 use crate::output::{say, Doing, Failure};
@@ -28,7 +28,12 @@ pub(crate) async fn server(args: &Args) -> Result<(), Failure> {
     loop {
         let request = match listener.get_request_async(LISTEN_ROUND).await {
             Ok(r) => r,
-            Err(e) if matches!(e.cm_kind(), Some(rdma::cm::CmErrorKind::Timeout { .. })) => {
+            Err(e)
+                if matches!(
+                    e.cm_kind(),
+                    Some(rdma_verbs::cm::CmErrorKind::Timeout { .. })
+                ) =>
+            {
                 continue
             }
             Err(e) => return Err(Failure(format!("waiting for a client: {e}"))),
@@ -112,7 +117,7 @@ async fn serve(args: &Args, request: ConnectRequest) -> Result<(), Failure> {
 }
 
 /// Waits for this side's RDMA READ or WRITE and takes its buffer back.
-async fn transfer(s: &mut Session, want: Want) -> Result<rdma::MemoryRegion, Failure> {
+async fn transfer(s: &mut Session, want: Want) -> Result<rdma_verbs::MemoryRegion, Failure> {
     s.transfer(want).await?.ok_or_else(mid_ping)
 }
 

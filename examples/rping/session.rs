@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use rdma::async_cq::AsyncCq;
-use rdma::cm::{CmEvent, ConnectedId};
-use rdma::{Local, MemoryRegion, QueuePair, RemoteBuf, SendWr, WcOpcode, WorkCompletion};
 use rdma_examples::rping::{RdmaInfo, INFO_LEN};
+use rdma_verbs::async_cq::AsyncCq;
+use rdma_verbs::cm::{CmEvent, ConnectedId};
+use rdma_verbs::{Local, MemoryRegion, QueuePair, RemoteBuf, SendWr, WcOpcode, WorkCompletion};
 
 use crate::output::{say, Doing, Failure};
 

@@ -2,9 +2,11 @@
 //! completion channel for sends and receives, an RC QP (16 sends, 2 receives), and the
 //! buffers.
 
-use rdma::async_cq::{AsyncCq, WaitMode};
-use rdma::{Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QpCaps, QueuePair};
 use rdma_examples::rping::INFO_LEN;
+use rdma_verbs::async_cq::{AsyncCq, WaitMode};
+use rdma_verbs::{
+    Access, CompletionQueue, Context, MemoryRegion, ProtectionDomain, QpCaps, QueuePair,
+};
 
 use crate::output::Failure;
 

@@ -2,8 +2,8 @@
 //! and opening that device's port: ACTIVE, with a valid MTU, and the GID to address it by.
 
 use clap::Args;
-use rdma::gid::Gid;
-use rdma::{Context, Mtu, PortAttr};
+use rdma_verbs::gid::Gid;
+use rdma_verbs::{Context, Mtu, PortAttr};
 
 use crate::output::Failure;
 

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// A fatal error: the message a program prints after `<name>: ` before it exits with status 1.
 ///
-/// Any error type converts into it (so `?` works on the rdma crate's and the exchange's
+/// Any error type converts into it (so `?` works on the rdma-verbs crate's and the exchange's
 /// errors, whose messages already say what to do); it deliberately does not implement
 /// `std::error::Error` itself, which would make that blanket conversion overlap.
 pub struct Failure(pub String);

@@ -7,9 +7,9 @@
 //! ([`AsyncFd`]), so one runtime thread can serve any number of CQs.
 //!
 //! ```no_run
-//! # async fn demo(cq: rdma::CompletionQueue, mut qp: rdma::QueuePair)
+//! # async fn demo(cq: rdma_verbs::CompletionQueue, mut qp: rdma_verbs::QueuePair)
 //! #     -> Result<(), Box<dyn std::error::Error>> {
-//! use rdma::{AsyncCq, WaitMode, WorkCompletion};
+//! use rdma_verbs::{AsyncCq, WaitMode, WorkCompletion};
 //! // `cq` was built with `CompletionQueue::builder(&ctx, 256).with_channel()`.
 //! let mut acq = AsyncCq::new(cq, WaitMode::Event)?;
 //! let mut wcs = [WorkCompletion::default(); 16];

@@ -54,7 +54,7 @@ impl ContextInner {
         assert!(
             !self.stub,
             "{what} over the stub provider: only posting and polling work on stub objects \
-             (build them with rdma::stub)"
+             (build them with rdma_verbs::stub)"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Safe RDMA verbs over the system's libibverbs, with a data path that allocates nothing.
 //!
 //! ```no_run
-//! use rdma::{Access, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
+//! use rdma_verbs::{Access, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
 //!            QueuePair, RemoteQp, SendWr, WorkCompletion};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let ctx = Context::open(None)?;                        // first device

@@ -1,7 +1,7 @@
 //! On a machine without RDMA (like the CI host), opening a device is a clear, typed error,
 //! never a crash. On a machine with devices, opening the first one works or fails typed.
 
-use rdma::{Context, DeviceList, Error};
+use rdma_verbs::{Context, DeviceList, Error};
 
 fn kernel_has_devices() -> bool {
     std::fs::read_dir("/sys/class/infiniband")
@@ -45,8 +45,8 @@ fn rdma_cm_without_a_device_says_no_rdma_device() {
         // The device tests (tests/tests/cm.rs) cover a machine with RDMA.
         return;
     }
-    let err = rdma::cm::CmId::new().unwrap_err();
+    let err = rdma_verbs::cm::CmId::new().unwrap_err();
     assert!(matches!(err, Error::NoDevice), "{err:?}");
-    let err = rdma::cm::Listener::bind("0.0.0.0:0".parse().unwrap(), 1).unwrap_err();
+    let err = rdma_verbs::cm::Listener::bind("0.0.0.0:0".parse().unwrap(), 1).unwrap_err();
     assert!(matches!(err, Error::NoDevice), "{err:?}");
 }

@@ -1,7 +1,7 @@
-//! Awaiting completions with `rdma::AsyncCq` in device tests, on QPs whose requests to a dead
+//! Awaiting completions with `rdma_verbs::AsyncCq` in device tests, on QPs whose requests to a dead
 //! peer fail fast.
 
-use rdma::{AsyncCq, Completion, ConnectOptions, QpCaps, QueuePair, WorkCompletion};
+use rdma_verbs::{AsyncCq, Completion, ConnectOptions, QpCaps, QueuePair, WorkCompletion};
 use std::time::Duration;
 
 /// Send and receive queues of `depth` work requests.

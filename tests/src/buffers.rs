@@ -1,7 +1,7 @@
 //! Buffers of the async device tests: filled with a pattern, read back whatever their access
 //! rights, compared byte for byte, and taken back from a completion that must have succeeded.
 
-use rdma::{Access, Completion, MemoryRegion, ProtectionDomain, WcOpcode, WcStatus};
+use rdma_verbs::{Access, Completion, MemoryRegion, ProtectionDomain, WcOpcode, WcStatus};
 
 /// One mebibyte.
 pub const MIB: usize = 1 << 20;

@@ -9,7 +9,7 @@ pub mod cni_node;
 pub mod counting_alloc;
 pub mod process;
 
-use rdma::{
+use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QueuePair,
     RemoteQp, WorkCompletion,
 };

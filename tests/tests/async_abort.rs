@@ -3,13 +3,13 @@
 //! with every byte right, and the aborted tasks' peers see their later requests end with
 //! errors, not hang.
 
-use rdma::{
-    Access, AsyncCq, Completion, MemoryRegion, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus,
-    WorkCompletion,
-};
 use rdma_device_tests::async_wait::{caps, complete_n, short_retries};
 use rdma_device_tests::buffers::{assert_bytes, filled, ok_buf, READABLE, REMOTE};
 use rdma_device_tests::{pattern, Pair};
+use rdma_verbs::{
+    Access, AsyncCq, Completion, MemoryRegion, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus,
+    WorkCompletion,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +24,7 @@ struct Victim {
     dsts: [MemoryRegion; VICTIM_READS],
     /// What the peer reads (the victim owns it; the peer's READs are in flight at the abort).
     target: MemoryRegion,
-    peer_src: rdma::RemoteBuf,
+    peer_src: rdma_verbs::RemoteBuf,
     /// Work requests the task's QP has outstanding, published after every wake.
     outstanding: Arc<AtomicU64>,
 }
@@ -91,7 +91,7 @@ struct Peer {
     acq: AsyncCq,
     dsts: Vec<MemoryRegion>,
     sends: [MemoryRegion; 2],
-    target: rdma::RemoteBuf,
+    target: rdma_verbs::RemoteBuf,
 }
 
 /// Many READs, one at a time (`max_rd_atomic` 1). On Soft-RoCE they are usually all answered

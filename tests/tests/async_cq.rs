@@ -1,15 +1,15 @@
-//! `rdma::AsyncCq` on the device: every wait mode moves sends, RDMA writes and reads byte for
+//! `rdma_verbs::AsyncCq` on the device: every wait mode moves sends, RDMA writes and reads byte for
 //! byte; one `AsyncCq` drives a channel; waits cancelled mid-transfer lose no completion and no
 //! buffer; a peer that dies or fails ends the waits on the other side with error completions,
 //! never a hang. Aborted tasks: `async_abort.rs`.
 
-use rdma::{
-    Access, AsyncCq, Completion, MemoryRegion, QpAttr, QpState, QueuePair, SendWr, WaitMode,
-    WcOpcode, WcStatus, WorkCompletion,
-};
 use rdma_device_tests::async_wait::{caps, complete_n, current_thread, short_retries};
 use rdma_device_tests::buffers::{assert_bytes, contents, filled, ok_buf, MIB, READABLE, REMOTE};
 use rdma_device_tests::{pattern, Pair, TIMEOUT};
+use rdma_verbs::{
+    Access, AsyncCq, Completion, MemoryRegion, QpAttr, QpState, QueuePair, SendWr, WaitMode,
+    WcOpcode, WcStatus, WorkCompletion,
+};
 use std::time::{Duration, Instant};
 
 const MODES: [WaitMode; 3] = [
@@ -78,8 +78,8 @@ fn a_second_async_cq_and_raw_event_calls_are_refused_while_one_drives_the_channe
     let p = Pair::with_channels(caps(4));
     current_thread().block_on(async {
         let acq = AsyncCq::new(p.cq_a.clone(), WaitMode::Event).unwrap();
-        let refused = |r: rdma::Result<()>, what: &str| match r {
-            Err(rdma::Error::InvalidArgument(m)) if m.contains("AsyncCq") => {}
+        let refused = |r: rdma_verbs::Result<()>, what: &str| match r {
+            Err(rdma_verbs::Error::InvalidArgument(m)) if m.contains("AsyncCq") => {}
             other => panic!("{what}: {other:?}"),
         };
         refused(
@@ -95,14 +95,14 @@ fn a_second_async_cq_and_raw_event_calls_are_refused_while_one_drives_the_channe
     });
     let err = AsyncCq::new(p.cq_b.clone(), WaitMode::Event).unwrap_err();
     assert!(
-        matches!(&err, rdma::Error::InvalidArgument(m) if m.contains("tokio runtime")),
+        matches!(&err, rdma_verbs::Error::InvalidArgument(m) if m.contains("tokio runtime")),
         "outside a runtime: {err}"
     );
-    let no_channel = rdma::CompletionQueue::new(&p.ctx, 4).unwrap();
+    let no_channel = rdma_verbs::CompletionQueue::new(&p.ctx, 4).unwrap();
     current_thread().block_on(async {
         let err = AsyncCq::new(no_channel, WaitMode::Event).unwrap_err();
         assert!(
-            matches!(&err, rdma::Error::InvalidArgument(m) if m.contains(".with_channel()")),
+            matches!(&err, rdma_verbs::Error::InvalidArgument(m) if m.contains(".with_channel()")),
             "{err}"
         );
     });

@@ -2,10 +2,10 @@
 //! posts and `AsyncCq::poll` waits on the device, in event mode (the receiver sleeps on the
 //! reactor every round) and in busy-poll mode, after a warm-up, on a current-thread runtime.
 
-use rdma::{Access, AsyncCq, MemoryRegion, QpCaps, SendWr, WaitMode, WorkCompletion};
 use rdma_device_tests::async_wait::current_thread;
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
+use rdma_verbs::{Access, AsyncCq, MemoryRegion, QpCaps, SendWr, WaitMode, WorkCompletion};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;

@@ -1,13 +1,13 @@
 //! The measured loops of rdma-perf on the device: they finish, their timestamps are sane, and
 //! the bytes they move arrive.
 
-use rdma::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
 use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, read_lat, send_lat, write_lat, BwConfig, BwOp, Clock,
     LatConfig, LatRole, LatRun, LatSource, ReadLatConfig, Receiving, RecvConfig, SendLatConfig,
     Span,
 };
 use rdma_device_tests::{address_of, device, loopback_options, pattern, Pair};
+use rdma_verbs::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -166,7 +166,7 @@ fn send_bw_receiver_counts_every_message_with_a_sink_per_qp() {
 /// Two QPs connected to each other, each with a send CQ and a receive CQ of its own.
 fn split_cq_pair() -> [(QueuePair, CompletionQueue, CompletionQueue); 2] {
     let ctx = device();
-    let pd = rdma::ProtectionDomain::new(&ctx).unwrap();
+    let pd = rdma_verbs::ProtectionDomain::new(&ctx).unwrap();
     let mk = || {
         let scq = CompletionQueue::new(&ctx, 64).unwrap();
         let rcq = CompletionQueue::new(&ctx, 64).unwrap();
@@ -291,7 +291,7 @@ fn lat_pair_for(size: usize, inline: bool, span: Span) -> (LatRun, LatRun, Optio
     let ta = MemoryRegion::new(&p.pd, size, rw).unwrap();
     let tb = MemoryRegion::new(&p.pd, size, rw).unwrap();
     let (ra, rb) = (ta.remote(), tb.remote());
-    let source = |pd: &rdma::ProtectionDomain| {
+    let source = |pd: &rdma_verbs::ProtectionDomain| {
         if inline {
             LatSource::Inline
         } else {

@@ -1,17 +1,17 @@
 //! RDMA CM (librdmacm) on the Soft-RoCE device: a client and a server in one process, on
 //! threads (sync API) or tokio tasks (async API), connecting over rxe0's 198.18.0.1.
 
-use rdma::cm::{
+use rdma_device_tests::process::{path_bin, serial, spawn};
+use rdma_device_tests::{device, pattern, poll_n, TIMEOUT};
+use rdma_verbs::cm::{
     CmErrorKind, CmEvent, CmId, ConnParam, ConnectRequest, Connection, Listener,
     CONNECT_PRIVATE_DATA_MAX,
 };
-use rdma::RemoteBuf;
-use rdma::{
+use rdma_verbs::RemoteBuf;
+use rdma_verbs::{
     Access, CompletionQueue, Context, Error, MemoryRegion, ProtectionDomain, QpCaps, QpState,
     QueuePair, SendWr, WcOpcode,
 };
-use rdma_device_tests::process::{path_bin, serial, spawn};
-use rdma_device_tests::{device, pattern, poll_n, TIMEOUT};
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -65,14 +65,14 @@ fn resolved(addr: SocketAddr) -> CmId {
     id
 }
 
-fn connect(addr: SocketAddr, param: &ConnParam) -> rdma::Result<Side> {
+fn connect(addr: SocketAddr, param: &ConnParam) -> rdma_verbs::Result<Side> {
     let id = resolved(addr);
     let (pd, cq, qp) = qp_on(&id.context()?);
     let conn = id.connect(qp, param, STEP)?;
     Ok(Side { conn, pd, cq })
 }
 
-fn accept(request: ConnectRequest, param: &ConnParam) -> rdma::Result<Side> {
+fn accept(request: ConnectRequest, param: &ConnParam) -> rdma_verbs::Result<Side> {
     let (pd, cq, qp) = qp_on(&request.context()?);
     let conn = request.accept(qp, param, STEP)?;
     Ok(Side { conn, pd, cq })
@@ -410,7 +410,7 @@ fn a_request_not_answered_in_time_is_a_timeout_naming_the_event() {
         matches!(
             cm_kind(&err),
             CmErrorKind::Timeout {
-                waiting_for: rdma::cm::EventKind::ConnectResponse,
+                waiting_for: rdma_verbs::cm::EventKind::ConnectResponse,
                 ..
             }
         ),
@@ -434,7 +434,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-async fn connect_async(addr: SocketAddr, param: &ConnParam) -> rdma::Result<Side> {
+async fn connect_async(addr: SocketAddr, param: &ConnParam) -> rdma_verbs::Result<Side> {
     let mut id = CmId::new()?;
     id.resolve_addr_async(None, addr, STEP).await?;
     id.resolve_route_async(STEP).await?;
@@ -443,7 +443,7 @@ async fn connect_async(addr: SocketAddr, param: &ConnParam) -> rdma::Result<Side
     Ok(Side { conn, pd, cq })
 }
 
-async fn accept_async(request: ConnectRequest, param: &ConnParam) -> rdma::Result<Side> {
+async fn accept_async(request: ConnectRequest, param: &ConnParam) -> rdma_verbs::Result<Side> {
     let (pd, cq, qp) = qp_on(&request.context()?);
     let conn = request.accept_async(qp, param, STEP).await?;
     Ok(Side { conn, pd, cq })
@@ -771,7 +771,7 @@ fn a_rust_client_does_one_rping_iteration_with_the_c_rping_server() {
     let mut wait_for = |conn: &mut Connection, opcode: WcOpcode| loop {
         if let Some(i) = completions
             .iter()
-            .position(|c: &rdma::Completion| c.opcode == opcode)
+            .position(|c: &rdma_verbs::Completion| c.opcode == opcode)
         {
             return completions.remove(i);
         }

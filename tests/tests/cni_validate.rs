@@ -169,7 +169,7 @@ fn node_guid_byte_order_matches_sysfs() {
         Guid::from_u64(ctx.query_device().unwrap().node_guid()),
         sysfs
     );
-    let list = rdma::DeviceList::new().unwrap();
+    let list = rdma_verbs::DeviceList::new().unwrap();
     let dev = list.find(Some(DEV)).unwrap();
     assert_eq!(Guid::from_u64(dev.guid()), sysfs);
     let r = validate_here(

@@ -1,7 +1,7 @@
 //! Every operation of the safe API on real verbs, data checked byte for byte.
 
-use rdma::{Access, MemoryRegion, SendWr, WcOpcode, WcStatus};
 use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
+use rdma_verbs::{Access, MemoryRegion, SendWr, WcOpcode, WcStatus};
 
 #[test]
 fn send_recv_bytes_cross_the_qp() {
@@ -82,7 +82,7 @@ fn inline_larger_than_cap_is_rejected_before_the_device() {
     let big = vec![0u8; p.a.caps().max_inline_data as usize + 1];
     let err = p.a.post_send(SendWr::send(&big[..])).unwrap_err();
     assert!(
-        matches!(err.error, rdma::Error::InvalidArgument(_)),
+        matches!(err.error, rdma_verbs::Error::InvalidArgument(_)),
         "{err}"
     );
     assert_eq!(p.a.send_outstanding(), 0);
@@ -211,7 +211,7 @@ fn unsignaled_request_cannot_own_a_buffer() {
     let err =
         p.a.post_send(SendWr::send(buf).signaled(false))
             .unwrap_err();
-    assert!(matches!(err.error, rdma::Error::InvalidArgument(_)));
+    assert!(matches!(err.error, rdma_verbs::Error::InvalidArgument(_)));
     assert_eq!(err.returned.len(), 1, "the buffer is handed back");
     assert_eq!(err.returned[0].addr(), addr);
 }
@@ -257,10 +257,10 @@ fn recv_batch_and_chunks_of_one_region() {
 
 #[test]
 fn shared_receive_queue_serves_two_qps() {
-    use rdma::{CompletionQueue, QueuePair, SharedReceiveQueue};
     use rdma_device_tests::{address_of, device, loopback_options};
+    use rdma_verbs::{CompletionQueue, QueuePair, SharedReceiveQueue};
     let ctx = device();
-    let pd = rdma::ProtectionDomain::new(&ctx).unwrap();
+    let pd = rdma_verbs::ProtectionDomain::new(&ctx).unwrap();
     let cq = CompletionQueue::new(&ctx, 64).unwrap();
     let mut srq = SharedReceiveQueue::new(&pd, 16, 1).unwrap();
     let mk = |srq: Option<&SharedReceiveQueue>| {
@@ -331,13 +331,13 @@ fn completion_of_another_qp_is_rejected() {
     let wc = poll_n(&p.cq_a, 1, TIMEOUT);
     let err = p.b.complete(&wc[0]).unwrap_err();
     assert!(
-        matches!(err, rdma::Error::ForeignCompletion { .. }),
+        matches!(err, rdma_verbs::Error::ForeignCompletion { .. }),
         "{err}"
     );
     assert!(p.a.complete(&wc[0]).is_ok());
-    let zero = rdma::WorkCompletion::default();
+    let zero = rdma_verbs::WorkCompletion::default();
     assert!(matches!(
         p.a.complete(&zero),
-        Err(rdma::Error::ForeignCompletion { .. })
+        Err(rdma_verbs::Error::ForeignCompletion { .. })
     ));
 }

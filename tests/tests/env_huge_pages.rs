@@ -1,7 +1,7 @@
 //! Huge-page backed memory regions. Its own test binary: it reserves huge pages for the VM.
 
-use rdma::{Access, MemoryRegion, QpCaps, SendWr};
 use rdma_device_tests::{pattern, poll_n, Pair, TIMEOUT};
+use rdma_verbs::{Access, MemoryRegion, QpCaps, SendWr};
 
 #[test]
 fn huge_page_region_carries_data() {

@@ -1,8 +1,8 @@
 //! RLIMIT_MEMLOCK too low for a registration gives Error::MemlockTooLow with the limit and the
 //! fix. Its own test binary: it lowers the limit and drops CAP_IPC_LOCK for the whole process.
 
-use rdma::{Access, Error, MemoryRegion, ProtectionDomain};
 use rdma_device_tests::device;
+use rdma_verbs::{Access, Error, MemoryRegion, ProtectionDomain};
 
 /// Drops CAP_IPC_LOCK (which lifts the limit for root) from the effective set.
 fn drop_cap_ipc_lock() {

@@ -5,7 +5,7 @@
 //! the VM) with empty file systems mounted over both. `harness = false`: `main` is the parent
 //! when `RDMA_NO_PROVIDER_CHILD` is unset, the check itself when it is set.
 
-use rdma::{DeviceList, Error};
+use rdma_verbs::{DeviceList, Error};
 use std::process::Command;
 
 const PROVIDER_DIRS: [&str; 2] = ["/etc/libibverbs.d", "/usr/lib/x86_64-linux-gnu/libibverbs"];

@@ -1,8 +1,8 @@
 //! A port that is not ACTIVE gives Error::PortNotActive naming device, port and state. Its own
 //! test binary: it takes the device's network interface down (and back up) for the process.
 
-use rdma::{Error, PortState};
 use rdma_device_tests::device;
+use rdma_verbs::{Error, PortState};
 use std::process::Command;
 
 fn ip_link(ifname: &str, state: &str) {

@@ -1,7 +1,9 @@
 //! Errors provoked on purpose: each test checks the error kind, never just "it failed".
 
-use rdma::{Access, Context, Error, MemoryRegion, QpCaps, QueuePair, RemoteBuf, SendWr, WcStatus};
 use rdma_device_tests::{device, poll_n, Pair, TIMEOUT};
+use rdma_verbs::{
+    Access, Context, Error, MemoryRegion, QpCaps, QueuePair, RemoteBuf, SendWr, WcStatus,
+};
 
 fn caps() -> QpCaps {
     QpCaps {
@@ -31,7 +33,9 @@ fn bad_rkey_is_a_remote_access_error() {
     remote.rkey = remote.rkey.wrapping_add(0x1000);
     let status = write_status(&mut p, 64, remote);
     assert_eq!(status, WcStatus::RemoteAccess);
-    let err = p.a.complete(&rdma::WorkCompletion::default()).unwrap_err();
+    let err =
+        p.a.complete(&rdma_verbs::WorkCompletion::default())
+            .unwrap_err();
     assert!(matches!(err, Error::ForeignCompletion { .. }));
 }
 
@@ -90,8 +94,8 @@ fn local_sge_outside_its_buffer_is_rejected_before_the_device() {
 #[test]
 fn post_on_a_qp_not_in_rts_is_a_state_error() {
     let ctx = device();
-    let pd = rdma::ProtectionDomain::new(&ctx).unwrap();
-    let cq = rdma::CompletionQueue::new(&ctx, 16).unwrap();
+    let pd = rdma_verbs::ProtectionDomain::new(&ctx).unwrap();
+    let cq = rdma_verbs::CompletionQueue::new(&ctx, 16).unwrap();
     let mut qp = QueuePair::builder(&pd, &cq, &cq)
         .caps(caps())
         .build()
@@ -102,7 +106,7 @@ fn post_on_a_qp_not_in_rts_is_a_state_error() {
         matches!(
             err.error,
             Error::QpState {
-                state: rdma::QpState::Reset,
+                state: rdma_verbs::QpState::Reset,
                 ..
             }
         ),
@@ -113,19 +117,19 @@ fn post_on_a_qp_not_in_rts_is_a_state_error() {
     assert!(matches!(
         err.error,
         Error::QpState {
-            state: rdma::QpState::Reset,
+            state: rdma_verbs::QpState::Reset,
             ..
         }
     ));
     qp.init(1, 0, Access::LOCAL_WRITE).unwrap();
-    assert_eq!(qp.query_state().unwrap(), rdma::QpState::Init);
+    assert_eq!(qp.query_state().unwrap(), rdma_verbs::QpState::Init);
     let buf = err.returned.into_iter().next().unwrap();
     let err = qp.post_send(SendWr::send(buf)).unwrap_err();
     assert!(
         matches!(
             err.error,
             Error::QpState {
-                state: rdma::QpState::Init,
+                state: rdma_verbs::QpState::Init,
                 ..
             }
         ),
@@ -140,22 +144,26 @@ fn post_on_a_qp_not_in_rts_is_a_state_error() {
 #[test]
 fn checked_modify_names_the_missing_attributes() {
     let ctx = device();
-    let pd = rdma::ProtectionDomain::new(&ctx).unwrap();
-    let cq = rdma::CompletionQueue::new(&ctx, 16).unwrap();
+    let pd = rdma_verbs::ProtectionDomain::new(&ctx).unwrap();
+    let cq = rdma_verbs::CompletionQueue::new(&ctx, 16).unwrap();
     let mut qp = QueuePair::builder(&pd, &cq, &cq).build().unwrap();
     let err = qp
-        .modify(&rdma::QpAttr::new().state(rdma::QpState::Init).port(1))
+        .modify(
+            &rdma_verbs::QpAttr::new()
+                .state(rdma_verbs::QpState::Init)
+                .port(1),
+        )
         .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("missing: pkey_index, access"), "{msg}");
     let err = qp
-        .modify(&rdma::QpAttr::new().state(rdma::QpState::Rts))
+        .modify(&rdma_verbs::QpAttr::new().state(rdma_verbs::QpState::Rts))
         .unwrap_err();
     assert!(
         err.to_string().contains("cannot go from RESET to RTS"),
         "{err}"
     );
-    assert_eq!(qp.query_state().unwrap(), rdma::QpState::Reset);
+    assert_eq!(qp.query_state().unwrap(), rdma_verbs::QpState::Reset);
 }
 
 #[test]
@@ -197,7 +205,7 @@ fn peer_destroyed_mid_run_flushes_everything_without_hanging() {
     // after it (the other sends and the receives) flushed, each handing its buffer back.
     let mut sends = Vec::new();
     let mut recvs = Vec::new();
-    let mut wcs = [rdma::WorkCompletion::default(); 8];
+    let mut wcs = [rdma_verbs::WorkCompletion::default(); 8];
     let deadline = std::time::Instant::now() + TIMEOUT;
     while sends.len() < 3 || recvs.len() < 4 {
         assert!(
@@ -221,7 +229,7 @@ fn peer_destroyed_mid_run_flushes_everything_without_hanging() {
     );
     let expect: Vec<_> = (100..104).map(|i| (i, WcStatus::WrFlush)).collect();
     assert_eq!(recvs, expect);
-    assert_eq!(a.query_state().unwrap(), rdma::QpState::Err);
+    assert_eq!(a.query_state().unwrap(), rdma_verbs::QpState::Err);
     assert_eq!((a.send_outstanding(), a.recv_outstanding()), (0, 0));
     let t = std::time::Instant::now();
     drop(a);

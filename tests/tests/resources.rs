@@ -1,11 +1,11 @@
 //! Resource behaviour: completion-channel events, caller-owned registrations, the raw post,
 //! device/port/GID queries, and dropping handles in any order.
 
-use rdma::{
+use rdma_device_tests::{address_of, device, loopback_options, pattern, poll_n, Pair, TIMEOUT};
+use rdma_verbs::{
     Access, CompletionQueue, DeviceList, GidType, LinkLayer, MemoryRegion, PortState,
     ProtectionDomain, QpCaps, QueuePair, SendWr, WorkCompletion,
 };
-use rdma_device_tests::{address_of, device, loopback_options, pattern, poll_n, Pair, TIMEOUT};
 use std::ptr::NonNull;
 
 #[test]
@@ -14,8 +14,8 @@ fn device_list_and_queries_describe_the_device() {
     assert!(!list.is_empty());
     let dev = list.iter().next().unwrap();
     assert!(!dev.name().is_empty());
-    assert_eq!(dev.node_type(), rdma::NodeType::Ca);
-    assert_eq!(dev.transport(), rdma::Transport::Ib);
+    assert_eq!(dev.node_type(), rdma_verbs::NodeType::Ca);
+    assert_eq!(dev.transport(), rdma_verbs::Transport::Ib);
     let ctx = dev.open().unwrap();
     let attr = ctx.query_device().unwrap();
     assert_eq!(
@@ -154,17 +154,17 @@ fn raw_post_for_experts_moves_data() {
         1,
     )
     .unwrap();
-    let mut sge = rdma::sys::ibv_sge {
+    let mut sge = rdma_verbs::sys::ibv_sge {
         addr: src.addr(),
         length: 256,
         lkey: src.lkey(),
     };
-    let mut wr = rdma::sys::ibv_send_wr {
+    let mut wr = rdma_verbs::sys::ibv_send_wr {
         wr_id: 0x55,
         sg_list: &mut sge,
         num_sge: 1,
-        opcode: rdma::sys::ibv_wr_opcode::IBV_WR_SEND,
-        send_flags: rdma::sys::ibv_send_flags::IBV_SEND_SIGNALED,
+        opcode: rdma_verbs::sys::ibv_wr_opcode::IBV_WR_SEND,
+        send_flags: rdma_verbs::sys::ibv_send_flags::IBV_SEND_SIGNALED,
         ..Default::default()
     };
     // SAFETY: `src` is registered in this PD, stays alive and untouched until the completion

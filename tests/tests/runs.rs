@@ -1,8 +1,8 @@
 //! Runs (`QueuePair::run`) on real verbs: templates and chains checked once and posted many
 //! times, data checked byte for byte.
 
-use rdma::{Access, MemoryRegion, SendWr, WcOpcode};
 use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
+use rdma_verbs::{Access, MemoryRegion, SendWr, WcOpcode};
 
 #[test]
 fn templates_and_a_chain_write_where_each_was_checked_to_write() {

@@ -1,9 +1,9 @@
 //! The data path allocates nothing: a counting global allocator watches a post/poll/complete
 //! loop of sends, receives and writes on the device.
 
-use rdma::{Access, MemoryRegion, QpCaps, SendWr, WorkCompletion};
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
+use rdma_verbs::{Access, MemoryRegion, QpCaps, SendWr, WorkCompletion};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;

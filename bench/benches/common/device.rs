@@ -1,7 +1,7 @@
 //! What the device benchmarks (`device_post_poll`, `device_async`) share: the device under
 //! test, loopback connect options on port 1, and a QP's address as a peer on the same device.
 
-use rdma::{Access, ConnectOptions, Context, QueuePair, RemoteQp};
+use rdma_verbs::{Access, ConnectOptions, Context, QueuePair, RemoteQp};
 
 /// The device under test: `$RDMA_DEVICE`, or the first one. A benchmark without a device
 /// fails; it never skips.

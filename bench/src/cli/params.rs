@@ -135,7 +135,7 @@ impl Params {
             ));
         }
         if let Some(m) = a.mtu {
-            if rdma::Mtu::from_bytes(m).is_none() {
+            if rdma_verbs::Mtu::from_bytes(m).is_none() {
                 return Err(format!("invalid MTU {m}: 256, 512, 1024, 2048 or 4096"));
             }
         }

@@ -41,7 +41,7 @@ use super::wire::{
     encode_mtu, parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg, WireError,
     BW_REPORT_FIELD_LEN, DONE_MSG, MTU_MSG_LEN, SYS_DATA_FIELD_LEN,
 };
-use rdma::Mtu;
+use rdma_verbs::Mtu;
 
 /// perftest's default TCP port (`-p`).
 pub const DEFAULT_PORT: u16 = 18515;
@@ -113,7 +113,7 @@ pub enum ChannelError {
     /// Setting up or using the rdma_cm connection failed (`-R`; the CM error names the
     /// peer and what happened).
     #[error("rdma_cm out-of-band connection failed")]
-    Cm(#[from] rdma::Error),
+    Cm(#[from] rdma_verbs::Error),
     /// The rdma_cm out-of-band QP failed during an exchange.
     #[error("the rdma_cm out-of-band QP failed during the {what} exchange: {detail}")]
     CmQp {

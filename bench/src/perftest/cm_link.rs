@@ -11,8 +11,8 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use rdma::cm::{CmId, ConnParam, ConnectRequest, ConnectedId, Listener};
-use rdma::{
+use rdma_verbs::cm::{CmId, ConnParam, ConnectRequest, ConnectedId, Listener};
+use rdma_verbs::{
     Access, CompletionQueue, MemoryRegion, ProtectionDomain, QpCaps, QueuePair, SendWr,
     WorkCompletion,
 };
@@ -57,7 +57,7 @@ pub fn resolve_v4(host: &str, port: u16) -> Result<SocketAddr, ChannelError> {
 pub fn wait_request(
     listener: &mut Listener,
     timeout: Option<Duration>,
-) -> Result<ConnectRequest, rdma::Error> {
+) -> Result<ConnectRequest, rdma_verbs::Error> {
     const SLICE: Duration = Duration::from_secs(3600);
     loop {
         match listener.get_request(timeout.unwrap_or(SLICE)) {
@@ -67,8 +67,8 @@ pub fn wait_request(
     }
 }
 
-fn is_timeout(e: &rdma::Error) -> bool {
-    matches!(e, rdma::Error::Cm(c) if matches!(c.kind, rdma::cm::CmErrorKind::Timeout { .. }))
+fn is_timeout(e: &rdma_verbs::Error) -> bool {
+    matches!(e, rdma_verbs::Error::Cm(c) if matches!(c.kind, rdma_verbs::cm::CmErrorKind::Timeout { .. }))
 }
 
 /// The out-of-band QP and what it needs. Fields drop in order: the QP before its id (which
@@ -101,7 +101,7 @@ struct Parts {
     qp: QueuePair,
 }
 
-fn parts(ctx: &rdma::Context) -> Result<Parts, rdma::Error> {
+fn parts(ctx: &rdma_verbs::Context) -> Result<Parts, rdma_verbs::Error> {
     let pd = ProtectionDomain::new(ctx)?;
     let send_cq = CompletionQueue::new(ctx, 2)?;
     let recv_cq = CompletionQueue::new(ctx, 2)?;
@@ -124,7 +124,7 @@ fn parts(ctx: &rdma::Context) -> Result<Parts, rdma::Error> {
     })
 }
 
-fn post_first_recv(p: &mut Parts) -> Result<(), rdma::Error> {
+fn post_first_recv(p: &mut Parts) -> Result<(), rdma_verbs::Error> {
     let buf = MemoryRegion::new(&p.pd, RECV_LEN, Access::LOCAL_WRITE)?;
     p.qp.post_recv(buf, 0).map_err(|e| e.error)
 }
@@ -249,9 +249,9 @@ fn qp_err(what: &'static str, detail: impl Into<String>) -> ChannelError {
 fn completion_err(what: &'static str, wc: &WorkCompletion) -> ChannelError {
     // A flushed or retried-out completion is the peer going away.
     match wc.status() {
-        rdma::WcStatus::WrFlush
-        | rdma::WcStatus::RetryExceeded
-        | rdma::WcStatus::RnrRetryExceeded => ChannelError::Closed { what },
+        rdma_verbs::WcStatus::WrFlush
+        | rdma_verbs::WcStatus::RetryExceeded
+        | rdma_verbs::WcStatus::RnrRetryExceeded => ChannelError::Closed { what },
         s => qp_err(what, format!("completion status {}", s.as_str())),
     }
 }

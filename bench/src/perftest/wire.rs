@@ -38,7 +38,7 @@
 //! where perftest picks the best GID when `-x` is not given); the 59-byte form only
 //! on InfiniBand without `-x`. A side reads the form it writes.
 
-use rdma::Mtu;
+use rdma_verbs::Mtu;
 use thiserror::Error;
 
 /// Why a message could not be parsed (or encoded).
@@ -411,7 +411,7 @@ const MTU: &str = "mtu";
 
 /// `check_mtu`'s message for `mtu`: `sprintf(cur, "%d", enum ibv_mtu)`, the NUL included,
 /// e.g. `"3\0"` for 1024 bytes. Both sides then use the smaller MTU
-/// ([`rdma::Mtu`] is ordered by size).
+/// ([`rdma_verbs::Mtu`] is ordered by size).
 pub fn encode_mtu(mtu: Mtu) -> [u8; MTU_MSG_LEN] {
     [b'0' + mtu.to_raw() as u8, 0]
 }

@@ -4,7 +4,9 @@
 use super::span::{Phase, Phases};
 use super::stall::{Idle, Stall};
 use super::{qp_index, Clock, RunError, Span};
-use rdma::{CompletionQueue, Pinned, QueuePair, RemoteBuf, Run, SendWr, Sink, WorkCompletion};
+use rdma_verbs::{
+    CompletionQueue, Pinned, QueuePair, RemoteBuf, Run, SendWr, Sink, WorkCompletion,
+};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -118,7 +120,7 @@ pub fn bw_requester(
 ) -> Result<BwSamples, RunError> {
     let n = qps.len();
     if n == 0 || ops.len() != n || recv.is_some_and(|r| r.sinks.len() != n) {
-        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+        return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
             "{} QPs, {} operations and {} sinks",
             n,
             ops.len(),
@@ -148,7 +150,7 @@ pub fn bw_requester(
     let depth = u64::from(cfg.tx_depth.max(1));
     let size = cfg.size as usize;
     if cfg.inline && size > MAX_INLINE {
-        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+        return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
             "inline messages are at most {MAX_INLINE} bytes here, asked {size}"
         ))));
     }

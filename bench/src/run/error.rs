@@ -1,6 +1,6 @@
 //! Why a measured loop stopped.
 
-use rdma::{CompletionError, Error, PostError};
+use rdma_verbs::{CompletionError, Error, PostError};
 use std::time::Duration;
 
 /// A loop that could not finish.

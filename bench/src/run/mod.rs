@@ -1,4 +1,4 @@
-//! The measured loops of the benchmarks, over the rdma crate's safe API.
+//! The measured loops of the benchmarks, over the rdma-verbs crate's safe API.
 //!
 //! Each loop takes connected QPs, their CQs and buffers, and the timestamp arrays sized before
 //! it starts; inside the loop it makes no allocation, takes no lock and makes no system call of
@@ -29,9 +29,9 @@ pub use write_lat::{write_lat, LatConfig, LatRole, LatSource};
 /// Which of the run's QPs (by number, `qpns`) a completion belongs to; a completion of any
 /// other QP is an error (it cannot happen when the CQ is the run's own).
 #[inline]
-fn qp_index(qpns: &[u32], wc: &rdma::WorkCompletion) -> Result<usize, RunError> {
+fn qp_index(qpns: &[u32], wc: &rdma_verbs::WorkCompletion) -> Result<usize, RunError> {
     qpns.iter().position(|&q| q == wc.qp_num()).ok_or_else(|| {
-        RunError::Verb(rdma::Error::ForeignCompletion {
+        RunError::Verb(rdma_verbs::Error::ForeignCompletion {
             wr_id: wc.raw_wr_id(),
             qp_num: wc.qp_num(),
             owner: "the benchmark's QPs".into(),

@@ -4,7 +4,7 @@
 use super::span::{LatRun, LatSpan};
 use super::stall::wait_completion;
 use super::{Clock, RunError, Span};
-use rdma::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
 /// Parameters of a READ latency run.

@@ -5,7 +5,7 @@
 use super::span::{Phase, Phases};
 use super::stall::{Idle, Stall};
 use super::{qp_index, Clock, RunError, Span};
-use rdma::{CompletionQueue, QueuePair, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, QueuePair, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ pub fn bw_receiver(
 ) -> Result<RecvSamples, RunError> {
     let n = qps.len();
     if n == 0 || sinks.len() != n {
-        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+        return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
             "{} QPs and {} sinks",
             n,
             sinks.len()

@@ -5,7 +5,7 @@
 use super::span::{LatRun, LatSpan};
 use super::stall::wait_completion;
 use super::{Clock, LatRole, RunError, Span};
-use rdma::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
 /// Parameters of a SEND latency run.
@@ -40,7 +40,7 @@ pub fn send_lat(
 ) -> Result<LatRun, RunError> {
     let size = cfg.size as usize;
     if cfg.inline && size > super::MAX_INLINE {
-        return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+        return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
             "inline messages are at most {} bytes here, asked {size}",
             super::MAX_INLINE
         ))));

@@ -7,7 +7,7 @@
 
 use super::span::LatSpan;
 use super::{Clock, RunError};
-use rdma::{Completion, CompletionQueue, WorkCompletion};
+use rdma_verbs::{Completion, CompletionQueue, WorkCompletion};
 use std::time::{Duration, Instant};
 
 /// Idle polls between two looks at the clock.
@@ -66,12 +66,12 @@ impl Stall {
 }
 
 /// Spins until one completion arrives on `cq`, hands it to `complete` (the QP's
-/// [`complete`](rdma::QueuePair::complete), or its run's) and checks its status. Returns `None`
+/// [`complete`](rdma_verbs::QueuePair::complete), or its run's) and checks its status. Returns `None`
 /// when a duration run ends while waiting; a timeout is an error naming `what`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn wait_completion(
-    mut complete: impl FnMut(&WorkCompletion) -> rdma::Result<Completion>,
+    mut complete: impl FnMut(&WorkCompletion) -> rdma_verbs::Result<Completion>,
     cq: &CompletionQueue,
     wcs: &mut [WorkCompletion; 1],
     what: &'static str,

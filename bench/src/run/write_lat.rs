@@ -5,7 +5,7 @@
 use super::span::{LatRun, LatSpan};
 use super::stall::{wait_completion, Idle, Stall};
 use super::{Clock, RunError, Span, MAX_INLINE};
-use rdma::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
+use rdma_verbs::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
 use std::time::Duration;
 
 /// Which side of the ping-pong this is.
@@ -57,7 +57,7 @@ pub fn write_lat(
     let (inline_mode, mut buf) = match source {
         LatSource::Inline if size <= MAX_INLINE => (true, None),
         LatSource::Inline => {
-            return Err(RunError::Verb(rdma::Error::InvalidArgument(format!(
+            return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
                 "inline writes are at most {MAX_INLINE} bytes here, asked {size}"
             ))))
         }

@@ -219,13 +219,13 @@ fn only_openable() -> Result<String, NoChoice> {
         cause: "no_device",
         message,
     };
-    let list = match rdma::DeviceList::new() {
+    let list = match rdma_verbs::DeviceList::new() {
         Ok(l) => l,
-        Err(e @ rdma::Error::NoDevice) => return Err(no_device(e.to_string())),
+        Err(e @ rdma_verbs::Error::NoDevice) => return Err(no_device(e.to_string())),
         Err(e) => return Err(no_device(format!("no RDMA device: listing failed: {e}"))),
     };
     if list.is_empty() {
-        return Err(no_device(rdma::Error::NoDevice.to_string()));
+        return Err(no_device(rdma_verbs::Error::NoDevice.to_string()));
     }
     let mut openable = Vec::new();
     let mut refused = Vec::new();

@@ -4,7 +4,7 @@
 use super::report::{Cause, Check};
 use super::ExpectedLinkLayer;
 use crate::{Guid, Pkey};
-use rdma::{Context, DeviceAttr, DeviceList, Gid, LinkLayer, PortAttr, PortState};
+use rdma_verbs::{Context, DeviceAttr, DeviceList, Gid, LinkLayer, PortAttr, PortState};
 use std::path::Path;
 
 /// An open device and its attributes.
@@ -34,7 +34,7 @@ pub(crate) fn open_device(name: &str) -> (Check, Option<Opened>) {
     const NAME: &str = "device";
     let list = match DeviceList::new() {
         Ok(list) => list,
-        Err(rdma::Error::NoDevice) => return (no_device(name, &[]), None),
+        Err(rdma_verbs::Error::NoDevice) => return (no_device(name, &[]), None),
         Err(e) => {
             return (
                 Check::fail(
@@ -56,7 +56,7 @@ pub(crate) fn open_device(name: &str) -> (Check, Option<Opened>) {
     };
     let ctx = match dev.open() {
         Ok(ctx) => ctx,
-        Err(rdma::Error::NoProvider { .. }) => return (no_provider(name), None),
+        Err(rdma_verbs::Error::NoProvider { .. }) => return (no_provider(name), None),
         Err(e) if e.errno() == Some(libc::EPERM) => {
             return (
                 Check::fail(
@@ -221,7 +221,7 @@ fn phys_state_text(s: u8) -> String {
     }
 }
 
-fn mtu_text(m: Option<rdma::Mtu>) -> String {
+fn mtu_text(m: Option<rdma_verbs::Mtu>) -> String {
     m.map_or_else(|| "unknown".into(), |m| m.bytes().to_string())
 }
 
@@ -274,7 +274,7 @@ pub(crate) fn address(o: &Opened, port: u8, attr: &PortAttr) -> (Check, Option<A
     if attr.link_layer() == LinkLayer::Ethernet {
         let index = match o.ctx.default_gid_index(port) {
             Ok(Some(i)) => i,
-            Ok(None) | Err(rdma::Error::NoUsableGid { .. }) => {
+            Ok(None) | Err(rdma_verbs::Error::NoUsableGid { .. }) => {
                 return (
                     Check::fail(
                         NAME,
@@ -331,7 +331,13 @@ pub(crate) fn address(o: &Opened, port: u8, attr: &PortAttr) -> (Check, Option<A
     )
 }
 
-fn query_failed(name: &'static str, dev: &str, port: u8, what: &str, e: &rdma::Error) -> Check {
+fn query_failed(
+    name: &'static str,
+    dev: &str,
+    port: u8,
+    what: &str,
+    e: &rdma_verbs::Error,
+) -> Check {
     Check::fail(
         name,
         Cause::Query,

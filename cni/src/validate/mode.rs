@@ -2,7 +2,7 @@
 //! ([`ExpectedLinkLayer`]): their config words, parsed strictly with errors that list the
 //! allowed words.
 
-use rdma::LinkLayer;
+use rdma_verbs::LinkLayer;
 use std::fmt;
 use std::str::FromStr;
 

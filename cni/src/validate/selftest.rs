@@ -11,7 +11,7 @@ mod rig;
 use super::checks::Address;
 use super::report::{bytes_text, Check, Operation, SelfTest};
 use failure::Failure;
-use rdma::{Context, Mtu};
+use rdma_verbs::{Context, Mtu};
 use rig::Rig;
 use std::time::{Duration, Instant};
 

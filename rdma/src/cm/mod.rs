@@ -11,14 +11,14 @@
 //! `rping` and `ucmatose`.)
 //!
 //! ```no_run
-//! use rdma::cm::{CmId, ConnParam, Listener};
-//! use rdma::{CompletionQueue, ProtectionDomain, QueuePair};
+//! use rdma_verbs::cm::{CmId, ConnParam, Listener};
+//! use rdma_verbs::{CompletionQueue, ProtectionDomain, QueuePair};
 //! use std::time::Duration;
-//! # fn main() -> Result<(), rdma::Error> {
+//! # fn main() -> Result<(), rdma_verbs::Error> {
 //! let timeout = Duration::from_secs(2);
 //! // Server: listen, take a request, accept it with a QP on the request's device.
 //! let mut listener = Listener::bind("198.18.0.1:7471".parse().unwrap(), 8)?;
-//! # std::thread::spawn(move || -> Result<(), rdma::Error> {
+//! # std::thread::spawn(move || -> Result<(), rdma_verbs::Error> {
 //! let request = listener.get_request(Duration::from_secs(60))?;
 //! let ctx = request.context()?;
 //! let (pd, cq) = (ProtectionDomain::new(&ctx)?, CompletionQueue::new(&ctx, 64)?);

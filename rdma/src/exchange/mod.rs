@@ -68,10 +68,10 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use rdma::exchange::{OobListener, OobStream, PingpongDest, DEFAULT_PORT};
-//! use rdma::gid::Gid;
+//! use rdma_verbs::exchange::{OobListener, OobStream, PingpongDest, DEFAULT_PORT};
+//! use rdma_verbs::gid::Gid;
 //!
-//! # fn main() -> Result<(), rdma::exchange::ExchangeError> {
+//! # fn main() -> Result<(), rdma_verbs::exchange::ExchangeError> {
 //! let mine = PingpongDest { lid: 0, qpn: 0x11, psn: 0xabcdef, gid: Gid::ZERO };
 //! // Server side:
 //! let listener = OobListener::bind(DEFAULT_PORT)?;

@@ -142,7 +142,7 @@ impl<'a> QpBuilder<'a> {
         #[cfg(feature = "stub-provider")]
         assert!(
             !self.send_cq.is_stub() && !self.recv_cq.is_stub(),
-            "ibv_create_qp with a CQ of the stub provider (build stub QPs with rdma::stub)"
+            "ibv_create_qp with a CQ of the stub provider (build stub QPs with rdma_verbs::stub)"
         );
         let mut init = sys::ibv_qp_init_attr {
             send_cq: self.send_cq.as_raw(),

@@ -101,11 +101,11 @@ impl QueuePair {
     /// QP until it is dropped.
     ///
     /// ```no_run
-    /// # fn f(qp: &mut rdma::QueuePair, cq: &rdma::CompletionQueue, src: rdma::Pinned,
-    /// #      remote: rdma::RemoteBuf) -> Result<(), Box<dyn std::error::Error>> {
+    /// # fn f(qp: &mut rdma_verbs::QueuePair, cq: &rdma_verbs::CompletionQueue, src: rdma_verbs::Pinned,
+    /// #      remote: rdma_verbs::RemoteBuf) -> Result<(), Box<dyn std::error::Error>> {
     /// let run = qp.run();
-    /// let mut write = run.prepare(rdma::SendWr::write(src, remote))?;
-    /// let mut wcs = [rdma::WorkCompletion::default(); 16];
+    /// let mut write = run.prepare(rdma_verbs::SendWr::write(src, remote))?;
+    /// let mut wcs = [rdma_verbs::WorkCompletion::default(); 16];
     /// for i in 0..1_000_000u64 {
     ///     // One in 64 signaled: each completion makes room for 64 more.
     ///     while run.send_outstanding() >= 128 {

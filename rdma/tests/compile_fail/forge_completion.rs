@@ -1,6 +1,6 @@
 //! Completions come from the device only: a WorkCompletion with chosen contents (say, the
 //! wr_id of a receive still in flight) cannot be built to trick a QP into returning a buffer.
-use rdma::{sys, WorkCompletion};
+use rdma_verbs::{sys, WorkCompletion};
 
 fn forge() -> WorkCompletion {
     WorkCompletion(sys::ibv_wc {

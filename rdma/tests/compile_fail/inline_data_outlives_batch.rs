@@ -1,5 +1,5 @@
 //! Inline data is copied at post time, so it must live until the batch is posted.
-use rdma::{QueuePair, SendWr};
+use rdma_verbs::{QueuePair, SendWr};
 
 fn short_lived(qp: &mut QueuePair) {
     let mut batch = qp.send_batch::<2>();

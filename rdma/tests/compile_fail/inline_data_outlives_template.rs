@@ -1,5 +1,5 @@
 //! A template of inline data borrows the data: the provider copies it at every post.
-use rdma::{QueuePair, SendWr};
+use rdma_verbs::{QueuePair, SendWr};
 
 fn post_freed_inline_data(qp: &mut QueuePair) {
     let run = qp.run();

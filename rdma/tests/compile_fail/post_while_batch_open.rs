@@ -1,5 +1,5 @@
 //! A single post cannot slip in between the requests of an open batch.
-use rdma::{QueuePair, SendWr};
+use rdma_verbs::{QueuePair, SendWr};
 
 fn interleave(qp: &mut QueuePair) {
     let batch = qp.recv_batch::<4>();

@@ -1,5 +1,5 @@
 //! A batch cannot outlive the QP it posts to.
-use rdma::{QueuePair, SendBatch};
+use rdma_verbs::{QueuePair, SendBatch};
 
 fn escape(qp: QueuePair) -> SendBatch<'static, 'static, 4> {
     let mut qp = qp;

@@ -1,6 +1,6 @@
 //! Templates post through a shared borrow of their run, which reaches the QP through a
 //! pointer: the run cannot be shared with another thread (which could post at the same time).
-use rdma::{Pinned, QueuePair, SendWr};
+use rdma_verbs::{Pinned, QueuePair, SendWr};
 
 fn post_from_two_threads(qp: &mut QueuePair, src: Pinned) {
     let run = qp.run();

@@ -1,6 +1,6 @@
 //! A template borrows its run: it cannot be posted after the run has ended (the run's end
 //! records where its requests stop, which keeps their buffers in the QP).
-use rdma::{Pinned, QueuePair, SendWr};
+use rdma_verbs::{Pinned, QueuePair, SendWr};
 
 fn post_after_the_run(qp: &mut QueuePair, src: Pinned) {
     let run = qp.run();

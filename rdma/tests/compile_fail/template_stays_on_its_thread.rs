@@ -1,6 +1,6 @@
 //! A template keeps its run's pointer to the QP: it cannot move to another thread, which
 //! could post it while this thread posts another template of the same run.
-use rdma::{Pinned, QueuePair, SendWr};
+use rdma_verbs::{Pinned, QueuePair, SendWr};
 
 fn post_from_two_threads(qp: &mut QueuePair, src: Pinned) {
     let run = qp.run();

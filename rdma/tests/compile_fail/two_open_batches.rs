@@ -1,5 +1,5 @@
 //! At most one open post batch per QP: a batch holds the QP mutably until posted.
-use rdma::QueuePair;
+use rdma_verbs::QueuePair;
 
 fn two_batches(qp: &mut QueuePair) {
     let first = qp.send_batch::<4>();

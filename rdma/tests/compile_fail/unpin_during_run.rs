@@ -1,6 +1,6 @@
 //! A run holds the QP: the buffer a template names cannot be taken back while the template
 //! can still be posted.
-use rdma::{Pinned, QueuePair, SendWr};
+use rdma_verbs::{Pinned, QueuePair, SendWr};
 
 fn unpin_then_post(qp: &mut QueuePair, src: Pinned) {
     let run = qp.run();

@@ -4,7 +4,6 @@
 use super::session::Session;
 use super::{out, Res};
 use crate::cli::params::{Kind, Params};
-use rdma::{Access, MemoryRegion, Sink};
 use rdma_bench::perftest::channel::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
     Role,
@@ -16,6 +15,7 @@ use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, Receiving,
     RecvConfig,
 };
+use rdma_verbs::{Access, MemoryRegion, Sink};
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 

@@ -16,11 +16,11 @@
 
 use super::Res;
 use crate::cli::params::Params;
-use rdma::cm::{CmErrorKind, CmId, ConnParam, ConnectedId, Listener};
-use rdma::{QpAttr, QueuePair};
 use rdma_bench::perftest::channel::Channel;
 use rdma_bench::perftest::cm_link::{plain_param, resolve_v4, RESOLVE_TIMEOUT};
 use rdma_bench::perftest::wire::KeyMsg;
+use rdma_verbs::cm::{CmErrorKind, CmId, ConnParam, ConnectedId, Listener};
+use rdma_verbs::{QpAttr, QueuePair};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -109,7 +109,7 @@ fn connect_one(
         let qp = make_qp()?;
         match id.connect(qp, param, timeout) {
             Ok(conn) => return Ok(conn.into_parts()),
-            Err(rdma::Error::Cm(e))
+            Err(rdma_verbs::Error::Cm(e))
                 if matches!(
                     e.kind,
                     CmErrorKind::Rejected { .. } | CmErrorKind::Unreachable { .. }

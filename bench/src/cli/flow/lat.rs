@@ -4,7 +4,6 @@
 use super::session::Session;
 use super::{out, Res};
 use crate::cli::params::{Kind, Params};
-use rdma::{Access, MemoryRegion};
 use rdma_bench::perftest::channel::{send_finish, send_pre_run, Role};
 use rdma_bench::perftest::report::{
     lat_dur_header, lat_dur_row, lat_header, lat_row, LatDurResult, LatResult, RESULT_LINE,
@@ -14,6 +13,7 @@ use rdma_bench::run::{
     post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatRun, LatSource,
     ReadLatConfig, SendLatConfig,
 };
+use rdma_verbs::{Access, MemoryRegion};
 use std::time::Duration;
 
 /// The rows a latency test printed: perftest's full statistics, or a `-D` run's average.

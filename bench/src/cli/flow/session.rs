@@ -4,15 +4,15 @@
 
 use super::{out, Res};
 use crate::cli::params::{Kind, Params};
-use rdma::{
-    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
-    ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
-};
 use rdma_bench::perftest::channel::{setup, Channel, Preamble, Role};
 use rdma_bench::perftest::report::{
     address, banner, BannerInfo, Side, Verb, RESULT_LINE, WAITING_FOR_CLIENT,
 };
 use rdma_bench::perftest::wire::KeyMsg;
+use rdma_verbs::{
+    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
+    ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
+};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 
@@ -98,7 +98,7 @@ pub fn open(p: &Params) -> Res<Session> {
         None => None,
     };
     let local_mtu = match p.mtu {
-        Some(b) => rdma::Mtu::from_bytes(b).ok_or("invalid MTU")?,
+        Some(b) => rdma_verbs::Mtu::from_bytes(b).ok_or("invalid MTU")?,
         None => port_attr
             .active_mtu()
             .ok_or("the port reports no active MTU")?,
@@ -278,7 +278,7 @@ pub fn open(p: &Params) -> Res<Session> {
             };
             connected.push(qp.connect(&remote, &opts).map_err(|e| e.error)?);
         }
-        Ok::<(), rdma::Error>(())
+        Ok::<(), rdma_verbs::Error>(())
     })?;
     if connected.len() != n {
         return Err("the QPs were not connected".into());

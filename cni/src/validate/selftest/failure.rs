@@ -74,7 +74,7 @@ pub(super) fn verify(stage: &str, got: &[u8], want: &[u8]) -> Result<(), Failure
 
 /// A verbs call of the self-test failed: registrations refused for locked memory are the
 /// memlock cause, the rest are resources.
-pub(super) fn resource_failure(e: rdma::Error, doing: &str, dev: &str) -> Failure {
+pub(super) fn resource_failure(e: rdma_verbs::Error, doing: &str, dev: &str) -> Failure {
     let state = Memlock::current().ok();
     let limit = state.map_or_else(|| "unknown".to_owned(), |m| m.limit_text());
     let pinning = matches!(
@@ -82,7 +82,7 @@ pub(super) fn resource_failure(e: rdma::Error, doing: &str, dev: &str) -> Failur
         Some(libc::ENOMEM) | Some(libc::EPERM) | Some(libc::EAGAIN)
     );
     match e {
-        rdma::Error::MemlockTooLow { len, .. } => Failure::new(
+        rdma_verbs::Error::MemlockTooLow { len, .. } => Failure::new(
             Cause::Memlock,
             format!(
                 "RLIMIT_MEMLOCK is {limit} without CAP_IPC_LOCK: registering {} ({doing}) for \
@@ -177,7 +177,7 @@ mod tests {
     #[test]
     fn refused_registrations_are_the_memlock_cause() {
         let f = resource_failure(
-            rdma::Error::MemlockTooLow {
+            rdma_verbs::Error::MemlockTooLow {
                 len: MESSAGE,
                 limit: "65536 bytes".into(),
             },
@@ -188,7 +188,7 @@ mod tests {
         assert!(f.detail.contains("registering 64 KiB"), "{}", f.detail);
         assert_eq!(f.fix, memlock::FIX);
         let f = resource_failure(
-            rdma::Error::Verb {
+            rdma_verbs::Error::Verb {
                 verb: "ibv_reg_mr",
                 source: std::io::Error::from_raw_os_error(libc::ENOMEM),
             },
@@ -198,7 +198,7 @@ mod tests {
         assert_eq!(f.cause, Cause::Memlock);
         assert!(f.detail.contains("refused to pin memory"), "{}", f.detail);
         let f = resource_failure(
-            rdma::Error::Verb {
+            rdma_verbs::Error::Verb {
                 verb: "ibv_create_qp",
                 source: std::io::Error::from_raw_os_error(libc::EINVAL),
             },

@@ -2,7 +2,7 @@
 
 use super::failure::{Failure, TIMEOUT_FIX};
 use crate::validate::report::Cause;
-use rdma::{Completion, CompletionQueue, QueuePair, WcStatus, WorkCompletion};
+use rdma_verbs::{Completion, CompletionQueue, QueuePair, WcStatus, WorkCompletion};
 use std::time::Instant;
 
 /// The validation's start and deadline.

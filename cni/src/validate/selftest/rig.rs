@@ -4,7 +4,7 @@ use super::failure::{lost, pattern, resource_failure, verify, Failure, TIMEOUT_F
 use super::poll::{poll_one, Budget};
 use super::{Plan, LATENCY_CAP, MESSAGE, PING, ROUND_TRIPS, SMALL};
 use crate::validate::report::{micros, Cause, Latency, Operation};
-use rdma::{
+use rdma_verbs::{
     Access, Completion, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
     QpCaps, QueuePair, RemoteQp, SendWr, WcOpcode,
 };
@@ -39,7 +39,7 @@ impl Rig {
         let dev = ctx.name().to_owned();
         let res = |doing: &'static str| {
             let dev = dev.clone();
-            move |e: rdma::Error| resource_failure(e, doing, &dev)
+            move |e: rdma_verbs::Error| resource_failure(e, doing, &dev)
         };
         let pd = ProtectionDomain::new(ctx).map_err(res("allocating a protection domain"))?;
         let cq_a = CompletionQueue::new(ctx, 64).map_err(res("creating a completion queue"))?;
@@ -308,12 +308,12 @@ impl Rig {
         poll_one(&self.cq_b, &mut self.b, self.budget, stage, what)
     }
 
-    fn post_failed(&self, stage: &str, e: rdma::Error) -> Failure {
+    fn post_failed(&self, stage: &str, e: rdma_verbs::Error) -> Failure {
         post_failed(&self.dev, stage, e)
     }
 }
 
-fn post_failed(dev: &str, stage: &str, e: rdma::Error) -> Failure {
+fn post_failed(dev: &str, stage: &str, e: rdma_verbs::Error) -> Failure {
     resource_failure(e, &format!("posting the {stage}"), dev)
 }
 
