@@ -10,10 +10,10 @@ use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=src/sys/wrapper.h");
-    let lib = match pkg_config::Config::new()
-        .atleast_version("1.8")
-        .probe("libibverbs")
-    {
+    let lib = match probe(
+        pkg_config::Config::new().atleast_version("1.8"),
+        "libibverbs",
+    ) {
         Ok(lib) => lib,
         Err(e) => {
             eprintln!(
@@ -55,7 +55,7 @@ fn main() {
 /// taken from the verbs bindings instead, so there is one definition of each.
 fn rdmacm_bindings(out: &std::path::Path) {
     println!("cargo:rerun-if-changed=src/sys/rdmacm.h");
-    let lib = match pkg_config::Config::new().probe("librdmacm") {
+    let lib = match probe(&mut pkg_config::Config::new(), "librdmacm") {
         Ok(lib) => lib,
         Err(e) => {
             eprintln!(
@@ -83,6 +83,63 @@ fn rdmacm_bindings(out: &std::path::Path) {
     bindings
         .write_to_file(out.join("rdmacm.rs"))
         .expect("write bindings to OUT_DIR");
+}
+
+/// Feature `static`: whether to link the C libraries' static archives.
+fn statik() -> bool {
+    env::var_os("CARGO_FEATURE_STATIC").is_some()
+}
+
+/// Finds `name` with pkg-config. Without feature `static` pkg-config's flags link the shared
+/// library; with it, `link_static` links every library `pkg-config --static` names.
+fn probe(
+    cfg: &mut pkg_config::Config,
+    name: &str,
+) -> Result<pkg_config::Library, pkg_config::Error> {
+    let lib = cfg.cargo_metadata(!statik()).statik(statik()).probe(name)?;
+    if statik() {
+        link_static(name, &lib);
+    }
+    Ok(lib)
+}
+
+/// The C runtime's libraries: always linked as shared libraries (glibc's `libpthread.a` and
+/// `libm.a` exist, but a static glibc piece in a dynamic program is not supported).
+const SYSTEM_LIBS: &[&str] = &["c", "m", "dl", "rt", "pthread", "gcc", "gcc_s", "resolv"];
+
+/// Links the static archive of every library of `lib` (its `Libs`, `Libs.private` and
+/// `Requires.private`: for libibverbs, its drivers and libnl) from pkg-config's directories,
+/// and the C runtime's libraries as shared ones. The archives are bundled into this crate's
+/// rlib, one archive, so the linker resolves the references between them (libibverbs names
+/// each driver, each driver calls back into libibverbs) in any order.
+fn link_static(name: &str, lib: &pkg_config::Library) {
+    let mut dirs = lib.link_paths.clone();
+    if let Ok(libdir) = pkg_config::get_variable(name, "libdir") {
+        dirs.push(PathBuf::from(libdir));
+    }
+    for dir in &dirs {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+    }
+    let mut seen = Vec::new();
+    for l in &lib.libs {
+        if seen.contains(l) {
+            continue;
+        }
+        seen.push(l.clone());
+        if SYSTEM_LIBS.contains(&l.as_str()) {
+            println!("cargo:rustc-link-lib=dylib={l}");
+        } else if dirs.iter().any(|d| d.join(format!("lib{l}.a")).is_file()) {
+            println!("cargo:rustc-link-lib=static={l}");
+        } else {
+            eprintln!(
+                "error: feature `static` needs lib{l}.a (pkg-config names it for {name}), \
+                 found in none of {dirs:?}.\n\
+                 Debian/Ubuntu ship it in libibverbs-dev, librdmacm-dev, libnl-3-dev and \
+                 libnl-route-3-dev."
+            );
+            std::process::exit(1);
+        }
+    }
 }
 
 /// A bindgen builder for `header`, with `lib`'s include paths and the options both bindings

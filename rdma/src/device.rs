@@ -72,6 +72,7 @@ impl DeviceList {
     /// Lists the devices. An empty list is not an error here (see [`DeviceList::find`]); a
     /// kernel without RDMA support is [`Error::NoDevice`].
     pub fn new() -> Result<Self> {
+        sys::register_static_providers();
         let mut n = 0;
         // SAFETY: `n` is a valid out-pointer; the returned array is freed in Drop.
         let raw = unsafe { sys::ibv_get_device_list(&mut n) };

@@ -34,6 +34,8 @@ impl EventChannel {
     /// `rdma_create_event_channel`, with the descriptor made non-blocking (waits use poll(2)
     /// or tokio, never a blocking read).
     pub(crate) fn new() -> Result<Self> {
+        // librdmacm lists the verbs devices here (its first use in the process).
+        crate::sys::register_static_providers();
         // SAFETY: no preconditions; a null return sets errno.
         let raw = unsafe { cm::rdma_create_event_channel() };
         let raw = NonNull::new(raw).ok_or_else(|| {

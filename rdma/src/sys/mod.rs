@@ -19,6 +19,9 @@ include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
 mod inline;
 pub use inline::*;
 
+mod providers;
+pub use providers::register_static_providers;
+
 /// Raw FFI to the system's librdmacm (`<rdma/rdma_cma.h>`), feature `cm`. The `ibv_*` types
 /// it refers to are the verbs bindings of the parent module (one definition of each).
 #[cfg(feature = "cm")]
