@@ -167,11 +167,23 @@ impl Node {
     /// `pod`, behind `wrapper` (e.g. strace) when given. Its stdin is piped.
     pub fn command(&self, wrapper: &[&str], command: &str, container: &str, pod: usize) -> Command {
         let exe = workspace_bin("ib-sriov", "ib-sriov-cni");
+        self.command_of(&exe, wrapper, command, container, pod)
+    }
+
+    /// [`Node::command`] with the plugin executable `exe` (e.g. the static release build).
+    pub fn command_of(
+        &self,
+        exe: &Path,
+        wrapper: &[&str],
+        command: &str,
+        container: &str,
+        pod: usize,
+    ) -> Command {
         let mut cmd = match wrapper.split_first() {
-            None => Command::new(&exe),
+            None => Command::new(exe),
             Some((first, rest)) => {
                 let mut c = Command::new(first);
-                c.args(rest).arg(&exe);
+                c.args(rest).arg(exe);
                 c
             }
         };
