@@ -91,13 +91,19 @@ fn statik() -> bool {
 }
 
 /// Finds `name` with pkg-config. Without feature `static` pkg-config's flags link the shared
-/// library; with it, `link_static` links every library `pkg-config --static` names.
+/// library; with it, `link_static` links every library `pkg-config --static` names. A docs.rs
+/// build (`DOCS_RS`, all features) links nothing: rustdoc only needs the headers.
 fn probe(
     cfg: &mut pkg_config::Config,
     name: &str,
 ) -> Result<pkg_config::Library, pkg_config::Error> {
-    let lib = cfg.cargo_metadata(!statik()).statik(statik()).probe(name)?;
-    if statik() {
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
+    let link = env::var_os("DOCS_RS").is_none();
+    let lib = cfg
+        .cargo_metadata(link && !statik())
+        .statik(statik())
+        .probe(name)?;
+    if link && statik() {
         link_static(name, &lib);
     }
     Ok(lib)
