@@ -111,7 +111,7 @@ impl Deadline {
     #[inline(always)]
     fn tick(&mut self, what: &str) {
         self.spins = self.spins.wrapping_add(1);
-        if self.spins % 4096 == 0 {
+        if self.spins.is_multiple_of(4096) {
             let start = *self.start.get_or_insert_with(Instant::now);
             assert!(
                 start.elapsed() < TIMEOUT,

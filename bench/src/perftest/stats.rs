@@ -147,7 +147,7 @@ pub fn latency(
         .collect();
     delta.sort_unstable();
     let n = delta.len() - LAT_MEASURE_TAIL;
-    let median = if (n - 1) % 2 != 0 {
+    let median = if !(n - 1).is_multiple_of(2) {
         delta[n / 2].wrapping_add(delta[n / 2 - 1]) / 2
     } else {
         delta[n / 2]
@@ -229,7 +229,7 @@ pub struct BwInput<'a> {
 }
 
 fn round_up(value: u64, alignment: u64) -> u64 {
-    if value % alignment == 0 {
+    if value.is_multiple_of(alignment) {
         value
     } else {
         alignment * (value / alignment + 1)

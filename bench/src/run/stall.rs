@@ -53,7 +53,7 @@ impl Stall {
     #[inline(always)]
     pub(crate) fn idle(&mut self) -> Idle {
         self.idle = self.idle.wrapping_add(1);
-        if self.idle % CHECK_EVERY != 0 {
+        if !self.idle.is_multiple_of(CHECK_EVERY) {
             return Idle::Spin;
         }
         let since = *self.since.get_or_insert_with(Instant::now);

@@ -131,7 +131,7 @@ fn run(cmd: Cmd) -> Result<(), Failure> {
             let vfs: Vec<_> = link
                 .vfs
                 .iter()
-                .filter(|s| vf.map_or(true, |n| s.vf == n))
+                .filter(|s| vf.is_none_or(|n| s.vf == n))
                 .collect();
             if let Some(n) = vf.filter(|_| vfs.is_empty()) {
                 return Err(

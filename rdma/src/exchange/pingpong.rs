@@ -126,7 +126,7 @@ fn pp_digits<'a>(
     let digits = bytes.get(start..pos).unwrap_or(&[]);
     if digits.len() > width {
         if let Some(max) = max {
-            if !hex_u64(digits).is_some_and(|v| v <= max) {
+            if hex_u64(digits).is_none_or(|v| v > max) {
                 let text: String = digits.iter().map(|&b| char::from(b)).collect();
                 return Err(ParseError::OutOfRange {
                     field,

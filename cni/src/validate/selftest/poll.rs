@@ -59,7 +59,7 @@ pub(super) fn poll_one(
             return completed_ok(c, stage);
         }
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 {
+        if spins.is_multiple_of(64) {
             if Instant::now() >= budget.deadline {
                 return Err(Failure::new(
                     Cause::Timeout,
