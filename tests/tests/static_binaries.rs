@@ -4,6 +4,9 @@
 //! directory over `libibverbs/` and `/etc/libibverbs.d`), as on a Kubernetes node that has the
 //! kernel's RDMA stack but no rdma-core package.
 //!
+//! They are static executables (glibc included), so hiding rdma-core is what a node without it
+//! looks like to them; the dynamic `ibv_devices` shows the hiding works.
+//!
 //! `scripts/test-device` builds them and names their directory in `RDMA_STATIC_BIN_DIR`;
 //! without it every test here fails.
 
@@ -61,7 +64,7 @@ fn hidden(prog: &Path, args: &[&str]) -> (PathBuf, Vec<String>) {
     (unshare, a)
 }
 
-/// A release binary, checked to load no RDMA library and no libnl.
+/// A release binary, checked to be statically linked (glibc included).
 fn static_bin(name: &str) -> PathBuf {
     let dir = std::env::var_os("RDMA_STATIC_BIN_DIR").unwrap_or_else(|| {
         panic!("RDMA_STATIC_BIN_DIR is not set: scripts/test-device sets it to scripts/build-release's output directory")
@@ -69,10 +72,11 @@ fn static_bin(name: &str) -> PathBuf {
     let bin = Path::new(&dir).join(name);
     assert!(bin.is_file(), "{} is missing", bin.display());
     let ldd = Command::new("ldd").arg(&bin).output().expect("run ldd");
-    let libs = String::from_utf8_lossy(&ldd.stdout);
-    for lib in ["ibverbs", "rdmacm", "rdmav", "mlx5", "libnl"] {
-        assert!(!libs.contains(lib), "{name} still loads {lib}:\n{libs}");
-    }
+    let said = String::from_utf8_lossy(&ldd.stdout) + String::from_utf8_lossy(&ldd.stderr);
+    assert!(
+        said.contains("statically linked") || said.contains("not a dynamic executable"),
+        "{name} loads shared libraries:\n{said}"
+    );
     bin
 }
 
