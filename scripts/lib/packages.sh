@@ -10,8 +10,9 @@
 # shellcheck shell=bash
 declare -A PACKAGE_SETS=(
   # Building the workspace: bindgen reads the verbs headers; the static release links the
-  # archives of libibverbs (with its drivers), librdmacm and libnl.
-  [build]="libibverbs-dev librdmacm-dev libnl-3-dev libnl-route-3-dev libclang-dev clang pkg-config gcc"
+  # archives of libibverbs (with its drivers), librdmacm and libnl. python3 reads cargo's JSON
+  # messages in the scripts.
+  [build]="libibverbs-dev librdmacm-dev libnl-3-dev libnl-route-3-dev libclang-dev clang pkg-config gcc python3"
   # The Soft-RoCE VM (scripts/rxe-vm: the same list it ensures itself).
   [vm]="qemu-system-x86 busybox-static cpio zstd xz-utils rdma-core ibverbs-providers libibverbs1 iproute2 strace"
   # The C side of the interop tests and comparisons, in the VM.
