@@ -11,9 +11,13 @@
 //!   binary run with the pod's arguments fails for want of a device, not on its arguments);
 //! * the client reaches the server through a Service that selects the server pod, with the
 //!   same test and options;
-//! * the image is built as CI builds: `scripts/build-release` in the builder stage and in
-//!   `scripts/test-all`, on CI's Debian release, with packages `.ci/run` installs, by the
-//!   toolchain CI has.
+//! * the image is `FROM scratch` with the root file system `scripts/build-images` assembles
+//!   from `scripts/build-release`'s binary (the build CI runs), non-root by default;
+//! * against the built image (`target/images/rdma-perf.files`, which `scripts/test-images`
+//!   lists from the image loaded from its archive): every program the pods and the entrypoint
+//!   run is an executable there, and the perftest names are its symlinks to `rdma-perf`.
+//!   Without that list the check says NOT CHECKED; with `RDMA_IMAGE_FILES` set (as
+//!   `scripts/test-images` runs it) a missing list fails.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -28,8 +32,10 @@ use yaml_rust2::Yaml;
 mod manifest_checks;
 
 use manifest_checks::{
-    apt_install_packages, argv, assert_can_lock_memory, assert_nad_api_version, containerfile_arg,
-    docs_in, nad_resource, pod_networks, read, stage_runs, stages, str_map, Doc,
+    argv, assert_build_images_builds, assert_can_lock_memory, assert_from_scratch,
+    assert_nad_api_version, build_images_list, build_images_var, docs_in, image_entrypoint,
+    image_path_dirs, image_user, nad_resource, pod_networks, read, repo, str_map, Doc, ImageFiles,
+    BUILD_IMAGES,
 };
 
 /// The pod image's Containerfile.
@@ -43,9 +49,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_rdma-perf");
 /// The image's directory of programs (`PATH` holds it; the symlinks are made there).
 const IMAGE_BIN_DIR: &str = "/usr/local/bin/";
 
-/// Programs a helper container may run besides the benchmark: from Debian's Essential set,
-/// present in every Debian image (`tar`, which `kubectl cp` runs, is Essential too).
-const BASE_IMAGE_PROGRAMS: &[&str] = &["sleep"];
+/// Where the image has busybox's applets (`sleep`, `tar`).
+const IMAGE_APPLET_DIR: &str = "/bin/";
 
 /// perftest's default TCP port (`-p`).
 const DEFAULT_PORT: i64 = 18515;
@@ -53,39 +58,32 @@ const DEFAULT_PORT: i64 = 18515;
 // ---------------------------------------------------------------------------------------------
 // The Containerfile
 
-/// The names the image's `ln -s rdma-perf /usr/local/bin/NAME` lines create.
+/// The perftest names scripts/build-images links to `rdma-perf` in /usr/local/bin.
 fn image_perftest_names() -> BTreeSet<String> {
-    let (_, runtime) = &stages(IMAGE)[1];
-    let mut names = BTreeSet::new();
-    for l in runtime {
-        let words: Vec<&str> = l.split_whitespace().collect();
-        for w in words.windows(4) {
-            if w[0] == "ln" && w[1] == "-s" {
-                assert_eq!(w[2], "rdma-perf", "a symlink to something else: {l}");
-                let name = w[3]
-                    .strip_prefix(IMAGE_BIN_DIR)
-                    .unwrap_or_else(|| panic!("a symlink outside {IMAGE_BIN_DIR}: {l}"));
-                assert!(names.insert(name.to_string()), "{name} linked twice");
-            }
-        }
-    }
+    let list = build_images_list("perftest_names");
+    let names: BTreeSet<String> = list.iter().cloned().collect();
+    assert_eq!(
+        names.len(),
+        list.len(),
+        "{BUILD_IMAGES}: a perftest name twice"
+    );
     assert!(
         !names.is_empty(),
-        "deploy/Containerfile makes no perftest symlink"
+        "{BUILD_IMAGES} makes no perftest symlink"
     );
     names
 }
 
-/// Every program name the image puts in `/usr/local/bin`.
+/// busybox's applets in the image (its /bin).
+fn image_applets() -> BTreeSet<String> {
+    build_images_list("rdma_perf_applets").into_iter().collect()
+}
+
+/// Every program name the image puts on its PATH.
 fn image_programs() -> BTreeSet<String> {
-    let (_, runtime) = &stages(IMAGE)[1];
-    let copy = format!("COPY --from=build /out/rdma-perf {IMAGE_BIN_DIR}rdma-perf");
-    assert!(
-        runtime.contains(&copy),
-        "the runtime stage does not `{copy}`"
-    );
     let mut p = image_perftest_names();
     p.insert("rdma-perf".into());
+    p.extend(image_applets());
     p
 }
 
@@ -96,12 +94,16 @@ fn of_kind<'a>(docs: &'a [Doc], kind: &str) -> Vec<&'a Doc> {
     docs.iter().filter(|d| d.kind() == kind).collect()
 }
 
-/// The program name `argv[0]` runs in the image (`/usr/local/bin/x` or `x` on the PATH).
+/// The program name `argv[0]` runs in the image (`/usr/local/bin/x`, `/bin/x` or `x` on the
+/// PATH).
 fn program(argv: &[String]) -> String {
     let p = argv.first().expect("an empty command");
     if p.contains('/') {
         p.strip_prefix(IMAGE_BIN_DIR)
-            .unwrap_or_else(|| panic!("{p}: not a program of {IMAGE_BIN_DIR}"))
+            .or_else(|| p.strip_prefix(IMAGE_APPLET_DIR))
+            .unwrap_or_else(|| {
+                panic!("{p}: not a program of {IMAGE_BIN_DIR} or {IMAGE_APPLET_DIR}")
+            })
             .to_string()
     } else {
         p.clone()
@@ -430,7 +432,7 @@ fn pod_programs_are_in_the_image() {
             let name = c["name"].as_str().unwrap_or("?");
             let prog = program(&argv(c, IMAGE));
             assert!(
-                programs.contains(&prog) || BASE_IMAGE_PROGRAMS.contains(&prog.as_str()),
+                programs.contains(&prog),
                 "{} container {name}: program {prog} is not in the image (it has {programs:?})",
                 pod.what()
             );
@@ -671,15 +673,10 @@ fn client_reaches_the_server_through_a_service() {
 }
 
 #[test]
-fn image_is_built_as_ci_builds() {
-    let st = stages(IMAGE);
-    let (build_from, build) = &st[0];
-    let (run_from, _) = &st[1];
-    // The builder runs the release build script that scripts/test-all runs.
-    assert!(
-        stage_runs(build, "scripts/build-release"),
-        "the builder stage does not run scripts/build-release"
-    );
+fn image_is_from_scratch_with_the_root_build_images_assembles() {
+    assert_from_scratch(IMAGE);
+    assert_build_images_builds("rdma-perf", IMAGE, "rdma-perf");
+    // The binary is the release build CI runs.
     assert!(
         read("scripts/test-all")
             .lines()
@@ -691,67 +688,116 @@ fn image_is_built_as_ci_builds() {
         read("scripts/build-release").contains("cargo build --release --locked"),
         "scripts/build-release does not build --release --locked"
     );
-    // On CI's Debian release (.ci/run: Debian 12), in both stages.
-    assert!(
-        build_from.starts_with("FROM docker.io/library/rust:") && build_from.contains("-bookworm "),
-        "{build_from}"
+    assert_eq!(
+        image_entrypoint(IMAGE),
+        ["rdma-perf"],
+        "{IMAGE}: ENTRYPOINT"
     );
-    assert!(
-        run_from.starts_with("FROM docker.io/library/debian:bookworm-"),
-        "{run_from}"
-    );
-    assert!(
-        read(".ci/run").contains("Debian 12"),
-        ".ci/run no longer says Debian 12"
-    );
-    if let Ok(os) = fs::read_to_string("/etc/os-release") {
-        if os.lines().any(|l| l == "ID=debian") {
-            assert!(
-                os.lines().any(|l| l == "VERSION_CODENAME=bookworm"),
-                "this Debian is not bookworm: update deploy/Containerfile's FROM lines"
-            );
-        }
-    }
-    // With build packages CI installs (scripts/test-all installs scripts/lib/packages.sh's sets).
-    let sets = read("scripts/lib/packages.sh");
-    let ci: Vec<&str> = sets
-        .lines()
-        .filter(|l| l.trim_start().starts_with('['))
-        .flat_map(|l| l.split('"').nth(1).unwrap_or("").split_whitespace())
-        .collect();
-    let builder = apt_install_packages(build);
-    assert!(!builder.is_empty(), "the builder installs no package");
-    for p in &builder {
+    // Non-root, numeric (Kubernetes' runAsNonRoot needs a numeric user), the user
+    // build-images writes into /etc/passwd.
+    let uid = build_images_var("rdma_perf_uid");
+    assert!(uid.parse::<u32>().is_ok_and(|u| u != 0), "uid {uid}");
+    assert_eq!(image_user(IMAGE), format!("{uid}:{uid}"), "{IMAGE}: USER");
+    let path = image_path_dirs(IMAGE);
+    for dir in [IMAGE_BIN_DIR, IMAGE_APPLET_DIR] {
         assert!(
-            ci.contains(&p.as_str()),
-            "the builder installs {p}, which scripts/lib/packages.sh does not name"
+            path.iter().any(|d| format!("{d}/") == dir),
+            "{IMAGE}: PATH {path:?} lacks {dir}"
         );
     }
+    // `kubectl cp` (the README's way to fetch the reports) runs tar in the results container.
+    assert!(
+        image_applets().contains("tar"),
+        "the image has no tar for kubectl cp"
+    );
 }
 
 #[test]
-fn builder_toolchain_is_cis() {
-    let pinned = containerfile_arg(IMAGE, "RUST_VERSION");
-    let out = Command::new("rustc")
-        .arg("--version")
-        .output()
-        .expect("cannot run rustc --version");
-    let version = String::from_utf8_lossy(&out.stdout);
-    let here = version.split_whitespace().nth(1).unwrap_or("").to_string();
-    assert_eq!(
-        pinned, here,
-        "deploy/Containerfile builds with Rust {pinned}, this toolchain (CI's) is {here}: \
-         set ARG RUST_VERSION={here}"
-    );
-    let workspace = read("Cargo.toml");
-    let msrv = workspace
-        .lines()
-        .find_map(|l| l.strip_prefix("rust-version = "))
-        .map(|v| v.trim_matches('"').to_string())
-        .expect("no workspace rust-version");
-    let num = |v: &str| -> Vec<u32> { v.split('.').map(|p| p.parse().unwrap()).collect() };
+fn build_images_script_runs() {
+    let script = repo().join(BUILD_IMAGES);
+    let bash = |args: &[&str]| {
+        Command::new("bash")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run bash")
+    };
+    let out = bash(&["-n", script.to_str().unwrap()]);
+    assert!(out.status.success(), "bash -n {BUILD_IMAGES}");
+    let out = bash(&[script.to_str().unwrap(), "--help"]);
+    assert_eq!(out.status.code(), Some(0), "{BUILD_IMAGES} --help");
+    let help = String::from_utf8_lossy(&out.stdout);
     assert!(
-        num(&pinned) >= num(&msrv),
-        "Rust {pinned} is older than rust-version {msrv}"
+        help.contains("rdma-perf") && help.contains("ib-sriov-cni"),
+        "{BUILD_IMAGES} --help names no image:\n{help}"
     );
+    let out = bash(&[script.to_str().unwrap(), "no-such-image"]);
+    assert_eq!(out.status.code(), Some(2), "an unknown image");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument 'no-such-image'"));
+}
+
+#[test]
+fn manifests_name_what_the_built_image_has() {
+    let Some(files) = ImageFiles::load("rdma-perf") else {
+        return;
+    };
+    let path = image_path_dirs(IMAGE);
+    files.assert_runs(&image_entrypoint(IMAGE)[0], &path, "the ENTRYPOINT");
+    // The perftest names: exactly the symlinks to rdma-perf, each running it.
+    let mut links = BTreeSet::new();
+    for name in image_perftest_names() {
+        let p = format!("{IMAGE_BIN_DIR}{name}");
+        let e = files
+            .get(&p)
+            .unwrap_or_else(|| panic!("{p} is not in the built image ({})", files.file.display()));
+        assert_eq!(
+            e.target.as_deref(),
+            Some("rdma-perf"),
+            "{p} in the built image"
+        );
+        assert!(files.is_executable(&p), "{p} in the built image");
+        links.insert(name);
+    }
+    for prog in image_programs() {
+        files.assert_runs(&prog, &path, "the image's programs");
+    }
+    let mut bin = links.clone();
+    bin.insert("rdma-perf".into());
+    assert_eq!(
+        files.names_in(IMAGE_BIN_DIR),
+        bin,
+        "/usr/local/bin of the built image"
+    );
+    // Every program the examples' containers run, as the runtime finds it.
+    let docs = docs_in(MANIFESTS);
+    for pod in of_kind(&docs, "Pod") {
+        for c in pod.yaml["spec"]["containers"]
+            .as_vec()
+            .into_iter()
+            .flatten()
+            .chain(
+                pod.yaml["spec"]["initContainers"]
+                    .as_vec()
+                    .into_iter()
+                    .flatten(),
+            )
+        {
+            let what = format!(
+                "{} container {}",
+                pod.what(),
+                c["name"].as_str().unwrap_or("?")
+            );
+            let a = argv(c, IMAGE);
+            let found = files.assert_runs(&a[0], &path, &what);
+            if let Some(name) = found.strip_prefix(IMAGE_BIN_DIR) {
+                assert!(
+                    name == "rdma-perf" || links.contains(name),
+                    "{what}: {found} is not rdma-perf or a perftest name"
+                );
+            }
+        }
+    }
+    for p in ["/etc/passwd", "/etc/group", "/tmp"] {
+        assert!(files.get(p).is_some(), "{p} is not in the built image");
+    }
 }

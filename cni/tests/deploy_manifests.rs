@@ -2,11 +2,15 @@
 //! (`deploy/cni/install-cni.sh`) and Kubernetes manifests (`deploy/cni/k8s`) against what they
 //! name, on the host (no RDMA device, no container runtime, no cluster):
 //!
-//! * the image is built as the rdma-perf image is, so as CI builds: `scripts/build-release cni`
-//!   in a builder stage with deploy/Containerfile's Rust image, toolchain pin and packages, on
-//!   the same runtime base;
+//! * the image is `FROM scratch` with the root file system `scripts/build-images` assembles
+//!   from `scripts/build-release cni` (the build CI runs), as root, and busybox applets for
+//!   every program the install script runs;
 //! * the binaries the build script builds and the image ships are exactly cni/Cargo.toml's
 //!   `[[bin]]`s, and the entrypoint installs the one the network configs name (`ib-sriov`);
+//! * against the built image (`target/images/ib-sriov-cni.files`, listed by
+//!   `scripts/test-images`; NOT CHECKED without it, a failure when `RDMA_IMAGE_FILES` is set):
+//!   the entrypoint, the script's programs, its default plugin and the pods' programs are
+//!   executables there, and /usr/local/bin holds exactly the binaries and the script;
 //! * the install script, run for real into a temporary directory: the plugin arrives
 //!   executable and byte for byte, an existing plugin is replaced by a rename (a runtime
 //!   running it keeps its file), no temporary file is left, a missing directory fails;
@@ -34,14 +38,13 @@ use yaml_rust2::Yaml;
 mod manifest_checks;
 
 use manifest_checks::{
-    apt_install_packages, argv, assert_can_lock_memory, assert_nad_api_version, containerfile_arg,
-    docs_in, image_entrypoint, nad_resource, pod_networks, read, repo, seq, stage_runs, stages,
-    str_map, strings, Doc,
+    argv, assert_build_images_builds, assert_can_lock_memory, assert_from_scratch,
+    assert_nad_api_version, build_images_list, docs_in, image_entrypoint, image_path_dirs,
+    image_user, nad_resource, pod_networks, read, repo, seq, shell_programs, str_map, strings, Doc,
+    ImageFiles, BUILD_IMAGES,
 };
 
 const IMAGE: &str = "deploy/cni/Containerfile";
-/// The rdma-perf image, whose builder this image must share.
-const RDMA_PERF_IMAGE: &str = "deploy/Containerfile";
 const INSTALL_SCRIPT: &str = "deploy/cni/install-cni.sh";
 const MANIFESTS: &str = "deploy/cni/k8s";
 const RDMA_PERF_MANIFESTS: &str = "deploy/k8s";
@@ -85,43 +88,21 @@ fn cargo_bins() -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------------
 // The Containerfiles and scripts
 
-/// The binaries the image copies from the builder: `COPY --from=build /out/X /usr/local/bin/X`.
+/// The binaries the image ships in /usr/local/bin: scripts/build-images installs every
+/// executable `scripts/build-release cni` prints (`assert_build_images_builds`).
 fn image_binaries() -> BTreeSet<String> {
-    let [_, (_, runtime)] = stages(IMAGE);
-    let mut bins = BTreeSet::new();
-    for l in runtime
-        .iter()
-        .filter(|l| l.starts_with("COPY --from=build "))
-    {
-        let words: Vec<&str> = l.split_whitespace().collect();
-        let [_, _, src, dst] = words[..] else {
-            panic!("{IMAGE}: expected `COPY --from=build /out/NAME {IMAGE_BIN_DIR}NAME`: {l}")
-        };
-        let name = src
-            .strip_prefix("/out/")
-            .unwrap_or_else(|| panic!("{IMAGE}: not a built binary: {l}"));
-        assert_eq!(
-            dst,
-            format!("{IMAGE_BIN_DIR}{name}"),
-            "{IMAGE}: copied elsewhere: {l}"
-        );
-        assert!(
-            bins.insert(name.to_string()),
-            "{IMAGE}: {name} copied twice"
-        );
-    }
-    bins
+    build_release_cni_bins()
 }
 
-/// Where the image puts the install script (`COPY deploy/cni/install-cni.sh DEST`).
+/// Where scripts/build-images puts the install script in the image (its
+/// `install -m 0755 deploy/cni/install-cni.sh "$rootfs/DEST"`).
 fn image_install_script() -> String {
-    let [_, (_, runtime)] = stages(IMAGE);
-    let prefix = format!("COPY {INSTALL_SCRIPT} ");
-    runtime
-        .iter()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("{IMAGE} does not copy {INSTALL_SCRIPT}"))
-        .trim()
+    let prefix = format!("install -m 0755 {INSTALL_SCRIPT} \"$rootfs");
+    read(BUILD_IMAGES)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("{BUILD_IMAGES} does not install {INSTALL_SCRIPT}"))
+        .trim_end_matches('"')
         .to_string()
 }
 
@@ -154,6 +135,11 @@ fn install_script_default(var: &str) -> String {
         .filter(|l| !l.trim_start().starts_with('#'))
         .find_map(|l| Some(l.split_once(&pat)?.1.split_once('}')?.0.to_string()))
         .unwrap_or_else(|| panic!("{INSTALL_SCRIPT} has no ${{{var}:-...}}"))
+}
+
+/// The external programs the install script runs.
+fn install_script_programs() -> BTreeSet<String> {
+    shell_programs(&read(INSTALL_SCRIPT))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -201,33 +187,83 @@ fn only_container<'a>(spec: &'a Yaml, what: &str) -> &'a Yaml {
 // The image
 
 #[test]
-fn image_is_built_like_the_rdma_perf_image_with_build_release_cni() {
-    let [(build_from, build), (run_from, run)] = stages(IMAGE);
-    let [(perf_build_from, perf_build), (perf_run_from, _)] = stages(RDMA_PERF_IMAGE);
-
+fn image_is_from_scratch_with_the_root_build_images_assembles() {
+    assert_from_scratch(IMAGE);
+    assert_build_images_builds("ib-sriov-cni", IMAGE, "cni");
+    // Root: the entrypoint writes into the host's /opt/cni/bin, which root owns.
+    assert_eq!(image_user(IMAGE), "0:0", "{IMAGE}: USER");
+    let path = image_path_dirs(IMAGE);
     assert!(
-        stage_runs(&build, "$(scripts/build-release cni)"),
-        "{IMAGE}: the builder stage does not run scripts/build-release cni"
+        path.iter().any(|d| format!("{d}/") == IMAGE_BIN_DIR),
+        "{IMAGE}: PATH {path:?} lacks {IMAGE_BIN_DIR}"
     );
-    // bench/tests/deploy_manifests.rs ties deploy/Containerfile to CI (toolchain, Debian
-    // release, .ci/run's packages); this image stays equal to it.
-    assert_eq!(
-        containerfile_arg(IMAGE, "RUST_VERSION"),
-        containerfile_arg(RDMA_PERF_IMAGE, "RUST_VERSION"),
-        "{IMAGE} pins another Rust than {RDMA_PERF_IMAGE}"
-    );
-    assert_eq!(build_from, perf_build_from, "builder image");
-    assert_eq!(
-        apt_install_packages(&build),
-        apt_install_packages(&perf_build),
-        "builder packages"
-    );
-    assert_eq!(run_from, perf_run_from, "runtime base image");
-    // rdma-validate and the plugin's validation open the device through libibverbs.
-    let runtime_pkgs = apt_install_packages(&run);
-    for p in ["libibverbs1", "ibverbs-providers"] {
-        assert!(runtime_pkgs.contains(p), "{IMAGE}: runtime lacks {p}");
+    // busybox provides the shell and every program the script runs.
+    let applets: BTreeSet<String> = build_images_list("cni_applets").into_iter().collect();
+    assert!(applets.contains("sh"), "no sh for the ENTRYPOINT");
+    let progs = install_script_programs();
+    for p in ["cp", "chmod", "mv", "sleep", "rm"] {
+        assert!(progs.contains(p), "the script parser missed {p}: {progs:?}");
     }
+    for p in &progs {
+        assert!(
+            applets.contains(p),
+            "{INSTALL_SCRIPT} runs {p}, which the image's busybox applets ({applets:?}) lack"
+        );
+    }
+}
+
+#[test]
+fn manifests_name_what_the_built_image_has() {
+    let Some(files) = ImageFiles::load("ib-sriov-cni") else {
+        return;
+    };
+    let path = image_path_dirs(IMAGE);
+    for (i, p) in image_entrypoint(IMAGE).iter().enumerate() {
+        assert!(
+            files.resolve(p).is_some_and(|(_, e)| e.kind == 'f'),
+            "ENTRYPOINT word {p} is not a file of the built image"
+        );
+        if i == 0 {
+            files.assert_runs(p, &path, "the ENTRYPOINT");
+        }
+    }
+    files.assert_runs(
+        &install_script_default("IB_SRIOV_BIN"),
+        &path,
+        "IB_SRIOV_BIN's default",
+    );
+    for p in install_script_programs() {
+        files.assert_runs(&p, &path, INSTALL_SCRIPT);
+    }
+    let docs = docs_in(MANIFESTS);
+    for d in &docs {
+        let spec = match d.kind() {
+            "Pod" => &d.yaml["spec"],
+            "DaemonSet" => &d.yaml["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        for c in seq(&spec["containers"]).chain(seq(&spec["initContainers"])) {
+            files.assert_runs(&argv(c, IMAGE)[0], &path, &d.what());
+        }
+    }
+    // /usr/local/bin: the binaries and the script, nothing else.
+    let mut want = image_binaries();
+    want.insert(
+        image_install_script()
+            .trim_start_matches(IMAGE_BIN_DIR)
+            .into(),
+    );
+    for b in &want {
+        assert!(
+            files.is_executable(&format!("{IMAGE_BIN_DIR}{b}")),
+            "{b} in the built image"
+        );
+    }
+    assert_eq!(
+        files.names_in(IMAGE_BIN_DIR),
+        want,
+        "/usr/local/bin of the built image"
+    );
 }
 
 #[test]
