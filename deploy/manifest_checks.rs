@@ -395,6 +395,20 @@ pub fn seq(y: &Yaml) -> impl Iterator<Item = &Yaml> {
     y.as_vec().into_iter().flatten()
 }
 
+/// A pod spec's containers, then its init containers.
+pub fn containers(spec: &Yaml) -> impl Iterator<Item = &Yaml> {
+    seq(&spec["containers"]).chain(seq(&spec["initContainers"]))
+}
+
+/// `bash ARGS` with no stdin, its output collected.
+pub fn bash(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("bash")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run bash")
+}
+
 /// A scalar as text (`"1"` and `1` alike).
 pub fn scalar(y: &Yaml) -> Option<String> {
     match y {

@@ -33,9 +33,9 @@ mod manifest_checks;
 
 use manifest_checks::{
     argv, assert_build_images_builds, assert_can_lock_memory, assert_from_scratch,
-    assert_nad_api_version, build_images_list, build_images_var, docs_in, image_entrypoint,
-    image_path_dirs, image_user, nad_resource, pod_networks, read, repo, str_map, Doc, ImageFiles,
-    BUILD_IMAGES,
+    assert_nad_api_version, bash, build_images_list, build_images_var, containers, docs_in,
+    image_entrypoint, image_path_dirs, image_user, nad_resource, pod_networks, read, repo, str_map,
+    Doc, ImageFiles, BUILD_IMAGES,
 };
 
 /// The pod image's Containerfile.
@@ -418,17 +418,7 @@ fn pod_programs_are_in_the_image() {
     let programs = image_programs();
     let docs = docs_in(MANIFESTS);
     for pod in of_kind(&docs, "Pod") {
-        for c in pod.yaml["spec"]["containers"]
-            .as_vec()
-            .into_iter()
-            .flatten()
-            .chain(
-                pod.yaml["spec"]["initContainers"]
-                    .as_vec()
-                    .into_iter()
-                    .flatten(),
-            )
-        {
+        for c in containers(&pod.yaml["spec"]) {
             let name = c["name"].as_str().unwrap_or("?");
             let prog = program(&argv(c, IMAGE));
             assert!(
@@ -715,13 +705,6 @@ fn image_is_from_scratch_with_the_root_build_images_assembles() {
 #[test]
 fn build_images_script_runs() {
     let script = repo().join(BUILD_IMAGES);
-    let bash = |args: &[&str]| {
-        Command::new("bash")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run bash")
-    };
     let out = bash(&["-n", script.to_str().unwrap()]);
     assert!(out.status.success(), "bash -n {BUILD_IMAGES}");
     let out = bash(&[script.to_str().unwrap(), "--help"]);
@@ -771,17 +754,7 @@ fn manifests_name_what_the_built_image_has() {
     // Every program the examples' containers run, as the runtime finds it.
     let docs = docs_in(MANIFESTS);
     for pod in of_kind(&docs, "Pod") {
-        for c in pod.yaml["spec"]["containers"]
-            .as_vec()
-            .into_iter()
-            .flatten()
-            .chain(
-                pod.yaml["spec"]["initContainers"]
-                    .as_vec()
-                    .into_iter()
-                    .flatten(),
-            )
-        {
+        for c in containers(&pod.yaml["spec"]) {
             let what = format!(
                 "{} container {}",
                 pod.what(),

@@ -39,9 +39,9 @@ mod manifest_checks;
 
 use manifest_checks::{
     argv, assert_build_images_builds, assert_can_lock_memory, assert_from_scratch,
-    assert_nad_api_version, build_images_list, docs_in, image_entrypoint, image_path_dirs,
-    image_user, nad_resource, pod_networks, read, repo, seq, shell_programs, str_map, strings, Doc,
-    ImageFiles, BUILD_IMAGES,
+    assert_nad_api_version, bash, build_images_list, containers, docs_in, image_entrypoint,
+    image_path_dirs, image_user, nad_resource, pod_networks, read, repo, seq, shell_programs,
+    str_map, strings, Doc, ImageFiles, BUILD_IMAGES,
 };
 
 const IMAGE: &str = "deploy/cni/Containerfile";
@@ -242,7 +242,7 @@ fn manifests_name_what_the_built_image_has() {
             "DaemonSet" => &d.yaml["spec"]["template"]["spec"],
             _ => continue,
         };
-        for c in seq(&spec["containers"]).chain(seq(&spec["initContainers"])) {
+        for c in containers(spec) {
             files.assert_runs(&argv(c, IMAGE)[0], &path, &d.what());
         }
     }
@@ -282,13 +282,6 @@ fn build_script_and_image_carry_every_binary_and_nothing_else() {
 
     // The script runs: its syntax, its help, and a target it does not know.
     let script = repo().join("scripts/build-release");
-    let bash = |args: &[&str]| -> Output {
-        Command::new("bash")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run bash")
-    };
     let out = bash(&["-n", script.to_str().unwrap()]);
     assert!(out.status.success(), "bash -n: {}", text(&out.stderr));
     let out = bash(&[script.to_str().unwrap(), "--help"]);
