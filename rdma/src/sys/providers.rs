@@ -15,11 +15,10 @@ pub fn register_static_providers() {}
 #[cfg(feature = "static")]
 pub fn register_static_providers() {
     static ONCE: std::sync::Once = std::sync::Once::new();
+    // Once only: a driver registered twice would list each of its devices twice.
     ONCE.call_once(|| {
-        // SAFETY: `verbs_provider_all` is libibverbs' marker for "every driver in
-        // all_providers.c" (it is compared by address, never read here); the variadic list
-        // ends with the null pointer the function stops at. Once only: a driver registered
-        // twice would list each of its devices twice.
+        // SAFETY: `verbs_provider_all` is libibverbs' "every driver" marker, compared by
+        // address and never read here; the null pointer ends the variadic list.
         unsafe {
             ibv_static_providers(
                 std::ptr::null_mut(),
