@@ -28,6 +28,18 @@ pub fn device() -> Context {
     }
 }
 
+/// perftest's `-F -d <device> [-x <gid index>]` for the device under test (`$RDMA_DEVICE` or
+/// the first). `-F`: perftest's CPU frequency sanity check fails at random under emulation
+/// ("Correlation coefficient r^2 < 0.9, Can't produce a report"); rdma-perf accepts it too.
+pub fn perftest_device_args() -> Vec<String> {
+    let ctx = device();
+    let mut args = vec!["-F".to_string(), "-d".to_string(), ctx.name().to_string()];
+    if let Some(g) = ctx.default_gid_index(1).expect("a usable GID on port 1") {
+        args.extend(["-x".to_string(), g.to_string()]);
+    }
+    args
+}
+
 /// Queues 64 deep, one SGE per request, 64 bytes of inline data: what the data-path tests
 /// use.
 pub fn caps64() -> QpCaps {

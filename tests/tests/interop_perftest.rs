@@ -44,18 +44,6 @@ fn command(which: Impl, test: Test) -> (PathBuf, Vec<String>) {
     }
 }
 
-/// `-F -d <device> [-x <gid index>]` for the device under test (`$RDMA_DEVICE` or the first).
-fn device_args() -> Vec<String> {
-    let ctx = rdma_device_tests::device();
-    // -F: perftest's CPU frequency sanity check fails at random under emulation
-    // ("Correlation coefficient r^2 < 0.9, Can't produce a report"); rdma-perf accepts -F.
-    let mut args = vec!["-F".to_string(), "-d".to_string(), ctx.name().to_string()];
-    if let Some(g) = ctx.default_gid_index(1).expect("a usable GID on port 1") {
-        args.extend(["-x".to_string(), g.to_string()]);
-    }
-    args
-}
-
 /// Runs a server and a client of `test` (the client connects to 127.0.0.1; the RDMA traffic
 /// uses the device). Returns (server, client).
 fn run_pair(test: Test, server: Impl, client: Impl, port: u16, extra: &[&str]) -> (Done, Done) {
@@ -104,7 +92,7 @@ fn run_pair_on(
     };
     let args = |which: Impl, host: Option<&str>| -> (PathBuf, Vec<String>) {
         let (prog, mut a) = command(which, test);
-        a.extend(device_args());
+        a.extend(rdma_device_tests::perftest_device_args());
         a.extend(["-p".to_string(), port.to_string()]);
         let extra = if host.is_some() {
             client_extra
@@ -587,14 +575,14 @@ fn interop_perftest_mismatched_options_are_named_by_both_sides() {
     let port = 18840u16;
     let (prog, base) = command(Impl::Rust, Test::SendBw);
     let mut sa = base.clone();
-    sa.extend(device_args());
+    sa.extend(rdma_device_tests::perftest_device_args());
     sa.extend(
         ["-p", "18840", "-s", "4096", "-n", "100"]
             .iter()
             .map(|s| s.to_string()),
     );
     let mut ca = base;
-    ca.extend(device_args());
+    ca.extend(rdma_device_tests::perftest_device_args());
     ca.extend(
         ["-p", "18840", "-s", "1024", "-n", "100", "127.0.0.1"]
             .iter()
@@ -630,7 +618,7 @@ fn interop_perftest_client_without_server_fails_within_the_timeout() {
     let port = 18807;
     assert!(!listening(port), "TCP port {port} is already in use");
     let (prog, mut args) = command(Impl::Rust, Test::WriteBw);
-    args.extend(device_args());
+    args.extend(rdma_device_tests::perftest_device_args());
     args.extend(
         ["-p", "18807", "--timeout", "3", "127.0.0.1"]
             .iter()
@@ -753,7 +741,7 @@ fn interop_perftest_rdma_cm_send_bw_two_qps_rust_server_c_client() {
 fn interop_perftest_rdma_cm_client_without_server_fails() {
     let _g = serial();
     let (prog, mut args) = command(Impl::Rust, Test::WriteBw);
-    args.extend(device_args());
+    args.extend(rdma_device_tests::perftest_device_args());
     args.extend(
         ["-R", "-p", "18853", "--timeout", "3", CM_ADDR]
             .iter()

@@ -146,17 +146,6 @@ fn static_cni_add_with_validation_and_del_without_rdma_core() {
     assert_eq!(node.snapshot(), before, "DEL left the node changed");
 }
 
-/// `-F -d <device> [-x <gid>] -p <port>`, as the perftest interop tests pass them.
-fn perf_args(port: u16) -> Vec<String> {
-    let ctx = rdma_device_tests::device();
-    let mut a = vec!["-F".to_string(), "-d".to_string(), ctx.name().to_string()];
-    if let Some(g) = ctx.default_gid_index(1).expect("a usable GID on port 1") {
-        a.extend(["-x".to_string(), g.to_string()]);
-    }
-    a.extend(["-p".to_string(), port.to_string()]);
-    a
-}
-
 /// The 65536-byte row of a bandwidth report.
 fn has_bw_row(d: &Done) -> bool {
     d.stdout.contains("#bytes")
@@ -171,7 +160,8 @@ fn write_bw(rust_serves: bool, port: u16) {
     let rust = static_bin("rdma-perf");
     let c = path_bin("ib_write_bw", "install perftest");
     let side = |rust_side: bool, host: Option<&str>| -> (PathBuf, Vec<String>) {
-        let mut args = perf_args(port);
+        let mut args = rdma_device_tests::perftest_device_args();
+        args.extend(["-p".to_string(), port.to_string()]);
         args.extend(host.map(str::to_string));
         if rust_side {
             let mut a = vec!["write_bw".to_string()];
