@@ -4,7 +4,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::time::Duration;
 
-use rdma_verbs::exchange::{Endpoint, OobListener, OobStream};
+use rdma_exchange::{Endpoint, OobListener, OobStream};
 use rdma_verbs::gid::Gid;
 use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Mtu, ProtectionDomain, QpCaps, QueuePair, RemoteQp,

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rdma_verbs::exchange::DEFAULT_PORT;
+use rdma_exchange::DEFAULT_PORT;
 use rdma_verbs::Mtu;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

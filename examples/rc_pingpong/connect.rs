@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use rdma_verbs::exchange::{ExchangeError, OobListener, OobStream, PingpongDest, PINGPONG_MSG_LEN};
+use rdma_exchange::{ExchangeError, OobListener, OobStream, PingpongDest, PINGPONG_MSG_LEN};
 use rdma_verbs::{ConnectOptions, QpState, QueuePair, RemoteQp};
 
 use crate::args::Opts;

@@ -75,7 +75,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use rdma_verbs::exchange::PingpongDest;
+use rdma_exchange::PingpongDest;
 use rdma_verbs::{
     Access, CompletionQueue, DeviceList, Error, Gid, LinkLayer, MemoryRegion, ProtectionDomain,
     QpCaps, QueuePair, WorkCompletion,

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use rdma_verbs::exchange::PingpongDest;
+use rdma_exchange::PingpongDest;
 use rdma_verbs::Gid;
 
 /// A failure whose message has been printed: exit status 1.

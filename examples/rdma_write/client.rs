@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use rdma_verbs::exchange::OobStream;
+use rdma_exchange::OobStream;
 use rdma_verbs::{Access, CompletionQueue, Local, MemoryRegion, QueuePair, RemoteBuf, SendWr};
 
 use crate::args::Args;

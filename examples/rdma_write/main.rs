@@ -37,7 +37,7 @@
 //! the QP at post and comes back from `QueuePair::complete`, and the remote-writable target is
 //! read only through `MemoryRegion::read_at`. There is no `unsafe` code.
 //!
-//! [`Endpoint`]: rdma_verbs::exchange::Endpoint
+//! [`Endpoint`]: rdma_exchange::Endpoint
 
 #![forbid(unsafe_code)]
 

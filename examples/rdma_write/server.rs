@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rdma_verbs::exchange::OobListener;
+use rdma_exchange::OobListener;
 use rdma_verbs::{Access, MemoryRegion, WcOpcode};
 
 use crate::args::Args;

@@ -2,7 +2,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 
-use rdma_verbs::exchange::{Endpoint, PingpongDest};
+use rdma_exchange::{Endpoint, PingpongDest};
 use rdma_verbs::gid::Gid;
 use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Context, Mtu, PortAttr, ProtectionDomain, QpCaps,
@@ -72,7 +72,7 @@ fn random_psn() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let h = RandomState::new().hash_one((std::process::id(), nanos));
-    (h & u64::from(rdma_verbs::exchange::MAX_24_BIT)) as u32
+    (h & u64::from(rdma_exchange::MAX_24_BIT)) as u32
 }
 
 impl Side {

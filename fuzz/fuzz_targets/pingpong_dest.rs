@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    rdma_verbs::exchange::fuzzing::check_pingpong(data);
+    rdma_exchange::fuzzing::check_pingpong(data);
 });

@@ -115,7 +115,6 @@ mod context;
 mod cq;
 mod device;
 mod error;
-pub mod exchange;
 pub mod gid;
 mod mr;
 mod pd;

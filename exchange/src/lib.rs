@@ -2,7 +2,7 @@
 //!
 //! Before two reliable-connected queue pairs can talk, each side must learn the
 //! other's address (LID, QP number, starting PSN, GID). RDMA itself cannot carry
-//! that first message, so it travels over an ordinary TCP connection. This module
+//! that first message, so it travels over an ordinary TCP connection. This crate
 //! speaks two formats over such a connection:
 //!
 //! * the **`ibv_rc_pingpong` format** ([`PingpongDest`]), byte-compatible with
@@ -10,7 +10,7 @@
 //!   with the C tool in either role;
 //! * the **`RDMA-EP/1` line** ([`Endpoint`]), a richer text line for our own
 //!   tools that also carries the path MTU and, optionally, a remote buffer
-//!   ([`RemoteBuf`](crate::RemoteBuf): address, rkey, length) for one-sided RDMA
+//!   ([`RemoteBuf`](rdma_verbs::RemoteBuf): address, rkey, length) for one-sided RDMA
 //!   operations.
 //!
 //! # The `ibv_rc_pingpong` wire format
@@ -68,10 +68,10 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use rdma_verbs::exchange::{OobListener, OobStream, PingpongDest, DEFAULT_PORT};
+//! use rdma_exchange::{OobListener, OobStream, PingpongDest, DEFAULT_PORT};
 //! use rdma_verbs::gid::Gid;
 //!
-//! # fn main() -> Result<(), rdma_verbs::exchange::ExchangeError> {
+//! # fn main() -> Result<(), rdma_exchange::ExchangeError> {
 //! let mine = PingpongDest { lid: 0, qpn: 0x11, psn: 0xabcdef, gid: Gid::ZERO };
 //! // Server side:
 //! let listener = OobListener::bind(DEFAULT_PORT)?;
@@ -108,6 +108,8 @@
 //! timeouts. Received messages may arrive in any number of TCP segments; each
 //! sent message is handed to the kernel in one `write` call, as the C tool's
 //! single `read` expects.
+
+#![deny(missing_docs)]
 
 mod endpoint;
 mod error;

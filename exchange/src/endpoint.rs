@@ -4,8 +4,8 @@
 use super::error::{check_24, clip, ParseError};
 use super::hex::{gid_hex, hex_gid, hex_u64};
 use super::{PingpongDest, ENDPOINT_MAGIC, ENDPOINT_MAX_LEN, MAX_24_BIT};
-use crate::gid::Gid;
-use crate::mr::RemoteBuf;
+use rdma_verbs::Gid;
+use rdma_verbs::RemoteBuf;
 
 /// A queue pair's address with the extras our own tools need: the `RDMA-EP/1` line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,7 +214,7 @@ impl From<&Endpoint> for PingpongDest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::test_fixtures::{dest, endpoint, GOOD_EP};
+    use crate::test_fixtures::{dest, endpoint, GOOD_EP};
 
     fn ep(s: &str) -> Result<Endpoint, ParseError> {
         Endpoint::parse(s.as_bytes())

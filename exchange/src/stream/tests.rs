@@ -2,8 +2,8 @@
 //! imitations of the C tool in either role.
 
 use super::*;
-use crate::exchange::test_fixtures::{c_sprintf, dest, endpoint, GOOD_EP, MAPPED};
-use crate::gid::Gid;
+use crate::test_fixtures::{c_sprintf, dest, endpoint, GOOD_EP, MAPPED};
+use rdma_verbs::Gid;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::thread;
 

@@ -2,8 +2,8 @@
 //! (`tests/fuzz_corpus.rs`). Each function panics if an invariant fails.
 
 use super::{Endpoint, PingpongDest, ENDPOINT_MAX_LEN, MAX_24_BIT};
-use crate::gid::Gid;
-use crate::mr::RemoteBuf;
+use rdma_verbs::Gid;
+use rdma_verbs::RemoteBuf;
 
 /// Parses `data` as a pingpong message; a message that parses must be the
 /// canonical (lowercase) form of its value and round-trip. Also round-trips a

@@ -1,6 +1,6 @@
 //! Hex encoding and decoding shared by both message formats.
 
-use crate::gid::Gid;
+use rdma_verbs::Gid;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

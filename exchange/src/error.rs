@@ -283,7 +283,7 @@ pub type Result<T, E = ExchangeError> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::stream::STEP_DONE_RECV;
+    use crate::stream::STEP_DONE_RECV;
 
     #[test]
     fn error_messages_are_readable() {

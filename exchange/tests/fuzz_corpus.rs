@@ -5,7 +5,7 @@
 mod corpus_replay;
 
 use corpus_replay::replay;
-use rdma_verbs::exchange::{fuzzing, Endpoint, PingpongDest};
+use rdma_exchange::{fuzzing, Endpoint, PingpongDest};
 
 #[test]
 fn pingpong_dest_corpus() {

@@ -6,7 +6,7 @@ use std::fmt;
 use super::error::{check_24, clip, ParseError};
 use super::hex::{gid_hex_into, hex_fixed_into, hex_gid, hex_u64};
 use super::{MAX_24_BIT, PINGPONG_MSG_LEN};
-use crate::gid::Gid;
+use rdma_verbs::Gid;
 
 /// A queue pair's address as `ibv_rc_pingpong` exchanges it (`struct pingpong_dest`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -185,8 +185,8 @@ impl fmt::Display for PingpongDest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::fuzzing;
-    use crate::exchange::test_fixtures::{c_sprintf, dest, MAPPED};
+    use crate::fuzzing;
+    use crate::test_fixtures::{c_sprintf, dest, MAPPED};
 
     fn pp(s: &str) -> Result<PingpongDest, ParseError> {
         let mut v = s.as_bytes().to_vec();

@@ -1,8 +1,8 @@
 //! Values shared by the unit tests of the exchange modules.
 
 use super::{Endpoint, PingpongDest};
-use crate::gid::Gid;
-use crate::mr::RemoteBuf;
+use rdma_verbs::Gid;
+use rdma_verbs::RemoteBuf;
 
 /// `::ffff:198.18.0.1`
 pub(super) const MAPPED: Gid = Gid([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 18, 0, 1]);
