@@ -5,21 +5,13 @@
 mod cli;
 
 use clap::Parser;
-use cli::args::{effective_args, Cli, TestCmd};
-use cli::params::{Kind, Params};
+use cli::args::{effective_args, Cli};
+use cli::params::Params;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(effective_args(std::env::args_os().collect()));
-    let (kind, args) = match &cli.test {
-        TestCmd::WriteBw(a) => (Kind::WriteBw, a),
-        TestCmd::WriteLat(a) => (Kind::WriteLat, a),
-        TestCmd::SendBw(a) => (Kind::SendBw, a),
-        TestCmd::SendLat(a) => (Kind::SendLat, a),
-        TestCmd::ReadBw(a) => (Kind::ReadBw, a),
-        TestCmd::ReadLat(a) => (Kind::ReadLat, a),
-    };
-    let params = match Params::resolve(kind, args) {
+    let params = match Params::resolve(cli.cmd.test, &cli.cmd.args) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("rdma-perf: {e}");

@@ -1,8 +1,9 @@
 //! The command line: perftest's options for the six tests, with their defaults, and the
 //! checks that turn unsupported options into a clear error.
 
-use clap::{Args, Parser, Subcommand};
-use rdma_bench::perftest::PerfTest;
+use clap::error::ErrorKind;
+use clap::{ArgMatches, Args, Command, FromArgMatches, Parser, Subcommand};
+use rdma_bench::perftest::{Measure, PerfTest, Verb};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -12,30 +13,89 @@ use std::path::{Path, PathBuf};
 pub struct Cli {
     /// The test to run.
     #[command(subcommand)]
-    pub test: TestCmd,
+    pub cmd: TestCmd,
 }
 
-/// The tests.
-#[derive(Debug, Subcommand)]
-pub enum TestCmd {
-    /// RDMA WRITE bandwidth (as `ib_write_bw`).
-    #[command(name = "write_bw")]
-    WriteBw(PerfArgs),
-    /// RDMA WRITE latency (as `ib_write_lat`).
-    #[command(name = "write_lat")]
-    WriteLat(PerfArgs),
-    /// SEND bandwidth (as `ib_send_bw`).
-    #[command(name = "send_bw")]
-    SendBw(PerfArgs),
-    /// SEND latency (as `ib_send_lat`).
-    #[command(name = "send_lat")]
-    SendLat(PerfArgs),
-    /// RDMA READ bandwidth (as `ib_read_bw`).
-    #[command(name = "read_bw")]
-    ReadBw(PerfArgs),
-    /// RDMA READ latency (as `ib_read_lat`).
-    #[command(name = "read_lat")]
-    ReadLat(PerfArgs),
+/// The test to run and its options: one subcommand per [`PerfTest`], named as the test
+/// (`write_bw`, …).
+#[derive(Debug)]
+pub struct TestCmd {
+    /// The test (the subcommand).
+    pub test: PerfTest,
+    /// Its options.
+    pub args: PerfArgs,
+}
+
+/// The subcommand's one-line help: `RDMA WRITE bandwidth (as `ib_write_bw`)`, ….
+fn about(test: PerfTest) -> String {
+    let verb = match test.verb() {
+        Verb::Write => "RDMA WRITE",
+        Verb::Send => "SEND",
+        Verb::Read => "RDMA READ",
+    };
+    let measure = match test.measure() {
+        Measure::Bw => "bandwidth",
+        Measure::Lat => "latency",
+    };
+    format!("{verb} {measure} (as `{}`)", test.tool())
+}
+
+impl FromArgMatches for TestCmd {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        Self::from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        let Some((name, mut sub)) = matches.remove_subcommand() else {
+            return Err(clap::Error::raw(
+                ErrorKind::MissingSubcommand,
+                "a subcommand is required but one was not provided",
+            ));
+        };
+        let test = PerfTest::from_name(&name).ok_or_else(|| {
+            clap::Error::raw(
+                ErrorKind::InvalidSubcommand,
+                format!("the subcommand '{name}' wasn't recognized"),
+            )
+        })?;
+        let args = PerfArgs::from_arg_matches_mut(&mut sub)?;
+        Ok(TestCmd { test, args })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.update_from_arg_matches_mut(&mut matches.clone())
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches_mut(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for TestCmd {
+    fn augment_subcommands(cmd: Command) -> Command {
+        PerfTest::ALL.into_iter().fold(cmd, |cmd, test| {
+            cmd.subcommand(
+                PerfArgs::augment_args(Command::new(test.as_str()))
+                    .about(about(test))
+                    .long_about(None),
+            )
+        })
+    }
+
+    fn augment_subcommands_for_update(cmd: Command) -> Command {
+        PerfTest::ALL.into_iter().fold(cmd, |cmd, test| {
+            cmd.subcommand(
+                PerfArgs::augment_args_for_update(Command::new(test.as_str()))
+                    .about(about(test))
+                    .long_about(None),
+            )
+        })
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        PerfTest::from_name(name).is_some()
+    }
 }
 
 /// perftest's options (the subset implemented, plus the ones refused clearly).
@@ -188,7 +248,7 @@ pub fn effective_args(args: Vec<OsString>) -> Vec<OsString> {
         .unwrap_or_default();
     let Some(sub) = name
         .strip_prefix("ib_")
-        .filter(|t| PerfTest::ALL.iter().any(|p| p.as_str() == *t))
+        .filter(|t| PerfTest::from_name(t).is_some())
     else {
         return args;
     };
@@ -207,27 +267,62 @@ mod tests {
         Cli::try_parse_from(effective_args(v.iter().map(OsString::from).collect())).unwrap()
     }
 
+    fn args_of(c: Cli, test: PerfTest) -> PerfArgs {
+        assert_eq!(c.cmd.test, test);
+        c.cmd.args
+    }
+
     #[test]
     fn argv0_selects_the_test() {
         let c = parse(&["/usr/local/bin/ib_write_lat", "-n", "200", "host"]);
-        match c.test {
-            TestCmd::WriteLat(a) => {
-                assert_eq!(a.iters, Some(200));
-                assert_eq!(a.host.as_deref(), Some("host"));
-            }
-            t => panic!("{t:?}"),
-        }
+        assert_eq!(c.cmd.test, PerfTest::WriteLat);
+        assert_eq!(c.cmd.args.iters, Some(200));
+        assert_eq!(c.cmd.args.host.as_deref(), Some("host"));
     }
 
     #[test]
     fn every_perftest_name_selects_its_test() {
-        for t in PerfTest::ALL.map(PerfTest::as_str) {
-            let c = parse(&[&format!("/bin/ib_{t}"), "-a", "-q", "2"]);
-            let name = format!("{:?}", c.test).to_lowercase();
-            assert!(name.starts_with(&t.replace('_', "")), "{t}: {name}");
+        for t in PerfTest::ALL {
+            let c = parse(&[&format!("/bin/{}", t.tool()), "-a", "-q", "2"]);
+            assert_eq!(c.cmd.test, t);
+            assert!(c.cmd.args.all);
+            assert_eq!(c.cmd.args.qps, Some(2));
+            assert_eq!(parse(&["rdma-perf", t.as_str()]).cmd.test, t);
         }
         let args = effective_args(vec!["ib_atomic_bw".into(), "x".into()]);
         assert_eq!(args.len(), 2, "unknown names are left alone");
+    }
+
+    #[test]
+    fn one_subcommand_per_test() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let subs: Vec<(String, String)> = cmd
+            .get_subcommands()
+            .map(|c| (c.get_name().to_string(), c.get_about().unwrap().to_string()))
+            .collect();
+        assert_eq!(subs.len(), PerfTest::ALL.len());
+        assert_eq!(
+            subs[0],
+            (
+                "write_bw".into(),
+                "RDMA WRITE bandwidth (as `ib_write_bw`)".into()
+            )
+        );
+        assert_eq!(
+            subs[3],
+            ("send_lat".into(), "SEND latency (as `ib_send_lat`)".into())
+        );
+        assert_eq!(
+            subs[5],
+            (
+                "read_lat".into(),
+                "RDMA READ latency (as `ib_read_lat`)".into()
+            )
+        );
+        assert!(Cli::try_parse_from(["rdma-perf", "atomic_bw"]).is_err());
+        assert!(Cli::try_parse_from(["rdma-perf"]).is_err());
     }
 
     #[test]
@@ -244,9 +339,7 @@ mod tests {
             "-s",
             "4096",
         ]);
-        let TestCmd::WriteBw(a) = c.test else {
-            panic!()
-        };
+        let a = args_of(c, PerfTest::WriteBw);
         assert!(a.report_gbits && a.cpu_freq);
         assert_eq!(a.gid_index, Some(1));
         assert_eq!(a.port, 18515);
@@ -257,9 +350,7 @@ mod tests {
     #[test]
     fn unsupported_options_are_refused() {
         let c = parse(&["rdma-perf", "write_bw", "-e", "-c", "UD"]);
-        let TestCmd::WriteBw(a) = c.test else {
-            panic!()
-        };
+        let a = args_of(c, PerfTest::WriteBw);
         let e = a.check_supported().unwrap_err();
         assert!(e.starts_with("not supported"), "{e}");
         assert!(e.contains("-e") && e.contains("-c"), "{e}");
@@ -268,20 +359,14 @@ mod tests {
     #[test]
     fn rdma_cm_is_accepted_and_z_alone_refused() {
         let c = parse(&["rdma-perf", "send_lat", "-R", "198.18.0.1"]);
-        let TestCmd::SendLat(a) = c.test else {
-            panic!()
-        };
+        let a = args_of(c, PerfTest::SendLat);
         assert!(a.rdma_cm);
         a.check_supported().unwrap();
         let c = parse(&["rdma-perf", "write_bw", "--rdma_cm", "-z"]);
-        let TestCmd::WriteBw(a) = c.test else {
-            panic!()
-        };
+        let a = args_of(c, PerfTest::WriteBw);
         a.check_supported().unwrap();
         let c = parse(&["rdma-perf", "write_bw", "-z"]);
-        let TestCmd::WriteBw(a) = c.test else {
-            panic!()
-        };
+        let a = args_of(c, PerfTest::WriteBw);
         let e = a.check_supported().unwrap_err();
         assert!(e.contains("-z"), "{e}");
     }

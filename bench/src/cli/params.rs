@@ -2,16 +2,14 @@
 
 use super::args::PerfArgs;
 use rdma_bench::perftest::stats::BwUnit;
+use rdma_bench::perftest::{PerfTest, Verb};
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Which test (the six perftest tools).
-pub use rdma_bench::perftest::PerfTest as Kind;
 
 /// Resolved parameters.
 #[derive(Debug, Clone)]
 pub struct Params {
-    pub kind: Kind,
+    pub test: PerfTest,
     pub host: Option<String>,
     pub device: Option<String>,
     pub ib_port: u8,
@@ -52,13 +50,13 @@ impl Params {
     /// Applies perftest's defaults: size, iterations and TX depth per test; TX and RX depth at
     /// most the iterations; CQ moderation at most the TX depth, and 1 for sizes above 8 KiB
     /// unless given. Refuses combinations perftest refuses, naming the options.
-    pub fn resolve(kind: Kind, a: &PerfArgs) -> Result<Params, String> {
+    pub fn resolve(test: PerfTest, a: &PerfArgs) -> Result<Params, String> {
         a.check_supported()?;
-        let bw = kind.is_bw();
-        let (def_size, def_iters, def_tx) = match kind {
-            Kind::WriteBw => (65536, 5000, 128),
-            Kind::SendBw | Kind::ReadBw => (65536, 1000, 128),
-            Kind::WriteLat | Kind::SendLat | Kind::ReadLat => (2, 1000, 1),
+        let bw = test.is_bw();
+        let (def_size, def_iters, def_tx) = match test {
+            PerfTest::WriteBw => (65536, 5000, 128),
+            PerfTest::SendBw | PerfTest::ReadBw => (65536, 1000, 128),
+            PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat => (2, 1000, 1),
         };
         if a.all && a.size.is_some() {
             return Err("-a runs every size: do not give -s with it".into());
@@ -97,10 +95,10 @@ impl Params {
             return Err("-q must be at least 1".into());
         }
         if qps > 1 && !bw {
-            return Err(format!("-q > 1 is for the BW tests, not {}", kind.as_str()));
+            return Err(format!("-q > 1 is for the BW tests, not {}", test.as_str()));
         }
         if a.bidirectional && !bw {
-            return Err(format!("-b is for the BW tests, not {}", kind.as_str()));
+            return Err(format!("-b is for the BW tests, not {}", test.as_str()));
         }
         let tx = a.tx_depth.unwrap_or(def_tx);
         if tx == 0 {
@@ -125,7 +123,7 @@ impl Params {
         }
         cq_mod = cq_mod.min(tx_depth);
         let inline_size = a.inline_size.unwrap_or(0);
-        if inline_size > 0 && matches!(kind, Kind::ReadBw | Kind::ReadLat) {
+        if inline_size > 0 && test.verb() == Verb::Read {
             return Err("-I: RDMA READs cannot carry inline data".into());
         }
         if inline_size as usize > rdma_bench::run::MAX_INLINE {
@@ -146,7 +144,7 @@ impl Params {
             return Err("--plot draws a -a run of a BW test: add -a".into());
         }
         Ok(Params {
-            kind,
+            test,
             host: a.host.clone(),
             device: a.device.clone(),
             ib_port: a.ib_port,

@@ -82,9 +82,9 @@ use serde::{Serialize, Serializer};
 
 use super::{bw_unit_str, write_atomic, WriteError};
 use crate::perftest::channel::Role;
-use crate::perftest::report::{BwResult, LatDurResult, LatResult, TestKind};
+use crate::perftest::report::{BwResult, LatDurResult, LatResult};
 use crate::perftest::stats::BwUnit;
-use crate::perftest::PerfTest;
+use crate::perftest::{Measure, PerfTest};
 
 /// The value of `tool`.
 pub const TOOL: &str = "rdma-perf";
@@ -303,9 +303,9 @@ impl JsonReport {
     /// perftest's default, `MB/sec`); it is ignored, and written `null`, for a
     /// latency test.
     pub fn new(run: RunInfo, bw_unit: Option<BwUnit>) -> JsonReport {
-        let bw_unit = match run.test.kind() {
-            TestKind::Bw => Some(bw_unit_str(bw_unit.unwrap_or_default())),
-            TestKind::Lat => None,
+        let bw_unit = match run.test.measure() {
+            Measure::Bw => Some(bw_unit_str(bw_unit.unwrap_or_default())),
+            Measure::Lat => None,
         };
         JsonReport {
             tool: TOOL,

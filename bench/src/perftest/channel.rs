@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use super::cm_link::CmLink;
+use super::test::{PerfTest, Verb};
 use super::wire::{
     encode_mtu, parse_mtu, BwReportMsg, KeyMsg, SysData, VersionMsg, WireError,
     BW_REPORT_FIELD_LEN, DONE_MSG, MTU_MSG_LEN, SYS_DATA_FIELD_LEN,
@@ -564,30 +565,17 @@ impl Channel {
     }
 }
 
-/// The perftest test whose sequence to follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Test {
-    /// `ib_write_bw`.
-    WriteBw,
-    /// `ib_write_lat`.
-    WriteLat,
-    /// `ib_send_bw`.
-    SendBw,
-    /// `ib_send_lat`.
-    SendLat,
-}
-
 /// The keys exchanges from after the [preamble](Channel::preamble) up to the run,
-/// for `test`, with `mine` = one [`KeyMsg`] per QP. `connect` is called once with
-/// the peer's keys (one per QP) at the point where perftest connects its QPs (to
-/// RTR and, for a sender, RTS); the exchange that follows it is perftest's "after
-/// RTR" handshake. Returns the peer's keys.
+/// for `test` (the read tests follow the write tests' sequences), with `mine` = one
+/// [`KeyMsg`] per QP. `connect` is called once with the peer's keys (one per QP) at the
+/// point where perftest connects its QPs (to RTR and, for a sender, RTS); the exchange
+/// that follows it is perftest's "after RTR" handshake. Returns the peer's keys.
 ///
 /// For the send tests, also call [`send_pre_run`] before each run (after the server
 /// has posted its receives).
 pub fn setup<E>(
     chan: &mut Channel,
-    test: Test,
+    test: PerfTest,
     mine: &[KeyMsg],
     connect: impl FnOnce(&[KeyMsg]) -> Result<(), E>,
 ) -> Result<Vec<KeyMsg>, SeqError<E>> {
@@ -599,11 +587,11 @@ pub fn setup<E>(
         })
     })?;
     let mut remote = Vec::with_capacity(mine.len());
-    match test {
-        Test::WriteBw | Test::WriteLat => {
+    match test.verb() {
+        Verb::Write | Verb::Read => {
             // 6.06 write tests: K×n, then K×n (perftest prints the remote keys
             // here), connect, then the "after RTR" K.
-            if test == Test::WriteLat {
+            if !test.is_bw() {
                 chan.exchange_keys(first)?;
             } else {
                 for m in mine {
@@ -614,7 +602,7 @@ pub fn setup<E>(
                 remote.push(chan.exchange_keys(m)?);
             }
             connect(&remote).map_err(SeqError::Qp)?;
-            if test == Test::WriteLat {
+            if !test.is_bw() {
                 // 6.06 ib_write_lat exchanges the keys once more per QP after
                 // connecting (captured with strace: four 108-byte K with one QP).
                 for m in mine {
@@ -623,7 +611,7 @@ pub fn setup<E>(
             }
             chan.exchange_keys(first)?;
         }
-        Test::SendBw | Test::SendLat => {
+        Verb::Send => {
             // Send tests: K×n, connect, the "after RTR" K, then K×n (printed).
             for m in mine {
                 remote.push(chan.exchange_keys(m)?);
@@ -736,7 +724,7 @@ mod tests {
             let agreed = s.preamble(&Preamble::local(Mtu::Mtu4096)).unwrap();
             assert_eq!(agreed.mtu, Mtu::Mtu1024);
             let mut seen = None;
-            let remote = setup(&mut s, Test::WriteBw, &[key(0x12)], |r| {
+            let remote = setup(&mut s, PerfTest::WriteBw, &[key(0x12)], |r| {
                 seen = Some(r[0].qpn);
                 Ok::<(), ()>(())
             })
@@ -747,7 +735,13 @@ mod tests {
         });
         let agreed = c.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
         assert_eq!(agreed.remote_version.as_str(), "6.06");
-        let remote = setup(&mut c, Test::WriteBw, &[key(0x11)], |_| Ok::<(), ()>(())).unwrap();
+        let remote = setup(
+            &mut c,
+            PerfTest::WriteBw,
+            &[key(0x11)],
+            |_| Ok::<(), ()>(()),
+        )
+        .unwrap();
         assert_eq!(remote[0].qpn, 0x12);
         let rep = BwReportMsg {
             size: 65536,
@@ -774,7 +768,10 @@ mod tests {
             assert!(s.exchange_keys(&key(0x14)).is_err());
         });
         c.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
-        let remote = setup(&mut c, Test::WriteLat, &[key(0x13)], |_| Ok::<(), ()>(())).unwrap();
+        let remote = setup(&mut c, PerfTest::WriteLat, &[key(0x13)], |_| {
+            Ok::<(), ()>(())
+        })
+        .unwrap();
         assert_eq!(remote[0].qpn, 0x14);
         srv.join().unwrap();
     }

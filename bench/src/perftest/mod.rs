@@ -29,10 +29,10 @@
 pub(crate) mod cfmt;
 pub mod channel;
 pub mod cm_link;
-mod kind;
 pub mod peer;
 pub mod report;
 pub mod stats;
+mod test;
 pub mod wire;
 
-pub use kind::PerfTest;
+pub use test::{Measure, PerfTest, Verb};

@@ -9,6 +9,7 @@
 //! The message is [`PEER_PARAMS_LEN`] bytes of ASCII, `key=value` pairs separated by single
 //! spaces, NUL padded, e.g. `test=send_bw size=65536 iters=1000 qps=1 bidir=0 dur=0`.
 
+use super::test::{PerfTest, Verb};
 use super::wire::WireError;
 
 /// Size of the options message.
@@ -141,7 +142,9 @@ impl PeerParams {
             }
         };
         diff("-D", dur(self.duration), dur(peer.duration));
-        let one_sided = matches!(self.test.as_str(), "write_bw" | "read_bw") && !self.bidirectional;
+        let one_sided = PerfTest::from_name(&self.test)
+            .is_some_and(|t| t.is_bw() && t.verb() != Verb::Send)
+            && !self.bidirectional;
         if !one_sided && self.duration == 0 {
             diff("-n", self.iters.to_string(), peer.iters.to_string());
         }

@@ -28,6 +28,7 @@
 use super::cfmt::{float, float_left, hex_alt};
 use super::channel::Role;
 use super::stats::{BwUnit, LatStats};
+use super::test::{Measure, PerfTest, Verb};
 use super::wire::KeyMsg;
 
 /// `RESULT_LINE`: 87 dashes and a newline.
@@ -48,45 +49,12 @@ pub const BW_HEADER_GB: &str =
 /// `RESULT_FMT_LAT` with its newline (note the trailing space).
 pub const LAT_HEADER: &str = " #bytes #iterations    t_min[usec]    t_max[usec]  t_typical[usec]    t_avg[usec]    t_stdev[usec]   99% percentile[usec]   99.9% percentile[usec] \n";
 
-/// The verb of a test (`testsStr`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verb {
-    /// `Send`.
-    Send,
-    /// `RDMA_Write`.
-    Write,
-    /// `RDMA_Read`.
-    Read,
-}
-
-impl Verb {
-    /// The name perftest prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Verb::Send => "Send",
-            Verb::Write => "RDMA_Write",
-            Verb::Read => "RDMA_Read",
-        }
-    }
-}
-
-/// Bandwidth or latency test.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TestKind {
-    /// `... BW Test`.
-    Bw,
-    /// `... Latency Test`.
-    Lat,
-}
-
 /// Everything [`banner`] prints (plain data; the caller fills it from its
 /// parameters and the device).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BannerInfo {
-    /// Verb.
-    pub verb: Verb,
-    /// BW or latency.
-    pub kind: TestKind,
+    /// The test: its verb and whether it measures bandwidth or latency.
+    pub test: PerfTest,
     /// This side.
     pub role: Role,
     /// `-b`: prints `Bidirectional ` in the title, and TX/RX depth on both sides.
@@ -149,10 +117,11 @@ pub fn banner(b: &BannerInfo) -> String {
     let mut s = String::new();
     s.push_str(RESULT_LINE);
     s.push_str("                    ");
-    s.push_str(b.verb.name());
+    let verb = b.test.verb();
+    s.push_str(verb.name());
     s.push(' ');
-    match b.kind {
-        TestKind::Bw => {
+    match b.test.measure() {
+        Measure::Bw => {
             if b.duplex {
                 s.push_str("Bidirectional ");
             }
@@ -161,7 +130,7 @@ pub fn banner(b: &BannerInfo) -> String {
             }
             s.push_str("BW ");
         }
-        TestKind::Lat => s.push_str("Latency "),
+        Measure::Lat => s.push_str("Latency "),
     }
     s.push_str("Test\n");
     if let Some(eq) = b.events {
@@ -199,10 +168,10 @@ pub fn banner(b: &BannerInfo) -> String {
     if b.recv_post_list > 1 {
         s.push_str(&format!(" Recv Post List  : {}\n", b.recv_post_list));
     }
-    if b.verb == Verb::Send && (b.role == Role::Server || b.duplex) {
+    if verb == Verb::Send && (b.role == Role::Server || b.duplex) {
         s.push_str(&format!(" RX depth        : {}\n", b.rx_depth));
     }
-    if b.kind == TestKind::Bw {
+    if b.test.is_bw() {
         s.push_str(&format!(" CQ Moderation   : {}\n", b.cq_mod));
     }
     s.push_str(&format!(" Mtu             : {}[B]\n", b.mtu_bytes));
@@ -210,7 +179,7 @@ pub fn banner(b: &BannerInfo) -> String {
     if let Some(g) = b.gid_index {
         s.push_str(&format!(" GID index       : {g}\n"));
     }
-    if b.verb == Verb::Read {
+    if verb == Verb::Read {
         s.push_str(&format!(" Outstand reads  : {}\n", b.out_reads));
     } else {
         s.push_str(&format!(" Max inline data : {}[B]\n", b.max_inline));
@@ -443,10 +412,9 @@ mod tests {
         }
     }
 
-    fn info(verb: Verb, kind: TestKind, role: Role) -> BannerInfo {
+    fn info(test: PerfTest, role: Role) -> BannerInfo {
         BannerInfo {
-            verb,
-            kind,
+            test,
             role,
             duplex: false,
             post_list: 1,
@@ -504,7 +472,7 @@ mod tests {
     #[test]
     fn write_bw_client_matches_capture() {
         let (c, s) = write_bw_keys();
-        let out = banner(&info(Verb::Write, TestKind::Bw, Role::Client))
+        let out = banner(&info(PerfTest::WriteBw, Role::Client))
             + &address(Side::Local, Verb::Write, &c)
             + &address(Side::Remote, Verb::Write, &s)
             + &bw_header(BwUnit::MBps)
@@ -517,7 +485,7 @@ mod tests {
     fn write_bw_server_matches_capture() {
         let (c, s) = write_bw_keys();
         let out = WAITING_FOR_CLIENT.to_string()
-            + &banner(&info(Verb::Write, TestKind::Bw, Role::Server))
+            + &banner(&info(PerfTest::WriteBw, Role::Server))
             + &address(Side::Local, Verb::Write, &s)
             + &address(Side::Remote, Verb::Write, &c)
             + &bw_header(BwUnit::MBps)
@@ -537,7 +505,7 @@ mod tests {
             bw_avg: bits("3fd1b62a13812574"),
             msg_rate: bits("3f414be5170c1e93"),
         });
-        let client = banner(&info(Verb::Write, TestKind::Bw, Role::Client))
+        let client = banner(&info(PerfTest::WriteBw, Role::Client))
             + &address(Side::Local, Verb::Write, &c)
             + &address(Side::Remote, Verb::Write, &s)
             + &bw_header(BwUnit::Gbps)
@@ -548,7 +516,7 @@ mod tests {
             include_str!("../../tests/data/write_bw-gbits-client.txt")
         );
         let server = WAITING_FOR_CLIENT.to_string()
-            + &banner(&info(Verb::Write, TestKind::Bw, Role::Server))
+            + &banner(&info(PerfTest::WriteBw, Role::Server))
             + &address(Side::Local, Verb::Write, &s)
             + &address(Side::Remote, Verb::Write, &c)
             + &bw_header(BwUnit::Gbps)
@@ -564,7 +532,7 @@ mod tests {
     fn write_bw_all_sizes_rows_match_capture() {
         // `-a -n 20`: TX depth and CQ moderation capped at the iterations.
         let text = include_str!("../../tests/data/write_bw-a-client.txt");
-        let mut b = info(Verb::Write, TestKind::Bw, Role::Client);
+        let mut b = info(PerfTest::WriteBw, Role::Client);
         b.tx_depth = 20;
         b.cq_mod = 20;
         assert!(text.starts_with(&banner(&b)));
@@ -618,7 +586,7 @@ mod tests {
     fn write_lat_both_sides_match_capture() {
         let s = key(0x13, 0xc5d7c1, 0x469, 0x560a3e02e000);
         let c = key(0x14, 0x145e0e, 0x5d5, 0x55f1063fd000);
-        let mut b = info(Verb::Write, TestKind::Lat, Role::Server);
+        let mut b = info(PerfTest::WriteLat, Role::Server);
         b.pcie_relax_order = false;
         let server = WAITING_FOR_CLIENT.to_string()
             + &banner(&b)
@@ -703,7 +671,7 @@ mod tests {
         // perftest 6.06's READ tests print a RESULT_LINE first (and a warning on stderr).
         let s = read_key(0x12, 0x23f563, 0x2b2, 0x563ca180a000);
         let c = read_key(0x11, 0x268cdd, 0x389, 0x558f73cfd000);
-        let mut b = info(Verb::Read, TestKind::Bw, Role::Server);
+        let mut b = info(PerfTest::ReadBw, Role::Server);
         b.out_reads = 128;
         let row = BwResult {
             size: 65536,
@@ -733,7 +701,7 @@ mod tests {
     fn read_lat_both_sides_match_capture() {
         let s = read_key(0x14, 0x32783c, 0x408, 0x55749f46b000);
         let c = read_key(0x13, 0xfbc2fd, 0x5a7, 0x55d7d3e04000);
-        let mut b = info(Verb::Read, TestKind::Lat, Role::Server);
+        let mut b = info(PerfTest::ReadLat, Role::Server);
         b.out_reads = 128;
         let server = RESULT_LINE.to_string()
             + WAITING_FOR_CLIENT
@@ -792,7 +760,7 @@ mod tests {
         let c = key(0x15, 0x7630c9, 0, 0);
         let s = key(0x16, 0xe6aa3a, 0, 0);
         let server = WAITING_FOR_CLIENT.to_string()
-            + &banner(&info(Verb::Send, TestKind::Bw, Role::Server))
+            + &banner(&info(PerfTest::SendBw, Role::Server))
             + &address(Side::Local, Verb::Send, &s)
             + &address(Side::Remote, Verb::Send, &c)
             + &bw_header(BwUnit::MBps)
@@ -808,7 +776,7 @@ mod tests {
             )
             + RESULT_LINE;
         assert_eq!(server, include_str!("../../tests/data/send_bw-server.txt"));
-        let client = banner(&info(Verb::Send, TestKind::Bw, Role::Client))
+        let client = banner(&info(PerfTest::SendBw, Role::Client))
             + &address(Side::Local, Verb::Send, &c)
             + &address(Side::Remote, Verb::Send, &s)
             + &bw_header(BwUnit::MBps)
@@ -831,7 +799,7 @@ mod tests {
         let s = key(0x17, 0x5aa6c5, 0, 0);
         let c = key(0x18, 0x4fa70, 0, 0);
         let server = WAITING_FOR_CLIENT.to_string()
-            + &banner(&info(Verb::Send, TestKind::Lat, Role::Server))
+            + &banner(&info(PerfTest::SendLat, Role::Server))
             + &address(Side::Local, Verb::Send, &s)
             + &address(Side::Remote, Verb::Send, &c)
             + &lat_header()
@@ -842,7 +810,7 @@ mod tests {
             ))
             + RESULT_LINE;
         assert_eq!(server, include_str!("../../tests/data/send_lat-server.txt"));
-        let mut b = info(Verb::Send, TestKind::Lat, Role::Client);
+        let mut b = info(PerfTest::SendLat, Role::Client);
         b.tx_depth = 1;
         let client = banner(&b)
             + &address(Side::Local, Verb::Send, &c)
@@ -859,7 +827,7 @@ mod tests {
 
     #[test]
     fn banner_options() {
-        let mut b = info(Verb::Read, TestKind::Bw, Role::Server);
+        let mut b = info(PerfTest::ReadBw, Role::Server);
         b.duplex = true;
         b.post_list = 4;
         b.events = Some(0);

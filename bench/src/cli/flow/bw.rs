@@ -3,7 +3,7 @@
 
 use super::session::Session;
 use super::{out, Res};
-use crate::cli::params::{Kind, Params};
+use crate::cli::params::Params;
 use rdma_bench::perftest::channel::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
     Role,
@@ -11,6 +11,7 @@ use rdma_bench::perftest::channel::{
 use rdma_bench::perftest::report::{bw_header, bw_row, BwResult, RESULT_LINE};
 use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC};
 use rdma_bench::perftest::wire::BwReportMsg;
+use rdma_bench::perftest::Verb;
 use rdma_bench::run::{
     bw_receiver, bw_requester, post_receives, BwConfig, BwOp, BwSamples, Clock, Receiving,
     RecvConfig,
@@ -22,13 +23,13 @@ use std::time::Duration;
 /// Runs the BW test on `s` and returns the rows this side printed.
 pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     out(&bw_header(p.unit));
-    let rows = match (p.kind, s.role, p.bidirectional) {
-        (Kind::SendBw, _, true) => send_duplex(s, p, progress)?,
-        (Kind::SendBw, Role::Client, false) => send_client(s, p, progress)?,
-        (Kind::SendBw, Role::Server, false) => send_server(s, p, progress)?,
-        (_, _, true) => duplex(s, p, progress)?,
-        (_, Role::Client, false) => requester_client(s, p, progress)?,
-        (_, Role::Server, false) => passive_server(s, p)?,
+    let rows = match (p.test.verb(), s.role, p.bidirectional) {
+        (Verb::Send, _, true) => send_duplex(s, p, progress)?,
+        (Verb::Send, Role::Client, false) => send_client(s, p, progress)?,
+        (Verb::Send, Role::Server, false) => send_server(s, p, progress)?,
+        (Verb::Write | Verb::Read, _, true) => duplex(s, p, progress)?,
+        (Verb::Write | Verb::Read, Role::Client, false) => requester_client(s, p, progress)?,
+        (Verb::Write | Verb::Read, Role::Server, false) => passive_server(s, p)?,
     };
     out(RESULT_LINE);
     Ok(rows)
@@ -53,13 +54,13 @@ fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
         let remote = s.remote_buf(i, p.max_size());
         let mr = MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?;
         let qp = &mut s.qps[i];
-        ops.push(match p.kind {
-            Kind::WriteBw => BwOp::Write {
+        ops.push(match p.test.verb() {
+            Verb::Write => BwOp::Write {
                 src: qp.pin(mr),
                 remote,
             },
-            Kind::SendBw => BwOp::Send { src: qp.pin(mr) },
-            _ => BwOp::Read {
+            Verb::Send => BwOp::Send { src: qp.pin(mr) },
+            Verb::Read => BwOp::Read {
                 sink: qp.sink(mr),
                 remote,
             },

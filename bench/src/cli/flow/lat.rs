@@ -3,12 +3,13 @@
 
 use super::session::Session;
 use super::{out, Res};
-use crate::cli::params::{Kind, Params};
+use crate::cli::params::Params;
 use rdma_bench::perftest::channel::{send_finish, send_pre_run, Role};
 use rdma_bench::perftest::report::{
     lat_dur_header, lat_dur_row, lat_header, lat_row, LatDurResult, LatResult, RESULT_LINE,
 };
 use rdma_bench::perftest::stats::{latency, latency_duration, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::Verb;
 use rdma_bench::run::{
     post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatRun, LatSource,
     ReadLatConfig, SendLatConfig,
@@ -78,10 +79,10 @@ pub fn run(s: Session, p: &Params) -> Res<LatRows> {
     } else {
         LatRole::Client
     };
-    let rows = match p.kind {
-        Kind::WriteLat => write(s, p, role)?,
-        Kind::SendLat => send(s, p, role)?,
-        _ => read(s, p)?,
+    let rows = match p.test.verb() {
+        Verb::Write => write(s, p, role)?,
+        Verb::Send => send(s, p, role)?,
+        Verb::Read => read(s, p)?,
     };
     out(RESULT_LINE);
     Ok(rows)

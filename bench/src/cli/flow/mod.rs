@@ -31,7 +31,7 @@ pub fn out(s: &str) {
 pub fn run(p: &Params) -> Res<()> {
     let s = session::open(p)?;
     let info = RunInfo {
-        test: p.kind,
+        test: p.test,
         role: s.role,
         device: s.ctx.name().to_string(),
         ib_port: p.ib_port,
@@ -45,19 +45,19 @@ pub fn run(p: &Params) -> Res<()> {
         duration_s: p.duration.map(|d| d.as_secs_f64()),
         bidirectional: p.bidirectional,
     };
-    let report = if p.kind.is_bw() {
+    let report = if p.test.is_bw() {
         let total = match p.duration {
             Some(d) => Total::Duration(d),
             None => Total::Iterations(p.iters.saturating_mul(u64::from(p.qps))),
         };
-        let progress = Progress::start(p.kind.as_str().to_string(), total);
+        let progress = Progress::start(p.test.as_str().to_string(), total);
         let rows = bw::run(s, p, progress.counter())?;
         progress.finish();
         if let Some(path) = &p.plot {
             let points: Vec<BwPoint> = rows.iter().map(BwPoint::from).collect();
             let title = format!(
                 "rdma-perf {}, {}, {}",
-                p.kind.as_str(),
+                p.test.as_str(),
                 info.device,
                 now_utc()
             );

@@ -9,7 +9,7 @@ use rdma_bench::perftest::peer::PeerParams;
 /// The options of `p` that the peer must share.
 fn ours(p: &Params) -> PeerParams {
     PeerParams {
-        test: p.kind.as_str().to_string(),
+        test: p.test.as_str().to_string(),
         size: if p.all { 0 } else { p.max_size() },
         iters: p.iters,
         qps: p.qps,

@@ -3,12 +3,13 @@
 //! QPs connected inside them; the address lines.
 
 use super::{out, Res};
-use crate::cli::params::{Kind, Params};
+use crate::cli::params::Params;
 use rdma_bench::perftest::channel::{setup, Channel, Preamble, Role};
 use rdma_bench::perftest::report::{
-    address, banner, BannerInfo, Side, Verb, RESULT_LINE, WAITING_FOR_CLIENT,
+    address, banner, BannerInfo, Side, RESULT_LINE, WAITING_FOR_CLIENT,
 };
 use rdma_bench::perftest::wire::KeyMsg;
+use rdma_bench::perftest::{PerfTest, Verb};
 use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
     ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
@@ -85,7 +86,7 @@ pub fn open(p: &Params) -> Res<Session> {
     } else {
         Role::Server
     };
-    let verb = p.kind.verb();
+    let verb = p.test.verb();
     // Device, port, GID.
     let ctx = Context::open(p.device.as_deref())?;
     let port_attr = ctx.active_port(p.ib_port)?;
@@ -137,10 +138,8 @@ pub fn open(p: &Params) -> Res<Session> {
     } else {
         "IB"
     };
-    let kind = p.kind.kind();
     out(&banner(&BannerInfo {
-        verb,
-        kind,
+        test: p.test,
         role,
         duplex: p.bidirectional,
         post_list: 1,
@@ -152,7 +151,7 @@ pub fn open(p: &Params) -> Res<Session> {
         transport: "IB".into(),
         connection: "RC".into(),
         use_srq: false,
-        pcie_relax_order: p.kind != Kind::WriteLat,
+        pcie_relax_order: p.test != PerfTest::WriteLat,
         pcie_ro_warning: false,
         ibv_wr_api: false,
         tx_depth: p.tx_depth,
@@ -247,7 +246,7 @@ pub fn open(p: &Params) -> Res<Session> {
     let max_rd = u8::try_from(out_reads).unwrap_or(u8::MAX);
     let mut pending: Vec<QueuePair> = qps;
     let mut connected: Vec<QueuePair> = Vec::with_capacity(n);
-    let remote = setup(&mut chan, p.kind.sequence(), &mine, |theirs| {
+    let remote = setup(&mut chan, p.test, &mine, |theirs| {
         if cm.is_some() {
             // Connected by the CM already; perftest skips ctx_connect.
             connected.append(&mut pending);
