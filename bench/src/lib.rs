@@ -5,8 +5,10 @@
 //!
 //! * [`perftest::wire`]: every message of the perftest TCP out-of-band exchange, with
 //!   `encode`/`parse` (parsers never panic);
-//! * [`perftest::channel`]: a blocking [`Channel`](perftest::channel::Channel) over
-//!   TCP with deadlines, and the per-test handshake sequences;
+//! * [`perftest::transport`]: the out-of-band [`Link`](perftest::transport::Link) to the
+//!   peer (TCP, or rdma_cm with `-R`), whose every exchange has a deadline;
+//! * [`perftest::handshake`]: a perftest [`Channel`](perftest::handshake::Channel) over
+//!   that link, and the per-test handshake sequences;
 //! * [`perftest::report`]: the banner and result tables, byte-identical to perftest;
 //! * [`run`]: the measured loops over the rdma-verbs crate's safe API (no allocation inside);
 //! * [`perftest::stats`]: latency and bandwidth statistics computed exactly as

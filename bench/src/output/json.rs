@@ -81,9 +81,9 @@ use std::path::Path;
 use serde::{Serialize, Serializer};
 
 use super::{bw_unit_str, write_atomic, WriteError};
-use crate::perftest::channel::Role;
 use crate::perftest::report::{BwResult, LatDurResult, LatResult};
 use crate::perftest::stats::BwUnit;
+use crate::perftest::transport::Role;
 use crate::perftest::{Measure, PerfTest};
 
 /// The value of `tool`.

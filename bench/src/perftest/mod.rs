@@ -18,21 +18,21 @@
 //! perftest exchanges everything over one TCP connection (port 18515 by default).
 //! Every exchange of `n` bytes is symmetric: the client writes `n` bytes then reads
 //! `n` bytes; the server reads `n` bytes then writes `n` bytes. Messages are fixed
-//! size and carry no framing. See [`wire`] for the messages and [`channel`] for the
-//! sequences of each test.
+//! size and carry no framing. See [`wire`] for the messages, [`transport`] for the link
+//! that carries them and [`handshake`] for the sequences of each test.
 //!
 //! With `-R` perftest 6.06 also moves that exchange onto rdma_cm (`use_rdma_cm`): the
 //! same messages, each one SEND on an RC QP connected with rdma_cm on the same port
-//! ([`cm_link`]), except the keys, which travel as the raw `struct pingpong_dest`
+//! ([`transport::cm`]), except the keys, which travel as the raw `struct pingpong_dest`
 //! ([`wire::KeyMsg::encode_raw`]), and no `"done"` at the end.
 
 pub(crate) mod cfmt;
-pub mod channel;
-pub mod cm_link;
+pub mod handshake;
 pub mod peer;
 pub mod report;
 pub mod stats;
 mod test;
+pub mod transport;
 pub mod wire;
 
 pub use test::{Measure, PerfTest, Verb};

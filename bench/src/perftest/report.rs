@@ -26,9 +26,9 @@
 //! in `ib_write_lat`; `GID index : 1` with and without `-x 1` (auto-selection).
 
 use super::cfmt::{float, float_left, hex_alt};
-use super::channel::Role;
 use super::stats::{BwUnit, LatStats};
 use super::test::{Measure, PerfTest, Verb};
+use super::transport::Role;
 use super::wire::KeyMsg;
 
 /// `RESULT_LINE`: 87 dashes and a newline.

@@ -1,7 +1,7 @@
 //! The messages of the perftest 6.06 TCP out-of-band exchange.
 //!
 //! Every message has a fixed size and travels as one `write` of exactly that many
-//! bytes (see [`channel`](super::channel) for who writes first). In order:
+//! bytes (see [`transport`](super::transport) for who writes first). In order:
 //!
 //! | message | bytes | content |
 //! |---|---|---|

@@ -4,12 +4,12 @@
 use super::session::Session;
 use super::{out, Res};
 use crate::cli::params::Params;
-use rdma_bench::perftest::channel::{
+use rdma_bench::perftest::handshake::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
-    Role,
 };
 use rdma_bench::perftest::report::{bw_header, bw_row, BwResult, RESULT_LINE};
 use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::transport::Role;
 use rdma_bench::perftest::wire::BwReportMsg;
 use rdma_bench::perftest::Verb;
 use rdma_bench::run::{

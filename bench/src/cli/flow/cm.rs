@@ -16,8 +16,8 @@
 
 use super::Res;
 use crate::cli::params::Params;
-use rdma_bench::perftest::channel::Channel;
-use rdma_bench::perftest::cm_link::{plain_param, resolve_v4, RESOLVE_TIMEOUT};
+use rdma_bench::perftest::handshake::Channel;
+use rdma_bench::perftest::transport::cm::{plain_param, resolve_v4, RESOLVE_TIMEOUT};
 use rdma_bench::perftest::wire::KeyMsg;
 use rdma_verbs::cm::{CmErrorKind, CmId, ConnParam, ConnectedId, Listener};
 use rdma_verbs::{QpAttr, QueuePair};

@@ -4,11 +4,12 @@
 use super::session::Session;
 use super::{out, Res};
 use crate::cli::params::Params;
-use rdma_bench::perftest::channel::{send_finish, send_pre_run, Role};
+use rdma_bench::perftest::handshake::{send_finish, send_pre_run};
 use rdma_bench::perftest::report::{
     lat_dur_header, lat_dur_row, lat_header, lat_row, LatDurResult, LatResult, RESULT_LINE,
 };
 use rdma_bench::perftest::stats::{latency, latency_duration, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::transport::Role;
 use rdma_bench::perftest::Verb;
 use rdma_bench::run::{
     post_receives, read_lat, send_lat, write_lat, Clock, LatConfig, LatRole, LatRun, LatSource,
@@ -170,7 +171,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
 /// client does (after its run) and prints nothing more.
 fn read(mut s: Session, p: &Params) -> Res<LatRows> {
     if s.role == Role::Server {
-        s.chan.set_timeout(run_wait(p));
+        s.chan.link_mut().set_timeout(run_wait(p));
         s.chan.close_connection(&s.mine[0])?;
         drop(s.target);
         return Ok(LatRows::new(p));

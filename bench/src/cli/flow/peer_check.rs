@@ -3,7 +3,7 @@
 
 use super::Res;
 use crate::cli::params::Params;
-use rdma_bench::perftest::channel::{Agreed, Channel};
+use rdma_bench::perftest::handshake::{Agreed, Channel};
 use rdma_bench::perftest::peer::PeerParams;
 
 /// The options of `p` that the peer must share.

@@ -4,10 +4,11 @@
 
 use super::{out, Res};
 use crate::cli::params::Params;
-use rdma_bench::perftest::channel::{setup, Channel, Preamble, Role};
+use rdma_bench::perftest::handshake::{setup, Channel, Preamble};
 use rdma_bench::perftest::report::{
     address, banner, BannerInfo, Side, RESULT_LINE, WAITING_FOR_CLIENT,
 };
+use rdma_bench::perftest::transport::{Link, Role};
 use rdma_bench::perftest::wire::KeyMsg;
 use rdma_bench::perftest::{PerfTest, Verb};
 use rdma_verbs::{
@@ -117,19 +118,19 @@ pub fn open(p: &Params) -> Res<Session> {
     }
 
     // Out-of-band connection and preamble.
-    let mut chan = match (&p.host, p.rdma_cm) {
-        (Some(host), false) => Channel::connect(host, p.port, p.timeout)?,
-        (Some(host), true) => Channel::connect_cm(host, p.port, p.timeout)?,
+    let link = match (&p.host, p.rdma_cm) {
+        (Some(host), false) => Link::connect(host, p.port, p.timeout)?,
+        (Some(host), true) => Link::connect_cm(host, p.port, p.timeout)?,
         (None, cm) => {
             out(WAITING_FOR_CLIENT);
             if cm {
-                Channel::accept_cm(p.port, None, p.timeout)?
+                Link::accept_cm(p.port, None, p.timeout)?
             } else {
-                Channel::accept(p.port, None, p.timeout)?
+                Link::accept(p.port, None, p.timeout)?
             }
         }
     };
-    chan.set_gid_index(gid_index);
+    let mut chan = Channel::new(link, gid_index);
     let agreed = chan.preamble(&Preamble::local(local_mtu))?;
     super::peer_check::check(&mut chan, &agreed, p)?;
     let link_layer = port_attr.link_layer();

@@ -1,6 +1,6 @@
-//! perftest's out-of-band channel over rdma_cm (what `-R` implies in perftest 6.06: `Data ex.
-//! method : rdma_cm`): one RC QP connected with rdma_cm on the `-p` port, each message one
-//! SEND into the peer's single posted receive.
+//! The out-of-band link over rdma_cm (what `-R` implies in perftest 6.06: `Data ex. method :
+//! rdma_cm`): one RC QP connected with rdma_cm on the `-p` port, each message one SEND into
+//! the peer's single posted receive.
 //!
 //! perftest's side (`create_comm_struct`, `rdma_client_connect`, `rdma_server_connect`,
 //! `rdma_write_data`, `rdma_read_data`): a QP with one send and one receive, one receive
@@ -17,7 +17,7 @@ use rdma_verbs::{
     WorkCompletion,
 };
 
-use super::channel::ChannelError;
+use super::error::LinkError;
 
 /// The largest message either side sends (perftest's receive is `sizeof(struct
 /// pingpong_dest)` = 56 bytes; rdma-perf's own options message is longer).
@@ -40,8 +40,8 @@ pub fn plain_param() -> ConnParam {
 }
 
 /// The IPv4 address of `host:port` (perftest resolves with `AF_INET` only).
-pub fn resolve_v4(host: &str, port: u16) -> Result<SocketAddr, ChannelError> {
-    let fail = |source| ChannelError::Connect {
+pub fn resolve_v4(host: &str, port: u16) -> Result<SocketAddr, LinkError> {
+    let fail = |source| LinkError::Connect {
         host: host.to_string(),
         port,
         source,
@@ -132,7 +132,7 @@ fn post_first_recv(p: &mut Parts) -> Result<(), rdma_verbs::Error> {
 impl CmLink {
     /// Client: resolves `host:port`, connects one QP (perftest's `rdma_client_connect`;
     /// perftest does not retry it either), waiting at most `timeout` for the answer.
-    pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<CmLink, ChannelError> {
+    pub fn connect(host: &str, port: u16, timeout: Duration) -> Result<CmLink, LinkError> {
         let dst = resolve_v4(host, port)?;
         let mut id = CmId::new()?;
         id.resolve_addr(None, dst, RESOLVE_TIMEOUT)?;
@@ -160,7 +160,7 @@ impl CmLink {
         port: u16,
         accept_timeout: Option<Duration>,
         timeout: Duration,
-    ) -> Result<CmLink, ChannelError> {
+    ) -> Result<CmLink, LinkError> {
         let mut listener = Listener::bind(SocketAddr::from(([0, 0, 0, 0], port)), 1)?;
         let req = wait_request(&mut listener, accept_timeout)?;
         drop(listener);
@@ -191,7 +191,7 @@ impl CmLink {
         what: &'static str,
         msg: &[u8],
         timeout: Duration,
-    ) -> Result<(), ChannelError> {
+    ) -> Result<(), LinkError> {
         let mut buf = self
             .send_buf
             .take()
@@ -205,7 +205,7 @@ impl CmLink {
         }
         if let Err(e) = self.qp.post_send(SendWr::send(buf).range(0, msg.len())) {
             self.send_buf = e.returned.into_iter().next();
-            return Err(ChannelError::Cm(e.error));
+            return Err(LinkError::Cm(e.error));
         }
         let wc = poll_one(&self.send_cq, what, timeout)?;
         let c = self.qp.complete(&wc)?;
@@ -218,7 +218,7 @@ impl CmLink {
 
     /// Waits (at most `timeout`) for the peer's next message, reposts the receive and
     /// returns the message.
-    pub fn recv(&mut self, what: &'static str, timeout: Duration) -> Result<Vec<u8>, ChannelError> {
+    pub fn recv(&mut self, what: &'static str, timeout: Duration) -> Result<Vec<u8>, LinkError> {
         let wc = poll_one(&self.recv_cq, what, timeout)?;
         let c = self.qp.complete(&wc)?;
         if !wc.is_ok() {
@@ -234,24 +234,24 @@ impl CmLink {
         }
         self.qp
             .post_recv(buf, 0)
-            .map_err(|e| ChannelError::Cm(e.error))?;
+            .map_err(|e| LinkError::Cm(e.error))?;
         Ok(msg)
     }
 }
 
-fn qp_err(what: &'static str, detail: impl Into<String>) -> ChannelError {
-    ChannelError::CmQp {
+fn qp_err(what: &'static str, detail: impl Into<String>) -> LinkError {
+    LinkError::CmQp {
         what,
         detail: detail.into(),
     }
 }
 
-fn completion_err(what: &'static str, wc: &WorkCompletion) -> ChannelError {
+fn completion_err(what: &'static str, wc: &WorkCompletion) -> LinkError {
     // A flushed or retried-out completion is the peer going away.
     match wc.status() {
         rdma_verbs::WcStatus::WrFlush
         | rdma_verbs::WcStatus::RetryExceeded
-        | rdma_verbs::WcStatus::RnrRetryExceeded => ChannelError::Closed { what },
+        | rdma_verbs::WcStatus::RnrRetryExceeded => LinkError::Closed { what },
         s => qp_err(what, format!("completion status {}", s.as_str())),
     }
 }
@@ -262,7 +262,7 @@ fn poll_one(
     cq: &CompletionQueue,
     what: &'static str,
     timeout: Duration,
-) -> Result<WorkCompletion, ChannelError> {
+) -> Result<WorkCompletion, LinkError> {
     let deadline = Instant::now() + timeout;
     let mut wcs = [WorkCompletion::default(); 1];
     let mut empty = 0u32;
@@ -271,7 +271,7 @@ fn poll_one(
             return Ok(*wc);
         }
         if Instant::now() >= deadline {
-            return Err(ChannelError::Timeout { what, timeout });
+            return Err(LinkError::Timeout { what, timeout });
         }
         empty = empty.saturating_add(1);
         if empty > 10_000 {
