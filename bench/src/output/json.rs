@@ -81,8 +81,8 @@ use std::path::Path;
 use serde::{Serialize, Serializer};
 
 use super::{bw_unit_str, write_atomic, WriteError};
-use crate::perftest::report::{BwResult, LatDurResult, LatResult};
-use crate::perftest::stats::BwUnit;
+use crate::perftest::report::{LatDurResult, LatResult};
+use crate::perftest::stats::{BwResult, BwUnit};
 use crate::perftest::transport::Role;
 use crate::perftest::{Measure, PerfTest};
 

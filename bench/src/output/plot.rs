@@ -23,7 +23,7 @@ use plotters::coord::combinators::BindKeyPoints;
 use plotters::prelude::*;
 
 use super::{write_atomic, WriteError};
-use crate::perftest::report::BwResult;
+use crate::perftest::stats::BwResult;
 
 /// Width of the picture, in pixels.
 pub const WIDTH: u32 = 960;

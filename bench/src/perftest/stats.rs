@@ -53,7 +53,7 @@
 //!   `cq_mod`-th, and the last); 0 when peak is off (iterations > 20000, `-N`, `-D`,
 //!   and on the `ib_send_bw` server).
 
-pub use super::report::BwResult;
+use super::wire::BwReportMsg;
 
 /// Ticks per microsecond when timestamps are in nanoseconds.
 pub const NS_TICKS_PER_USEC: f64 = 1000.0;
@@ -176,6 +176,60 @@ pub fn latency(
         p99: delta[iters_99] as f64 / q,
         p99_9: delta[iters_99_9] as f64 / q,
     })
+}
+
+/// One row of a BW table: what `xchg_bw_reports` carries and
+/// [`bandwidth`] computes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BwResult {
+    /// Message size.
+    pub size: u64,
+    /// Iterations counted (times QPs, except in duration mode).
+    pub iters: u64,
+    /// Peak bandwidth in the unit (0 without peak).
+    pub bw_peak: f64,
+    /// Average bandwidth in the unit.
+    pub bw_avg: f64,
+    /// Message rate in Mpps.
+    pub msg_rate: f64,
+}
+
+impl BwResult {
+    /// `-b`: perftest prints the sum of both sides' peak, average and rate (size
+    /// and iterations are ours).
+    pub fn plus(&self, remote: &BwResult) -> BwResult {
+        BwResult {
+            size: self.size,
+            iters: self.iters,
+            bw_peak: self.bw_peak + remote.bw_peak,
+            bw_avg: self.bw_avg + remote.bw_avg,
+            msg_rate: self.msg_rate + remote.msg_rate,
+        }
+    }
+}
+
+impl From<BwReportMsg> for BwResult {
+    fn from(m: BwReportMsg) -> Self {
+        BwResult {
+            size: m.size,
+            iters: m.iters,
+            bw_peak: m.bw_peak,
+            bw_avg: m.bw_avg,
+            msg_rate: m.msg_rate,
+        }
+    }
+}
+
+impl From<BwResult> for BwReportMsg {
+    fn from(r: BwResult) -> Self {
+        BwReportMsg {
+            size: r.size,
+            iters: r.iters,
+            bw_peak: r.bw_peak,
+            bw_avg: r.bw_avg,
+            msg_rate: r.msg_rate,
+        }
+    }
 }
 
 /// Report unit of a BW test.

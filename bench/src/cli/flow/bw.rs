@@ -7,8 +7,10 @@ use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
 };
-use rdma_bench::perftest::report::{bw_header, bw_row, BwResult, RESULT_LINE};
-use rdma_bench::perftest::stats::{bandwidth, BwInput, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC};
+use rdma_bench::perftest::report::{bw_header, bw_row, RESULT_LINE};
+use rdma_bench::perftest::stats::{
+    bandwidth, BwInput, BwResult, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC,
+};
 use rdma_bench::perftest::transport::Role;
 use rdma_bench::perftest::wire::BwReportMsg;
 use rdma_bench::perftest::Verb;
