@@ -1,9 +1,10 @@
 //! The requester side of a bandwidth run (perftest `run_iter_bw`, post list 1): RDMA WRITEs,
 //! SENDs or RDMA READs over one or more QPs that share a send CQ.
 
-use super::span::{Phase, Phases};
+use super::clock::Clock;
+use super::error::{qp_index, RunError};
+use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
-use super::{qp_index, Clock, RunError, Span};
 use rdma_verbs::{
     CompletionQueue, Pinned, QueuePair, RemoteBuf, Run, SendWr, Sink, WorkCompletion,
 };

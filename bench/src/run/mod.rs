@@ -25,16 +25,3 @@ pub use recv::{bw_receiver, post_receives, RecvConfig, RecvSamples};
 pub use send_lat::{send_lat, SendLatConfig};
 pub use span::{LatRun, Span};
 pub use write_lat::{write_lat, LatConfig, LatRole, LatSource};
-
-/// Which of the run's QPs (by number, `qpns`) a completion belongs to; a completion of any
-/// other QP is an error (it cannot happen when the CQ is the run's own).
-#[inline]
-fn qp_index(qpns: &[u32], wc: &rdma_verbs::WorkCompletion) -> Result<usize, RunError> {
-    qpns.iter().position(|&q| q == wc.qp_num()).ok_or_else(|| {
-        RunError::Verb(rdma_verbs::Error::ForeignCompletion {
-            wr_id: wc.raw_wr_id(),
-            qp_num: wc.qp_num(),
-            owner: "the benchmark's QPs".into(),
-        })
-    })
-}

@@ -1,9 +1,10 @@
 //! RDMA READ latency, the client (perftest `run_iter_lat`): one signaled READ at a time, each
 //! waited for. The server only keeps its buffer registered.
 
-use super::span::{LatRun, LatSpan};
+use super::clock::Clock;
+use super::error::RunError;
+use super::span::{LatRun, LatSpan, Span};
 use super::stall::wait_completion;
-use super::{Clock, RunError, Span};
 use rdma_verbs::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 

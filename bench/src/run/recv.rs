@@ -2,9 +2,10 @@
 //! (perftest `ctx_set_recv_wqes`) and the server loop of `ib_send_bw`
 //! (perftest `run_iter_bw_server`).
 
-use super::span::{Phase, Phases};
+use super::clock::Clock;
+use super::error::{qp_index, RunError};
+use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
-use super::{qp_index, Clock, RunError, Span};
 use rdma_verbs::{CompletionQueue, QueuePair, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

@@ -2,9 +2,12 @@
 //! waits for the peer's message, reposts the receive while more are due, then sends its own
 //! and waits for that send's completion.
 
-use super::span::{LatRun, LatSpan};
+use super::bw::MAX_INLINE;
+use super::clock::Clock;
+use super::error::RunError;
+use super::span::{LatRun, LatSpan, Span};
 use super::stall::wait_completion;
-use super::{Clock, LatRole, RunError, Span};
+use super::write_lat::LatRole;
 use rdma_verbs::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
@@ -39,13 +42,13 @@ pub fn send_lat(
     clock: &Clock,
 ) -> Result<LatRun, RunError> {
     let size = cfg.size as usize;
-    if cfg.inline && size > super::MAX_INLINE {
+    if cfg.inline && size > MAX_INLINE {
         return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
             "inline messages are at most {} bytes here, asked {size}",
-            super::MAX_INLINE
+            MAX_INLINE
         ))));
     }
-    let inline_buf = [0u8; super::MAX_INLINE];
+    let inline_buf = [0u8; MAX_INLINE];
     let mut span = LatSpan::new(cfg.span, clock.now());
     let iters = span.iters();
     let mut wcs = [WorkCompletion::default(); 1];

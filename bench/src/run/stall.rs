@@ -5,8 +5,9 @@
 //! (and in a VM without a usable TSC, `clock_gettime` is a trap of microseconds). So the clock
 //! is read only every [`CHECK_EVERY`] idle polls, and the budget runs from the first such read.
 
+use super::clock::Clock;
+use super::error::RunError;
 use super::span::LatSpan;
-use super::{Clock, RunError};
 use rdma_verbs::{Completion, CompletionQueue, WorkCompletion};
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,11 @@
 //! peer's write has set the last byte of its target to the iteration number, then writes its
 //! own. The server writes first.
 
-use super::span::{LatRun, LatSpan};
+use super::bw::MAX_INLINE;
+use super::clock::Clock;
+use super::error::RunError;
+use super::span::{LatRun, LatSpan, Span};
 use super::stall::{wait_completion, Idle, Stall};
-use super::{Clock, RunError, Span, MAX_INLINE};
 use rdma_verbs::{CompletionQueue, MemoryRegion, QueuePair, RemoteBuf, SendWr, WorkCompletion};
 use std::time::Duration;
 

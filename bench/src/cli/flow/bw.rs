@@ -1,8 +1,8 @@
 //! The bandwidth tests after the session is set up: `write_bw`, `read_bw` (requester and passive
 //! server, or both requesters with `-b`) and `send_bw` (sender and receiver).
 
+use super::out::{out, Res};
 use super::session::Session;
-use super::{out, Res};
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,

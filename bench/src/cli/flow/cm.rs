@@ -14,7 +14,7 @@
 //! accepting, as perftest does. The QPs are the session's own (one PD and CQs on the `-d`
 //! device, which the address must resolve to); the CM moves them to RTS.
 
-use super::Res;
+use super::out::Res;
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::Channel;
 use rdma_bench::perftest::transport::cm::{plain_param, resolve_v4, RESOLVE_TIMEOUT};

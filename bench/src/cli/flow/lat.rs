@@ -1,8 +1,8 @@
 //! The latency tests after the session is set up: `write_lat` and `send_lat` (both sides
 //! measure) and `read_lat` (the client measures; the server only keeps its buffer).
 
+use super::out::{out, Res};
 use super::session::Session;
-use super::{out, Res};
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{send_finish, send_pre_run};
 use rdma_bench::perftest::report::{

@@ -5,27 +5,17 @@
 mod bw;
 mod cm;
 mod lat;
+mod out;
 mod peer_check;
 mod session;
 
 use super::params::Params;
+use out::Res;
 use rdma_bench::output::bw_unit_str;
 use rdma_bench::output::json::{JsonReport, RunInfo};
 use rdma_bench::output::plot::{self, BwPoint, PlotLabels};
 use rdma_bench::output::progress::{Progress, Total};
-use std::error::Error;
-use std::io::Write;
 use std::time::SystemTime;
-
-/// The error type of the flow: any error, with its causes.
-pub type Res<T> = Result<T, Box<dyn Error + Send + Sync>>;
-
-/// Writes `s` to stdout and flushes (perftest's output order matters to scripts).
-pub fn out(s: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(s.as_bytes());
-    let _ = o.flush();
-}
 
 /// Runs the test described by `p`.
 pub fn run(p: &Params) -> Res<()> {

@@ -1,7 +1,7 @@
 //! Between two rdma-perf peers: agree on the options before anything else, or stop with an
 //! error that names every option that differs and both values.
 
-use super::Res;
+use super::out::Res;
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{Agreed, Channel};
 use rdma_bench::perftest::peer::PeerParams;

@@ -2,7 +2,7 @@
 //! TCP connection and preamble; the banner; QPs, CQs and buffers; the keys exchanges with the
 //! QPs connected inside them; the address lines.
 
-use super::{out, Res};
+use super::out::{out, Res};
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{setup, Channel, Preamble};
 use rdma_bench::perftest::report::{
