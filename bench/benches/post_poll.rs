@@ -1,5 +1,5 @@
 //! What the safe API costs on the data path, against raw FFI calls doing the same work, on the
-//! host: both run over the in-process stub provider (`rdma_verbs::stub`), whose ops table is a set
+//! host: both run over the in-process stub provider (the `rdma-stub` crate), whose ops table is a set
 //! of `extern "C"` stubs. Both sides make the same one indirect call into the same stub, so the
 //! difference is the wrapper's own work (checks, the in-flight ring, nonces, `complete`).
 //!
@@ -36,7 +36,7 @@ mod median;
 use criterion::{Criterion, Throughput};
 use median::median;
 use rdma_verbs::{
-    stub, sys, Access, Completion, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair,
+    sys, Access, Completion, CompletionQueue, Local, MemoryRegion, Pinned, QpCaps, QueuePair,
     SendWr, Sink, WcStatus, WorkCompletion,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -160,11 +160,12 @@ struct Bench {
 
 impl Bench {
     fn new() -> Self {
-        let ctx = stub::context();
-        let pd = stub::protection_domain(&ctx);
-        let cq = stub::completion_queue(&ctx, 1024);
-        let mut qp = stub::queue_pair(&pd, &cq, &cq, CAPS, false);
-        let mr = |len| stub::memory_region(&pd, len, Access::LOCAL_WRITE).expect("mmap");
+        // SAFETY: the benchmark only posts, polls, completes and drops on the stub objects.
+        let ctx = unsafe { rdma_stub::context() };
+        let pd = rdma_stub::protection_domain(&ctx);
+        let cq = rdma_stub::completion_queue(&ctx, 1024);
+        let mut qp = rdma_stub::queue_pair(&pd, &cq, &cq, CAPS, false);
+        let mr = |len| rdma_stub::memory_region(&pd, len, Access::LOCAL_WRITE).expect("mmap");
         let pinned = qp.pin(mr(4096));
         let p = qp.pinned(pinned).expect("just pinned");
         let src = sys::ibv_sge {

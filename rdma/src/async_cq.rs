@@ -274,20 +274,3 @@ impl fmt::Debug for AsyncCq {
             .finish()
     }
 }
-
-#[cfg(all(test, feature = "stub-provider"))]
-mod tests {
-    use super::*;
-    use crate::stub;
-
-    #[test]
-    fn a_cq_without_a_channel_is_refused_naming_with_channel() {
-        let ctx = stub::context();
-        let cq = stub::completion_queue(&ctx, 8);
-        let err = AsyncCq::new(cq, WaitMode::Event).unwrap_err();
-        assert!(
-            matches!(&err, Error::InvalidArgument(m) if m.contains(".with_channel()")),
-            "{err}"
-        );
-    }
-}

@@ -18,10 +18,9 @@ pub struct Context {
 pub(crate) struct ContextInner {
     pub(crate) raw: NonNull<sys::ibv_context>,
     pub(crate) name: String,
-    /// A fake context of [`crate::stub`]: no libibverbs object behind it. Every resource
-    /// reaches its context through an `Arc`, so this one flag tells them all.
-    #[cfg(feature = "stub-provider")]
-    pub(crate) stub: bool,
+    /// Closes `raw` when the last handle is gone: `ibv_close_device`, or what
+    /// [`Context::from_raw_parts`] was given.
+    close: sys::DestroyFn<sys::ibv_context>,
 }
 
 // SAFETY: libibverbs contexts are thread safe (every verb may be called from any thread); the
@@ -32,53 +31,35 @@ unsafe impl Sync for ContextInner {}
 
 impl Drop for ContextInner {
     fn drop(&mut self) {
-        #[cfg(feature = "stub-provider")]
-        if self.stub {
-            // SAFETY: a stub context was made by crate::stub and is freed once, here; no
-            // resource of it is left (they all hold an Arc to this inner).
-            unsafe { crate::stub::free_context(self.raw) };
-            return;
-        }
-        // SAFETY: every child resource holds an Arc to this inner, so none is left; closed once.
-        unsafe { sys::ibv_close_device(self.raw.as_ptr()) };
-    }
-}
-
-#[cfg(feature = "stub-provider")]
-impl ContextInner {
-    /// Panics when this is a stub context: the control-path verbs (creating resources,
-    /// queries, QP state changes) would hand its fake objects to libibverbs. Only the data
-    /// path (post, poll) runs over the stub provider.
-    #[track_caller]
-    pub(crate) fn refuse_stub(&self, what: &str) {
-        assert!(
-            !self.stub,
-            "{what} over the stub provider: only posting and polling work on stub objects \
-             (build them with rdma_verbs::stub)"
-        );
+        // SAFETY: every child resource holds an Arc to this inner, so none is left; closed
+        // once, by the function this context was made with.
+        unsafe { (self.close)(self.raw.as_ptr()) };
     }
 }
 
 impl Context {
     pub(crate) fn from_raw(raw: NonNull<sys::ibv_context>, name: String) -> Self {
-        Context {
-            inner: Arc::new(ContextInner {
-                raw,
-                name,
-                #[cfg(feature = "stub-provider")]
-                stub: false,
-            }),
-        }
+        // SAFETY: `raw` was just opened with ibv_open_device, which ibv_close_device undoes.
+        unsafe { Self::from_raw_parts(raw, name, sys::ibv_close_device) }
     }
 
-    /// A context over the fake provider of [`crate::stub`], which frees `raw` when dropped.
-    #[cfg(feature = "stub-provider")]
-    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_context>, name: String) -> Self {
+    /// Wraps a context this crate did not open; `close` releases it after the last handle
+    /// (and every resource made from it) is gone.
+    ///
+    /// # Safety
+    /// `raw` is a live `ibv_context` that nothing else closes. Every verb the safe API calls
+    /// on it, and on the resources made from it, must be valid for it. `close` may be called
+    /// from any thread, once.
+    pub unsafe fn from_raw_parts(
+        raw: NonNull<sys::ibv_context>,
+        name: impl Into<String>,
+        close: sys::DestroyFn<sys::ibv_context>,
+    ) -> Self {
         Context {
             inner: Arc::new(ContextInner {
                 raw,
-                name,
-                stub: true,
+                name: name.into(),
+                close,
             }),
         }
     }
@@ -95,8 +76,6 @@ impl Context {
 
     /// The raw context pointer (valid while this `Context` or any resource of it lives).
     pub fn as_raw(&self) -> *mut sys::ibv_context {
-        #[cfg(feature = "stub-provider")]
-        self.inner.refuse_stub("a verb on the context");
         self.inner.raw.as_ptr()
     }
 

@@ -80,6 +80,8 @@ pub(crate) struct CqInner {
     async_owned: AtomicBool,
     depth: u32,
     channel: Option<CompletionChannel>,
+    /// `ibv_destroy_cq`, or what [`CompletionQueue::from_raw_parts`] was given.
+    destroy: sys::DestroyFn<sys::ibv_cq>,
     _ctx: Arc<ContextInner>,
 }
 
@@ -90,13 +92,6 @@ unsafe impl Sync for CqInner {}
 
 impl Drop for CqInner {
     fn drop(&mut self) {
-        #[cfg(feature = "stub-provider")]
-        if self._ctx.stub {
-            // SAFETY: a stub CQ was made by crate::stub and is freed once, here (it has no
-            // channel, so no events to acknowledge).
-            unsafe { crate::stub::free_cq(self.raw) };
-            return;
-        }
         let n = *self.unacked.get_mut();
         // SAFETY: the CQ is live and no QP uses it (QPs hold an Arc). ibv_destroy_cq waits for
         // every event to be acknowledged, so the outstanding ones are acked first.
@@ -104,7 +99,7 @@ impl Drop for CqInner {
             if n > 0 {
                 sys::ibv_ack_cq_events(self.raw.as_ptr(), n);
             }
-            sys::ibv_destroy_cq(self.raw.as_ptr());
+            (self.destroy)(self.raw.as_ptr());
         }
         // `channel` is dropped after this, i.e. after the CQ is gone.
     }
@@ -173,6 +168,7 @@ impl CqBuilder<'_> {
                 async_owned: AtomicBool::new(false),
                 depth,
                 channel,
+                destroy: sys::ibv_destroy_cq,
                 _ctx: self.ctx.inner.clone(),
             }),
         })
@@ -180,11 +176,19 @@ impl CqBuilder<'_> {
 }
 
 impl CompletionQueue {
-    /// A CQ of the fake provider of [`crate::stub`] (no channel), which frees `raw` when
-    /// dropped.
-    #[cfg(feature = "stub-provider")]
-    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_cq>, depth: u32, ctx: &Context) -> Self {
-        debug_assert!(ctx.inner.stub);
+    /// Wraps a CQ of `ctx` this crate did not create (polled: no channel); `destroy` frees
+    /// it after the last handle (and every QP using it) is gone. Its depth is `raw->cqe`.
+    ///
+    /// # Safety
+    /// `raw` is a live `ibv_cq` of `ctx` that nothing else destroys, and polling it with
+    /// [`sys::ibv_poll_cq`] is valid. `destroy` may be called from any thread, once.
+    pub unsafe fn from_raw_parts(
+        raw: NonNull<sys::ibv_cq>,
+        ctx: &Context,
+        destroy: sys::DestroyFn<sys::ibv_cq>,
+    ) -> Self {
+        // SAFETY: the caller's live CQ; cqe is a plain field.
+        let depth = unsafe { (*raw.as_ptr()).cqe }.max(0) as u32;
         CompletionQueue {
             inner: Arc::new(CqInner {
                 raw,
@@ -192,15 +196,10 @@ impl CompletionQueue {
                 async_owned: AtomicBool::new(false),
                 depth,
                 channel: None,
+                destroy,
                 _ctx: ctx.inner.clone(),
             }),
         }
-    }
-
-    /// True for a CQ of the fake provider of [`crate::stub`].
-    #[cfg(feature = "stub-provider")]
-    pub(crate) fn is_stub(&self) -> bool {
-        self.inner._ctx.stub
     }
 
     /// Creates a CQ with room for at least `depth` completions, polled (no channel).

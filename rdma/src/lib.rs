@@ -121,9 +121,6 @@ mod pd;
 mod port;
 mod qp;
 mod srq;
-#[cfg(feature = "stub-provider")]
-#[doc(hidden)]
-pub mod stub;
 
 pub use access::Access;
 #[cfg(feature = "tokio")]
@@ -139,7 +136,7 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, Pinned, PostError, QpAttr, QpBuilder, QpCaps,
-    QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain, SendTemplate,
-    SendWr, Sink,
+    QpOps, QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain,
+    SendTemplate, SendWr, Sink,
 };
 pub use srq::SharedReceiveQueue;

@@ -42,7 +42,7 @@ impl RemoteBuf {
 
 enum Backing {
     Mmap(#[allow(dead_code)] memmap2::MmapMut),
-    /// Caller-owned memory registered with [`MemoryRegion::register_raw`].
+    /// Caller-owned memory ([`MemoryRegion::register_raw`], [`MemoryRegion::from_raw_parts`]).
     Foreign,
 }
 
@@ -53,6 +53,8 @@ struct MrInner {
     access: Access,
     lkey: u32,
     rkey: u32,
+    /// `ibv_dereg_mr`, or what [`MemoryRegion::from_raw_parts`] was given.
+    dereg: sys::DestroyFn<sys::ibv_mr>,
 }
 
 // SAFETY: the MR handle is only used to deregister it in Drop; the memory is owned by the pieces.
@@ -62,19 +64,9 @@ unsafe impl Sync for MrInner {}
 
 impl Drop for MrInner {
     fn drop(&mut self) {
-        #[cfg(feature = "stub-provider")]
-        if self._pd.ctx.stub {
-            // SAFETY: a stub MR was never registered: no device can reach the pages. The fake
-            // `ibv_mr` (made by crate::stub) and the mapping are each freed once, here.
-            unsafe {
-                crate::stub::free_mr(self.raw);
-                ManuallyDrop::drop(&mut self.backing);
-            }
-            return;
-        }
         // SAFETY: the MR is live and deregistered once; no piece is left, so no work request
         // of the safe API references it (each posted piece is held by its queue until done).
-        let ret = unsafe { sys::ibv_dereg_mr(self.raw.as_ptr()) };
+        let ret = unsafe { (self.dereg)(self.raw.as_ptr()) };
         if ret == 0 {
             // SAFETY: dropped exactly once, after the device lost access to the pages.
             unsafe { ManuallyDrop::drop(&mut self.backing) };
@@ -176,6 +168,7 @@ unsafe fn register(
             access,
             lkey,
             rkey,
+            dereg: sys::ibv_dereg_mr,
         }),
         ptr,
         len,
@@ -223,45 +216,40 @@ fn has_cap_ipc_lock() -> bool {
 }
 
 impl MemoryRegion {
-    /// A region of the fake provider of [`crate::stub`]: `len` zeroed bytes mapped like
-    /// [`MrBuilder::build`] does, not registered; `fake` makes the stub's `ibv_mr` (with its
-    /// keys) for the mapping's address, which is freed when the last piece is dropped.
-    #[cfg(feature = "stub-provider")]
-    pub(crate) fn from_stub_parts(
+    /// Wraps a registration of `pd` this crate did not make: the region is the memory at
+    /// `raw->addr`, `raw->length` bytes, with `raw`'s keys. `dereg` releases the registration
+    /// after the last piece is gone, and may free the memory then.
+    ///
+    /// # Safety
+    /// `raw` is a live `ibv_mr` of `pd` that nothing else deregisters; its memory is mapped,
+    /// at least one byte long, and read or written only through this region (and the device)
+    /// until `dereg` returns 0. `access` is what it was registered with. `dereg` may be
+    /// called from any thread, once; when it fails the memory must stay mapped.
+    pub unsafe fn from_raw_parts(
+        raw: NonNull<sys::ibv_mr>,
         pd: &ProtectionDomain,
-        len: usize,
         access: Access,
-        fake: impl FnOnce(NonNull<u8>) -> NonNull<sys::ibv_mr>,
-    ) -> Result<Self> {
-        debug_assert!(pd.inner.ctx.stub);
-        if len == 0 {
-            return Err(Error::InvalidArgument(
-                "a memory region needs at least one byte".into(),
-            ));
-        }
-        let mut map = memmap2::MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .map_err(|source| Error::Verb {
-                verb: "mmap",
-                source,
-            })?;
-        let ptr = NonNull::new(map.as_mut_ptr()).expect("mmap never returns NULL");
-        let raw = fake(ptr);
-        // SAFETY: `fake` returns the stub's live `ibv_mr`; lkey/rkey are plain fields.
-        let (lkey, rkey) = unsafe { ((*raw.as_ptr()).lkey, (*raw.as_ptr()).rkey) };
-        Ok(MemoryRegion {
+        dereg: sys::DestroyFn<sys::ibv_mr>,
+    ) -> Self {
+        // SAFETY: the caller's live MR; these are plain fields.
+        let (addr, len, lkey, rkey) = unsafe {
+            let mr = &*raw.as_ptr();
+            (mr.addr, mr.length, mr.lkey, mr.rkey)
+        };
+        let ptr = NonNull::new(addr.cast::<u8>()).expect("a registered region has an address");
+        MemoryRegion {
             inner: Arc::new(MrInner {
                 raw,
                 _pd: pd.inner.clone(),
-                backing: ManuallyDrop::new(Backing::Mmap(map)),
+                backing: ManuallyDrop::new(Backing::Foreign),
                 access,
                 lkey,
                 rkey,
+                dereg,
             }),
             ptr,
             len,
-        })
+        }
     }
 
     /// Maps `len` zeroed bytes and registers them with `access`.

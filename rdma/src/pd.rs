@@ -17,6 +17,8 @@ pub struct ProtectionDomain {
 pub(crate) struct PdInner {
     pub(crate) raw: NonNull<sys::ibv_pd>,
     pub(crate) ctx: Arc<ContextInner>,
+    /// `ibv_dealloc_pd`, or what [`ProtectionDomain::from_raw_parts`] was given.
+    dealloc: sys::DestroyFn<sys::ibv_pd>,
 }
 
 // SAFETY: PDs are thread safe in libibverbs; the pointer is freed only in Drop.
@@ -26,15 +28,9 @@ unsafe impl Sync for PdInner {}
 
 impl Drop for PdInner {
     fn drop(&mut self) {
-        #[cfg(feature = "stub-provider")]
-        if self.ctx.stub {
-            // SAFETY: a stub PD was made by crate::stub and is freed once, here.
-            unsafe { crate::stub::free_pd(self.raw) };
-            return;
-        }
         // SAFETY: MRs, QPs and SRQs hold an Arc to this inner, so none is left; freed once.
         // A failure (EBUSY) cannot happen without a leaked child; the PD is then leaked too.
-        unsafe { sys::ibv_dealloc_pd(self.raw.as_ptr()) };
+        unsafe { (self.dealloc)(self.raw.as_ptr()) };
     }
 }
 
@@ -44,12 +40,29 @@ impl ProtectionDomain {
         // SAFETY: the context is live; the PD is freed in PdInner's Drop.
         let raw = unsafe { sys::ibv_alloc_pd(ctx.as_raw()) };
         let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_alloc_pd"))?;
-        Ok(ProtectionDomain {
+        // SAFETY: `raw` was just allocated on `ctx`; ibv_dealloc_pd undoes ibv_alloc_pd.
+        Ok(unsafe { Self::from_raw_parts(raw, ctx, sys::ibv_dealloc_pd) })
+    }
+
+    /// Wraps a protection domain of `ctx` this crate did not allocate; `dealloc` frees it
+    /// after the last handle (and every resource made from it) is gone.
+    ///
+    /// # Safety
+    /// `raw` is a live `ibv_pd` of `ctx` that nothing else frees. Every verb the safe API
+    /// calls on it, and on the resources made from it, must be valid for it. `dealloc` may be
+    /// called from any thread, once.
+    pub unsafe fn from_raw_parts(
+        raw: NonNull<sys::ibv_pd>,
+        ctx: &Context,
+        dealloc: sys::DestroyFn<sys::ibv_pd>,
+    ) -> Self {
+        ProtectionDomain {
             inner: Arc::new(PdInner {
                 raw,
                 ctx: ctx.inner.clone(),
+                dealloc,
             }),
-        })
+        }
     }
 
     /// The context this PD belongs to.
@@ -61,23 +74,7 @@ impl ProtectionDomain {
 
     /// The raw PD pointer (valid while this PD or any resource of it lives).
     pub fn as_raw(&self) -> *mut sys::ibv_pd {
-        #[cfg(feature = "stub-provider")]
-        self.inner
-            .ctx
-            .refuse_stub("a verb on the protection domain");
         self.inner.raw.as_ptr()
-    }
-
-    /// A PD of the fake provider of [`crate::stub`], which frees `raw` when dropped.
-    #[cfg(feature = "stub-provider")]
-    pub(crate) fn from_stub_parts(raw: NonNull<sys::ibv_pd>, ctx: &Context) -> Self {
-        debug_assert!(ctx.inner.stub);
-        ProtectionDomain {
-            inner: Arc::new(PdInner {
-                raw,
-                ctx: ctx.inner.clone(),
-            }),
-        }
     }
 }
 

@@ -32,7 +32,8 @@ pub enum QpState {
 }
 
 impl QpState {
-    pub(crate) fn from_raw(raw: u32) -> Self {
+    /// The state of an `ibv_qp_state` value.
+    pub fn from_raw(raw: u32) -> Self {
         use sys::ibv_qp_state::*;
         match raw {
             IBV_QPS_RESET => QpState::Reset,
@@ -46,7 +47,8 @@ impl QpState {
         }
     }
 
-    pub(crate) fn to_raw(self) -> u32 {
+    /// The `ibv_qp_state` value (an unknown one as it came).
+    pub fn to_raw(self) -> u32 {
         use sys::ibv_qp_state::*;
         match self {
             QpState::Reset => IBV_QPS_RESET,
@@ -301,12 +303,10 @@ impl QueuePair {
                 )));
             }
         }
-        #[cfg(feature = "stub-provider")]
-        self.pd.ctx.refuse_stub("ibv_modify_qp");
         let mut raw = attr.attr;
         // SAFETY: the QP is live; `raw` is a valid attribute struct and the mask only names
         // fields the setters filled in.
-        let ret = unsafe { sys::ibv_modify_qp(self.as_raw(), &mut raw, attr.mask as i32) };
+        let ret = unsafe { (self.ops.modify)(self.as_raw(), &mut raw, attr.mask as i32) };
         if ret != 0 {
             return Err(Error::from_ret("ibv_modify_qp", ret));
         }
@@ -325,13 +325,11 @@ impl QueuePair {
 
     /// Asks the device for the QP's current state (`ibv_query_qp`), and remembers it.
     pub fn query_state(&mut self) -> Result<QpState> {
-        #[cfg(feature = "stub-provider")]
-        self.pd.ctx.refuse_stub("ibv_query_qp");
         let mut attr = sys::ibv_qp_attr::default();
         let mut init = sys::ibv_qp_init_attr::default();
         // SAFETY: the QP is live and both structs are writable.
         let ret = unsafe {
-            sys::ibv_query_qp(self.as_raw(), &mut attr, m::IBV_QP_STATE as i32, &mut init)
+            (self.ops.query)(self.as_raw(), &mut attr, m::IBV_QP_STATE as i32, &mut init)
         };
         if ret != 0 {
             return Err(Error::from_ret("ibv_query_qp", ret));

@@ -22,6 +22,11 @@ pub use inline::*;
 mod providers;
 pub use providers::register_static_providers;
 
+/// The signature of the verbs that destroy an object (`ibv_close_device`, `ibv_dealloc_pd`,
+/// `ibv_destroy_cq`, `ibv_dereg_mr`, `ibv_destroy_qp`): what the safe types made from raw
+/// parts call when dropped.
+pub type DestroyFn<T> = unsafe extern "C" fn(*mut T) -> std::ffi::c_int;
+
 /// Raw FFI to the system's librdmacm (`<rdma/rdma_cma.h>`), feature `cm`. The `ibv_*` types
 /// it refers to are the verbs bindings of the parent module (one definition of each).
 #[cfg(feature = "cm")]
