@@ -401,8 +401,9 @@ impl Drop for Run<'_> {
 
 impl fmt::Debug for Run<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // SAFETY: used within this call only (the values are copied out before formatting).
         let (qpn, sends, recvs) = {
+            // SAFETY: used within this block only (the values are copied out before
+            // formatting, which may run caller code).
             let qp = unsafe { qp_mut(self.qp) };
             (
                 qp.qpn,

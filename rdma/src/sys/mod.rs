@@ -14,7 +14,22 @@
     rustdoc::all
 )]
 
-include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
+/// The bindgen output, whose generated unsafe blocks carry no SAFETY comments.
+#[allow(clippy::undocumented_unsafe_blocks)]
+mod bindings {
+    #![allow(
+        non_upper_case_globals,
+        non_camel_case_types,
+        non_snake_case,
+        dead_code,
+        missing_docs,
+        clippy::all,
+        unsafe_op_in_unsafe_fn,
+        rustdoc::all
+    )]
+    include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
+}
+pub use bindings::*;
 
 mod inline;
 pub use inline::*;
@@ -38,6 +53,7 @@ pub mod cm {
         dead_code
     )]
     #![allow(missing_docs, clippy::all, unsafe_op_in_unsafe_fn, rustdoc::all)]
+    #![allow(clippy::undocumented_unsafe_blocks)]
     use super::*;
     include!(concat!(env!("OUT_DIR"), "/rdmacm.rs"));
 }
