@@ -1,7 +1,6 @@
-//! The stable-toolchain replay of the cargo-fuzz corpora, shared by the corpus tests of
-//! `rdma`, `rdma-bench`, `ib-sriov-cni` and `rdma-examples` (each includes this file with
-//! `#[path]`): every corpus file goes through the fuzz target's check, and hand-written seeds
-//! must be accepted or rejected as their names say.
+//! The stable-toolchain replay of the cargo-fuzz corpora (`tests/corpus.rs` includes this
+//! file with `#[path]`): every corpus file goes through the fuzz target's check, and
+//! hand-written seeds must be accepted or rejected as their names say.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -21,5 +21,8 @@ pub mod output;
 pub mod perftest;
 pub mod run;
 
+/// Checks for the fuzz targets and their corpus replay (`fuzz/`): built only with `--cfg
+/// fuzzing`, which cargo-fuzz and `fuzz/.cargo/config.toml` set.
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzzing;

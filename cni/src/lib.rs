@@ -13,6 +13,9 @@
 
 pub mod args;
 pub mod config;
+/// Checks for the fuzz targets and their corpus replay (`fuzz/`): built only with `--cfg
+/// fuzzing`, which cargo-fuzz and `fuzz/.cargo/config.toml` set.
+#[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod guid;
 pub mod netlink;

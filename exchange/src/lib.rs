@@ -120,6 +120,9 @@ mod stream;
 #[cfg(test)]
 mod test_fixtures;
 
+/// Checks for the fuzz targets and their corpus replay: built only for them (`--cfg
+/// fuzzing`, which cargo-fuzz and `fuzz/.cargo/config.toml` set) and for the unit tests.
+#[cfg(any(fuzzing, test))]
 #[doc(hidden)]
 pub mod fuzzing;
 

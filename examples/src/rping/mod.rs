@@ -21,7 +21,8 @@ pub use wire::{BogusMessage, RdmaInfo, INFO_LEN};
 
 /// The check of the `rping_info` fuzz target (`fuzz/fuzz_targets/rping_info.rs`), shared with
 /// the corpus replay test: decoding never panics, and what it accepts encodes back to the
-/// same bytes.
+/// same bytes. Built only with `--cfg fuzzing` (cargo-fuzz, `fuzz/.cargo/config.toml`).
+#[cfg(fuzzing)]
 pub fn fuzz_check_info(data: &[u8]) {
     if let Ok(info) = RdmaInfo::decode(data) {
         assert_eq!(
