@@ -7,7 +7,9 @@
 //! them (see `ring`). Buffers they owned stay with the QP until requests owning buffers are
 //! staged in their ring slots, or the QP is dropped.
 
-use super::post::{not_posted, range_error, refused, PostError, SendWr};
+use super::post::{not_posted, range_error, refused};
+use super::post_error::PostError;
+use super::send_wr::SendWr;
 use super::QueuePair;
 use crate::error::Error;
 use crate::mr::MemoryRegion;

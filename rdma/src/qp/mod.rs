@@ -7,17 +7,21 @@ mod batch;
 mod connect;
 mod pinned;
 mod post;
+mod post_error;
 mod raw_parts;
+mod raw_post;
 pub(crate) mod ring;
 mod run;
+mod send_wr;
 
 pub use attr::{QpAttr, QpState};
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
 pub use pinned::{Pinned, Sink};
-pub use post::{Local, PostError, SendWr};
+pub use post_error::PostError;
 pub use raw_parts::QpOps;
 pub use run::{RecvTemplate, Run, SendChain, SendTemplate};
+pub use send_wr::{Local, SendWr};
 
 use pinned::PinnedSlot;
 

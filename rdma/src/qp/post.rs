@@ -1,242 +1,17 @@
-//! Posting work requests one at a time, and the raw `unsafe` posts for experts. Chains posted
-//! with one doorbell are in [`batch`](super::batch).
+//! Posting work requests one at a time. Chains posted with one doorbell are in
+//! [`batch`](super::batch), the raw `unsafe` posts in [`raw_post`](super::raw_post).
 
 use super::pinned::SlotKind;
+use super::post_error::PostError;
 use super::ring::{Held, NoRoom, Ring};
-use super::{Pinned, QueuePair, Sink};
+use super::send_wr::{LocalRef, SendWr};
+use super::{QueuePair, Sink};
 use crate::error::Error;
-use crate::mr::{MemoryRegion, RemoteBuf};
+use crate::mr::MemoryRegion;
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use crate::sys::ibv_wr_opcode as op;
-use std::fmt;
 use std::ptr;
-
-/// The local side of a send-queue work request.
-#[derive(Debug)]
-pub enum Local<'a> {
-    /// A piece handed to the QP and given back by [`QueuePair::complete`].
-    Owned(MemoryRegion),
-    /// A read-only buffer pinned to the QP ([`QueuePair::pin`]).
-    Pinned(Pinned),
-    /// Bytes the provider copies into the work request at post time (`IBV_SEND_INLINE`).
-    Inline(&'a [u8]),
-    /// A write-only target held by the QP ([`QueuePair::sink`]): the destination of an RDMA
-    /// READ only.
-    Sink(Sink),
-    /// No local data (a zero-length send or write with immediate).
-    Empty,
-}
-
-/// [`Local`] without its buffer: what [`Local::split`] leaves, `Copy` and without a destructor.
-#[derive(Clone, Copy)]
-enum LocalRef<'a> {
-    Owned,
-    Pinned(Pinned),
-    Inline(&'a [u8]),
-    Sink(Sink),
-    Empty,
-}
-
-impl<'a> Local<'a> {
-    /// The buffer an owned local holds (`Some` exactly for [`Local::Owned`]) and the rest.
-    #[inline(always)]
-    fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
-        match self {
-            Local::Owned(mr) => (Some(mr), LocalRef::Owned),
-            Local::Pinned(p) => (None, LocalRef::Pinned(p)),
-            Local::Inline(d) => (None, LocalRef::Inline(d)),
-            Local::Sink(k) => (None, LocalRef::Sink(k)),
-            Local::Empty => (None, LocalRef::Empty),
-        }
-    }
-}
-
-impl From<MemoryRegion> for Local<'_> {
-    #[inline]
-    fn from(mr: MemoryRegion) -> Self {
-        Local::Owned(mr)
-    }
-}
-impl From<Pinned> for Local<'_> {
-    #[inline]
-    fn from(p: Pinned) -> Self {
-        Local::Pinned(p)
-    }
-}
-impl<'a> From<&'a [u8]> for Local<'a> {
-    #[inline]
-    fn from(b: &'a [u8]) -> Self {
-        Local::Inline(b)
-    }
-}
-
-/// A send-queue work request: SEND, SEND with immediate, RDMA WRITE (with immediate) or
-/// RDMA READ. Built by value and moved into [`QueuePair::post_send`] or a
-/// [`SendBatch`](crate::SendBatch).
-#[derive(Debug)]
-pub struct SendWr<'a> {
-    opcode: u32,
-    local: Local<'a>,
-    offset: usize,
-    len: Option<usize>,
-    remote: Option<RemoteBuf>,
-    imm: Option<u32>,
-    flags: u32,
-    wr_id: u64,
-}
-
-impl<'a> SendWr<'a> {
-    #[inline]
-    fn new(opcode: u32, local: Local<'a>, remote: Option<RemoteBuf>) -> Self {
-        SendWr {
-            opcode,
-            local,
-            offset: 0,
-            len: None,
-            remote,
-            imm: None,
-            flags: flag::IBV_SEND_SIGNALED,
-            wr_id: 0,
-        }
-    }
-
-    /// A SEND of `local` to the peer's next receive.
-    #[inline]
-    pub fn send(local: impl Into<Local<'a>>) -> Self {
-        Self::new(op::IBV_WR_SEND, local.into(), None)
-    }
-
-    /// An RDMA WRITE of `local` to `remote` (which must be at least as long).
-    #[inline]
-    pub fn write(local: impl Into<Local<'a>>, remote: RemoteBuf) -> Self {
-        Self::new(op::IBV_WR_RDMA_WRITE, local.into(), Some(remote))
-    }
-
-    /// An RDMA READ of `remote` into `dst` (the device writes `dst`, so it must be owned).
-    #[inline]
-    pub fn read(dst: MemoryRegion, remote: RemoteBuf) -> Self {
-        Self::new(op::IBV_WR_RDMA_READ, Local::Owned(dst), Some(remote))
-    }
-
-    /// An RDMA READ of `remote` into a [`Sink`] of this QP: any number may be outstanding,
-    /// signaled or not; the data cannot be looked at until the sink is taken back.
-    #[inline]
-    pub fn read_to_sink(sink: Sink, remote: RemoteBuf) -> Self {
-        Self::new(op::IBV_WR_RDMA_READ, Local::Sink(sink), Some(remote))
-    }
-
-    /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
-    /// consumes a receive on the peer and tells it the write has landed).
-    #[inline]
-    pub fn imm(mut self, imm: u32) -> Self {
-        self.imm = Some(imm);
-        self
-    }
-
-    /// The caller's id, given back in the completion.
-    #[inline]
-    pub fn wr_id(mut self, id: u64) -> Self {
-        self.wr_id = id;
-        self
-    }
-
-    /// Whether a completion is generated (default true). Unsignaled requests complete
-    /// silently when a later signaled one does; they cannot own a buffer (use
-    /// [`Local::Pinned`] or [`Local::Inline`]).
-    #[inline]
-    pub fn signaled(mut self, yes: bool) -> Self {
-        if yes {
-            self.flags |= flag::IBV_SEND_SIGNALED;
-        } else {
-            self.flags &= !flag::IBV_SEND_SIGNALED;
-        }
-        self
-    }
-
-    /// Sets the solicited-event bit (wakes a peer waiting with `solicited_only`).
-    #[inline]
-    pub fn solicited(mut self) -> Self {
-        self.flags |= flag::IBV_SEND_SOLICITED;
-        self
-    }
-
-    /// Waits for earlier RDMA READs to finish before this request starts.
-    #[inline]
-    pub fn fence(mut self) -> Self {
-        self.flags |= flag::IBV_SEND_FENCE;
-        self
-    }
-
-    /// Uses only `offset..offset+len` of the local buffer (default: all of it).
-    #[inline]
-    pub fn range(mut self, offset: usize, len: usize) -> Self {
-        self.offset = offset;
-        self.len = Some(len);
-        self
-    }
-
-    /// The buffer this request owns, handed back when it is not posted.
-    #[inline(always)]
-    pub(super) fn into_owned(self) -> Option<MemoryRegion> {
-        owned(self.local)
-    }
-}
-
-/// A post that failed: the error, how many requests of a batch were posted before it, and the
-/// buffers of the requests that were not posted, handed back.
-pub struct PostError {
-    /// What went wrong.
-    pub error: Error,
-    /// Requests posted before the failing one (batches; 0 for single posts).
-    pub posted: usize,
-    /// Owned buffers of the requests that were not posted.
-    pub returned: Vec<MemoryRegion>,
-}
-
-impl PostError {
-    pub(super) fn new(error: Error, posted: usize, returned: Vec<MemoryRegion>) -> Self {
-        PostError {
-            error,
-            posted,
-            returned,
-        }
-    }
-}
-
-impl fmt::Debug for PostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostError")
-            .field("error", &self.error)
-            .field("posted", &self.posted)
-            .field("returned", &self.returned.len())
-            .finish()
-    }
-}
-
-impl fmt::Display for PostError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.error.fmt(f)
-    }
-}
-
-impl std::error::Error for PostError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.error)
-    }
-}
-
-impl From<PostError> for Error {
-    fn from(e: PostError) -> Error {
-        e.error
-    }
-}
-
-/// The buffer a request owns, if any.
-#[inline(always)]
-fn owned(local: Local<'_>) -> Option<MemoryRegion> {
-    local.split().0
-}
 
 /// A request refused before it was staged: the error `why` makes, with the request's buffer
 /// handed back. (`pub(super)`: batches refuse requests too.)
@@ -245,7 +20,7 @@ fn owned(local: Local<'_>) -> Option<MemoryRegion> {
 /// allocate, so unwind), the buffer would need dropping on that unwinding path, and a value
 /// whose address a drop (or any call) receives is kept in memory on every path: the data
 /// path wants it in registers. For the same reason callers pass a fresh `Option`
-/// (`owned(wr.local)`, `Some(buf)`), not the request itself.
+/// (`wr.into_owned()`, `Some(buf)`), not the request itself.
 #[cold]
 #[inline(never)]
 pub(super) fn refused(buf: Option<MemoryRegion>, why: impl FnOnce() -> Error) -> PostError {
@@ -633,36 +408,6 @@ impl QueuePair {
         }
         self.rq.commit(1);
         Ok(())
-    }
-
-    /// Posts raw send requests, bypassing the ownership checks.
-    ///
-    /// # Safety
-    /// - Every SGE of every request in the chain describes memory registered in this QP's PD
-    ///   that stays mapped, and that no Rust code reads (if the device writes it, as RDMA READ
-    ///   does) or writes, until that request's completion has been polled (or the QP destroyed).
-    /// - Inline data and the chain itself need only live for the call.
-    /// - `wr_id`s must not have bit 63 or 62 set (the crate's marks); completions of raw
-    ///   requests are not to be passed to [`complete`](Self::complete), which rejects them.
-    /// - The send queue has room: raw posts are not counted in the safe API's accounting, so
-    ///   leave at least as many slots free as raw requests outstanding.
-    pub unsafe fn post_send_raw(&mut self, wr: &mut sys::ibv_send_wr) -> Result<(), Error> {
-        let mut bad = ptr::null_mut();
-        // SAFETY: forwarded from this function's contract; the QP is live.
-        let ret = unsafe { sys::ibv_post_send(self.as_raw(), wr, &mut bad) };
-        crate::error::check("ibv_post_send", ret)
-    }
-
-    /// Posts raw receive requests, bypassing the ownership checks.
-    ///
-    /// # Safety
-    /// As [`post_send_raw`](Self::post_send_raw): every SGE describes registered memory that
-    /// stays mapped and untouched by Rust code until the completion has been polled.
-    pub unsafe fn post_recv_raw(&mut self, wr: &mut sys::ibv_recv_wr) -> Result<(), Error> {
-        let mut bad = ptr::null_mut();
-        // SAFETY: forwarded from this function's contract; the QP is live.
-        let ret = unsafe { sys::ibv_post_recv(self.as_raw(), wr, &mut bad) };
-        crate::error::check("ibv_post_recv", ret)
     }
 }
 

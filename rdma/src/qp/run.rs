@@ -26,8 +26,10 @@
 
 use super::batch::posted_before;
 use super::pinned::RUN_OPEN;
-use super::post::{not_posted, PostError, SendWr};
+use super::post::not_posted;
+use super::post_error::PostError;
 use super::ring::Held;
+use super::send_wr::SendWr;
 use super::{Completion, QueuePair, Sink};
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};

@@ -1,0 +1,179 @@
+//! Send-queue work requests, built by value: [`SendWr`] and its [`Local`] side.
+
+#[cfg(doc)]
+use super::QueuePair;
+use super::{Pinned, Sink};
+use crate::mr::{MemoryRegion, RemoteBuf};
+use crate::sys::ibv_send_flags as flag;
+use crate::sys::ibv_wr_opcode as op;
+
+/// The local side of a send-queue work request.
+#[derive(Debug)]
+pub enum Local<'a> {
+    /// A piece handed to the QP and given back by [`QueuePair::complete`].
+    Owned(MemoryRegion),
+    /// A read-only buffer pinned to the QP ([`QueuePair::pin`]).
+    Pinned(Pinned),
+    /// Bytes the provider copies into the work request at post time (`IBV_SEND_INLINE`).
+    Inline(&'a [u8]),
+    /// A write-only target held by the QP ([`QueuePair::sink`]): the destination of an RDMA
+    /// READ only.
+    Sink(Sink),
+    /// No local data (a zero-length send or write with immediate).
+    Empty,
+}
+
+/// [`Local`] without its buffer: what [`Local::split`] leaves, `Copy` and without a destructor.
+#[derive(Clone, Copy)]
+pub(super) enum LocalRef<'a> {
+    Owned,
+    Pinned(Pinned),
+    Inline(&'a [u8]),
+    Sink(Sink),
+    Empty,
+}
+
+impl<'a> Local<'a> {
+    /// The buffer an owned local holds (`Some` exactly for [`Local::Owned`]) and the rest.
+    #[inline(always)]
+    pub(super) fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
+        match self {
+            Local::Owned(mr) => (Some(mr), LocalRef::Owned),
+            Local::Pinned(p) => (None, LocalRef::Pinned(p)),
+            Local::Inline(d) => (None, LocalRef::Inline(d)),
+            Local::Sink(k) => (None, LocalRef::Sink(k)),
+            Local::Empty => (None, LocalRef::Empty),
+        }
+    }
+}
+
+impl From<MemoryRegion> for Local<'_> {
+    #[inline]
+    fn from(mr: MemoryRegion) -> Self {
+        Local::Owned(mr)
+    }
+}
+impl From<Pinned> for Local<'_> {
+    #[inline]
+    fn from(p: Pinned) -> Self {
+        Local::Pinned(p)
+    }
+}
+impl<'a> From<&'a [u8]> for Local<'a> {
+    #[inline]
+    fn from(b: &'a [u8]) -> Self {
+        Local::Inline(b)
+    }
+}
+
+/// A send-queue work request: SEND, SEND with immediate, RDMA WRITE (with immediate) or
+/// RDMA READ. Built by value and moved into [`QueuePair::post_send`] or a
+/// [`SendBatch`](crate::SendBatch).
+#[derive(Debug)]
+pub struct SendWr<'a> {
+    pub(super) opcode: u32,
+    pub(super) local: Local<'a>,
+    pub(super) offset: usize,
+    pub(super) len: Option<usize>,
+    pub(super) remote: Option<RemoteBuf>,
+    pub(super) imm: Option<u32>,
+    pub(super) flags: u32,
+    pub(super) wr_id: u64,
+}
+
+impl<'a> SendWr<'a> {
+    #[inline]
+    fn new(opcode: u32, local: Local<'a>, remote: Option<RemoteBuf>) -> Self {
+        SendWr {
+            opcode,
+            local,
+            offset: 0,
+            len: None,
+            remote,
+            imm: None,
+            flags: flag::IBV_SEND_SIGNALED,
+            wr_id: 0,
+        }
+    }
+
+    /// A SEND of `local` to the peer's next receive.
+    #[inline]
+    pub fn send(local: impl Into<Local<'a>>) -> Self {
+        Self::new(op::IBV_WR_SEND, local.into(), None)
+    }
+
+    /// An RDMA WRITE of `local` to `remote` (which must be at least as long).
+    #[inline]
+    pub fn write(local: impl Into<Local<'a>>, remote: RemoteBuf) -> Self {
+        Self::new(op::IBV_WR_RDMA_WRITE, local.into(), Some(remote))
+    }
+
+    /// An RDMA READ of `remote` into `dst` (the device writes `dst`, so it must be owned).
+    #[inline]
+    pub fn read(dst: MemoryRegion, remote: RemoteBuf) -> Self {
+        Self::new(op::IBV_WR_RDMA_READ, Local::Owned(dst), Some(remote))
+    }
+
+    /// An RDMA READ of `remote` into a [`Sink`] of this QP: any number may be outstanding,
+    /// signaled or not; the data cannot be looked at until the sink is taken back.
+    #[inline]
+    pub fn read_to_sink(sink: Sink, remote: RemoteBuf) -> Self {
+        Self::new(op::IBV_WR_RDMA_READ, Local::Sink(sink), Some(remote))
+    }
+
+    /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
+    /// consumes a receive on the peer and tells it the write has landed).
+    #[inline]
+    pub fn imm(mut self, imm: u32) -> Self {
+        self.imm = Some(imm);
+        self
+    }
+
+    /// The caller's id, given back in the completion.
+    #[inline]
+    pub fn wr_id(mut self, id: u64) -> Self {
+        self.wr_id = id;
+        self
+    }
+
+    /// Whether a completion is generated (default true). Unsignaled requests complete
+    /// silently when a later signaled one does; they cannot own a buffer (use
+    /// [`Local::Pinned`] or [`Local::Inline`]).
+    #[inline]
+    pub fn signaled(mut self, yes: bool) -> Self {
+        if yes {
+            self.flags |= flag::IBV_SEND_SIGNALED;
+        } else {
+            self.flags &= !flag::IBV_SEND_SIGNALED;
+        }
+        self
+    }
+
+    /// Sets the solicited-event bit (wakes a peer waiting with `solicited_only`).
+    #[inline]
+    pub fn solicited(mut self) -> Self {
+        self.flags |= flag::IBV_SEND_SOLICITED;
+        self
+    }
+
+    /// Waits for earlier RDMA READs to finish before this request starts.
+    #[inline]
+    pub fn fence(mut self) -> Self {
+        self.flags |= flag::IBV_SEND_FENCE;
+        self
+    }
+
+    /// Uses only `offset..offset+len` of the local buffer (default: all of it).
+    #[inline]
+    pub fn range(mut self, offset: usize, len: usize) -> Self {
+        self.offset = offset;
+        self.len = Some(len);
+        self
+    }
+
+    /// The buffer this request owns, handed back when it is not posted.
+    #[inline(always)]
+    pub(super) fn into_owned(self) -> Option<MemoryRegion> {
+        self.local.split().0
+    }
+}
