@@ -2,7 +2,7 @@
 
 use super::connect::{CmId, RESOLVE_SLACK};
 use super::connection::Connection;
-use super::event::EventKind;
+use super::event_kind::EventKind;
 use super::param::ConnParam;
 use crate::error::Result;
 use crate::qp::QueuePair;

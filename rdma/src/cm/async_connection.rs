@@ -1,7 +1,8 @@
 //! An established connection's events and disconnect on tokio.
 
 use super::connection::{ConnectedId, Connection};
-use super::event::{CmEvent, EventKind};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
 use crate::error::Result;
 use std::time::Duration;
 

@@ -3,9 +3,11 @@
 
 use super::connection::Connection;
 use super::error::{CmError, CmErrorKind};
-use super::event::{CmEvent, EventKind};
-use super::listen::{ConnectRequest, Listener};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
+use super::listen::Listener;
 use super::param::ConnParam;
+use super::request::ConnectRequest;
 use crate::error::Result;
 use crate::qp::QueuePair;
 use std::time::Duration;

@@ -1,9 +1,7 @@
 //! The event channel (`struct rdma_event_channel`): a non-blocking descriptor from which
 //! events are read, copied and acknowledged in one step.
 
-use super::event::{CmEvent, EventKind};
-use super::id::RawId;
-use super::listen::ConnectRequest;
+use super::event_kind::EventKind;
 use super::param::ConnParam;
 use crate::error::{Error, Result};
 use crate::sys::cm;
@@ -11,6 +9,17 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::ptr::{self, NonNull};
 use std::time::Instant;
+
+/// The data of one `struct rdma_cm_event`, copied: the event itself is already acknowledged.
+pub(crate) struct RawEvent {
+    /// What happened.
+    pub(crate) kind: EventKind,
+    /// The event's raw status (a negative errno, or a reject reason).
+    pub(crate) status: i32,
+    /// The connection parameters of the events that carry them (connect request and
+    /// response, reject, established), else the default.
+    pub(crate) param: ConnParam,
+}
 
 /// One event channel. Each id of this crate has its own, so a wait on it sees only that id's
 /// events (a listener's channel also reports connect requests, each of whose new id moves to a
@@ -25,7 +34,7 @@ pub(crate) struct EventChannel {
 // SAFETY: a channel is a descriptor plus a heap struct librdmacm only reads after creation;
 // librdmacm's calls on a channel are thread safe (each is one read or write on the
 // descriptor). What reading an event writes into the *id* is serialized by the id's lock
-// (`RawId::try_next`, the only caller of `read_event`).
+// (`RawId::read_event`, the only caller of `read_event`).
 unsafe impl Send for EventChannel {}
 // SAFETY: as above; the tokio registration is made once under a OnceLock.
 unsafe impl Sync for EventChannel {}
@@ -80,11 +89,12 @@ impl EventChannel {
         unsafe { BorrowedFd::borrow_raw(self.fd()) }
     }
 
-    /// Reads the next event without blocking: copies it, acknowledges it, and for a connect
-    /// request adopts the new id (on a channel of its own). `None` when none is pending.
+    /// Reads the next event without blocking: copies it and acknowledges it. `None` when none
+    /// is pending. With the event comes its id (`event->id`): for a connect request that is
+    /// the new connection's id, which nobody owns yet: the caller must adopt it.
     /// librdmacm updates the id's route while reading some events: only
-    /// [`RawId::try_next`], holding the id's lock, calls this.
-    pub(super) fn read_event(&self) -> Result<Option<CmEvent>> {
+    /// `RawId::read_event`, holding the id's lock, calls this.
+    pub(super) fn read_event(&self) -> Result<Option<(RawEvent, *mut cm::rdma_cm_id)>> {
         let mut ev: *mut cm::rdma_cm_event = ptr::null_mut();
         // SAFETY: the channel is live and `ev` is a valid out-pointer.
         if unsafe { cm::rdma_get_cm_event(self.raw.as_ptr(), &mut ev) } != 0 {
@@ -100,7 +110,7 @@ impl EventChannel {
         // SAFETY: rdma_get_cm_event succeeded, so `ev` points to an event that stays valid,
         // private data included, until it is acknowledged below; ids of this crate are all
         // in the TCP port space, whose events carry `param.conn`.
-        let (kind, status, param, child) = unsafe {
+        let (event, id) = unsafe {
             let e = &*ev;
             let kind = EventKind::from_raw(e.event);
             let param = match kind {
@@ -110,20 +120,20 @@ impl EventChannel {
                 | EventKind::Established => ConnParam::from_raw(e.param.conn.as_ref()),
                 _ => ConnParam::default(),
             };
-            (kind, e.status, param, e.id)
+            let status = e.status;
+            (
+                RawEvent {
+                    kind,
+                    status,
+                    param,
+                },
+                e.id,
+            )
         };
         // SAFETY: the event came from rdma_get_cm_event and is acknowledged once; nothing
         // reads it afterwards. Its return value is always 0.
         unsafe { cm::rdma_ack_cm_event(ev) };
-        if kind == EventKind::ConnectRequest {
-            // SAFETY: a connect request's `id` is a new id that librdmacm handed to us and
-            // nobody else owns; its event is acknowledged.
-            let id = unsafe { RawId::adopt(child) }?;
-            return Ok(Some(CmEvent::ConnectRequest(Box::new(
-                ConnectRequest::new(id, param),
-            ))));
-        }
-        Ok(Some(CmEvent::from_parts(kind, status, param)))
+        Ok(Some((event, id)))
     }
 
     /// Waits until the descriptor is readable or `deadline` (never, if `None`) passes;

@@ -2,8 +2,9 @@
 
 use super::addr::RawSockAddr;
 use super::connection::Connection;
-use super::error::{CmError, CmErrorKind};
-use super::event::{CmEvent, EventKind};
+use super::error::{addr_error, CmError, CmErrorKind};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
 use super::id::RawId;
 use super::param::{ConnParam, CONNECT_PRIVATE_DATA_MAX};
 use crate::context::Context;
@@ -264,20 +265,6 @@ impl CmId {
             return Err(Error::last_os("rdma_establish"));
         }
         Ok(Connection::new(self.id, qp, param, self.dst))
-    }
-}
-
-/// Turns a failed bind or resolve call into [`CmErrorKind::AddrError`] naming the addresses
-/// (its errno says why: `EADDRNOTAVAIL` for a local address no device has, `ENODEV`, …).
-pub(crate) fn addr_error(err: Error, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Error {
-    match err.errno() {
-        Some(errno) => CmError {
-            kind: CmErrorKind::AddrError { errno },
-            peer,
-            local,
-        }
-        .into(),
-        None => err,
     }
 }
 

@@ -1,7 +1,8 @@
 //! An established connection: the core QP plus the id that manages it.
 
 use super::error::{CmError, CmErrorKind};
-use super::event::{CmEvent, EventKind};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
 use super::id::RawId;
 use super::param::ConnParam;
 use crate::error::{Error, Result};

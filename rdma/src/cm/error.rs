@@ -1,6 +1,8 @@
 //! Typed RDMA CM failures ([`crate::Error::Cm`]) and the rule that turns an event into one.
 
-use super::event::{CmEvent, EventKind};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
+use crate::error::Error;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
@@ -137,6 +139,37 @@ impl fmt::Display for CmError {
 }
 
 impl std::error::Error for CmError {}
+
+/// The error of a wait for `expected` that saw nothing within `after`; it names `peer`.
+pub(crate) fn timeout_error(
+    expected: EventKind,
+    after: Duration,
+    peer: Option<SocketAddr>,
+) -> Error {
+    CmError {
+        kind: CmErrorKind::Timeout {
+            waiting_for: expected,
+            after,
+        },
+        peer,
+        local: None,
+    }
+    .into()
+}
+
+/// Turns a failed bind or resolve call into [`CmErrorKind::AddrError`] naming the addresses
+/// (its errno says why: `EADDRNOTAVAIL` for a local address no device has, `ENODEV`, …).
+pub(crate) fn addr_error(err: Error, local: Option<SocketAddr>, peer: Option<SocketAddr>) -> Error {
+    match err.errno() {
+        Some(errno) => CmError {
+            kind: CmErrorKind::AddrError { errno },
+            peer,
+            local,
+        }
+        .into(),
+        None => err,
+    }
+}
 
 /// The common InfiniBand CM reject reasons (IBTA table "REJ reason codes").
 pub(crate) fn reject_reason(status: i32) -> Option<&'static str> {

@@ -1,10 +1,11 @@
 //! The owned `struct rdma_cm_id` under every public type: creation, its own event channel,
-//! addresses, the device it is bound to, QP transitions it computes, and waiting for events.
+//! addresses, the device it is bound to, QP transitions it computes, and reading its events
+//! as raw parts (waiting for them as [`CmEvent`](super::CmEvent)s is in `wait`, above the
+//! event types, since a connect request event owns a new id).
 
 use super::addr::RawSockAddr;
-use super::channel::EventChannel;
-use super::error::{judge, CmError, CmErrorKind, Verdict};
-use super::event::{CmEvent, EventKind};
+use super::channel::{EventChannel, RawEvent};
+use super::event_kind::EventKind;
 use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::qp::{QpAttr, QpState, QueuePair};
@@ -13,7 +14,6 @@ use std::ffi::CStr;
 use std::net::SocketAddr;
 use std::ptr::{self, NonNull};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 /// An RDMA CM id in the TCP port space (reliable connections) with its own event channel.
 pub(crate) struct RawId {
@@ -101,29 +101,20 @@ impl RawId {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The next event of this id if one is pending, without blocking.
-    pub(crate) fn try_next(&self) -> Result<Option<CmEvent>> {
+    /// Reads this id's next event without blocking (`None` when none is pending); a connect
+    /// request comes with its new id, adopted onto a channel of its own.
+    pub(crate) fn read_event(&self) -> Result<Option<(RawEvent, Option<RawId>)>> {
         let _guard = self.locked();
-        self.channel.read_event()
-    }
-
-    /// Waits for the next event on tokio. Cancel safe: an event is read, copied and
-    /// acknowledged within one poll of this future, so dropping it never loses one.
-    #[cfg(feature = "tokio")]
-    pub(crate) async fn next_async(&self) -> Result<CmEvent> {
-        let afd = self.channel.async_fd()?;
-        loop {
-            if let Some(event) = self.try_next()? {
-                return Ok(event);
-            }
-            let mut guard = afd.readable().await.map_err(|source| Error::Verb {
-                verb: "tokio readiness of the RDMA CM channel",
-                source,
-            })?;
-            // Clears only the readiness seen before the guard was made: an event that
-            // arrived after try_next looked wakes the next readable() at once.
-            guard.clear_ready();
+        let Some((event, event_id)) = self.channel.read_event()? else {
+            return Ok(None);
+        };
+        if event.kind != EventKind::ConnectRequest {
+            return Ok(Some((event, None)));
         }
+        // SAFETY: a connect request's `id` is a new id that librdmacm handed to us and nobody
+        // else owns; its event is acknowledged.
+        let child = unsafe { RawId::adopt(event_id) }?;
+        Ok(Some((event, Some(child))))
     }
 
     /// `rdma_bind_addr`.
@@ -259,105 +250,6 @@ impl RawId {
         self.move_qp(qp, QpState::Rtr, adjust_rtr)?;
         self.move_qp(qp, QpState::Rts, adjust_rts)
     }
-
-    /// Reads pending events until the one awaited (`Some(Ok)`), a failure (`Some(Err)`), or
-    /// none is left (`None`).
-    pub(crate) fn poll_for(
-        &self,
-        expected: EventKind,
-    ) -> Result<Option<Result<CmEvent, CmErrorKind>>> {
-        while let Some(event) = self.try_next()? {
-            match judge(expected, event) {
-                Verdict::Done(event) => return Ok(Some(Ok(event))),
-                Verdict::Skip => {}
-                Verdict::Fail(kind) => return Ok(Some(Err(kind))),
-            }
-        }
-        Ok(None)
-    }
-
-    /// Blocks until the `expected` event (or a failure, or `timeout`); errors name `peer`.
-    pub(crate) fn wait_for(
-        &self,
-        expected: EventKind,
-        timeout: Duration,
-        peer: Option<SocketAddr>,
-    ) -> Result<CmEvent> {
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            if let Some(outcome) = self.poll_for(expected)? {
-                return outcome.map_err(|kind| {
-                    CmError {
-                        kind,
-                        peer,
-                        local: None,
-                    }
-                    .into()
-                });
-            }
-            if !self.channel.wait_readable(deadline)? {
-                return Err(timeout_error(expected, timeout, peer));
-            }
-        }
-    }
-
-    /// [`wait_for`](Self::wait_for) on tokio. Cancel safe: events are consumed only in the
-    /// poll that returns them.
-    #[cfg(feature = "tokio")]
-    pub(crate) async fn wait_for_async(
-        &self,
-        expected: EventKind,
-        timeout: Duration,
-        peer: Option<SocketAddr>,
-    ) -> Result<CmEvent> {
-        let wait = async {
-            loop {
-                if let Some(outcome) = self.poll_for(expected)? {
-                    return outcome.map_err(|kind| {
-                        CmError {
-                            kind,
-                            peer,
-                            local: None,
-                        }
-                        .into()
-                    });
-                }
-                let event = self.next_async().await?;
-                match judge(expected, event) {
-                    Verdict::Done(event) => return Ok(event),
-                    Verdict::Skip => {}
-                    Verdict::Fail(kind) => {
-                        return Err(CmError {
-                            kind,
-                            peer,
-                            local: None,
-                        }
-                        .into())
-                    }
-                }
-            }
-        };
-        match tokio::time::timeout(timeout, wait).await {
-            Ok(outcome) => outcome,
-            Err(_) => Err(timeout_error(expected, timeout, peer)),
-        }
-    }
-}
-
-pub(crate) fn timeout_error(
-    expected: EventKind,
-    after: Duration,
-    peer: Option<SocketAddr>,
-) -> Error {
-    CmError {
-        kind: CmErrorKind::Timeout {
-            waiting_for: expected,
-            after,
-        },
-        peer,
-        local: None,
-    }
-    .into()
 }
 
 impl Drop for RawId {

@@ -1,12 +1,13 @@
-//! The passive side: listen, take connect requests, accept or reject them.
+//! The passive side: listen, take connect requests, accept them (the request itself, what
+//! it reports and its reject, is in `request`).
 
-use super::connect::addr_error;
 use super::connection::Connection;
-use super::error::{CmError, CmErrorKind};
-use super::event::{CmEvent, EventKind};
-use super::id::{timeout_error, RawId};
-use super::param::{ConnParam, ACCEPT_PRIVATE_DATA_MAX, REJECT_PRIVATE_DATA_MAX};
-use crate::context::Context;
+use super::error::{addr_error, timeout_error, CmError, CmErrorKind};
+use super::event::CmEvent;
+use super::event_kind::EventKind;
+use super::id::RawId;
+use super::param::{ConnParam, ACCEPT_PRIVATE_DATA_MAX};
+use super::request::ConnectRequest;
 use crate::error::{Error, Result};
 use crate::qp::QueuePair;
 use crate::sys::cm;
@@ -74,60 +75,7 @@ impl Listener {
     }
 }
 
-/// A peer's request to connect, with the new id that will carry the connection (on an event
-/// channel of its own). [`accept`](Self::accept) it with a QP created on its
-/// [`context`](Self::context), or [`reject`](Self::reject) it; dropping it rejects it.
-pub struct ConnectRequest {
-    id: RawId,
-    param: ConnParam,
-    peer: Option<SocketAddr>,
-}
-
 impl ConnectRequest {
-    pub(crate) fn new(id: RawId, param: ConnParam) -> Self {
-        let peer = id.peer_addr();
-        ConnectRequest { id, param, peer }
-    }
-
-    /// The parameters the peer asked for, with its private data (padded with zeroes to
-    /// [`CONNECT_PRIVATE_DATA_MAX`](super::CONNECT_PRIVATE_DATA_MAX) bytes on
-    /// InfiniBand/RoCE).
-    pub fn param(&self) -> &ConnParam {
-        &self.param
-    }
-
-    /// The peer's private data.
-    pub fn private_data(&self) -> &[u8] {
-        &self.param.private_data
-    }
-
-    /// The peer's address.
-    pub fn peer_addr(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
-    /// The local address the request came to.
-    pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.id.local_addr()
-    }
-
-    /// Opens a context on the device the request came in on, to create the PD, CQs and QP
-    /// to accept with. Each call opens the device again: call it once and clone.
-    pub fn context(&self) -> Result<Context> {
-        self.id.context()
-    }
-
-    /// The device port the request came in on.
-    pub fn port(&self) -> u8 {
-        self.id.port()
-    }
-
-    /// Moves a RESET `qp` to INIT for this connection, so receives can be posted before
-    /// [`accept`](Self::accept) (which does it otherwise).
-    pub fn init_qp(&self, qp: &mut QueuePair) -> Result<()> {
-        self.id.init_qp(qp)
-    }
-
     /// Accepts with `qp` (created on [`context`](Self::context), RESET or INIT), sending
     /// `param` (private data at most [`ACCEPT_PRIVATE_DATA_MAX`] bytes), and waits up to
     /// `timeout` for the connection to be established.
@@ -145,37 +93,9 @@ impl ConnectRequest {
         timeout: Duration,
     ) -> Result<Connection> {
         self.start_accept(&mut qp, param)?;
-        self.id
-            .wait_for(EventKind::Established, timeout, self.peer)?;
+        self.raw()
+            .wait_for(EventKind::Established, timeout, self.peer())?;
         Ok(self.into_connection(qp))
-    }
-
-    /// Rejects the request, sending `private_data` (at most [`REJECT_PRIVATE_DATA_MAX`]
-    /// bytes); the peer's connect fails with [`CmErrorKind::Rejected`] (status 28 on
-    /// InfiniBand/RoCE) carrying it.
-    pub fn reject(self, private_data: &[u8]) -> Result<()> {
-        if private_data.len() > REJECT_PRIVATE_DATA_MAX {
-            return Err(Error::InvalidArgument(format!(
-                "RDMA CM reject: {} bytes of private data, the most it carries is \
-                 {REJECT_PRIVATE_DATA_MAX}",
-                private_data.len()
-            )));
-        }
-        self.send_reject(private_data)
-    }
-
-    fn send_reject(&self, private_data: &[u8]) -> Result<()> {
-        let ptr = if private_data.is_empty() {
-            std::ptr::null()
-        } else {
-            private_data.as_ptr().cast()
-        };
-        // SAFETY: the id is live with a pending request; the data is read during the call
-        // and its length was checked to fit the u8 field.
-        if unsafe { cm::rdma_reject(self.id.as_ptr(), ptr, private_data.len() as u8) } != 0 {
-            return Err(Error::last_os("rdma_reject"));
-        }
-        Ok(())
     }
 
     /// Validates, moves `qp` to RTS and sends the accept. On failure the peer is rejected
@@ -195,11 +115,11 @@ impl ConnectRequest {
         // As librdmacm's rdma_accept: never offer more RDMA-read resources than the peer
         // asked to use, nor use more than it offered.
         let offer = ConnParam {
-            responder_resources: param.responder_resources.min(self.param.initiator_depth),
-            initiator_depth: param.initiator_depth.min(self.param.responder_resources),
+            responder_resources: param.responder_resources.min(self.param().initiator_depth),
+            initiator_depth: param.initiator_depth.min(self.param().responder_resources),
             ..param.clone()
         };
-        self.id.connect_qp(
+        self.raw().connect_qp(
             qp,
             |rtr| rtr.max_dest_rd_atomic = rtr.max_dest_rd_atomic.min(offer.responder_resources),
             |rts| rts.max_rd_atomic = rts.max_rd_atomic.min(offer.initiator_depth),
@@ -207,7 +127,7 @@ impl ConnectRequest {
         let mut raw = offer.to_raw(qp.qpn(), qp.uses_srq());
         // SAFETY: the id is live with a pending request; `raw` points into `offer`, which
         // outlives the call (librdmacm copies it).
-        if unsafe { cm::rdma_accept(self.id.as_ptr(), &mut raw) } != 0 {
+        if unsafe { cm::rdma_accept(self.raw().as_ptr(), &mut raw) } != 0 {
             return Err(Error::last_os("rdma_accept"));
         }
         Ok(())
@@ -217,7 +137,7 @@ impl ConnectRequest {
     /// refusing the request's steps (`EINVAL`; the request's id reports no events before
     /// it is accepted, so a peer that gave up before shows only this way).
     fn explain(&self, err: Error) -> Error {
-        let kind = match self.id.poll_for(EventKind::Established) {
+        let kind = match self.raw().poll_for(EventKind::Established) {
             Ok(Some(Err(kind))) => kind,
             _ if err.errno() == Some(libc::EINVAL)
                 && matches!(err.verb(), Some("rdma_init_qp_attr" | "rdma_accept")) =>
@@ -228,24 +148,15 @@ impl ConnectRequest {
         };
         CmError {
             kind,
-            peer: self.peer,
+            peer: self.peer(),
             local: None,
         }
         .into()
     }
 
-    #[cfg(feature = "tokio")]
-    pub(crate) fn raw(&self) -> &RawId {
-        &self.id
-    }
-
-    #[cfg(feature = "tokio")]
-    pub(crate) fn peer(&self) -> Option<SocketAddr> {
-        self.peer
-    }
-
     pub(crate) fn into_connection(self, qp: QueuePair) -> Connection {
-        Connection::new(self.id, qp, self.param, self.peer)
+        let (id, param, peer) = self.into_parts();
+        Connection::new(id, qp, param, peer)
     }
 }
 
@@ -270,15 +181,6 @@ impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Listener")
             .field("local", &self.local_addr())
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for ConnectRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectRequest")
-            .field("peer", &self.peer)
-            .field("param", &self.param)
             .finish()
     }
 }

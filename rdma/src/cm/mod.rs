@@ -64,6 +64,16 @@
 //! Dropping a [`ConnectRequest`] rejects the peer; dropping a connection's id tells the peer
 //! it is disconnected.
 
+// The modules form layers; each uses only modules of the layers below it (the test in
+// `layers.rs` checks that there is no cycle):
+//   data:        addr, param, event_kind
+//   channel:     channel (reads events as raw parts)
+//   id:          id (owns its channel; adopts a connect request's new id)
+//   request:     request (a connect request: its id and what the peer asked)
+//   events:      event (CmEvent, which may own a request), error (CmError; judging events)
+//   waits:       wait (an id's waits for CmEvents)
+//   steps:       connection, then connect and listen (which build connections)
+//   async:       async_connect, async_connection, async_listen
 mod addr;
 #[cfg(feature = "tokio")]
 mod async_connect;
@@ -76,15 +86,22 @@ mod connect;
 mod connection;
 mod error;
 mod event;
+mod event_kind;
 mod id;
+#[cfg(test)]
+mod layers;
 mod listen;
 mod param;
+mod request;
+mod wait;
 
 pub use connect::CmId;
 pub use connection::{ConnectedId, Connection};
 pub use error::{CmError, CmErrorKind};
-pub use event::{CmEvent, EventKind};
-pub use listen::{ConnectRequest, Listener};
+pub use event::CmEvent;
+pub use event_kind::EventKind;
+pub use listen::Listener;
 pub use param::{
     ConnParam, ACCEPT_PRIVATE_DATA_MAX, CONNECT_PRIVATE_DATA_MAX, REJECT_PRIVATE_DATA_MAX,
 };
+pub use request::ConnectRequest;
