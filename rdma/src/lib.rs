@@ -26,6 +26,42 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # The core
+//!
+//! One RDMA write needs: a [`Context`] (the device), a [`ProtectionDomain`], a
+//! [`CompletionQueue`], a [`QueuePair`] connected to its peer ([`RemoteQp`],
+//! [`ConnectOptions`]), a [`MemoryRegion`] (with [`Access`] rights) and the peer's
+//! [`RemoteBuf`]. [`QueuePair::post_send`] takes a [`SendWr`]; [`CompletionQueue::poll`] fills
+//! [`WorkCompletion`]s; [`QueuePair::complete`] turns each into a [`Completion`], with the
+//! buffer back. Receives: [`QueuePair::post_recv`]. Several requests behind one doorbell:
+//! [`SendBatch`], [`RecvBatch`]. Everything else is optional.
+//!
+//! The local side of a request ([`Local`]) is one of four kinds of buffer:
+//!
+//! | kind | made with | the QP holds it | taken by |
+//! |---|---|---|---|
+//! | owned | a [`MemoryRegion`] (or a piece of one) | until its request completes, then hands it back | signaled SEND, WRITE, READ ([`SendWr::read`]); receives |
+//! | pinned, read-only | [`QueuePair::pin`] → [`Pinned`] | until [`QueuePair::unpin`] finds no request using it | SEND, WRITE, signaled or not; never READ |
+//! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`QueuePair::post_recv_sink`]) |
+//! | inline | `&[u8]`, at most the QP's `max_inline_data` | not at all: the provider copies it | SEND, WRITE |
+//!
+//! Optional layers: requests checked once and posted many times ([`QueuePair::run`]: [`Run`],
+//! [`SendTemplate`], [`SendChain`], [`RecvTemplate`]); raw posts for experts
+//! ([`QueuePair::post_send_raw`]); objects made by other code (`from_raw_parts`, [`QpOps`]);
+//! async completions (feature `tokio`) and RDMA CM (feature `cm`).
+//!
+//! ## Glossary
+//!
+//! - *Work request* (WR): one operation posted to a queue; *`wr_id`*: the caller's number for
+//!   it, given back in its completion.
+//! - *Signaled*: the request produces a completion; unsignaled ones complete silently, with
+//!   the next signaled one.
+//! - *SGE*: a scatter/gather entry, one (address, length, key) range of a memory region.
+//! - *lkey*, *rkey*: a region's keys for local use and for a peer's RDMA access.
+//! - *PSN*, *QPN*, *LID*, *GID*: packet sequence number, queue pair number, InfiniBand local
+//!   ID, global ID (RoCE's address): what a peer needs to connect ([`RemoteQp`]).
+//! - *Doorbell*: one post call to the provider, for one request or a chain.
+//!
 //! # The soundness model: buffers are owned by the queue while the device may touch them
 //!
 //! A post that merely borrows a buffer for the duration of the call is unsound: the call
