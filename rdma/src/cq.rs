@@ -159,19 +159,8 @@ impl CqBuilder<'_> {
             )
         };
         let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_cq"))?;
-        // SAFETY: a fresh CQ; cqe is the depth the provider actually allocated.
-        let depth = unsafe { (*raw.as_ptr()).cqe }.max(0) as u32;
-        Ok(CompletionQueue {
-            inner: Arc::new(CqInner {
-                raw,
-                unacked: AtomicU32::new(0),
-                async_owned: AtomicBool::new(false),
-                depth,
-                channel,
-                destroy: sys::ibv_destroy_cq,
-                _ctx: self.ctx.inner.clone(),
-            }),
-        })
+        // SAFETY: a fresh CQ of this context, using `channel`; ibv_destroy_cq undoes it.
+        Ok(unsafe { CompletionQueue::wrap(raw, self.ctx, channel, sys::ibv_destroy_cq) })
     }
 }
 
@@ -187,7 +176,22 @@ impl CompletionQueue {
         ctx: &Context,
         destroy: sys::DestroyFn<sys::ibv_cq>,
     ) -> Self {
-        // SAFETY: the caller's live CQ; cqe is a plain field.
+        // SAFETY: forwarded from this function's contract; no channel.
+        unsafe { Self::wrap(raw, ctx, None, destroy) }
+    }
+
+    /// The handle of `raw`, notifying through `channel`; its depth is `raw->cqe` (what the
+    /// provider actually allocated).
+    ///
+    /// # Safety
+    /// `raw` is a live CQ of `ctx`, made with `channel` (if any), that `destroy` frees once.
+    unsafe fn wrap(
+        raw: NonNull<sys::ibv_cq>,
+        ctx: &Context,
+        channel: Option<CompletionChannel>,
+        destroy: sys::DestroyFn<sys::ibv_cq>,
+    ) -> Self {
+        // SAFETY: per the caller, a live CQ; cqe is a plain field.
         let depth = unsafe { (*raw.as_ptr()).cqe }.max(0) as u32;
         CompletionQueue {
             inner: Arc::new(CqInner {
@@ -195,7 +199,7 @@ impl CompletionQueue {
                 unacked: AtomicU32::new(0),
                 async_owned: AtomicBool::new(false),
                 depth,
-                channel: None,
+                channel,
                 destroy,
                 _ctx: ctx.inner.clone(),
             }),

@@ -158,9 +158,28 @@ unsafe fn register(
             source: err,
         }));
     };
-    // SAFETY: a freshly registered MR; lkey/rkey are plain fields.
+    // SAFETY: a fresh registration of `ptr..ptr+len` (mapped per this function's contract)
+    // on `pd`; ibv_dereg_mr undoes it.
+    Ok(unsafe { wrap(raw, pd, ptr, len, access, backing, sys::ibv_dereg_mr) })
+}
+
+/// The region of the registration `raw` of `len` bytes at `ptr`, kept by `backing`.
+///
+/// # Safety
+/// `raw` is a live registration of `ptr..ptr+len` on `pd` with `access`, which `dereg`
+/// releases once; the memory stays mapped and unaliased while the region or a piece lives.
+unsafe fn wrap(
+    raw: NonNull<sys::ibv_mr>,
+    pd: &ProtectionDomain,
+    ptr: NonNull<u8>,
+    len: usize,
+    access: Access,
+    backing: Backing,
+    dereg: sys::DestroyFn<sys::ibv_mr>,
+) -> MemoryRegion {
+    // SAFETY: per the caller, a live MR; lkey/rkey are plain fields.
     let (lkey, rkey) = unsafe { ((*raw.as_ptr()).lkey, (*raw.as_ptr()).rkey) };
-    Ok(MemoryRegion {
+    MemoryRegion {
         inner: Arc::new(MrInner {
             raw,
             _pd: pd.inner.clone(),
@@ -168,11 +187,11 @@ unsafe fn register(
             access,
             lkey,
             rkey,
-            dereg: sys::ibv_dereg_mr,
+            dereg,
         }),
         ptr,
         len,
-    })
+    }
 }
 
 /// Turns a registration failure into [`Error::MemlockTooLow`] when the locked-memory limit is
@@ -231,25 +250,12 @@ impl MemoryRegion {
         access: Access,
         dereg: sys::DestroyFn<sys::ibv_mr>,
     ) -> Self {
-        // SAFETY: the caller's live MR; these are plain fields.
-        let (addr, len, lkey, rkey) = unsafe {
-            let mr = &*raw.as_ptr();
-            (mr.addr, mr.length, mr.lkey, mr.rkey)
-        };
+        // SAFETY: the caller's live MR; addr and length are plain fields.
+        let (addr, len) = unsafe { ((*raw.as_ptr()).addr, (*raw.as_ptr()).length) };
         let ptr = NonNull::new(addr.cast::<u8>()).expect("a registered region has an address");
-        MemoryRegion {
-            inner: Arc::new(MrInner {
-                raw,
-                _pd: pd.inner.clone(),
-                backing: ManuallyDrop::new(Backing::Foreign),
-                access,
-                lkey,
-                rkey,
-                dereg,
-            }),
-            ptr,
-            len,
-        }
+        // SAFETY: forwarded from this function's contract: `raw` registers `ptr..ptr+len`,
+        // whose memory its creator owns (a foreign backing) and `dereg` releases.
+        unsafe { wrap(raw, pd, ptr, len, access, Backing::Foreign, dereg) }
     }
 
     /// Maps `len` zeroed bytes and registers them with `access`.

@@ -172,8 +172,6 @@ impl<'a> QpBuilder<'a> {
         // a valid attribute struct that the provider updates with the actual capacities.
         let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
         let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?;
-        // SAFETY: a freshly created QP; qp_num is a plain field.
-        let qpn = unsafe { (*raw.as_ptr()).qp_num };
         let c = init.cap;
         let caps = QpCaps {
             max_send_wr: c.max_send_wr,
@@ -182,6 +180,54 @@ impl<'a> QpBuilder<'a> {
             max_recv_sge: c.max_recv_sge,
             max_inline_data: c.max_inline_data,
         };
+        let parts = QpParts {
+            pd: self.pd,
+            send_cq: self.send_cq,
+            recv_cq: self.recv_cq,
+            srq: self.srq,
+            caps,
+            sig_all: self.sq_sig_all,
+            ops: &QpOps::VERBS,
+        };
+        // SAFETY: a freshly created QP over these parts, with the capacities it got.
+        Ok(unsafe { QueuePair::assemble(raw, parts, QpState::Reset) })
+    }
+}
+
+/// What a [`QueuePair`] handle is made of besides its `ibv_qp`.
+pub(super) struct QpParts<'a> {
+    pub(super) pd: &'a ProtectionDomain,
+    pub(super) send_cq: &'a CompletionQueue,
+    pub(super) recv_cq: &'a CompletionQueue,
+    pub(super) srq: Option<&'a SharedReceiveQueue>,
+    pub(super) caps: QpCaps,
+    pub(super) sig_all: bool,
+    pub(super) ops: &'static QpOps,
+}
+
+impl QueuePair {
+    /// The handle of `raw`, made of `parts`, in `state`: its rings (a receive ring of one
+    /// with an SRQ) and the resources it keeps alive.
+    ///
+    /// # Safety
+    /// `raw` is a live QP made over `parts` (its PD, CQs, SRQ and at least its capacities).
+    pub(super) unsafe fn assemble(
+        raw: NonNull<sys::ibv_qp>,
+        parts: QpParts<'_>,
+        state: QpState,
+    ) -> Self {
+        let QpParts {
+            pd,
+            send_cq,
+            recv_cq,
+            srq,
+            caps,
+            sig_all,
+            ops,
+        } = parts;
+        // SAFETY: per the caller, a live QP; qp_num is a plain field.
+        let qpn = unsafe { (*raw.as_ptr()).qp_num };
+        let recv_slots = if srq.is_some() { 1 } else { caps.max_recv_wr };
         let mut qp = QueuePair {
             raw,
             qpn,
@@ -189,24 +235,17 @@ impl<'a> QpBuilder<'a> {
             caps,
             port: 1,
             sq: Ring::new(caps.max_send_wr, 0),
-            rq: Ring::new(
-                if self.srq.is_some() {
-                    1
-                } else {
-                    caps.max_recv_wr
-                },
-                RECV_BIT,
-            ),
+            rq: Ring::new(recv_slots, RECV_BIT),
             pinned: Vec::new(),
-            sig_flag: sig_flag(self.sq_sig_all),
-            srq: self.srq.map(|s| s.inner.clone()),
-            send_cq: self.send_cq.inner.clone(),
-            recv_cq: self.recv_cq.inner.clone(),
-            pd: self.pd.inner.clone(),
-            ops: &QpOps::VERBS,
+            sig_flag: sig_flag(sig_all),
+            srq: srq.map(|s| s.inner.clone()),
+            send_cq: send_cq.inner.clone(),
+            recv_cq: recv_cq.inner.clone(),
+            pd: pd.inner.clone(),
+            ops,
         };
-        qp.set_state(QpState::Reset);
-        Ok(qp)
+        qp.set_state(state);
+        qp
     }
 }
 

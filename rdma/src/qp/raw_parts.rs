@@ -1,8 +1,7 @@
 //! Queue pairs this crate did not create: the control verbs they are driven with, and how
 //! one is wrapped.
 
-use super::ring::Ring;
-use super::{sig_flag, QpCaps, QpState, QueuePair, RECV_BIT};
+use super::{QpCaps, QpParts, QpState, QueuePair};
 use crate::cq::CompletionQueue;
 use crate::pd::ProtectionDomain;
 use crate::sys;
@@ -55,25 +54,18 @@ impl QueuePair {
         sig_all: bool,
         ops: &'static QpOps,
     ) -> Self {
-        // SAFETY: the caller's live QP; qp_num and state are plain fields.
-        let (qpn, state) = unsafe { ((*raw.as_ptr()).qp_num, (*raw.as_ptr()).state) };
-        let mut qp = QueuePair {
-            raw,
-            qpn,
-            state: QpState::Reset,
-            caps,
-            port: 1,
-            sq: Ring::new(caps.max_send_wr, 0),
-            rq: Ring::new(caps.max_recv_wr, RECV_BIT),
-            pinned: Vec::new(),
-            sig_flag: sig_flag(sig_all),
+        // SAFETY: the caller's live QP; state is a plain field.
+        let state = QpState::from_raw(unsafe { (*raw.as_ptr()).state });
+        let parts = QpParts {
+            pd,
+            send_cq,
+            recv_cq,
             srq: None,
-            send_cq: send_cq.inner.clone(),
-            recv_cq: recv_cq.inner.clone(),
-            pd: pd.inner.clone(),
+            caps,
+            sig_all,
             ops,
         };
-        qp.set_state(QpState::from_raw(state));
-        qp
+        // SAFETY: per this function's contract, `raw` is a live QP made over these parts.
+        unsafe { QueuePair::assemble(raw, parts, state) }
     }
 }

@@ -14,19 +14,10 @@
     rustdoc::all
 )]
 
-/// The bindgen output, whose generated unsafe blocks carry no SAFETY comments.
+/// The bindgen output, whose generated unsafe blocks carry no SAFETY comments (the other
+/// lints are allowed for the whole module, above).
 #[allow(clippy::undocumented_unsafe_blocks)]
 mod bindings {
-    #![allow(
-        non_upper_case_globals,
-        non_camel_case_types,
-        non_snake_case,
-        dead_code,
-        missing_docs,
-        clippy::all,
-        unsafe_op_in_unsafe_fn,
-        rustdoc::all
-    )]
     include!(concat!(env!("OUT_DIR"), "/verbs.rs"));
 }
 pub use bindings::*;
