@@ -88,6 +88,15 @@ fn stub_ctx(ctx: &Context) -> &StubContext {
     unsafe { &*ctx.as_raw().cast::<StubContext>() }
 }
 
+/// The stub part of a stub CQ.
+fn stub_cq(cq: &CompletionQueue) -> &StubCq {
+    // SAFETY: the CQ and its context are live; `context` is a plain field.
+    let stub = unsafe { is_stub_raw((*cq.as_raw()).context) };
+    assert!(stub, "not a CQ of the stub provider");
+    // SAFETY: a stub CQ's ibv_cq is the first field of a StubCq that lives as long as `cq`.
+    unsafe { &*cq.as_raw().cast::<StubCq>() }
+}
+
 /// A new context of the stub provider (device [`DEVICE_NAME`]).
 ///
 /// # Safety
@@ -318,11 +327,7 @@ pub fn live_regions(ctx: &Context) -> usize {
 /// # Panics
 /// When `cq` is not of the stub provider.
 pub fn queued(cq: &CompletionQueue) -> usize {
-    // SAFETY: the CQ and its context are live; `context` is a plain field.
-    let stub = unsafe { is_stub_raw((*cq.as_raw()).context) };
-    assert!(stub, "not a CQ of the stub provider");
-    // SAFETY: a stub CQ's ibv_cq is the first field of a StubCq that lives as long as `cq`.
-    let scq = unsafe { &*cq.as_raw().cast::<StubCq>() };
+    let scq = stub_cq(cq);
     let _locked = scq.lock();
     scq.tail.load(Relaxed) - scq.head.load(Relaxed)
 }
@@ -333,11 +338,7 @@ pub fn queued(cq: &CompletionQueue) -> usize {
 /// # Panics
 /// When `cq` is not of the stub provider.
 pub fn inject(cq: &CompletionQueue, wc: sys::ibv_wc) -> bool {
-    // SAFETY: the CQ and its context are live; `context` is a plain field.
-    let stub = unsafe { is_stub_raw((*cq.as_raw()).context) };
-    assert!(stub, "not a CQ of the stub provider");
-    // SAFETY: a stub CQ's ibv_cq is the first field of a StubCq that lives as long as `cq`.
-    let scq = unsafe { &*cq.as_raw().cast::<StubCq>() };
+    let scq = stub_cq(cq);
     scq.lock().push(wc)
 }
 
