@@ -6,10 +6,10 @@
 //! Groups, each `safe*` against `raw` on the same QPs and CQs (QP A sends, QP B is the peer):
 //! - `write64`: one signaled 64-byte RDMA WRITE, then poll A's CQ until its completion. Safe
 //!   side twice: the source owned by the request (moved in, handed back by `complete`) and a
-//!   source pinned to the QP (`QueuePair::pin`, as `rdma-perf` does).
+//!   source shared with the QP (`QueuePair::share`, as `rdma-perf` does).
 //! - `send_recv64`: B posts a receive, A a 64-byte SEND; poll both CQs until the send and the
 //!   receive completed (safe side: both buffers owned by their request and handed back).
-//! - `write64_pipeline16`: signaled 64-byte writes from a pinned source with 16 in flight; each
+//! - `write64_pipeline16`: signaled 64-byte writes from a shared source with 16 in flight; each
 //!   iteration posts one write, polling first (until at least one completes) when 16 are out.
 //!   The time is per write.
 //!
@@ -50,7 +50,7 @@ fn main() {
     // Self-check: one round of everything, every byte where it belongs; then zero the
     // destinations so the final check sees only what the measured runs wrote.
     b.safe_write_owned();
-    b.safe_write_pinned();
+    b.safe_write_shared();
     b.raw_write();
     b.safe_send_recv();
     b.raw_send_recv();
@@ -71,7 +71,7 @@ fn main() {
         let mut g = c.benchmark_group("write64");
         g.throughput(Throughput::Elements(1));
         g.bench_function("safe_owned", |bn| bn.iter(|| b.safe_write_owned()));
-        g.bench_function("safe_pinned", |bn| bn.iter(|| b.safe_write_pinned()));
+        g.bench_function("safe_shared", |bn| bn.iter(|| b.safe_write_shared()));
         g.bench_function("raw", |bn| bn.iter(|| b.raw_write()));
         g.finish();
     }

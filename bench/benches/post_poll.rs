@@ -4,14 +4,14 @@
 //! difference is the wrapper's own work (checks, the in-flight ring, nonces, `complete`).
 //!
 //! Groups, each `safe_*` against `raw_*` on the same stub QP and CQ:
-//! - `post_send`: one SEND from a pinned source (SGE) and one inline SEND; one in 64 is
+//! - `post_send`: one SEND from a shared source (SGE) and one inline SEND; one in 64 is
 //!   signaled, then polled (and, safe side, handed to `complete`, retiring the 64).
 //! - `recv_cycle`: post a receive, poll its completion, and (safe side) `complete` it, which
 //!   hands the buffer back for the next round.
 //! - `poll_empty`: polling an empty CQ (16 entries asked).
 //! - `send_batch16`: 16 SENDs chained and posted with one doorbell, the last signaled, polled
 //!   and completed; the time is per batch (per WR: divide by 16).
-//! - `run`: posts from a run (`QueuePair::run`): a SEND template from a pinned source (one in
+//! - `run`: posts from a run (`QueuePair::run`): a SEND template from a shared source (one in
 //!   64 signaled, polled, completed) and a 16-SEND chain, against raw requests built once and
 //!   posted again with only their `wr_id` and flags set; per block of 1024 sends.
 //!

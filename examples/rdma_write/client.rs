@@ -77,7 +77,7 @@ pub(crate) fn client(args: &Args, host: &str) -> Result<(), Failure> {
 
 /// Posts the data writes and the final WRITE_WITH_IMM, and waits for its completion.
 ///
-/// `src` is pinned to the QP, so it can be the source of many unsignaled writes at once. The
+/// `src` is shared with the QP, so it can be the source of many unsignaled writes at once. The
 /// writes go out in batches of up to [`BATCH`] per doorbell. Unsignaled requests keep their
 /// send-queue slots until a later signaled one completes, so when many chunks would overflow
 /// the queue, the last write of a batch is signaled now and then, and the loop waits for such
@@ -97,7 +97,7 @@ fn write_all(
     // Fewer unsignaled writes in a row than are outstanding whenever the queue lacks room, so
     // one of those outstanding is signaled and waiting for it frees slots.
     let signal_every = (depth / 4).min(depth - batch_max - 1).max(1);
-    let pin = qp.pin(src);
+    let shared = qp.share(src);
     let mut unsignaled = 0u64;
     let mut next = 0u64;
     while next < writes {
@@ -117,7 +117,7 @@ fn write_all(
                     remote.len
                 ))
             })?;
-            let wr = SendWr::write(pin, dst)
+            let wr = SendWr::write(shared, dst)
                 .range(off as usize, len as usize)
                 .wr_id(i)
                 .signaled(signal && i + 1 == next + n);

@@ -17,7 +17,7 @@
 //! exchange with `done`.
 //!
 //! The client fills a source buffer with a pattern derived from `--seed` and the byte offset,
-//! pins it to its QP, and writes it into the server's buffer in `--chunk`-sized unsignaled
+//! shares it to its QP, and writes it into the server's buffer in `--chunk`-sized unsignaled
 //! RDMA WRITEs (up to 16 per doorbell), followed by one zero-length signaled
 //! RDMA WRITE_WITH_IMM whose immediate data is the number of bytes written. Its completion
 //! retires all the writes before it. The immediate consumes the server's receive, which tells
@@ -32,7 +32,7 @@
 //! transfer (it cannot see one-sided writes until the WRITE_WITH_IMM arrives, so raise the
 //! timeout for very large buffers on slow links).
 //!
-//! The program uses the rdma-verbs crate's ownership model as intended: the source buffer is pinned
+//! The program uses the rdma-verbs crate's ownership model as intended: the source buffer is shared
 //! to the client's QP for the many unsignaled writes, the server's receive buffer moves into
 //! the QP at post and comes back from `QueuePair::complete`, and the remote-writable target is
 //! read only through `MemoryRegion::read_at`. There is no `unsafe` code.

@@ -41,7 +41,7 @@
 //! | kind | made with | the QP holds it | taken by |
 //! |---|---|---|---|
 //! | owned | a [`MemoryRegion`] (or a piece of one) | until its request completes, then hands it back | signaled SEND, WRITE, READ ([`SendWr::read`]); receives |
-//! | pinned, read-only | [`QueuePair::pin`] → [`Pinned`] | until [`QueuePair::unpin`] finds no request using it | SEND, WRITE, signaled or not; never READ |
+//! | shared, read-only | [`QueuePair::share`] → [`Shared`] | until [`QueuePair::unshare`] finds no request using it | SEND, WRITE, signaled or not; never READ |
 //! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`QueuePair::post_recv_sink`]) |
 //! | inline | `&[u8]`, at most the QP's `max_inline_data` | not at all: the provider copies it | SEND, WRITE |
 //!
@@ -85,19 +85,19 @@
 //!   queues complete in order, so a completion also retires the requests posted before it on
 //!   the same queue.
 //! - Sources that many requests read at once (the same buffer written to a peer a hundred
-//!   times, unsignaled) are **pinned** to the QP ([`QueuePair::pin`]): the QP keeps them
+//!   times, unsignaled) are **shared** to the QP ([`QueuePair::share`]): the QP keeps them
 //!   read-only, the ring entry of each request using one names it, and
-//!   [`QueuePair::unpin`] returns a source only when no outstanding request names it.
-//!   Unsignaled requests cannot own a buffer (nothing would hand it back): use a pinned
+//!   [`QueuePair::unshare`] returns a source only when no outstanding request names it.
+//!   Unsignaled requests cannot own a buffer (nothing would hand it back): use a shared
 //!   source or inline data.
 //! - Targets that many requests write at once (receives and RDMA READs whose data is not looked
 //!   at, as in a benchmark) are **sinks** ([`QueuePair::sink`]): the QP tracks their users the
 //!   same way and offers no way to read them; [`QueuePair::unsink`] returns the buffer once
-//!   none is in flight. Pinned and sink handles share one table and every use checks the
+//!   none is in flight. Shared and sink handles share one table and every use checks the
 //!   slot's kind, so even a stale handle never turns a sink into something readable.
 //! - A data path that posts the same few requests again and again can check them once: a
 //!   [`Run`] ([`QueuePair::run`]) holds the QP, and its [`SendTemplate`]s, [`SendChain`]s and
-//!   [`RecvTemplate`]s (pinned sources, sinks, inline data; never owned buffers) are checked
+//!   [`RecvTemplate`]s (shared sources, sinks, inline data; never owned buffers) are checked
 //!   when they are made. A post of one checks only for room. A template borrows its run, so
 //!   the compiler sees that it is posted on the QP it was checked against and that its buffer
 //!   cannot be taken back meanwhile; its slot stays marked until the run's requests have
@@ -171,8 +171,8 @@ pub use mr::{MemoryRegion, MrBuilder, RemoteBuf};
 pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
-    Completion, ConnectError, ConnectOptions, Local, Pinned, PostError, QpAttr, QpBuilder, QpCaps,
-    QpOps, QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain,
-    SendTemplate, SendWr, Sink,
+    Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
+    QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain, SendTemplate,
+    SendWr, Shared, Sink,
 };
 pub use srq::SharedReceiveQueue;

@@ -85,16 +85,16 @@ fn stub_recv_completes_with_its_buffer() {
 }
 
 #[test]
-fn stub_unsignaled_pinned_sends_retire_with_the_signaled_one() {
+fn stub_unsignaled_shared_sends_retire_with_the_signaled_one() {
     let Fixture { pd, cq, mut qp } = fixture(caps(), 64);
     let src = memory_region(&pd, 256, Access::LOCAL_WRITE).unwrap();
-    let p = qp.pin(src);
+    let p = qp.share(src);
     for i in 0..9 {
         qp.post_send(SendWr::send(p).wr_id(i).signaled(false))
             .unwrap();
     }
     assert_eq!(queued(&cq), 0, "unsignaled sends queue no completion");
-    assert!(qp.unpin(p).is_err(), "in use by 9 sends");
+    assert!(qp.unshare(p).is_err(), "in use by 9 sends");
     let owned = memory_region(&pd, 128, Access::LOCAL_WRITE).unwrap();
     let addr = owned.addr();
     qp.post_send(SendWr::send(owned).wr_id(77)).unwrap();
@@ -107,7 +107,11 @@ fn stub_unsignaled_pinned_sends_retire_with_the_signaled_one() {
     assert_eq!(done.wr_id, 77);
     assert_eq!(done.buf.unwrap().addr(), addr);
     assert_eq!(qp.send_outstanding(), 0);
-    assert_eq!(qp.unpin(p).unwrap().len(), 256, "no send uses it any more");
+    assert_eq!(
+        qp.unshare(p).unwrap().len(),
+        256,
+        "no send uses it any more"
+    );
     assert!(
         matches!(qp.complete(&wc), Err(Error::ForeignCompletion { .. })),
         "a completion is accepted once"
@@ -119,12 +123,12 @@ fn stub_unsignaled_pinned_sends_retire_with_the_signaled_one() {
 #[test]
 fn stub_sink_takes_many_receives_and_reads_and_is_never_readable() {
     let Fixture { pd, cq, mut qp } = fixture(caps(), 64);
-    // A stale pinned handle must never reach a sink that reuses its slot.
-    let p = qp.pin(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
-    qp.unpin(p).unwrap();
+    // A stale shared handle must never reach a sink that reuses its slot.
+    let p = qp.share(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
+    qp.unshare(p).unwrap();
     let sink = qp.sink(memory_region(&pd, 256, Access::LOCAL_WRITE).unwrap());
-    assert!(qp.pinned(p).is_none(), "a pinned handle cannot read a sink");
-    assert!(qp.unpin(p).is_err(), "nor take it");
+    assert!(qp.shared(p).is_none(), "a shared handle cannot read a sink");
+    assert!(qp.unshare(p).is_err(), "nor take it");
     assert!(qp.post_send(SendWr::send(p)).is_err(), "nor send from it");
     assert_eq!(qp.sink_len(sink), Some(256));
     for i in 0..5 {
@@ -165,7 +169,7 @@ fn stub_sink_takes_many_receives_and_reads_and_is_never_readable() {
 #[test]
 fn stub_batch_is_one_doorbell_and_inline_is_checked() {
     let Fixture { pd, cq, mut qp } = fixture(caps(), 64);
-    let p = qp.pin(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
+    let p = qp.share(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
     let data = [7u8; 32];
     let mut b = qp.send_batch::<16>();
     for i in 0..15 {
@@ -287,7 +291,7 @@ fn stub_sig_all_and_drop_in_any_order() {
     let pd = protection_domain(&ctx);
     let cq = completion_queue(&ctx, 16);
     let mut qp = queue_pair(&pd, &cq, &cq, caps(), true);
-    let p = qp.pin(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
+    let p = qp.share(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap());
     qp.post_send(SendWr::send(p).signaled(false)).unwrap();
     assert_eq!(queued(&cq), 1, "sig_all signals every send");
     let b = memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap();

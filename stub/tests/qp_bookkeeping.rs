@@ -1,4 +1,4 @@
-//! The ring's bookkeeping seen through the QP, on the stub provider: pinned and sink marks
+//! The ring's bookkeeping seen through the QP, on the stub provider: shared and sink marks
 //! after failed and dropped batches, buffers of earlier requests retired by a later
 //! completion, and completions that are not this QP's.
 
@@ -21,10 +21,10 @@ fn refused_kind(r: std::result::Result<(), PostError>) -> (&'static str, usize) 
 #[test]
 fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
     let Fixture { pd, cq, mut qp } = fixture(4, 16);
-    // A QP in `state`, with a pinned source and a sink of its own.
+    // A QP in `state`, with a shared source and a sink of its own.
     let in_state = |state| {
         let mut qp = rdma_stub::queue_pair_in(state, &pd, &cq, &cq, caps(4), false);
-        let p = qp.pin(mr(&pd, 64));
+        let p = qp.share(mr(&pd, 64));
         let sink = qp.sink(mr(&pd, 64));
         (qp, p, sink)
     };
@@ -65,7 +65,7 @@ fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
     let r = moved_to_err.post_recv(mr(&pd, 8), 5);
     assert_eq!(refused_kind(r), ("a receive", 1), "after set_error");
     // RTS: both, until the queue is full; a full queue is told apart from a closed one.
-    let p = qp.pin(mr(&pd, 64));
+    let p = qp.share(mr(&pd, 64));
     for i in 0..4 {
         qp.post_send(SendWr::send(p).signaled(i == 3).wr_id(i))
             .unwrap();
@@ -93,7 +93,7 @@ fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
 fn a_batch_failing_midway_leaves_only_its_posted_requests_using_the_source() {
     // A CQ with room for two completions: the third signaled send of the chain fails.
     let Fixture { pd, cq, mut qp } = fixture(16, 2);
-    let p = qp.pin(mr(&pd, 64));
+    let p = qp.share(mr(&pd, 64));
     let mut b = qp.send_batch::<4>();
     for i in 0..4 {
         b.push(SendWr::send(p).wr_id(i)).unwrap();
@@ -101,7 +101,7 @@ fn a_batch_failing_midway_leaves_only_its_posted_requests_using_the_source() {
     let err = b.post().unwrap_err();
     assert_eq!(err.posted, 2);
     assert_eq!(qp.send_outstanding(), 2);
-    assert!(qp.unpin(p).is_err(), "two posted sends use it");
+    assert!(qp.unshare(p).is_err(), "two posted sends use it");
     let second = {
         let mut wcs = [WorkCompletion::default(); 2];
         cq.poll(&mut wcs).unwrap()[1]
@@ -109,7 +109,7 @@ fn a_batch_failing_midway_leaves_only_its_posted_requests_using_the_source() {
     assert_eq!(qp.complete(&second).unwrap().wr_id, 1);
     assert_eq!(qp.send_outstanding(), 0);
     assert_eq!(
-        qp.unpin(p).unwrap().len(),
+        qp.unshare(p).unwrap().len(),
         64,
         "the two requests that were never posted do not hold it"
     );
@@ -118,7 +118,7 @@ fn a_batch_failing_midway_leaves_only_its_posted_requests_using_the_source() {
 #[test]
 fn a_dropped_batch_releases_its_sources_and_buffers() {
     let Fixture { pd, cq, mut qp } = fixture(16, 16);
-    let p = qp.pin(mr(&pd, 64));
+    let p = qp.share(mr(&pd, 64));
     let owned = mr(&pd, 32);
     {
         let mut b = qp.send_batch::<4>();
@@ -128,7 +128,7 @@ fn a_dropped_batch_releases_its_sources_and_buffers() {
     }
     assert_eq!(qp.send_outstanding(), 0);
     assert_eq!(rdma_stub::counters(&qp).send_doorbells, 0);
-    assert!(qp.unpin(p).is_ok(), "nothing was posted");
+    assert!(qp.unshare(p).is_ok(), "nothing was posted");
     // The stub counts live regions: the owned buffer the batch gave up is still with the QP
     // (a batch has no destructor) until a request owning a buffer is staged in its ring
     // slot (the second; an inline send staged there first leaves it alone).
@@ -165,16 +165,16 @@ fn a_dropped_batch_releases_its_sources_and_buffers() {
 }
 
 #[test]
-fn a_later_completion_retires_earlier_owned_and_pinned_requests() {
+fn a_later_completion_retires_earlier_owned_and_shared_requests() {
     let Fixture { pd, cq, mut qp } = fixture(8, 16);
-    let p = qp.pin(mr(&pd, 64));
+    let p = qp.share(mr(&pd, 64));
     let sink = qp.sink(mr(&pd, 64));
     let remote = RemoteBuf {
         addr: 0x1000,
         rkey: 1,
         len: 64,
     };
-    // owned (signaled), pinned (unsignaled), read into the sink (unsignaled), owned.
+    // owned (signaled), shared (unsignaled), read into the sink (unsignaled), owned.
     qp.post_send(SendWr::send(mr(&pd, 16)).wr_id(1)).unwrap();
     qp.post_send(SendWr::send(p).wr_id(2).signaled(false))
         .unwrap();
@@ -184,7 +184,7 @@ fn a_later_completion_retires_earlier_owned_and_pinned_requests() {
     let addr = last.addr();
     qp.post_send(SendWr::send(last).wr_id(4)).unwrap();
     assert_eq!(qp.send_outstanding(), 4);
-    assert!(qp.unpin(p).is_err() && qp.unsink(sink).is_err());
+    assert!(qp.unshare(p).is_err() && qp.unsink(sink).is_err());
     let mut wcs = [WorkCompletion::default(); 4];
     let polled = cq.poll(&mut wcs).unwrap();
     assert_eq!(polled.len(), 2, "two signaled sends");
@@ -196,7 +196,7 @@ fn a_later_completion_retires_earlier_owned_and_pinned_requests() {
         qp.complete(&polled[0]),
         Err(Error::ForeignCompletion { .. })
     ));
-    assert!(qp.unpin(p).is_ok() && qp.unsink(sink).is_ok());
+    assert!(qp.unshare(p).is_ok() && qp.unsink(sink).is_ok());
     // And the ring goes on: a full lap more of owned sends, each handed back.
     for i in 0..20 {
         let b = mr(&pd, 8);
@@ -227,8 +227,8 @@ fn a_sink_is_held_by_receives_and_reads_separately() {
     // A stale handle of the freed slot reaches nothing, and the slot is reused.
     assert_eq!(qp.sink_len(sink), None);
     assert!(qp.post_recv_sink(sink, 0, 8, 3).is_err());
-    let p = qp.pin(mr(&pd, 32));
-    // Both Debug forms name the slot: `Pinned(n)`, `Sink(n)`.
+    let p = qp.share(mr(&pd, 32));
+    // Both Debug forms name the slot: `Shared(n)`, `Sink(n)`.
     let slot = |handle: String| handle.trim_start_matches(char::is_alphabetic).to_string();
     assert_eq!(
         slot(format!("{p:?}")),

@@ -17,7 +17,7 @@ fn remote(len: u64) -> RemoteBuf {
 #[test]
 fn templates_post_what_they_were_checked_as_with_each_posts_wr_id() {
     let Fixture { pd, cq, mut qp } = fixture(16, 64);
-    let src = qp.pin(mr(&pd, 100));
+    let src = qp.share(mr(&pd, 100));
     let sink = qp.sink(mr(&pd, 256));
     let run = qp.run();
     let mut write = run
@@ -55,15 +55,15 @@ fn templates_post_what_they_were_checked_as_with_each_posts_wr_id() {
 #[test]
 fn a_template_is_refused_for_what_post_send_refuses_and_hands_an_owned_buffer_back() {
     let Fixture { pd, cq, mut qp } = fixture(4, 16);
-    let src = qp.pin(mr(&pd, 64));
+    let src = qp.share(mr(&pd, 64));
     let sink = qp.sink(mr(&pd, 64));
-    // Handles of another QP: its first sink names slot 0 (here `src`, a pinned source), its
-    // pinned sources slots 1 to 9 (nothing here).
+    // Handles of another QP: its first sink names slot 0 (here `src`, a shared source), its
+    // shared sources slots 1 to 9 (nothing here).
     let mut other = rdma_stub::queue_pair(&pd, &cq, &cq, caps(4), false);
     let other_sink = other.sink(mr(&pd, 8));
-    let unknown = (0..9).map(|_| other.pin(mr(&pd, 8))).last().unwrap();
-    assert_eq!(format!("{src:?} {other_sink:?}"), "Pinned(0) Sink(0)");
-    assert_eq!(format!("{unknown:?}"), "Pinned(9)");
+    let unknown = (0..9).map(|_| other.share(mr(&pd, 8))).last().unwrap();
+    assert_eq!(format!("{src:?} {other_sink:?}"), "Shared(0) Sink(0)");
+    assert_eq!(format!("{unknown:?}"), "Shared(9)");
     let run = qp.run();
     let e = run.prepare(SendWr::send(mr(&pd, 8))).unwrap_err();
     assert!(matches!(e.error, Error::InvalidArgument(ref m) if m.contains("own")));
@@ -107,7 +107,7 @@ fn a_template_is_refused_for_what_post_send_refuses_and_hands_an_owned_buffer_ba
 #[test]
 fn a_run_post_checks_the_state_and_room_and_posts_nothing_when_refused() {
     let Fixture { pd, cq, mut qp } = fixture(2, 16);
-    let src = qp.pin(mr(&pd, 64));
+    let src = qp.share(mr(&pd, 64));
     let sink = qp.sink(mr(&pd, 64));
     {
         let run = qp.run();
@@ -148,7 +148,7 @@ fn a_run_post_checks_the_state_and_room_and_posts_nothing_when_refused() {
 fn a_chain_posts_n_copies_with_consecutive_wr_ids_and_counts_a_partial_post() {
     // A CQ of 3: the second chain's signaled last request finds it full.
     let Fixture { pd, cq, mut qp } = fixture(8, 3);
-    let src = qp.pin(mr(&pd, 64));
+    let src = qp.share(mr(&pd, 64));
     let raw_qp = qp.as_raw();
     let run = qp.run();
     let mut chain = run
@@ -187,9 +187,9 @@ fn a_chain_posts_n_copies_with_consecutive_wr_ids_and_counts_a_partial_post() {
 #[test]
 fn a_buffer_a_run_used_comes_back_once_the_runs_requests_completed() {
     let Fixture { pd, cq, mut qp } = fixture(8, 16);
-    let src = qp.pin(mr(&pd, 64));
+    let src = qp.share(mr(&pd, 64));
     let sink = qp.sink(mr(&pd, 64));
-    let other = qp.pin(mr(&pd, 64));
+    let other = qp.share(mr(&pd, 64));
     {
         let run = qp.run();
         let mut send = run.prepare(SendWr::send(src)).unwrap();
@@ -200,32 +200,32 @@ fn a_buffer_a_run_used_comes_back_once_the_runs_requests_completed() {
         recv.post(9).unwrap();
     }
     // Three unsignaled sends and a receive of the run are outstanding.
-    assert!(matches!(qp.unpin(src), Err(Error::InvalidArgument(m)) if m.contains("run")));
+    assert!(matches!(qp.unshare(src), Err(Error::InvalidArgument(m)) if m.contains("run")));
     assert!(matches!(qp.unsink(sink), Err(Error::InvalidArgument(_))));
     // A buffer the run did not use comes back at once.
-    assert!(qp.unpin(other).is_ok());
+    assert!(qp.unshare(other).is_ok());
     qp.complete(&poll_one(&cq)).unwrap();
     let sink_mr = qp.unsink(sink).expect("the receive completed");
     assert_eq!(sink_mr.len(), 64);
-    assert!(qp.unpin(src).is_err(), "the sends are still outstanding");
+    assert!(qp.unshare(src).is_err(), "the sends are still outstanding");
     qp.post_send(SendWr::send(Local::Empty).wr_id(5)).unwrap();
     assert_eq!(qp.complete(&poll_one(&cq)).unwrap().wr_id, 5);
-    assert_eq!(qp.unpin(src).expect("all retired").len(), 64);
+    assert_eq!(qp.unshare(src).expect("all retired").len(), 64);
 }
 
 #[test]
 fn a_leaked_run_keeps_the_buffers_its_templates_used() {
     let Fixture { pd, cq, mut qp } = fixture(8, 16);
-    let src = qp.pin(mr(&pd, 64));
+    let src = qp.share(mr(&pd, 64));
     let run = qp.run();
     let mut send = run.prepare(SendWr::send(src)).unwrap();
     send.post(1, true).unwrap();
     std::mem::forget(run);
     qp.complete(&poll_one(&cq)).unwrap();
     assert_eq!(qp.send_outstanding(), 0);
-    match qp.unpin(src) {
+    match qp.unshare(src) {
         Err(Error::InvalidArgument(m)) => assert!(m.contains("never ended"), "{m}"),
-        other => panic!("unpinned after a leaked run: {other:?}"),
+        other => panic!("unshared after a leaked run: {other:?}"),
     }
     // The QP itself goes on working.
     qp.post_send(SendWr::send(src).wr_id(2)).unwrap();

@@ -42,7 +42,7 @@ fn write_bw_posts_every_write_and_the_bytes_land() {
     let data = pattern(4096, 31);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
     let op = BwOp::Write {
-        src: p.a.pin(src),
+        src: p.a.share(src),
         remote: target.remote(),
     };
     let clock = Clock::new();
@@ -119,7 +119,7 @@ fn send_bw_receiver_counts_every_message_with_a_sink_per_qp() {
     let mut src = MemoryRegion::new(&pd, 2048, Access::LOCAL_WRITE).unwrap();
     let data = pattern(2048, 3);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
-    let op = BwOp::Send { src: a.pin(src) };
+    let op = BwOp::Send { src: a.share(src) };
     let receiver = std::thread::spawn(move || {
         let cfg = RecvConfig {
             span: Span::Iters(iters),
@@ -198,7 +198,7 @@ fn send_lat_ping_pongs_and_the_last_message_lands() {
             .copy_from_slice(&pattern(64, seed));
         let sink = qp.sink(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap());
         post_receives(qp, sink, size, 8).unwrap();
-        (qp.pin(src), sink)
+        (qp.share(src), sink)
     };
     let (src_a, sink_a) = side(&mut a, 1);
     let (src_b, sink_b) = side(&mut b, 2);
@@ -405,7 +405,7 @@ fn bidirectional_sends_cross_and_both_directions_finish() {
             .copy_from_slice(&pattern(256, seed));
         let sink = qp.sink(MemoryRegion::new(&pd, 256, Access::LOCAL_WRITE).unwrap());
         post_receives(qp, sink, size, rx_depth).unwrap();
-        (BwOp::Send { src: qp.pin(src) }, sink)
+        (BwOp::Send { src: qp.share(src) }, sink)
     };
     let (op_a, sink_a) = side(&mut a, 4);
     let (op_b, sink_b) = side(&mut b, 5);

@@ -161,20 +161,20 @@ fn rdma_read_fetches_remote_memory() {
 }
 
 #[test]
-fn unsignaled_pinned_writes_in_one_doorbell_then_signaled_retires_all() {
+fn unsignaled_shared_writes_in_one_doorbell_then_signaled_retires_all() {
     let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
     let target =
         MemoryRegion::new(&p.pd, 8 * 512, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     let mut src = MemoryRegion::new(&p.pd, 512, Access::LOCAL_WRITE).unwrap();
     let data = pattern(512, 6);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
-    let pin = p.a.pin(src);
+    let shared = p.a.share(src);
     {
         let mut batch = p.a.send_batch::<8>();
         for i in 0..8u64 {
             let dst = target.remote().slice(i * 512, 512).unwrap();
             batch
-                .push(SendWr::write(pin, dst).wr_id(i).signaled(i == 7))
+                .push(SendWr::write(shared, dst).wr_id(i).signaled(i == 7))
                 .unwrap();
         }
         assert_eq!(batch.len(), 8);
@@ -182,8 +182,8 @@ fn unsignaled_pinned_writes_in_one_doorbell_then_signaled_retires_all() {
     }
     assert_eq!(p.a.send_outstanding(), 8);
     assert!(
-        p.a.unpin(pin).is_err(),
-        "a pinned source in flight cannot be taken back"
+        p.a.unshare(shared).is_err(),
+        "a shared source in flight cannot be taken back"
     );
     let wcs = poll_n(&p.cq_a, 1, TIMEOUT);
     let done = p.a.complete(&wcs[0]).unwrap();
@@ -194,7 +194,7 @@ fn unsignaled_pinned_writes_in_one_doorbell_then_signaled_retires_all() {
         0,
         "the signaled completion retired the 7 before it"
     );
-    let src = p.a.unpin(pin).unwrap();
+    let src = p.a.unshare(shared).unwrap();
     assert_eq!(src.as_slice().unwrap(), &data[..]);
     let mut back = vec![0u8; 8 * 512];
     assert!(target.read_at(0, &mut back));

@@ -12,7 +12,7 @@ fn templates_and_a_chain_write_where_each_was_checked_to_write() {
     let mut src = MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE).unwrap();
     let data = pattern(1024, 21);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
-    let pin = p.a.pin(src);
+    let shared = p.a.share(src);
     {
         let run = p.a.run();
         // Slots 0..4: one template each, from a different 512 bytes of the source (two
@@ -21,7 +21,7 @@ fn templates_and_a_chain_write_where_each_was_checked_to_write() {
             .map(|i| {
                 let dst = target.remote().slice(i * 512, 512).unwrap();
                 let from = (i as usize % 2) * 512;
-                run.prepare(SendWr::write(pin, dst).range(from, 512))
+                run.prepare(SendWr::write(shared, dst).range(from, 512))
                     .unwrap()
             })
             .collect();
@@ -38,7 +38,7 @@ fn templates_and_a_chain_write_where_each_was_checked_to_write() {
         // A chain of 4 copies of one write into slot 5, in one doorbell, twice.
         let dst = target.remote().slice(5 * 512, 512).unwrap();
         let mut chain = run
-            .prepare_chain(SendWr::write(pin, dst).range(512, 512), 4)
+            .prepare_chain(SendWr::write(shared, dst).range(512, 512), 4)
             .unwrap();
         for round in 0..2u64 {
             chain.post(1000 + 10 * round, true).unwrap();
@@ -58,7 +58,7 @@ fn templates_and_a_chain_write_where_each_was_checked_to_write() {
         };
         assert_eq!(got, want, "slot {i}");
     }
-    assert_eq!(p.a.unpin(pin).unwrap().as_slice().unwrap(), &data[..]);
+    assert_eq!(p.a.unshare(shared).unwrap().as_slice().unwrap(), &data[..]);
 }
 
 #[test]
@@ -67,7 +67,7 @@ fn sends_of_a_template_land_in_a_sink_through_receive_templates() {
     let mut src = MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap();
     let data = pattern(256, 22);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
-    let pin = p.a.pin(src);
+    let shared = p.a.share(src);
     let sink =
         p.b.sink(MemoryRegion::new(&p.pd, 4 * 256, Access::LOCAL_WRITE).unwrap());
     let recv_run = p.b.run();
@@ -81,8 +81,10 @@ fn sends_of_a_template_land_in_a_sink_through_receive_templates() {
     assert_eq!(recv_run.recv_outstanding(), 4);
     {
         let run = p.a.run();
-        let mut send = run.prepare(SendWr::send(pin).range(0, 128).imm(9)).unwrap();
-        let mut chain = run.prepare_chain(SendWr::send(pin), 3).unwrap();
+        let mut send = run
+            .prepare(SendWr::send(shared).range(0, 128).imm(9))
+            .unwrap();
+        let mut chain = run.prepare_chain(SendWr::send(shared), 3).unwrap();
         send.post(1, true).unwrap();
         chain.post(2, true).unwrap();
         let wcs = poll_n(&p.cq_a, 2, TIMEOUT);

@@ -21,8 +21,8 @@ fn post_poll_complete_loop_allocates_nothing() {
         MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     let mut rbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
     let mut sbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
-    let pinned =
-        p.a.pin(MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE).unwrap());
+    let shared =
+        p.a.share(MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE).unwrap());
     let mut wcs = [WorkCompletion::default(); 8];
     let inline = [7u8; 32];
     const ITERS: u64 = 200;
@@ -34,10 +34,10 @@ fn post_poll_complete_loop_allocates_nothing() {
         let mut s = sbuf.take().unwrap();
         s.write_at(0, &i.to_le_bytes());
         p.a.post_send(SendWr::send(s).wr_id(i)).unwrap();
-        // An unsignaled write from a pinned source and an inline one in one doorbell.
+        // An unsignaled write from a shared source and an inline one in one doorbell.
         let mut batch = p.a.send_batch::<2>();
         batch
-            .push(SendWr::write(pinned, target.remote().slice(0, 1024).unwrap()).signaled(false))
+            .push(SendWr::write(shared, target.remote().slice(0, 1024).unwrap()).signaled(false))
             .unwrap();
         batch
             .push(SendWr::write(

@@ -8,8 +8,8 @@ mod safe;
 
 use crate::device::{address, open_device, options};
 use rdma_verbs::{
-    sys, Access, CompletionQueue, MemoryRegion, Pinned, ProtectionDomain, QpCaps, QueuePair,
-    RemoteBuf, WorkCompletion,
+    sys, Access, CompletionQueue, MemoryRegion, ProtectionDomain, QpCaps, QueuePair, RemoteBuf,
+    Shared, WorkCompletion,
 };
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ const CAPS: QpCaps = QpCaps {
 
 // The 64-byte slots, one per benchmark: offset `slot * MSG` in the sources and in B's memory.
 const WRITE_OWNED: usize = 0;
-const WRITE_PINNED: usize = 1;
+const WRITE_SHARED: usize = 1;
 const WRITE_RAW: usize = 2;
 const SEND_SAFE: usize = 3;
 const SEND_RAW: usize = 4;
@@ -40,7 +40,7 @@ const PIPE_RAW: usize = 6;
 pub(crate) const SLOTS: usize = 7;
 const SLOT_NAMES: [&str; SLOTS] = [
     "write64/safe_owned",
-    "write64/safe_pinned",
+    "write64/safe_shared",
     "write64/raw",
     "send_recv64/safe",
     "send_recv64/raw",
@@ -97,8 +97,8 @@ pub(crate) struct Bench {
     /// B's memory that A writes (REMOTE_WRITE: read only with volatile `read_at`).
     dst: MemoryRegion,
     remote: RemoteBuf,
-    /// A's pinned source (every slot's pattern).
-    pinned: Pinned,
+    /// A's shared source (every slot's pattern).
+    shared: Shared,
     /// The owned source of `write64/safe_owned` (None while posted).
     src_owned: Option<MemoryRegion>,
     /// The owned source of `send_recv64/safe` (None while posted).
@@ -152,7 +152,7 @@ impl Bench {
         let dst = MemoryRegion::new(&pd, 4096, Access::LOCAL_WRITE | Access::REMOTE_WRITE)
             .expect("reg_mr dst");
         let remote = dst.remote();
-        let pinned = a.pin(patterned(&pd));
+        let shared = a.share(patterned(&pd));
         let mut send_buf = MemoryRegion::new(&pd, 4096, Access::LOCAL_WRITE).expect("reg_mr");
         send_buf.as_mut_slice().expect("local")[..MSG].copy_from_slice(&pattern(SEND_SAFE));
         Bench {
@@ -162,7 +162,7 @@ impl Bench {
             cq_b,
             dst,
             remote,
-            pinned,
+            shared,
             src_owned: Some(patterned(&pd)),
             send_buf: Some(send_buf),
             recv_buf: Some(MemoryRegion::new(&pd, 4096, Access::LOCAL_WRITE).expect("reg_mr")),

@@ -85,8 +85,8 @@ pub(crate) fn paired_table(b: &mut Bench, depth: Depth) {
             1,
         ),
         (
-            "write64, pinned source",
-            Bench::safe_write_pinned,
+            "write64, shared source",
+            Bench::safe_write_shared,
             Bench::raw_write,
             single,
             1,

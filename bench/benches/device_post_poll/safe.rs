@@ -1,7 +1,7 @@
 //! The safe side: each operation through the crate's API, buffers owned by their request
-//! or pinned to the QP.
+//! or shared with the QP.
 
-use super::{Bench, Deadline, DEPTH, MSG, PIPE_SAFE, SEND_SAFE, WRITE_OWNED, WRITE_PINNED};
+use super::{Bench, Deadline, DEPTH, MSG, PIPE_SAFE, SEND_SAFE, WRITE_OWNED, WRITE_SHARED};
 use rdma_verbs::{SendWr, WcOpcode};
 
 impl Bench {
@@ -44,12 +44,12 @@ impl Bench {
     }
 
     #[inline(always)]
-    pub(crate) fn safe_write_pinned(&mut self) {
-        let wr = SendWr::write(self.pinned, self.slot_remote(WRITE_PINNED))
-            .range(WRITE_PINNED * MSG, MSG);
+    pub(crate) fn safe_write_shared(&mut self) {
+        let wr = SendWr::write(self.shared, self.slot_remote(WRITE_SHARED))
+            .range(WRITE_SHARED * MSG, MSG);
         self.a.post_send(wr).expect("post_send");
-        self.safe_reap_a("write64/safe_pinned");
-        self.done[WRITE_PINNED] += 1;
+        self.safe_reap_a("write64/safe_shared");
+        self.done[WRITE_SHARED] += 1;
     }
 
     #[inline(always)]
@@ -96,7 +96,7 @@ impl Bench {
             self.pipe_safe -= self.safe_reap_a("write64_pipeline16/safe");
         }
         let wr =
-            SendWr::write(self.pinned, self.slot_remote(PIPE_SAFE)).range(PIPE_SAFE * MSG, MSG);
+            SendWr::write(self.shared, self.slot_remote(PIPE_SAFE)).range(PIPE_SAFE * MSG, MSG);
         self.a.post_send(wr).expect("post_send");
         self.pipe_safe += 1;
         self.done[PIPE_SAFE] += 1;

@@ -97,13 +97,13 @@ impl Bench {
 
 /// Runs: templates checked once ([`QueuePair::run`]), against raw requests built once.
 impl Bench {
-    /// `SEND_BLOCK` sends in one run of a pinned-source SEND template (run and template made
+    /// `SEND_BLOCK` sends in one run of a shared-source SEND template (run and template made
     /// and ended in the block), one in 64 signaled, polled and completed; ns per send.
     #[inline(always)]
     pub(crate) fn run_sends(&mut self) -> f64 {
         let t0 = Instant::now();
         let run = self.qp.run();
-        let mut t = run.prepare(SendWr::send(self.pinned)).expect("prepare");
+        let mut t = run.prepare(SendWr::send(self.shared)).expect("prepare");
         for _ in 0..SEND_BLOCK {
             self.i = self.i.wrapping_add(1);
             let i = self.i;
@@ -141,7 +141,7 @@ impl Bench {
             };
             wr.sg_list = &mut sge;
             let mut bad = ptr::null_mut();
-            // SAFETY: the stub QP is live; the SGE describes the pinned source (kept by the
+            // SAFETY: the stub QP is live; the SGE describes the shared source (kept by the
             // QP for the whole run).
             let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), &mut wr, &mut bad) };
             assert_eq!(ret, 0, "ibv_post_send");
@@ -152,7 +152,7 @@ impl Bench {
         t0.elapsed().as_nanos() as f64 / SEND_BLOCK as f64
     }
 
-    /// `SEND_BLOCK / 16` posts of a 16-send chain of a pinned-source SEND in one run (run and
+    /// `SEND_BLOCK / 16` posts of a 16-send chain of a shared-source SEND in one run (run and
     /// chain made and ended in the block), the last of each signaled, polled and completed;
     /// ns per send.
     #[inline(always)]
@@ -160,7 +160,7 @@ impl Bench {
         let t0 = Instant::now();
         let run = self.qp.run();
         let mut chain = run
-            .prepare_chain(SendWr::send(self.pinned), 16)
+            .prepare_chain(SendWr::send(self.shared), 16)
             .expect("prepare_chain");
         for _ in 0..SEND_BLOCK / 16 {
             self.i = self.i.wrapping_add(1);
@@ -190,7 +190,7 @@ impl Bench {
             }
             let mut bad = ptr::null_mut();
             // SAFETY: the stub QP is live; `wrs` is a chain of 16 requests, each with its SGE
-            // in `sges` describing the pinned source; both arrays outlive the call.
+            // in `sges` describing the shared source; both arrays outlive the call.
             let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), head, &mut bad) };
             assert_eq!(ret, 0, "ibv_post_send");
             self.raw_retire();

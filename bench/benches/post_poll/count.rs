@@ -23,8 +23,8 @@ macro_rules! count_loops {
 }
 
 count_loops! {
-    count_safe_pinned => |b| b.safe_send(false);
-    count_raw_pinned => |b| b.raw_send(false);
+    count_safe_shared => |b| b.safe_send(false);
+    count_raw_shared => |b| b.raw_send(false);
     count_safe_inline => |b| b.safe_send(true);
     count_raw_inline => |b| b.raw_send(true);
     count_safe_recv_cycle => Bench::safe_recv_cycle;

@@ -16,7 +16,7 @@ pub(crate) fn all(c: &mut Criterion, b: &mut Bench) {
 fn post_send(c: &mut Criterion, b: &mut Bench) {
     let mut g = c.benchmark_group("post_send");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("safe_pinned", |bn| bn.iter(|| b.safe_send(false)));
+    g.bench_function("safe_shared", |bn| bn.iter(|| b.safe_send(false)));
     g.bench_function("raw_sge", |bn| bn.iter(|| b.raw_send(false)));
     g.bench_function("safe_inline", |bn| bn.iter(|| b.safe_send(true)));
     g.bench_function("raw_inline", |bn| bn.iter(|| b.raw_send(true)));

@@ -23,7 +23,7 @@ fn timed(b: &mut Bench, rounds: u64, per: u64, op: impl Fn(&mut Bench)) -> f64 {
 /// The measured pairs: name, safe side, raw side.
 const PAIRS: [(&str, Side, Side); 12] = [
     (
-        "post_send, pinned source",
+        "post_send, shared source",
         |b| timed(b, SEND_BLOCK, 1, |b| b.safe_send(false)),
         |b| timed(b, SEND_BLOCK, 1, |b| b.raw_send(false)),
     ),
@@ -80,7 +80,7 @@ const PAIRS: [(&str, Side, Side); 12] = [
         },
     ),
     (
-        "run: post_send template, pinned",
+        "run: post_send template, shared",
         Bench::run_sends,
         Bench::raw_prepared_sends,
     ),

@@ -1,4 +1,4 @@
-//! One round of each operation, safe and raw: a send (pinned or inline, one in 64 signaled
+//! One round of each operation, safe and raw: a send (shared or inline, one in 64 signaled
 //! and retired), a receive cycle, an empty poll, a 16-send batch and a poll of 16 completions.
 //! Criterion times these rounds; the interleaved table and the instruction counts loop them.
 
@@ -16,7 +16,7 @@ impl Bench {
         let local = if inline {
             Local::Inline(&data)
         } else {
-            Local::Pinned(self.pinned)
+            Local::Shared(self.shared)
         };
         self.qp
             .post_send(SendWr::send(local).wr_id(i).signaled(signaled))
@@ -56,7 +56,7 @@ impl Bench {
             ..Default::default()
         };
         let mut bad = ptr::null_mut();
-        // SAFETY: the stub QP is live; the SGE describes the pinned source (kept by the QP for
+        // SAFETY: the stub QP is live; the SGE describes the shared source (kept by the QP for
         // the whole run) or inline bytes alive for the call.
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), &mut wr, &mut bad) };
         assert_eq!(ret, 0, "ibv_post_send");
@@ -107,7 +107,7 @@ impl Bench {
         let base = self.next() * 16;
         let mut batch = self.qp.send_batch::<16>();
         for k in 0..16 {
-            let wr = SendWr::send(self.pinned).wr_id(base + k).signaled(k == 15);
+            let wr = SendWr::send(self.shared).wr_id(base + k).signaled(k == 15);
             batch.push(wr).expect("push");
         }
         batch.post().expect("post");
@@ -122,7 +122,7 @@ impl Bench {
         let head = link16(&mut wrs);
         let mut bad = ptr::null_mut();
         // SAFETY: the stub QP is live; `wrs` is a chain of 16 requests, each with its SGE in
-        // `sges` describing the pinned source; both arrays live until the call returns.
+        // `sges` describing the shared source; both arrays live until the call returns.
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), head, &mut bad) };
         assert_eq!(ret, 0, "ibv_post_send");
         self.raw_retire();

@@ -3,7 +3,7 @@
 //! 16-send chain) and what the safe side does with a completion handed back ([`used`]).
 
 use rdma_verbs::{
-    sys, Access, Completion, CompletionQueue, MemoryRegion, Pinned, QpCaps, QueuePair, Sink,
+    sys, Access, Completion, CompletionQueue, MemoryRegion, QpCaps, QueuePair, Shared, Sink,
     WcStatus, WorkCompletion,
 };
 use std::hint::black_box;
@@ -47,8 +47,8 @@ pub(crate) const RECV_DEPTH: usize = 256;
 pub(crate) struct Bench {
     pub(crate) cq: CompletionQueue,
     pub(crate) qp: QueuePair,
-    pub(crate) pinned: Pinned,
-    /// The pinned source, as the raw side describes it.
+    pub(crate) shared: Shared,
+    /// The shared source, as the raw side describes it.
     pub(crate) src: sys::ibv_sge,
     /// The receive buffer of the safe cycle (None while posted).
     pub(crate) recv_buf: Option<MemoryRegion>,
@@ -80,8 +80,8 @@ impl Bench {
         let cq = rdma_stub::completion_queue(&ctx, 1024);
         let mut qp = rdma_stub::queue_pair(&pd, &cq, &cq, CAPS, false);
         let mr = |len| rdma_stub::memory_region(&pd, len, Access::LOCAL_WRITE).expect("mmap");
-        let pinned = qp.pin(mr(4096));
-        let p = qp.pinned(pinned).expect("just pinned");
+        let shared = qp.share(mr(4096));
+        let p = qp.shared(shared).expect("just shared");
         let src = sys::ibv_sge {
             addr: p.addr(),
             length: p.len() as u32,
@@ -113,7 +113,7 @@ impl Bench {
             raw_recv,
             cq,
             qp,
-            pinned,
+            shared,
             src,
             inline: [0x5a; 32],
             wcs: [WorkCompletion::default(); POLL],

@@ -77,7 +77,7 @@ pub(crate) fn zero_alloc_check() {
     let mut b = Bench::new();
     type Op = (&'static str, fn(&mut Bench));
     let ops: [Op; 6] = [
-        ("post_send/safe_pinned", |b| b.safe_send(false)),
+        ("post_send/safe_shared", |b| b.safe_send(false)),
         ("post_send/safe_inline", |b| b.safe_send(true)),
         ("recv_cycle/safe", Bench::safe_recv_cycle),
         ("poll_empty/safe", Bench::safe_poll_empty),
@@ -100,14 +100,14 @@ pub(crate) fn zero_alloc_check() {
             qp,
             cq,
             wcs,
-            pinned,
+            shared,
             sink,
             ..
         } = &mut b;
         let run = qp.run();
-        let mut send = run.prepare(SendWr::send(*pinned)).expect("prepare");
+        let mut send = run.prepare(SendWr::send(*shared)).expect("prepare");
         let mut chain = run
-            .prepare_chain(SendWr::send(*pinned), 16)
+            .prepare_chain(SendWr::send(*shared), 16)
             .expect("prepare_chain");
         let mut recv = run.prepare_recv(*sink, 0, 64).expect("prepare_recv");
         let mut round = |i: u64| {

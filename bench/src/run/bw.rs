@@ -6,7 +6,7 @@ use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
 use rdma_verbs::{
-    CompletionQueue, Pinned, QueuePair, RemoteBuf, Run, SendWr, Sink, WorkCompletion,
+    CompletionQueue, QueuePair, RemoteBuf, Run, SendWr, Shared, Sink, WorkCompletion,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,17 +14,17 @@ use std::time::Duration;
 /// What every work request of one QP does.
 #[derive(Clone, Copy, Debug)]
 pub enum BwOp {
-    /// RDMA WRITE of the pinned source to `remote`.
+    /// RDMA WRITE of the shared source to `remote`.
     Write {
         /// The bytes written (the first `size`).
-        src: Pinned,
+        src: Shared,
         /// The peer's buffer.
         remote: RemoteBuf,
     },
-    /// SEND of the pinned source (the peer must have receives posted).
+    /// SEND of the shared source (the peer must have receives posted).
     Send {
         /// The bytes sent (the first `size`).
-        src: Pinned,
+        src: Shared,
     },
     /// RDMA READ of `remote` into the sink.
     Read {
@@ -37,7 +37,7 @@ pub enum BwOp {
 
 impl BwOp {
     /// The work request for `size` bytes; with `inline` (the first `size` bytes to send), a
-    /// WRITE or SEND carries its data in the request instead of reading the pinned source.
+    /// WRITE or SEND carries its data in the request instead of reading the shared source.
     #[inline(always)]
     fn wr(self, size: usize, inline: Option<&[u8]>) -> SendWr<'_> {
         match (self, inline) {

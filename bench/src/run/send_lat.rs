@@ -8,7 +8,7 @@ use super::error::RunError;
 use super::span::{LatRun, LatSpan, Span};
 use super::stall::wait_completion;
 use super::write_lat::LatRole;
-use rdma_verbs::{CompletionQueue, Pinned, QueuePair, SendWr, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, QueuePair, SendWr, Shared, Sink, WorkCompletion};
 use std::time::Duration;
 
 /// Parameters of a SEND latency run.
@@ -36,7 +36,7 @@ pub fn send_lat(
     qp: &mut QueuePair,
     send_cq: &CompletionQueue,
     recv_cq: &CompletionQueue,
-    src: Pinned,
+    src: Shared,
     sink: Sink,
     cfg: &SendLatConfig,
     clock: &Clock,

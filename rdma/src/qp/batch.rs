@@ -158,7 +158,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
         let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
         // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries
-        // (or pinned, or inline and alive for 'a).
+        // (or shared, or inline and alive for 'a).
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), wrs, &mut bad) };
         if ret != 0 {
             let posted = posted_before(bad, wrs, n);

@@ -5,7 +5,6 @@
 mod attr;
 mod batch;
 mod connect;
-mod pinned;
 mod post;
 mod post_error;
 mod raw_parts;
@@ -13,17 +12,18 @@ mod raw_post;
 pub(crate) mod ring;
 mod run;
 mod send_wr;
+mod slots;
 
 pub use attr::{QpAttr, QpState};
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
-pub use pinned::{Pinned, Sink};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
 pub use run::{RecvTemplate, Run, SendChain, SendTemplate};
 pub use send_wr::{Local, SendWr};
+pub use slots::{Shared, Sink};
 
-use pinned::PinnedSlot;
+use slots::BufSlot;
 
 use crate::completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};
 use crate::cq::{CompletionQueue, CqInner};
@@ -83,7 +83,7 @@ pub struct QueuePair {
     port: u8,
     sq: Ring,
     rq: Ring,
-    pinned: Vec<PinnedSlot>,
+    slots: Vec<BufSlot>,
     /// `IBV_SEND_SIGNALED` when the QP signals every send (`sq_sig_all`), else 0: or-ed into
     /// every send's flags.
     sig_flag: u32,
@@ -236,7 +236,7 @@ impl QueuePair {
             port: 1,
             sq: Ring::new(caps.max_send_wr, 0),
             rq: Ring::new(recv_slots, RECV_BIT),
-            pinned: Vec::new(),
+            slots: Vec::new(),
             sig_flag: sig_flag(sig_all),
             srq: srq.map(|s| s.inner.clone()),
             send_cq: send_cq.inner.clone(),
@@ -431,7 +431,7 @@ impl QueuePair {
             Some(seq) if wc.qp_num() == self.qpn => seq,
             _ => return Err(self.foreign(wc)),
         };
-        // Requests that use a pinned source or a sink need no release: the pinned table
+        // Requests that use a shared source or a sink need no release: the buffer table
         // records the last sequence number using each slot, which is done once the tail has
         // passed it.
         let (user_wr_id, buf) = ring.retire_through(seq);
@@ -458,8 +458,8 @@ impl Drop for QueuePair {
             // The device may still use the outstanding buffers: leak them rather than free them.
             self.sq.leak_buffers();
             self.rq.leak_buffers();
-            // Pinned buffers may be sources of outstanding sends.
-            std::mem::forget(std::mem::take(&mut self.pinned));
+            // Shared buffers may be sources of outstanding sends.
+            std::mem::forget(std::mem::take(&mut self.slots));
         }
     }
 }

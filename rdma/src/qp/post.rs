@@ -1,10 +1,10 @@
 //! Posting work requests one at a time. Chains posted with one doorbell are in
 //! [`batch`](super::batch), the raw `unsafe` posts in [`raw_post`](super::raw_post).
 
-use super::pinned::SlotKind;
 use super::post_error::PostError;
 use super::ring::{Held, NoRoom, Ring};
 use super::send_wr::{LocalRef, SendWr};
+use super::slots::SlotKind;
 use super::{QueuePair, Sink};
 use crate::error::Error;
 use crate::mr::MemoryRegion;
@@ -112,7 +112,7 @@ impl QueuePair {
     #[inline(never)]
     fn no_slot(&self, kind: SlotKind, i: u32) -> Error {
         let what = match kind {
-            SlotKind::Source => "pinned buffer",
+            SlotKind::Source => "shared buffer",
             SlotKind::Sink | SlotKind::Free => "sink",
         };
         Error::InvalidArgument(format!("no {what} {i} on QP {:#x}", self.qpn))
@@ -174,7 +174,7 @@ impl QueuePair {
         }
         if TEMPLATE && buf.is_some() {
             bail!(Error::InvalidArgument(
-                "a send template cannot own its buffer: pin it (QueuePair::pin)".into()
+                "a send template cannot own its buffer: share it (QueuePair::share)".into()
             ));
         }
         // One comparison: the state allows sends, the queue has room, and the nonce block is
@@ -195,8 +195,8 @@ impl QueuePair {
                 };
                 if !signaled {
                     bail!(Error::InvalidArgument(
-                        "an unsignaled work request cannot own a buffer: signal it, or pin the \
-                         buffer (QueuePair::pin)"
+                        "an unsignaled work request cannot own a buffer: signal it, or share the \
+                         buffer (QueuePair::share)"
                             .into()
                     ));
                 }
@@ -209,10 +209,10 @@ impl QueuePair {
                     }
                 }
             }
-            LocalRef::Pinned(p) => {
+            LocalRef::Shared(p) => {
                 if opcode == op::IBV_WR_RDMA_READ {
                     bail!(Error::InvalidArgument(
-                        "an RDMA READ writes its local buffer: it cannot be a pinned read-only one"
+                        "an RDMA READ writes its local buffer: it cannot be a shared read-only one"
                             .into()
                     ));
                 }
@@ -221,7 +221,7 @@ impl QueuePair {
                 };
                 let len = len.unwrap_or(mr.len().saturating_sub(start));
                 match mr.sge(start, len) {
-                    Some(s) => (Held::Pinned(p.0), Some(s)),
+                    Some(s) => (Held::Slot(p.0), Some(s)),
                     None => {
                         let have = mr.len();
                         bail!(range_error(start, len, have))
@@ -241,7 +241,7 @@ impl QueuePair {
                 };
                 let len = len.unwrap_or(mr.len().saturating_sub(start));
                 match mr.sge(start, len) {
-                    Some(s) => (Held::Pinned(k.0), Some(s)),
+                    Some(s) => (Held::Slot(k.0), Some(s)),
                     None => {
                         let have = mr.len();
                         bail!(range_error(start, len, have))
@@ -300,7 +300,7 @@ impl QueuePair {
             *held_out = held;
             return Ok(sge_val);
         }
-        // Stage it. An owned buffer moves into the ring; a pinned source or sink is named by
+        // Stage it. An owned buffer moves into the ring; a shared source or sink is named by
         // the entry, which keeps it in the QP while outstanding.
         let nonce = match buf {
             Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
@@ -320,7 +320,7 @@ impl QueuePair {
         }
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to memory
-        // that is owned by the ring entry just staged, pinned to this QP, or (inline) copied
+        // that is owned by the ring entry just staged, shared with this QP, or (inline) copied
         // by the provider before it returns.
         let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
@@ -390,7 +390,7 @@ impl QueuePair {
                 .map_err(|why| self.no_room(true, why))?;
         }
         let mut sge = self.sink_sge(sink, offset, len)?;
-        let nonce = self.rq.stage(0, wr_id, Held::Pinned(sink.0));
+        let nonce = self.rq.stage(0, wr_id, Held::Slot(sink.0));
         let mut raw = sys::ibv_recv_wr {
             wr_id: nonce,
             next: ptr::null_mut(),

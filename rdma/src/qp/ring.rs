@@ -72,8 +72,8 @@ pub(crate) enum Held {
     Nothing,
     /// A piece the queue owns until completion, kept in the ring's buffer array.
     Owned,
-    /// A buffer of the QP's pinned table (a pinned source or a sink), by index.
-    Pinned(u32),
+    /// A buffer of the QP's buffer table (a shared source or a sink), by index.
+    Slot(u32),
 }
 
 /// One request's record: 16 bytes, `Copy`.
@@ -89,7 +89,7 @@ const EMPTY: Entry = Entry {
 };
 
 /// Sequence numbers start at 1, so a zeroed `wr_id` never matches (and 0 can mean "never" to
-/// the QP's pinned table).
+/// the QP's buffer table).
 const FIRST_SEQ: u64 = 1;
 
 /// Why [`Ring::make_room`] could not make room.
@@ -343,7 +343,7 @@ impl Ring {
     }
 
     /// Stages, at the head, a request of a run (see `qp::run`): its entry holds nothing (the
-    /// pinned slot it uses, if any, is kept by the slot's run mark). Returns the nonce for its
+    /// shared slot it uses, if any, is kept by the slot's run mark). Returns the nonce for its
     /// `wr_id`. The caller checked [`has_room_for_one`](Self::has_room_for_one) (or made
     /// room).
     #[inline(always)]
@@ -495,10 +495,10 @@ impl Ring {
         }
     }
 
-    /// How many outstanding entries (`tail..head`) use the pinned-table slot `slot`.
-    pub(crate) fn pinned_uses(&self, slot: u32) -> u32 {
+    /// How many outstanding entries (`tail..head`) use the shared-table slot `slot`.
+    pub(crate) fn slot_uses(&self, slot: u32) -> u32 {
         (self.tail..self.head)
-            .filter(|&s| self.entry(s).held == Held::Pinned(slot))
+            .filter(|&s| self.entry(s).held == Held::Slot(slot))
             .count() as u32
     }
 

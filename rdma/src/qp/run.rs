@@ -11,10 +11,10 @@
 //! Why this is sound:
 //! - A template borrows its run, and the run borrows the QP mutably, so a template is posted
 //!   on the QP it was checked against, and nothing can take its buffer back
-//!   ([`unpin`](QueuePair::unpin), [`unsink`](QueuePair::unsink)) or change the QP while it
+//!   ([`unshare`](QueuePair::unshare), [`unsink`](QueuePair::unsink)) or change the QP while it
 //!   exists. The compiler checks both; nothing is checked at run time.
 //! - A run's requests do not name their buffer in their ring entries. Instead, making a
-//!   template marks its pinned slot as used by a run until the run ends; ending it records
+//!   template marks its shared slot as used by a run until the run ends; ending it records
 //!   the queue's head, and the buffer can be taken back once every request before that head
 //!   has completed. A run that is leaked (`mem::forget`) never ends: its slots stay marked,
 //!   and cannot be taken back.
@@ -25,11 +25,11 @@
 //!   code while it uses one.
 
 use super::batch::posted_before;
-use super::pinned::RUN_OPEN;
 use super::post::not_posted;
 use super::post_error::PostError;
 use super::ring::Held;
 use super::send_wr::SendWr;
+use super::slots::RUN_OPEN;
 use super::{Completion, QueuePair, Sink};
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
@@ -44,7 +44,7 @@ use std::ptr::{self, NonNull};
 /// completion to [`complete`](Self::complete).
 ///
 /// Ending the run (dropping it, after its templates) records where its requests end, so
-/// that the pinned buffers and sinks its templates used can be taken back once those have
+/// that the shared buffers and sinks its templates used can be taken back once those have
 /// completed.
 pub struct Run<'q> {
     /// The QP, borrowed mutably for `'q` (see the module docs for how it is used).
@@ -56,7 +56,7 @@ pub struct Run<'q> {
 }
 
 /// A send-queue work request checked once by [`Run::prepare`] and posted any number of times
-/// by [`post`](Self::post). It names a pinned source, a sink (RDMA READ), inline bytes or no
+/// by [`post`](Self::post). It names a shared source, a sink (RDMA READ), inline bytes or no
 /// data; it cannot own a buffer.
 pub struct SendTemplate<'r> {
     /// The run's QP (the template borrows the run, which holds it).
@@ -101,7 +101,7 @@ impl QueuePair {
     /// QP until it is dropped.
     ///
     /// ```no_run
-    /// # fn f(qp: &mut rdma_verbs::QueuePair, cq: &rdma_verbs::CompletionQueue, src: rdma_verbs::Pinned,
+    /// # fn f(qp: &mut rdma_verbs::QueuePair, cq: &rdma_verbs::CompletionQueue, src: rdma_verbs::Shared,
     /// #      remote: rdma_verbs::RemoteBuf) -> Result<(), Box<dyn std::error::Error>> {
     /// let run = qp.run();
     /// let mut write = run.prepare(rdma_verbs::SendWr::write(src, remote))?;
@@ -151,7 +151,7 @@ impl<'q> Run<'q> {
         let mut raw = sys::ibv_send_wr::default();
         let mut held = Held::Nothing;
         let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
-        if let Held::Pinned(i) = held {
+        if let Held::Slot(i) = held {
             mark(qp, i, 0);
         }
         Ok(SendTemplate {
@@ -256,9 +256,9 @@ unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
     unsafe { &mut *qp.as_ptr() }
 }
 
-/// Marks pinned slot `i` of `qp` as used by a run on queue `q` (0: send, 1: receive).
+/// Marks shared slot `i` of `qp` as used by a run on queue `q` (0: send, 1: receive).
 fn mark(qp: &mut QueuePair, i: u32, q: usize) {
-    if let Some(slot) = qp.pinned.get_mut(i as usize) {
+    if let Some(slot) = qp.slots.get_mut(i as usize) {
         slot.run_until[q] = RUN_OPEN;
     }
 }
@@ -281,7 +281,7 @@ impl SendTemplate<'_> {
         self.wr.sg_list = &mut self.sge;
         let mut bad = ptr::null_mut();
         // `wr` is a single request (`next` is NULL) that `prepare` checked against this QP,
-        // the one its run holds. Its SGE, if any, is of a pinned source or sink, which stays
+        // the one its run holds. Its SGE, if any, is of a shared source or sink, which stays
         // in the QP until this request completes (the slot's run mark keeps it past the run),
         // or of inline bytes the template borrows, which the provider copies before returning.
         // SAFETY: the QP is live, and `wr` and what its SGE describes are as said just above.
@@ -391,7 +391,7 @@ impl Drop for Run<'_> {
         // SAFETY: no template is left (they borrow the run); used within this call only.
         let qp = unsafe { qp_mut(self.qp) };
         let heads = [qp.sq.head(), qp.rq.head()];
-        for slot in &mut qp.pinned {
+        for slot in &mut qp.slots {
             for (until, head) in slot.run_until.iter_mut().zip(heads) {
                 if *until == RUN_OPEN {
                     *until = head;

@@ -2,7 +2,7 @@
 
 #[cfg(doc)]
 use super::QueuePair;
-use super::{Pinned, Sink};
+use super::{Shared, Sink};
 use crate::mr::{MemoryRegion, RemoteBuf};
 use crate::sys::ibv_send_flags as flag;
 use crate::sys::ibv_wr_opcode as op;
@@ -12,8 +12,8 @@ use crate::sys::ibv_wr_opcode as op;
 pub enum Local<'a> {
     /// A piece handed to the QP and given back by [`QueuePair::complete`].
     Owned(MemoryRegion),
-    /// A read-only buffer pinned to the QP ([`QueuePair::pin`]).
-    Pinned(Pinned),
+    /// A read-only buffer shared with the QP ([`QueuePair::share`]).
+    Shared(Shared),
     /// Bytes the provider copies into the work request at post time (`IBV_SEND_INLINE`).
     Inline(&'a [u8]),
     /// A write-only target held by the QP ([`QueuePair::sink`]): the destination of an RDMA
@@ -27,7 +27,7 @@ pub enum Local<'a> {
 #[derive(Clone, Copy)]
 pub(super) enum LocalRef<'a> {
     Owned,
-    Pinned(Pinned),
+    Shared(Shared),
     Inline(&'a [u8]),
     Sink(Sink),
     Empty,
@@ -39,7 +39,7 @@ impl<'a> Local<'a> {
     pub(super) fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
         match self {
             Local::Owned(mr) => (Some(mr), LocalRef::Owned),
-            Local::Pinned(p) => (None, LocalRef::Pinned(p)),
+            Local::Shared(p) => (None, LocalRef::Shared(p)),
             Local::Inline(d) => (None, LocalRef::Inline(d)),
             Local::Sink(k) => (None, LocalRef::Sink(k)),
             Local::Empty => (None, LocalRef::Empty),
@@ -53,10 +53,10 @@ impl From<MemoryRegion> for Local<'_> {
         Local::Owned(mr)
     }
 }
-impl From<Pinned> for Local<'_> {
+impl From<Shared> for Local<'_> {
     #[inline]
-    fn from(p: Pinned) -> Self {
-        Local::Pinned(p)
+    fn from(p: Shared) -> Self {
+        Local::Shared(p)
     }
 }
 impl<'a> From<&'a [u8]> for Local<'a> {
@@ -138,7 +138,7 @@ impl<'a> SendWr<'a> {
 
     /// Whether a completion is generated (default true). Unsignaled requests complete
     /// silently when a later signaled one does; they cannot own a buffer (use
-    /// [`Local::Pinned`] or [`Local::Inline`]).
+    /// [`Local::Shared`] or [`Local::Inline`]).
     #[inline]
     pub fn signaled(mut self, yes: bool) -> Self {
         if yes {

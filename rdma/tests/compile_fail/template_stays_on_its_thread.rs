@@ -1,8 +1,8 @@
 //! A template keeps its run's pointer to the QP: it cannot move to another thread, which
 //! could post it while this thread posts another template of the same run.
-use rdma_verbs::{Pinned, QueuePair, SendWr};
+use rdma_verbs::{Shared, QueuePair, SendWr};
 
-fn post_from_two_threads(qp: &mut QueuePair, src: Pinned) {
+fn post_from_two_threads(qp: &mut QueuePair, src: Shared) {
     let run = qp.run();
     let mut there = run.prepare(SendWr::send(src)).unwrap();
     let mut here = run.prepare(SendWr::send(src)).unwrap();

@@ -48,7 +48,7 @@ fn run_wait(p: &Params) -> Duration {
     p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
 }
 
-/// The requester's work requests: a pinned source (WRITE, SEND) or a sink (READ) per QP.
+/// The requester's work requests: a shared source (WRITE, SEND) or a sink (READ) per QP.
 fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
     let len = usize::try_from(p.max_size())?;
     let mut ops = Vec::with_capacity(s.qps.len());
@@ -58,10 +58,10 @@ fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
         let qp = &mut s.qps[i];
         ops.push(match p.test.verb() {
             Verb::Write => BwOp::Write {
-                src: qp.pin(mr),
+                src: qp.share(mr),
                 remote,
             },
-            Verb::Send => BwOp::Send { src: qp.pin(mr) },
+            Verb::Send => BwOp::Send { src: qp.share(mr) },
             Verb::Read => BwOp::Read {
                 sink: qp.sink(mr),
                 remote,

@@ -136,7 +136,7 @@ fn write(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
 fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
     out(&header(p));
     let len = usize::try_from(p.max_size())?;
-    let src = s.qps[0].pin(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
+    let src = s.qps[0].share(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
     let sink = s.qps[0].sink(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
     let rx_depth = p.receives_ahead();
     let mut rows = LatRows::new(p);

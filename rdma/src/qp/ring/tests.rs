@@ -79,19 +79,19 @@ fn wraps_and_unstages() {
 }
 
 #[test]
-fn pinned_uses_count_the_live_window_only() {
+fn slot_uses_count_the_live_window_only() {
     let mut r = open(8);
-    stage_held(&mut r, 0, 1, Held::Pinned(3));
-    stage_held(&mut r, 1, 2, Held::Pinned(4));
-    stage_held(&mut r, 2, 3, Held::Pinned(3));
-    stage_held(&mut r, 3, 4, Held::Pinned(3));
+    stage_held(&mut r, 0, 1, Held::Slot(3));
+    stage_held(&mut r, 1, 2, Held::Slot(4));
+    stage_held(&mut r, 2, 3, Held::Slot(3));
+    stage_held(&mut r, 3, 4, Held::Slot(3));
     r.commit(3);
-    assert_eq!(r.pinned_uses(3), 2, "the staged fourth is not outstanding");
-    assert_eq!(r.pinned_uses(4), 1);
+    assert_eq!(r.slot_uses(3), 2, "the staged fourth is not outstanding");
+    assert_eq!(r.slot_uses(4), 1);
     r.retire_through(2);
-    assert_eq!(r.pinned_uses(3), 1);
-    assert_eq!(r.pinned_uses(4), 0);
-    assert_eq!(r.pinned_uses(9), 0);
+    assert_eq!(r.slot_uses(3), 1);
+    assert_eq!(r.slot_uses(4), 0);
+    assert_eq!(r.slot_uses(9), 0);
 }
 
 #[test]

@@ -1,10 +1,10 @@
 //! Buffers that stay with a queue pair across many work requests: read-only sources
-//! ([`Pinned`]) and write-only targets ([`Sink`]).
+//! ([`Shared`]) and write-only targets ([`Sink`]).
 //!
 //! Both live in one table of the QP. The ring entry of every work request that uses a slot
 //! names it, so taking a buffer back looks for outstanding requests that use it (off the data
 //! path: posting stores nothing for the slot), and its kind decides what Rust code may do with
-//! it while it is in the table: a pinned source is readable (the device only reads it), a sink
+//! it while it is in the table: a shared source is readable (the device only reads it), a sink
 //! is not reachable at all (the device may write it at any moment). A handle of one kind never reaches a slot of the other kind,
 //! even a stale handle whose slot was freed and reused: every use checks the kind.
 
@@ -13,11 +13,11 @@ use crate::error::{Error, Result};
 use crate::mr::MemoryRegion;
 use crate::sys;
 
-/// A read-only buffer pinned to a queue pair with [`QueuePair::pin`]: it can be the source of
+/// A read-only buffer given to a queue pair with [`QueuePair::share`]: it can be the source of
 /// any number of outstanding sends and writes, signaled or not, because the QP keeps it until
-/// [`QueuePair::unpin`] finds no work request using it.
+/// [`QueuePair::unshare`] finds no work request using it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Pinned(pub(crate) u32);
+pub struct Shared(pub(crate) u32);
 
 /// A write-only target given to a queue pair with [`QueuePair::sink`]: any number of
 /// outstanding receives ([`QueuePair::post_recv_sink`]) and RDMA READs
@@ -33,19 +33,19 @@ pub struct Sink(pub(crate) u32);
 /// What a slot of the table holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SlotKind {
-    /// A pinned source: readable, only read by the device.
+    /// A shared source: readable, only read by the device.
     Source,
     /// A sink: written by the device, unreachable from Rust.
     Sink,
-    /// Nothing: the buffer was taken back (the slot is reused by the next pin or sink).
+    /// Nothing: the buffer was taken back (the slot is reused by the next share or sink).
     Free,
 }
 
 /// A slot of the table. It keeps no count of the requests using it (that would be an
 /// increment per post and a decrement per retired request): each request's ring entry names
-/// the slot, and [`QueuePair::unpin`] and [`QueuePair::unsink`] look through the outstanding
+/// the slot, and [`QueuePair::unshare`] and [`QueuePair::unsink`] look through the outstanding
 /// entries of both queues. Posting and retiring do nothing here.
-pub(crate) struct PinnedSlot {
+pub(crate) struct BufSlot {
     /// `Free` exactly when `mr` is `None`.
     pub(crate) kind: SlotKind,
     /// `mr`'s address, length and lkey, copied when it came in (it does not change while it
@@ -61,10 +61,10 @@ pub(crate) struct PinnedSlot {
     pub(crate) run_until: [u64; 2],
 }
 
-/// [`PinnedSlot::run_until`] while a run that may use the slot has not ended.
+/// [`BufSlot::run_until`] while a run that may use the slot has not ended.
 pub(crate) const RUN_OPEN: u64 = u64::MAX;
 
-impl PinnedSlot {
+impl BufSlot {
     /// The length of the buffer.
     #[inline(always)]
     pub(crate) fn len(&self) -> usize {
@@ -90,7 +90,7 @@ impl PinnedSlot {
 impl QueuePair {
     fn add_slot(&mut self, mr: MemoryRegion, kind: SlotKind) -> u32 {
         debug_assert!(kind != SlotKind::Free);
-        let slot = PinnedSlot {
+        let slot = BufSlot {
             kind,
             addr: mr.addr(),
             len: mr.len(),
@@ -98,23 +98,23 @@ impl QueuePair {
             mr: Some(mr),
             run_until: [0; 2],
         };
-        if let Some(i) = self.pinned.iter().position(|s| s.kind == SlotKind::Free) {
-            self.pinned[i] = slot;
+        if let Some(i) = self.slots.iter().position(|s| s.kind == SlotKind::Free) {
+            self.slots[i] = slot;
             return i as u32;
         }
-        self.pinned.push(slot);
-        self.pinned.len() as u32 - 1
+        self.slots.push(slot);
+        self.slots.len() as u32 - 1
     }
 
     fn take_slot(&mut self, i: u32, kind: SlotKind) -> Result<MemoryRegion> {
         let what = match kind {
-            SlotKind::Source => "pinned buffer",
+            SlotKind::Source => "shared buffer",
             SlotKind::Sink | SlotKind::Free => "sink",
         };
         // Staged entries need not be looked at: a batch staging them holds the QP.
-        let users = self.sq.pinned_uses(i) + self.rq.pinned_uses(i);
+        let users = self.sq.slot_uses(i) + self.rq.slot_uses(i);
         let tails = [self.sq.tail(), self.rq.tail()];
-        match self.pinned.get_mut(i as usize) {
+        match self.slots.get_mut(i as usize) {
             Some(slot) if slot.kind == kind && slot.mr.is_some() => {
                 if slot.run_until[0] > tails[0] || slot.run_until[1] > tails[1] {
                     return Err(Error::InvalidArgument(format!(
@@ -143,9 +143,9 @@ impl QueuePair {
 
     /// Slot `i` if it holds a buffer of `kind`.
     #[inline(always)]
-    pub(crate) fn slot(&self, i: u32, kind: SlotKind) -> Option<&PinnedSlot> {
+    pub(crate) fn slot(&self, i: u32, kind: SlotKind) -> Option<&BufSlot> {
         debug_assert!(kind != SlotKind::Free);
-        self.pinned.get(i as usize).filter(|s| s.kind == kind)
+        self.slots.get(i as usize).filter(|s| s.kind == kind)
     }
 
     /// The registered memory of slot `i` if it is in use and of `kind`.
@@ -154,20 +154,20 @@ impl QueuePair {
         self.slot(i, kind).and_then(|s| s.mr.as_ref())
     }
 
-    /// Pins a read-only source buffer to the QP (see [`Pinned`]). Its bytes stay readable
-    /// through [`pinned`](Self::pinned).
-    pub fn pin(&mut self, mr: MemoryRegion) -> Pinned {
-        Pinned(self.add_slot(mr, SlotKind::Source))
+    /// Gives the QP a read-only source buffer many requests may share (see [`Shared`]). Its bytes stay readable
+    /// through [`shared`](Self::shared).
+    pub fn share(&mut self, mr: MemoryRegion) -> Shared {
+        Shared(self.add_slot(mr, SlotKind::Source))
     }
 
-    /// A pinned buffer, read-only.
+    /// A shared buffer, read-only.
     #[inline]
-    pub fn pinned(&self, p: Pinned) -> Option<&MemoryRegion> {
+    pub fn shared(&self, p: Shared) -> Option<&MemoryRegion> {
         self.slot_mr(p.0, SlotKind::Source)
     }
 
-    /// Takes a pinned buffer back, once no outstanding work request uses it.
-    pub fn unpin(&mut self, p: Pinned) -> Result<MemoryRegion> {
+    /// Takes a shared buffer back, once no outstanding work request uses it.
+    pub fn unshare(&mut self, p: Shared) -> Result<MemoryRegion> {
         self.take_slot(p.0, SlotKind::Source)
     }
 
@@ -185,6 +185,6 @@ impl QueuePair {
 
     /// The length of a sink's buffer (`None` for a handle this QP does not hold).
     pub fn sink_len(&self, s: Sink) -> Option<usize> {
-        self.slot(s.0, SlotKind::Sink).map(PinnedSlot::len)
+        self.slot(s.0, SlotKind::Sink).map(BufSlot::len)
     }
 }
