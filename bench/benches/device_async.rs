@@ -30,7 +30,7 @@ use criterion::{Criterion, Throughput};
 use device::{address, open_device, options};
 use rdma_verbs::{
     Access, AsyncCq, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
-    QpCaps, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus, WorkCompletion,
+    QpCaps, QueuePair, RecvWr, SendWr, WaitMode, WcOpcode, WcStatus, WorkCompletion,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -51,7 +51,7 @@ fn echo_peer(mut qp: QueuePair, cq: CompletionQueue, stop: Arc<AtomicBool>) -> J
         let pd = qp.pd();
         for _ in 0..B_RECVS {
             let buf = MemoryRegion::new(&pd, MSG, Access::LOCAL_WRITE).expect("reg_mr");
-            qp.post_recv(buf, 0).expect("post_recv");
+            qp.post_recv(RecvWr::recv(buf)).expect("post_recv");
         }
         let mut wcs = [WorkCompletion::default(); 16];
         let mut echoed = 0;
@@ -65,7 +65,7 @@ fn echo_peer(mut qp: QueuePair, cq: CompletionQueue, stop: Arc<AtomicBool>) -> J
                     qp.post_send(echo).expect("echo");
                     echoed += 1;
                 } else {
-                    qp.post_recv(buf, 0).expect("post_recv");
+                    qp.post_recv(RecvWr::recv(buf)).expect("post_recv");
                 }
             }
         }
@@ -91,7 +91,7 @@ impl Pinger {
         let n = self.rounds.load(Ordering::Relaxed);
         self.msg[..8].copy_from_slice(&n.to_le_bytes());
         self.qp
-            .post_recv(self.rbuf.take().expect("returned"), n)
+            .post_recv(RecvWr::recv(self.rbuf.take().expect("returned")).wr_id(n))
             .expect("post_recv");
         self.qp
             .post_send(SendWr::send(&self.msg[..]).wr_id(n))

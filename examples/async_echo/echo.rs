@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use rdma_verbs::{
-    Access, AsyncCq, Completion, Local, MemoryRegion, ProtectionDomain, QueuePair, SendWr,
+    Access, AsyncCq, Completion, Local, MemoryRegion, ProtectionDomain, QueuePair, RecvWr, SendWr,
     WcOpcode, WorkCompletion,
 };
 
@@ -90,7 +90,7 @@ impl Task {
                     // The echo went out: its buffer takes the next message.
                     _ => self
                         .qp
-                        .post_recv(buf, 0)
+                        .post_recv(RecvWr::recv(buf))
                         .doing(&format!("QP {i}: posting a receive"))?,
                 }
             }
@@ -120,7 +120,7 @@ impl Task {
                 .expect("a local buffer")
                 .copy_from_slice(&expected);
             self.qp
-                .post_recv(r, round)
+                .post_recv(RecvWr::recv(r).wr_id(round))
                 .doing(&format!("QP {i}: posting a receive"))?;
             self.qp
                 .post_send(SendWr::send(s).wr_id(round))

@@ -44,7 +44,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdma_verbs::{Access, AsyncCq, MemoryRegion};
+use rdma_verbs::{Access, AsyncCq, MemoryRegion, RecvWr};
 use tokio::task::JoinSet;
 
 use crate::args::Args;
@@ -71,7 +71,7 @@ fn run(args: &Args) -> Result<(), Failure> {
             for (i, c) in conns.iter_mut().enumerate() {
                 for _ in 0..2 {
                     let buf = MemoryRegion::new(&dev.pd, args.size as usize, Access::LOCAL_WRITE)?;
-                    c.qp.post_recv(buf, 0)
+                    c.qp.post_recv(RecvWr::recv(buf))
                         .doing(&format!("QP {i}: posting a receive"))?;
                 }
             }

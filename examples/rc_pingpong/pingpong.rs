@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use rdma_verbs::{MemoryRegion, QueuePair, SendWr, WcStatus, WorkCompletion};
+use rdma_verbs::{MemoryRegion, QueuePair, RecvWr, SendWr, WcStatus, WorkCompletion};
 
 use crate::output::fail;
 
@@ -52,7 +52,7 @@ pub(crate) fn post_recv(qp: &mut QueuePair, free: &mut Vec<MemoryRegion>, n: u32
     let mut posted = 0;
     while posted < n {
         let Some(piece) = free.pop() else { break };
-        if let Err(e) = qp.post_recv(piece, RECV_WRID) {
+        if let Err(e) = qp.post_recv(RecvWr::recv(piece).wr_id(RECV_WRID)) {
             free.extend(e.returned);
             return (posted, true);
         }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use rdma_exchange::OobListener;
-use rdma_verbs::{Access, MemoryRegion, WcOpcode};
+use rdma_verbs::{Access, MemoryRegion, RecvWr, WcOpcode};
 
 use crate::args::Args;
 use crate::completion::wait_completion;
@@ -26,7 +26,7 @@ pub(crate) fn server(args: &Args) -> Result<(), Failure> {
     let access = Access::REMOTE_WRITE;
     // A receive can be posted from INIT on; connect() goes on from there.
     me.qp.init(args.device.ib_port, 0, access)?;
-    me.qp.post_recv(notify, 0)?;
+    me.qp.post_recv(RecvWr::recv(notify))?;
 
     let listener = OobListener::bind(args.port)?;
     say!(

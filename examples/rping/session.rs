@@ -6,7 +6,9 @@ use std::time::Duration;
 use rdma_examples::rping::{RdmaInfo, INFO_LEN};
 use rdma_verbs::async_cq::AsyncCq;
 use rdma_verbs::cm::{CmEvent, ConnectedId};
-use rdma_verbs::{Local, MemoryRegion, QueuePair, RemoteBuf, SendWr, WcOpcode, WorkCompletion};
+use rdma_verbs::{
+    Local, MemoryRegion, QueuePair, RecvWr, RemoteBuf, SendWr, WcOpcode, WorkCompletion,
+};
 
 use crate::output::{say, Doing, Failure};
 
@@ -79,7 +81,7 @@ impl Session {
 
     /// Posts the receive of the next message.
     pub(crate) fn post_recv(qp: &mut QueuePair, buf: MemoryRegion) -> Result<(), Failure> {
-        qp.post_recv(buf, RECV_ID)
+        qp.post_recv(RecvWr::recv(buf).wr_id(RECV_ID))
             .map_err(|e| e.error)
             .doing("posting a receive")
     }

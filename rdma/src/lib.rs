@@ -33,16 +33,17 @@
 //! [`ConnectOptions`]), a [`MemoryRegion`] (with [`Access`] rights) and the peer's
 //! [`RemoteBuf`]. [`QueuePair::post_send`] takes a [`SendWr`]; [`CompletionQueue::poll`] fills
 //! [`WorkCompletion`]s; [`QueuePair::complete`] turns each into a [`Completion`], with the
-//! buffer back. Receives: [`QueuePair::post_recv`]. Several requests behind one doorbell:
-//! [`SendBatch`], [`RecvBatch`]. Everything else is optional.
+//! buffer back. Receives: [`QueuePair::post_recv`] takes a [`RecvWr`]. Several requests behind
+//! one doorbell: [`SendBatch`], [`RecvBatch`]. Everything else is optional.
 //!
-//! The local side of a request ([`Local`]) is one of four kinds of buffer:
+//! The local side of a request ([`Local`] for sends; [`RecvWr`]'s constructors for receives)
+//! is one of four kinds of buffer, or none (`Local::Empty`, [`RecvWr::empty`]):
 //!
 //! | kind | made with | the QP holds it | taken by |
 //! |---|---|---|---|
-//! | owned | a [`MemoryRegion`] (or a piece of one) | until its request completes, then hands it back | signaled SEND, WRITE, READ ([`SendWr::read`]); receives |
+//! | owned | a [`MemoryRegion`] (or a piece of one) | until its request completes, then hands it back | signaled SEND, WRITE, READ ([`SendWr::read`]); receives ([`RecvWr::recv`]) |
 //! | shared, read-only | [`QueuePair::share`] → [`Shared`] | until [`QueuePair::unshare`] finds no request using it | SEND, WRITE, signaled or not; never READ |
-//! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`QueuePair::post_recv_sink`]) |
+//! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`RecvWr::recv_to_sink`]) |
 //! | inline | `&[u8]`, at most the QP's `max_inline_data` | not at all: the provider copies it | SEND, WRITE |
 //!
 //! Optional layers: requests checked once and posted many times ([`QueuePair::run`]: [`Run`],
@@ -172,7 +173,7 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
-    QpState, QueuePair, RecvBatch, RecvTemplate, RemoteQp, Run, SendBatch, SendChain, SendTemplate,
-    SendWr, Shared, Sink,
+    QpState, QueuePair, RecvBatch, RecvTemplate, RecvWr, RemoteQp, Run, SendBatch, SendChain,
+    SendTemplate, SendWr, Shared, Sink,
 };
 pub use srq::SharedReceiveQueue;

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::mr::MemoryRegion;
 use crate::pd::{PdInner, ProtectionDomain};
 use crate::qp::ring::reserve;
-use crate::qp::{Completion, PostError, RECV_BIT, SRQ_BIT};
+use crate::qp::{range_error, Completion, PostError, RecvWr, RECV_BIT, SRQ_BIT};
 use crate::sys;
 use std::fmt;
 use std::ptr::{self, NonNull};
@@ -138,13 +138,28 @@ impl SharedReceiveQueue {
         }
     }
 
-    /// Posts a receive into `buf` (`ibv_post_srq_recv`); the SRQ owns `buf` until
-    /// [`complete`](Self::complete) hands it back.
+    /// Posts a receive (`ibv_post_srq_recv`) into the buffer `wr` owns, which the SRQ keeps
+    /// until [`complete`](Self::complete) hands it back. An SRQ has no sinks, so a receive
+    /// into a sink, or without a buffer, is refused.
     #[inline]
-    pub fn post_recv(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        let Some(mut sge) = buf.sge(0, buf.len()) else {
+    pub fn post_recv(&mut self, wr: RecvWr) -> Result<(), PostError> {
+        let (buf, _, offset, len, wr_id) = wr.split();
+        let Some(buf) = buf else {
             return Err(PostError {
-                error: Error::InvalidArgument("a receive buffer is limited to 4 GiB".into()),
+                error: Error::InvalidArgument(
+                    "a shared receive queue takes receives that own their buffer \
+                     (RecvWr::recv), not sinks or empty receives"
+                        .into(),
+                ),
+                posted: 0,
+                returned: Vec::new(),
+            });
+        };
+        let have = buf.len();
+        let len = len.unwrap_or(have.saturating_sub(offset));
+        let Some(mut sge) = buf.sge(offset, len) else {
+            return Err(PostError {
+                error: range_error(offset, len, have),
                 posted: 0,
                 returned: vec![buf],
             });

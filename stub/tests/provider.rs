@@ -5,7 +5,7 @@ use rdma_stub::{
 };
 use rdma_verbs::{
     sys, Access, CompletionQueue, Error, Local, ProtectionDomain, QpCaps, QpState, QueuePair,
-    SendWr, WcOpcode, WorkCompletion,
+    RecvWr, SendWr, WcOpcode, WorkCompletion,
 };
 use std::ptr;
 
@@ -48,7 +48,7 @@ fn stub_recv_completes_with_its_buffer() {
     let pieces = buf.chunks(1024);
     let addrs: Vec<u64> = pieces.iter().map(|p| p.addr()).collect();
     for (i, p) in pieces.into_iter().enumerate() {
-        qp.post_recv(p, 100 + i as u64).unwrap();
+        qp.post_recv(RecvWr::recv(p).wr_id(100 + i as u64)).unwrap();
     }
     assert_eq!(qp.recv_outstanding(), 4);
     assert_eq!(queued(&cq), 4);
@@ -132,10 +132,13 @@ fn stub_sink_takes_many_receives_and_reads_and_is_never_readable() {
     assert!(qp.post_send(SendWr::send(p)).is_err(), "nor send from it");
     assert_eq!(qp.sink_len(sink), Some(256));
     for i in 0..5 {
-        qp.post_recv_sink(sink, 0, 256, i).unwrap();
+        qp.post_recv(RecvWr::recv_to_sink(sink).range(0, 256).wr_id(i))
+            .unwrap();
     }
-    let err = qp.post_recv_sink(sink, 128, 256, 9).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument(_)), "{err}");
+    let err = qp
+        .post_recv(RecvWr::recv_to_sink(sink).range(128, 256).wr_id(9))
+        .unwrap_err();
+    assert!(matches!(err.error, Error::InvalidArgument(_)), "{err}");
     assert!(qp.unsink(sink).is_err(), "five receives use it");
     let mut wcs = [WorkCompletion::default(); 8];
     let polled = cq.poll(&mut wcs).unwrap();
@@ -203,11 +206,11 @@ fn stub_full_cq_fails_the_post_and_hands_the_buffer_back() {
     let Fixture { pd, cq, mut qp } = fixture(caps(), 2);
     for i in 0..2 {
         let b = memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap();
-        qp.post_recv(b, i).unwrap();
+        qp.post_recv(RecvWr::recv(b).wr_id(i)).unwrap();
     }
     let b = memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap();
     let addr = b.addr();
-    let err = qp.post_recv(b, 2).unwrap_err();
+    let err = qp.post_recv(RecvWr::recv(b).wr_id(2)).unwrap_err();
     assert_eq!(err.error.errno(), Some(libc::ENOMEM));
     assert_eq!(err.returned.len(), 1);
     assert_eq!(err.returned[0].addr(), addr);
@@ -232,7 +235,7 @@ fn stub_completions_of_another_qp_are_foreign() {
     let mut a = queue_pair(&pd, &cq, &cq, caps(), false);
     let mut b = queue_pair(&pd, &cq, &cq, caps(), false);
     assert_ne!(a.qpn(), b.qpn());
-    a.post_recv(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap(), 1)
+    a.post_recv(RecvWr::recv(memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(1))
         .unwrap();
     let mut wcs = [WorkCompletion::default(); 4];
     let wc = cq.poll(&mut wcs).unwrap()[0];
@@ -295,7 +298,7 @@ fn stub_sig_all_and_drop_in_any_order() {
     qp.post_send(SendWr::send(p).signaled(false)).unwrap();
     assert_eq!(queued(&cq), 1, "sig_all signals every send");
     let b = memory_region(&pd, 64, Access::LOCAL_WRITE).unwrap();
-    qp.post_recv(b, 1).unwrap();
+    qp.post_recv(RecvWr::recv(b).wr_id(1)).unwrap();
     // Outstanding buffers are freed with the QP; the context goes last whatever the order.
     drop(ctx);
     drop(pd);

@@ -5,7 +5,9 @@
 mod common;
 
 use common::{caps, fixture, mr, poll_one, Fixture};
-use rdma_verbs::{sys, Error, Local, PostError, QpState, RemoteBuf, SendWr, WorkCompletion};
+use rdma_verbs::{
+    sys, Error, Local, PostError, QpState, RecvWr, RemoteBuf, SendWr, WorkCompletion,
+};
 
 /// The error kind of a refused post, with the buffer it handed back.
 fn refused_kind(r: std::result::Result<(), PostError>) -> (&'static str, usize) {
@@ -39,7 +41,8 @@ fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
             let mut b = qp.send_batch::<2>();
             assert_eq!(refused_kind(b.push(SendWr::send(p))), ("a send", 0));
         }
-        qp.post_recv(mr(&pd, 8), 1).expect("receives are open");
+        qp.post_recv(RecvWr::recv(mr(&pd, 8)).wr_id(1))
+            .expect("receives are open");
         let done = qp.complete(&poll_one(&cq)).unwrap();
         assert_eq!(done.buf.map(|b| b.len()), Some(8));
     }
@@ -49,20 +52,21 @@ fn the_state_opens_and_closes_the_queues_with_every_way_to_post() {
     assert_eq!(moved_to_err.query_state().unwrap(), QpState::Err);
     for state in [QpState::Reset, QpState::Err] {
         let (mut qp, p, sink) = in_state(state);
-        let r = qp.post_recv(mr(&pd, 8), 2);
+        let r = qp.post_recv(RecvWr::recv(mr(&pd, 8)).wr_id(2));
         assert_eq!(refused_kind(r), ("a receive", 1), "{state:?}");
         {
             let mut b = qp.recv_batch::<2>();
-            assert_eq!(refused_kind(b.push(mr(&pd, 8), 3)), ("a receive", 1));
+            assert_eq!(
+                refused_kind(b.push(RecvWr::recv(mr(&pd, 8)).wr_id(3))),
+                ("a receive", 1)
+            );
         }
-        assert!(matches!(
-            qp.post_recv_sink(sink, 0, 8, 4),
-            Err(Error::QpState { .. })
-        ));
+        let r = qp.post_recv(RecvWr::recv_to_sink(sink).range(0, 8).wr_id(4));
+        assert_eq!(refused_kind(r), ("a receive", 0), "{state:?}");
         let r = qp.post_send(SendWr::send(p));
         assert_eq!(refused_kind(r), ("a send", 0));
     }
-    let r = moved_to_err.post_recv(mr(&pd, 8), 5);
+    let r = moved_to_err.post_recv(RecvWr::recv(mr(&pd, 8)).wr_id(5));
     assert_eq!(refused_kind(r), ("a receive", 1), "after set_error");
     // RTS: both, until the queue is full; a full queue is told apart from a closed one.
     let p = qp.share(mr(&pd, 64));
@@ -211,7 +215,8 @@ fn a_later_completion_retires_earlier_owned_and_shared_requests() {
 fn a_sink_is_held_by_receives_and_reads_separately() {
     let Fixture { pd, cq, mut qp } = fixture(8, 16);
     let sink = qp.sink(mr(&pd, 64));
-    qp.post_recv_sink(sink, 0, 64, 1).unwrap();
+    qp.post_recv(RecvWr::recv_to_sink(sink).range(0, 64).wr_id(1))
+        .unwrap();
     let remote = RemoteBuf {
         addr: 0x1000,
         rkey: 1,
@@ -226,7 +231,9 @@ fn a_sink_is_held_by_receives_and_reads_separately() {
     assert_eq!(qp.unsink(sink).unwrap().len(), 64);
     // A stale handle of the freed slot reaches nothing, and the slot is reused.
     assert_eq!(qp.sink_len(sink), None);
-    assert!(qp.post_recv_sink(sink, 0, 8, 3).is_err());
+    assert!(qp
+        .post_recv(RecvWr::recv_to_sink(sink).range(0, 8).wr_id(3))
+        .is_err());
     let p = qp.share(mr(&pd, 32));
     // Both Debug forms name the slot: `Shared(n)`, `Sink(n)`.
     let slot = |handle: String| handle.trim_start_matches(char::is_alphabetic).to_string();
@@ -246,7 +253,7 @@ fn a_sink_is_held_by_receives_and_reads_separately() {
 #[test]
 fn completions_with_foreign_marks_are_rejected() {
     let Fixture { pd, cq, mut qp } = fixture(8, 16);
-    qp.post_recv(mr(&pd, 64), 7).unwrap();
+    qp.post_recv(RecvWr::recv(mr(&pd, 64)).wr_id(7)).unwrap();
     let wc = *poll_one(&cq).as_raw();
     // The same nonce with the SRQ mark (bit 62), or without the receive mark (bit 63), is
     // not this receive; nor is it with another QP number. The stub queues each as if the

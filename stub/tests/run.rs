@@ -4,7 +4,7 @@
 mod common;
 
 use common::{caps, fixture, mr, poll_one, Fixture};
-use rdma_verbs::{Error, Local, PostError, RemoteBuf, SendWr, WcOpcode};
+use rdma_verbs::{Error, Local, PostError, RecvWr, RemoteBuf, SendWr, WcOpcode};
 
 fn remote(len: u64) -> RemoteBuf {
     RemoteBuf {
@@ -23,7 +23,9 @@ fn templates_post_what_they_were_checked_as_with_each_posts_wr_id() {
     let mut write = run
         .prepare(SendWr::write(src, remote(64)).range(10, 48).imm(5))
         .unwrap();
-    let mut recv = run.prepare_recv(sink, 64, 32).unwrap();
+    let mut recv = run
+        .prepare_recv(RecvWr::recv_to_sink(sink).range(64, 32))
+        .unwrap();
     let data = *b"inline bytes";
     let mut inline = run.prepare(SendWr::send(Local::Inline(&data))).unwrap();
     for i in 0..3 {
@@ -81,12 +83,18 @@ fn a_template_is_refused_for_what_post_send_refuses_and_hands_an_owned_buffer_ba
         assert!(e.returned.is_empty());
     }
     assert!(matches!(
-        run.prepare_recv(sink, 60, 8),
-        Err(Error::InvalidArgument(_))
+        run.prepare_recv(RecvWr::recv_to_sink(sink).range(60, 8)),
+        Err(PostError {
+            error: Error::InvalidArgument(_),
+            ..
+        })
     ));
     assert!(matches!(
-        run.prepare_recv(other_sink, 0, 8),
-        Err(Error::InvalidArgument(_))
+        run.prepare_recv(RecvWr::recv_to_sink(other_sink).range(0, 8)),
+        Err(PostError {
+            error: Error::InvalidArgument(_),
+            ..
+        })
     ));
     assert!(matches!(
         run.prepare_chain(SendWr::send(src), 0),
@@ -112,7 +120,9 @@ fn a_run_post_checks_the_state_and_room_and_posts_nothing_when_refused() {
     {
         let run = qp.run();
         let mut send = run.prepare(SendWr::send(src)).unwrap();
-        let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+        let mut recv = run
+            .prepare_recv(RecvWr::recv_to_sink(sink).range(0, 8))
+            .unwrap();
         let mut chain = run.prepare_chain(SendWr::send(src), 2).unwrap();
         send.post(1, false).unwrap();
         let e = chain.post(2, true).unwrap_err();
@@ -134,7 +144,9 @@ fn a_run_post_checks_the_state_and_room_and_posts_nothing_when_refused() {
         send.post(4, true),
         Err(Error::QpState { what: "a send", .. })
     ));
-    let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+    let mut recv = run
+        .prepare_recv(RecvWr::recv_to_sink(sink).range(0, 8))
+        .unwrap();
     assert!(matches!(
         recv.post(4),
         Err(Error::QpState {
@@ -193,7 +205,9 @@ fn a_buffer_a_run_used_comes_back_once_the_runs_requests_completed() {
     {
         let run = qp.run();
         let mut send = run.prepare(SendWr::send(src)).unwrap();
-        let mut recv = run.prepare_recv(sink, 0, 8).unwrap();
+        let mut recv = run
+            .prepare_recv(RecvWr::recv_to_sink(sink).range(0, 8))
+            .unwrap();
         for i in 0..3 {
             send.post(i, false).unwrap();
         }

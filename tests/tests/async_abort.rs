@@ -7,8 +7,8 @@ use rdma_device_tests::async_wait::{caps, complete_n, short_retries};
 use rdma_device_tests::buffers::{assert_bytes, filled, ok_buf, READABLE, REMOTE};
 use rdma_device_tests::{pattern, Pair};
 use rdma_verbs::{
-    Access, AsyncCq, Completion, MemoryRegion, QueuePair, SendWr, WaitMode, WcOpcode, WcStatus,
-    WorkCompletion,
+    Access, AsyncCq, Completion, MemoryRegion, QueuePair, RecvWr, SendWr, WaitMode, WcOpcode,
+    WcStatus, WorkCompletion,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ impl Victim {
             outstanding,
         } = self;
         for (i, r) in recvs.into_iter().enumerate() {
-            qp.post_recv(r, i as u64).unwrap();
+            qp.post_recv(RecvWr::recv(r).wr_id(i as u64)).unwrap();
         }
         for (i, d) in dsts.into_iter().enumerate() {
             qp.post_send(SendWr::read(d, peer_src).wr_id(10 + i as u64))

@@ -7,8 +7,8 @@ use rdma_device_tests::async_wait::{caps, complete_n, current_thread, short_retr
 use rdma_device_tests::buffers::{assert_bytes, contents, filled, ok_buf, MIB, READABLE, REMOTE};
 use rdma_device_tests::{pattern, Pair, TIMEOUT};
 use rdma_verbs::{
-    Access, AsyncCq, Completion, MemoryRegion, QpAttr, QpState, QueuePair, SendWr, WaitMode,
-    WcOpcode, WcStatus, WorkCompletion,
+    Access, AsyncCq, Completion, MemoryRegion, QpAttr, QpState, QueuePair, RecvWr, SendWr,
+    WaitMode, WcOpcode, WcStatus, WorkCompletion,
 };
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ fn every_mode_moves_sends_writes_and_reads_byte_for_byte() {
             // Four SENDs into four receives.
             for i in 0..4u8 {
                 let rbuf = MemoryRegion::new(&p.pd, LEN, Access::LOCAL_WRITE).unwrap();
-                p.b.post_recv(rbuf, i.into()).unwrap();
+                p.b.post_recv(RecvWr::recv(rbuf).wr_id(i.into())).unwrap();
             }
             for i in 0..4u8 {
                 let s = filled(&p.pd, &pattern(LEN, i), Access::LOCAL_WRITE);
@@ -169,7 +169,8 @@ fn waits_cancelled_mid_transfer_lose_no_completion_and_no_buffer() {
             .collect();
         for i in 0..SENDS {
             let rbuf = MemoryRegion::new(&p.pd, MIB, Access::LOCAL_WRITE).unwrap();
-            p.a.post_recv(rbuf, 100 + i as u64).unwrap();
+            p.a.post_recv(RecvWr::recv(rbuf).wr_id(100 + i as u64))
+                .unwrap();
         }
         for i in 0..READS {
             let dst = MemoryRegion::new(&p.pd, MIB, Access::LOCAL_WRITE).unwrap();
@@ -219,10 +220,10 @@ fn a_peer_that_is_destroyed_mid_transfer_ends_pending_waits_with_errors() {
     let outcome = current_thread().block_on(async {
         let mut qa = AsyncCq::new(p.cq_a.clone(), WaitMode::Event).unwrap();
         let rbuf = MemoryRegion::new(&p.pd, MIB, Access::LOCAL_WRITE).unwrap();
-        p.b.post_recv(rbuf, 0).unwrap();
+        p.b.post_recv(RecvWr::recv(rbuf)).unwrap();
         for i in 0..2 {
             let rbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
-            p.a.post_recv(rbuf, 10 + i).unwrap();
+            p.a.post_recv(RecvWr::recv(rbuf).wr_id(10 + i)).unwrap();
         }
         for i in 0..4u8 {
             let s = filled(&p.pd, &pattern(MIB, i), Access::LOCAL_WRITE);
@@ -263,7 +264,7 @@ fn a_peer_moved_to_error_ends_both_sides_pending_waits_with_errors() {
         let mut qb = AsyncCq::new(p.cq_b.clone(), WaitMode::Adaptive { spins: 8 }).unwrap();
         for i in 0..2 {
             let rbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
-            p.b.post_recv(rbuf, i).unwrap();
+            p.b.post_recv(RecvWr::recv(rbuf).wr_id(i)).unwrap();
         }
         // B waits for its receives while, concurrently, B's QP fails (moved to ERR).
         let mut wcs = [WorkCompletion::default(); 2];

@@ -5,7 +5,7 @@
 use rdma_device_tests::async_wait::current_thread;
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
-use rdma_verbs::{Access, AsyncCq, MemoryRegion, QpCaps, SendWr, WaitMode, WorkCompletion};
+use rdma_verbs::{Access, AsyncCq, MemoryRegion, QpCaps, RecvWr, SendWr, WaitMode, WorkCompletion};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -37,7 +37,8 @@ fn awaiting_completions_allocates_nothing_in_event_and_busy_modes() {
                 if i == WARM_UP {
                     counting_alloc::start();
                 }
-                p.b.post_recv(rbuf.take().unwrap(), i).unwrap();
+                p.b.post_recv(RecvWr::recv(rbuf.take().unwrap()).wr_id(i))
+                    .unwrap();
                 // B starts waiting first (and, in event mode, sleeps on the reactor: the CQ is
                 // empty), then A sends and waits for its own completion.
                 let (b_side, a_side) = tokio::join!(

@@ -10,7 +10,7 @@ use rdma_verbs::cm::{
 use rdma_verbs::RemoteBuf;
 use rdma_verbs::{
     Access, CompletionQueue, Context, Error, MemoryRegion, ProtectionDomain, QpCaps, QpState,
-    QueuePair, SendWr, WcOpcode,
+    QueuePair, RecvWr, SendWr, WcOpcode,
 };
 use std::net::SocketAddr;
 use std::thread;
@@ -158,7 +158,11 @@ fn send_write_and_read_over_cm_connected_qps() {
 
     // SEND client → server.
     let rbuf = MemoryRegion::new(&server.pd, 4096, Access::LOCAL_WRITE).unwrap();
-    server.conn.qp_mut().post_recv(rbuf, 1).unwrap();
+    server
+        .conn
+        .qp_mut()
+        .post_recv(RecvWr::recv(rbuf).wr_id(1))
+        .unwrap();
     let data = pattern(4096, 11);
     let mut sbuf = MemoryRegion::new(&client.pd, 4096, Access::LOCAL_WRITE).unwrap();
     sbuf.as_mut_slice().unwrap().copy_from_slice(&data);
@@ -652,7 +656,7 @@ fn c_rping_client_connects_to_a_rust_listener_and_its_buffer_is_read() {
     // rping sends its buffer's address at once: the receive goes first.
     request.init_qp(&mut qp).unwrap();
     let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
-    qp.post_recv(rbuf, 1).unwrap();
+    qp.post_recv(RecvWr::recv(rbuf).wr_id(1)).unwrap();
     let mut conn = request
         .accept(qp, &ConnParam::default(), STEP)
         .expect("accept rping");
@@ -739,7 +743,7 @@ fn a_rust_client_does_one_rping_iteration_with_the_c_rping_server() {
         id.init_qp(&mut qp).unwrap();
         for wr_id in [1, 2] {
             let rbuf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
-            qp.post_recv(rbuf, wr_id).unwrap();
+            qp.post_recv(RecvWr::recv(rbuf).wr_id(wr_id)).unwrap();
         }
         match id.connect(qp, &ConnParam::default(), STEP) {
             Ok(conn) => break (conn, pd, cq),

@@ -1,13 +1,13 @@
 //! Every operation of the safe API on real verbs, data checked byte for byte.
 
 use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
-use rdma_verbs::{Access, MemoryRegion, SendWr, WcOpcode, WcStatus};
+use rdma_verbs::{Access, MemoryRegion, RecvWr, SendWr, WcOpcode, WcStatus};
 
 #[test]
 fn send_recv_bytes_cross_the_qp() {
     let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     let rbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
-    p.b.post_recv(rbuf, 77).unwrap();
+    p.b.post_recv(RecvWr::recv(rbuf).wr_id(77)).unwrap();
     let mut sbuf = MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap();
     let data = pattern(4096, 1);
     sbuf.as_mut_slice().unwrap().copy_from_slice(&data);
@@ -39,8 +39,7 @@ fn send_recv_bytes_cross_the_qp() {
 fn send_with_immediate_delivers_imm_and_bytes() {
     let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     let mut s = MemoryRegion::new(&p.pd, 200, Access::LOCAL_WRITE).unwrap();
@@ -60,8 +59,7 @@ fn send_with_immediate_delivers_imm_and_bytes() {
 fn inline_send_copies_at_post_time() {
     let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap(),
-        3,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(3),
     )
     .unwrap();
     let mut data = pattern(48, 4);
@@ -117,8 +115,7 @@ fn rdma_write_with_imm_consumes_a_receive_and_signals_the_peer() {
     let target =
         MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 16, Access::LOCAL_WRITE).unwrap(),
-        42,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 16, Access::LOCAL_WRITE).unwrap()).wr_id(42),
     )
     .unwrap();
     let mut src = MemoryRegion::new(&p.pd, 1024, Access::LOCAL_WRITE).unwrap();
@@ -225,7 +222,9 @@ fn recv_batch_and_chunks_of_one_region() {
     assert_eq!(pieces.len(), 4);
     let mut batch = p.b.recv_batch::<4>();
     for (i, piece) in pieces.into_iter().enumerate() {
-        batch.push(piece, 100 + i as u64).unwrap();
+        batch
+            .push(RecvWr::recv(piece).wr_id(100 + i as u64))
+            .unwrap();
     }
     batch.post().unwrap();
     assert_eq!(p.b.recv_outstanding(), 4);
@@ -284,7 +283,7 @@ fn shared_receive_queue_serves_two_qps() {
         .into_iter()
         .enumerate()
     {
-        srq.post_recv(piece, i as u64).unwrap();
+        srq.post_recv(RecvWr::recv(piece).wr_id(i as u64)).unwrap();
     }
     assert_eq!(srq.outstanding(), 4);
     let m1 = pattern(60, 21);
@@ -323,8 +322,7 @@ fn shared_receive_queue_serves_two_qps() {
 fn completion_of_another_qp_is_rejected() {
     let mut p = Pair::new(caps64()).connect(Access::LOCAL_WRITE);
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     p.a.post_send(SendWr::send(&[1u8, 2, 3][..])).unwrap();

@@ -1,7 +1,7 @@
 //! Huge-page backed memory regions. Its own test binary: it reserves huge pages for the VM.
 
 use rdma_device_tests::{pattern, poll_n, Pair, TIMEOUT};
-use rdma_verbs::{Access, MemoryRegion, QpCaps, SendWr};
+use rdma_verbs::{Access, MemoryRegion, QpCaps, RecvWr, SendWr};
 
 #[test]
 fn huge_page_region_carries_data() {
@@ -16,8 +16,7 @@ fn huge_page_region_carries_data() {
     src.as_mut_slice().unwrap().copy_from_slice(&data);
     let (head, _tail) = src.split_at(1 << 20);
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 1 << 20, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 1 << 20, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     p.a.post_send(SendWr::send(head)).unwrap();

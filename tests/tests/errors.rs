@@ -2,7 +2,7 @@
 
 use rdma_device_tests::{device, poll_n, Pair, TIMEOUT};
 use rdma_verbs::{
-    Access, Context, Error, MemoryRegion, QpCaps, QueuePair, RemoteBuf, SendWr, WcStatus,
+    Access, Context, Error, MemoryRegion, QpCaps, QueuePair, RecvWr, RemoteBuf, SendWr, WcStatus,
 };
 
 fn caps() -> QpCaps {
@@ -101,7 +101,7 @@ fn post_on_a_qp_not_in_rts_is_a_state_error() {
         .build()
         .unwrap();
     let buf = MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap();
-    let err = qp.post_recv(buf, 1).unwrap_err();
+    let err = qp.post_recv(RecvWr::recv(buf).wr_id(1)).unwrap_err();
     assert!(
         matches!(
             err.error,
@@ -137,7 +137,7 @@ fn post_on_a_qp_not_in_rts_is_a_state_error() {
     );
     assert!(err.to_string().contains("needs RTS"), "{err}");
     // Receives are fine in INIT.
-    qp.post_recv(err.returned.into_iter().next().unwrap(), 2)
+    qp.post_recv(RecvWr::recv(err.returned.into_iter().next().unwrap()).wr_id(2))
         .unwrap();
 }
 
@@ -191,8 +191,7 @@ fn peer_destroyed_mid_run_flushes_everything_without_hanging() {
     // A has receives outstanding and a first exchange works.
     for i in 0..4 {
         a.post_recv(
-            MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap(),
-            100 + i,
+            RecvWr::recv(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(100 + i),
         )
         .unwrap();
     }

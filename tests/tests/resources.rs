@@ -4,7 +4,7 @@
 use rdma_device_tests::{address_of, device, loopback_options, pattern, poll_n, Pair, TIMEOUT};
 use rdma_verbs::{
     Access, CompletionQueue, DeviceList, GidType, LinkLayer, MemoryRegion, PortState,
-    ProtectionDomain, QpCaps, QueuePair, SendWr, WorkCompletion,
+    ProtectionDomain, QpCaps, QueuePair, RecvWr, SendWr, WorkCompletion,
 };
 use std::ptr::NonNull;
 
@@ -84,7 +84,7 @@ fn completion_channel_wakes_a_poller_on_its_fd() {
         "no event before any completion"
     );
     recv_cq.req_notify(false).unwrap();
-    b.post_recv(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap(), 9)
+    b.post_recv(RecvWr::recv(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(9))
         .unwrap();
     let msg = pattern(40, 8);
     a.post_send(SendWr::send(&msg[..])).unwrap();
@@ -107,7 +107,7 @@ fn completion_channel_wakes_a_poller_on_its_fd() {
     // An event received and not acked explicitly is acked when the CQ drops (else
     // ibv_destroy_cq would block forever): make one and drop everything.
     recv_cq.req_notify(false).unwrap();
-    b.post_recv(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap(), 10)
+    b.post_recv(RecvWr::recv(MemoryRegion::new(&pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(10))
         .unwrap();
     a.post_send(SendWr::send(&msg[..])).unwrap();
     let deadline = std::time::Instant::now() + TIMEOUT;
@@ -127,8 +127,7 @@ fn caller_owned_memory_registered_unsafely_carries_data() {
     // SAFETY: `storage` outlives `mr` (dropped below before it) and is not touched meanwhile.
     let mr = unsafe { MemoryRegion::register_raw(&p.pd, ptr, 4096, Access::LOCAL_WRITE) }.unwrap();
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     p.a.post_send(SendWr::send(mr)).unwrap();
@@ -150,8 +149,7 @@ fn raw_post_for_experts_moves_data() {
     let data = pattern(256, 13);
     src.as_mut_slice().unwrap().copy_from_slice(&data);
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     let mut sge = rdma_verbs::sys::ibv_sge {
@@ -186,8 +184,7 @@ fn handles_drop_in_any_order() {
     let mut p = Pair::new(QpCaps::default()).connect(Access::LOCAL_WRITE);
     let buf = MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap();
     p.b.post_recv(
-        MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap(),
-        1,
+        RecvWr::recv(MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE).unwrap()).wr_id(1),
     )
     .unwrap();
     let Pair {

@@ -2,7 +2,7 @@
 //! times, data checked byte for byte.
 
 use rdma_device_tests::{caps64, pattern, poll_n, Pair, TIMEOUT};
-use rdma_verbs::{Access, MemoryRegion, SendWr, WcOpcode};
+use rdma_verbs::{Access, MemoryRegion, RecvWr, SendWr, WcOpcode};
 
 #[test]
 fn templates_and_a_chain_write_where_each_was_checked_to_write() {
@@ -73,7 +73,11 @@ fn sends_of_a_template_land_in_a_sink_through_receive_templates() {
     let recv_run = p.b.run();
     // Receive k lands in the k-th 256 bytes of the sink.
     let mut recvs: Vec<_> = (0..4)
-        .map(|k| recv_run.prepare_recv(sink, k * 256, 256).unwrap())
+        .map(|k| {
+            recv_run
+                .prepare_recv(RecvWr::recv_to_sink(sink).range(k * 256, 256))
+                .unwrap()
+        })
         .collect();
     for (k, r) in recvs.iter_mut().enumerate() {
         r.post(10 + k as u64).unwrap();

@@ -3,7 +3,7 @@
 
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
-use rdma_verbs::{Access, MemoryRegion, QpCaps, SendWr, WorkCompletion};
+use rdma_verbs::{Access, MemoryRegion, QpCaps, RecvWr, SendWr, WorkCompletion};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
@@ -30,7 +30,8 @@ fn post_poll_complete_loop_allocates_nothing() {
     counting_alloc::start();
     let mut received = 0u64;
     for i in 0..ITERS {
-        p.b.post_recv(rbuf.take().unwrap(), i).unwrap();
+        p.b.post_recv(RecvWr::recv(rbuf.take().unwrap()).wr_id(i))
+            .unwrap();
         let mut s = sbuf.take().unwrap();
         s.write_at(0, &i.to_le_bytes());
         p.a.post_send(SendWr::send(s).wr_id(i)).unwrap();

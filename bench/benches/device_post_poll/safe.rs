@@ -2,7 +2,7 @@
 //! or shared with the QP.
 
 use super::{Bench, Deadline, DEPTH, MSG, PIPE_SAFE, SEND_SAFE, WRITE_OWNED, WRITE_SHARED};
-use rdma_verbs::{SendWr, WcOpcode};
+use rdma_verbs::{RecvWr, SendWr, WcOpcode};
 
 impl Bench {
     /// Polls A's CQ until at least one completion came, hands each to A; returns how many.
@@ -55,7 +55,9 @@ impl Bench {
     #[inline(always)]
     pub(crate) fn safe_send_recv(&mut self) {
         let rbuf = self.recv_buf.take().expect("handed back by the last round");
-        self.b.post_recv(rbuf, 1).expect("post_recv");
+        self.b
+            .post_recv(RecvWr::recv(rbuf).wr_id(1))
+            .expect("post_recv");
         let sbuf = self.send_buf.take().expect("handed back by the last round");
         self.a
             .post_send(SendWr::send(sbuf).range(0, MSG))

@@ -4,7 +4,7 @@
 //! requests built once, `SEND_BLOCK` sends per block.
 
 use crate::setup::{link16, raw_chain16, used, Bench, POLL, RECV_DEPTH, SIGNAL_EVERY};
-use rdma_verbs::{sys, MemoryRegion, SendWr};
+use rdma_verbs::{sys, MemoryRegion, RecvWr, SendWr};
 use std::hint::black_box;
 use std::ptr;
 use std::time::Instant;
@@ -22,7 +22,9 @@ impl Bench {
         let t = Instant::now();
         for k in 0..RECV_DEPTH as u64 {
             let buf = self.pool.pop().expect("every piece is back");
-            self.qp.post_recv(buf, k).expect("post_recv");
+            self.qp
+                .post_recv(RecvWr::recv(buf).wr_id(k))
+                .expect("post_recv");
         }
         t.elapsed().as_nanos() as f64
     }
@@ -203,7 +205,9 @@ impl Bench {
     pub(crate) fn run_post_recvs(&mut self) -> f64 {
         let t0 = Instant::now();
         let run = self.qp.run();
-        let mut t = run.prepare_recv(self.sink, 0, 64).expect("prepare_recv");
+        let mut t = run
+            .prepare_recv(RecvWr::recv_to_sink(self.sink).range(0, 64))
+            .expect("prepare_recv");
         for k in 0..RECV_DEPTH as u64 {
             t.post(k).expect("post_recv");
         }

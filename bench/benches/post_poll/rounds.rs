@@ -3,7 +3,7 @@
 //! Criterion times these rounds; the interleaved table and the instruction counts loop them.
 
 use crate::setup::{link16, raw_chain16, used, Bench, POLL, SIGNAL_EVERY};
-use rdma_verbs::{sys, Local, SendWr};
+use rdma_verbs::{sys, Local, RecvWr, SendWr};
 use std::hint::black_box;
 use std::ptr;
 
@@ -69,7 +69,9 @@ impl Bench {
     pub(crate) fn safe_recv_cycle(&mut self) {
         let i = self.next();
         let buf = self.recv_buf.take().expect("handed back by the last round");
-        self.qp.post_recv(buf, i).expect("post_recv");
+        self.qp
+            .post_recv(RecvWr::recv(buf).wr_id(i))
+            .expect("post_recv");
         for wc in self.cq.poll(&mut self.wcs).expect("poll") {
             self.recv_buf = used(self.qp.complete(wc).expect("complete"));
         }

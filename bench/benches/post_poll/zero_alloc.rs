@@ -2,7 +2,7 @@
 //! rounds of each safe operation under it, which must neither allocate nor free.
 
 use crate::setup::{used, Bench};
-use rdma_verbs::SendWr;
+use rdma_verbs::{RecvWr, SendWr};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
@@ -109,7 +109,9 @@ pub(crate) fn zero_alloc_check() {
         let mut chain = run
             .prepare_chain(SendWr::send(*shared), 16)
             .expect("prepare_chain");
-        let mut recv = run.prepare_recv(*sink, 0, 64).expect("prepare_recv");
+        let mut recv = run
+            .prepare_recv(RecvWr::recv_to_sink(*sink).range(0, 64))
+            .expect("prepare_recv");
         let mut round = |i: u64| {
             send.post(i, true).expect("post");
             chain.post(i, true).expect("post a chain");

@@ -6,7 +6,7 @@ use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
 use rdma_verbs::{
-    CompletionQueue, QueuePair, RemoteBuf, Run, SendWr, Shared, Sink, WorkCompletion,
+    CompletionQueue, QueuePair, RecvWr, RemoteBuf, Run, SendWr, Shared, Sink, WorkCompletion,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -169,7 +169,7 @@ pub fn bw_requester(
         Some(r) => runs
             .iter()
             .zip(r.sinks)
-            .map(|(run, &sink)| run.prepare_recv(sink, 0, size))
+            .map(|(run, &sink)| run.prepare_recv(RecvWr::recv_to_sink(sink).range(0, size)))
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };

@@ -6,7 +6,7 @@ use super::clock::Clock;
 use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
-use rdma_verbs::{CompletionQueue, QueuePair, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, QueuePair, RecvWr, Sink, WorkCompletion};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ pub fn post_receives(
     count: u64,
 ) -> Result<(), RunError> {
     for i in 0..count {
-        qp.post_recv_sink(sink, 0, size as usize, i)?;
+        qp.post_recv(RecvWr::recv_to_sink(sink).range(0, size as usize).wr_id(i))?;
     }
     Ok(())
 }
@@ -116,7 +116,11 @@ pub fn bw_receiver(
                 out.iters += 1;
             }
             if phases.is_some() || rcnt[i] + cfg.rx_depth <= iters {
-                qps[i].post_recv_sink(sinks[i], 0, cfg.size as usize, rcnt[i])?;
+                qps[i].post_recv(
+                    RecvWr::recv_to_sink(sinks[i])
+                        .range(0, cfg.size as usize)
+                        .wr_id(rcnt[i]),
+                )?;
             }
         }
         if sampling == Some(Phase::End) {

@@ -8,7 +8,7 @@ use super::error::RunError;
 use super::span::{LatRun, LatSpan, Span};
 use super::stall::wait_completion;
 use super::write_lat::LatRole;
-use rdma_verbs::{CompletionQueue, QueuePair, SendWr, Shared, Sink, WorkCompletion};
+use rdma_verbs::{CompletionQueue, QueuePair, RecvWr, SendWr, Shared, Sink, WorkCompletion};
 use std::time::Duration;
 
 /// Parameters of a SEND latency run.
@@ -60,7 +60,7 @@ pub fn send_lat(
     } else {
         SendWr::send(src).range(0, size)
     })?;
-    let mut recv = run.prepare_recv(sink, 0, size)?;
+    let mut recv = run.prepare_recv(RecvWr::recv_to_sink(sink).range(0, size))?;
     let done = |wc: &WorkCompletion| run.complete(wc);
     let (mut scnt, mut rcnt) = (0u64, 0u64);
     while (scnt < iters || rcnt < iters) && !span.over() {

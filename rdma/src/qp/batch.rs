@@ -7,12 +7,12 @@
 //! them (see `ring`). Buffers they owned stay with the QP until requests owning buffers are
 //! staged in their ring slots, or the QP is dropped.
 
-use super::post::{not_posted, range_error, refused};
+use super::post::{not_posted, refused};
 use super::post_error::PostError;
+use super::recv_wr::RecvWr;
 use super::send_wr::SendWr;
 use super::QueuePair;
 use crate::error::Error;
-use crate::mr::MemoryRegion;
 use crate::sys;
 use std::mem::MaybeUninit;
 use std::ptr;
@@ -179,30 +179,17 @@ pub struct RecvBatch<'q, const N: usize> {
 }
 
 impl<const N: usize> RecvBatch<'_, N> {
-    /// Adds a receive into `buf`.
+    /// Adds a receive. Fails (handing its buffer back) when the batch or the receive queue
+    /// is full, or the request is invalid.
     #[inline(always)]
-    pub fn push(&mut self, buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        if self.len >= N {
-            return Err(refused(Some(buf), || batch_full(N)));
+    pub fn push(&mut self, wr: RecvWr) -> Result<(), PostError> {
+        let i = self.len;
+        if i >= N {
+            return Err(refused(wr.into_owned(), || batch_full(N)));
         }
-        // State, room and nonce block, as in `QueuePair::post_recv`.
-        if !self.qp.rq.has_room(self.len, 1) {
-            if let Err(why) = self.qp.rq.make_room(self.len, 1) {
-                return Err(refused(Some(buf), || self.qp.no_room(true, why)));
-            }
-        }
-        let Some(sge) = buf.sge(0, buf.len()) else {
-            let have = buf.len();
-            return Err(refused(Some(buf), move || range_error(0, have, have)));
-        };
-        let nonce = self.qp.rq.stage_owned(self.len, wr_id, buf);
-        self.sges[self.len].write(sge);
-        self.wrs[self.len].write(sys::ibv_recv_wr {
-            wr_id: nonce,
-            next: ptr::null_mut(),
-            sg_list: ptr::null_mut(),
-            num_sge: 1,
-        });
+        // Built in place, as a send's: its SGE (if it has one) goes where it is posted from.
+        self.qp
+            .stage_recv(i, wr, &mut self.wrs[i], &mut self.sges[i])?;
         self.len += 1;
         Ok(())
     }

@@ -2,15 +2,17 @@
 //! [`batch`](super::batch), the raw `unsafe` posts in [`raw_post`](super::raw_post).
 
 use super::post_error::PostError;
+use super::recv_wr::RecvWr;
 use super::ring::{Held, NoRoom, Ring};
 use super::send_wr::{LocalRef, SendWr};
 use super::slots::SlotKind;
-use super::{QueuePair, Sink};
+use super::QueuePair;
 use crate::error::Error;
 use crate::mr::MemoryRegion;
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use crate::sys::ibv_wr_opcode as op;
+use std::mem::MaybeUninit;
 use std::ptr;
 
 /// A request refused before it was staged: the error `why` makes, with the request's buffer
@@ -92,25 +94,9 @@ impl QueuePair {
         }
     }
 
-    /// The SGE of `offset..offset + len` of `sink`, if it is a sink of this QP and the range
-    /// fits it.
-    #[inline(always)]
-    pub(super) fn sink_sge(
-        &self,
-        sink: Sink,
-        offset: usize,
-        len: usize,
-    ) -> Result<sys::ibv_sge, Error> {
-        let Some(mr) = self.slot(sink.0, SlotKind::Sink) else {
-            return Err(self.no_slot(SlotKind::Sink, sink.0));
-        };
-        mr.sge(offset, len)
-            .ok_or_else(|| range_error(offset, len, mr.len()))
-    }
-
     #[cold]
     #[inline(never)]
-    fn no_slot(&self, kind: SlotKind, i: u32) -> Error {
+    pub(super) fn no_slot(&self, kind: SlotKind, i: u32) -> Error {
         let what = match kind {
             SlotKind::Source => "shared buffer",
             SlotKind::Sink | SlotKind::Free => "sink",
@@ -330,81 +316,23 @@ impl QueuePair {
         Ok(())
     }
 
-    /// `post_recv`'s way when `has_room` failed: `buf` back when the receive may be staged
-    /// after all, else the error with `buf` handed back.
-    #[cold]
-    #[inline(never)]
-    fn make_recv_room(&mut self, buf: MemoryRegion) -> Result<MemoryRegion, PostError> {
-        match self.rq.make_room(0, 1) {
-            Ok(()) => Ok(buf),
-            Err(why) => Err(refused(Some(buf), || self.no_room(true, why))),
-        }
-    }
-
-    /// Posts a receive of up to `buf.len()` bytes into `buf` (`ibv_post_recv`). The QP owns
-    /// `buf` until [`complete`](Self::complete) hands it back.
+    /// Posts one receive work request (`ibv_post_recv`). An owned buffer stays with the QP
+    /// until [`complete`](Self::complete) hands it back; a sink's use is released there too.
+    /// No allocation, no lock of ours.
     #[inline(always)]
-    pub fn post_recv(&mut self, mut buf: MemoryRegion, wr_id: u64) -> Result<(), PostError> {
-        // State, room and nonce block, as in `stage_send`. The buffer goes through the call
-        // and back, rather than living across it, which would keep it in memory.
-        if !self.rq.has_room(0, 1) {
-            buf = self.make_recv_room(buf)?;
-        }
-        let Some(mut sge) = buf.sge(0, buf.len()) else {
-            let have = buf.len();
-            return Err(refused(Some(buf), move || range_error(0, have, have)));
-        };
-        let nonce = self.rq.stage_owned(0, wr_id, buf);
-        let mut raw = sys::ibv_recv_wr {
-            wr_id: nonce,
-            next: ptr::null_mut(),
-            sg_list: &mut sge,
-            num_sge: 1,
-        };
+    pub fn post_recv(&mut self, wr: RecvWr) -> Result<(), PostError> {
+        let mut sge = MaybeUninit::uninit();
+        let mut raw = MaybeUninit::uninit();
+        let raw = self.stage_recv(0, wr, &mut raw, &mut sge)?;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the SGE describes memory owned by the ring entry just staged,
-        // which keeps it until the completion is handed back or the QP is destroyed.
-        let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
+        // SAFETY: the QP is live; the SGE, if any (`num_sge` is 1; with 0 the provider reads
+        // none, and `sge` may be uninitialized), describes memory owned by the ring entry
+        // just staged, or of a sink held by this QP (which no Rust code can reach, and which
+        // the entry, outstanding once committed, keeps in the QP until the request completes
+        // or the QP is destroyed).
+        let ret = unsafe { sys::ibv_post_recv(self.as_raw(), raw, &mut bad) };
         if ret != 0 {
             return Err(not_posted(&mut self.rq, "ibv_post_recv", ret, 0, 1));
-        }
-        self.rq.commit(1);
-        Ok(())
-    }
-
-    /// Posts a receive into `offset..offset + len` of a [`Sink`] (`ibv_post_recv`). Any number
-    /// of receives may use one sink at once; the bytes received cannot be read until the sink
-    /// is taken back with [`unsink`](Self::unsink). The completion still has to be handed to
-    /// [`complete`](Self::complete), which releases the sink's use.
-    #[inline(always)]
-    pub fn post_recv_sink(
-        &mut self,
-        sink: Sink,
-        offset: usize,
-        len: usize,
-        wr_id: u64,
-    ) -> Result<(), Error> {
-        if !self.rq.has_room(0, 1) {
-            self.rq
-                .make_room(0, 1)
-                .map_err(|why| self.no_room(true, why))?;
-        }
-        let mut sge = self.sink_sge(sink, offset, len)?;
-        let nonce = self.rq.stage(0, wr_id, Held::Slot(sink.0));
-        let mut raw = sys::ibv_recv_wr {
-            wr_id: nonce,
-            next: ptr::null_mut(),
-            sg_list: &mut sge,
-            num_sge: 1,
-        };
-        let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the SGE describes memory of a sink held by this QP, which no
-        // Rust code can reach and which the QP keeps until this request completes (its entry,
-        // outstanding once committed below, names the sink) or the QP is destroyed.
-        let ret = unsafe { sys::ibv_post_recv(self.as_raw(), &mut raw, &mut bad) };
-        if ret != 0 {
-            self.rq.unstage_all(1, drop);
-            return Err(Error::from_ret("ibv_post_recv", ret));
         }
         self.rq.commit(1);
         Ok(())
@@ -439,7 +367,7 @@ fn remote_too_small(local_len: u64, remote_len: u64) -> Error {
 
 #[cold]
 #[inline(never)]
-pub(super) fn range_error(offset: usize, len: usize, have: usize) -> Error {
+pub(crate) fn range_error(offset: usize, len: usize, have: usize) -> Error {
     Error::InvalidArgument(format!(
         "range {offset}..{} does not fit a {have}-byte buffer (or exceeds 4 GiB)",
         offset.saturating_add(len)

@@ -25,12 +25,13 @@
 //!   code while it uses one.
 
 use super::batch::posted_before;
-use super::post::not_posted;
+use super::post::{not_posted, refused};
 use super::post_error::PostError;
+use super::recv_wr::RecvWr;
 use super::ring::Held;
 use super::send_wr::SendWr;
 use super::slots::RUN_OPEN;
-use super::{Completion, QueuePair, Sink};
+use super::{Completion, QueuePair};
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
 use crate::sys;
@@ -215,21 +216,37 @@ impl<'q> Run<'q> {
         })
     }
 
-    /// Checks a receive into `offset..offset + len` of `sink` once and makes a template of
-    /// it, posted by [`RecvTemplate::post`].
-    pub fn prepare_recv(&self, sink: Sink, offset: usize, len: usize) -> Result<RecvTemplate<'_>> {
+    /// Checks `wr` once and makes a template of it, posted by [`RecvTemplate::post`]. Its
+    /// `wr_id` is ignored: each post gives its own. A receive that owns its buffer is refused
+    /// (the buffer is handed back in the error), as is anything [`QueuePair::post_recv`]
+    /// would refuse but a full or closed queue.
+    pub fn prepare_recv(&self, wr: RecvWr) -> Result<RecvTemplate<'_>, PostError> {
         // SAFETY: used within this call only; no caller code runs.
         let qp = unsafe { qp_mut(self.qp) };
-        let sge = qp.sink_sge(sink, offset, len)?;
-        mark(qp, sink.0, 1);
+        let (buf, local, offset, len, _) = wr.split();
+        if buf.is_some() {
+            return Err(refused(buf, || {
+                Error::InvalidArgument(
+                    "a receive template cannot own its buffer: give the QP a sink (QueuePair::sink)"
+                        .into(),
+                )
+            }));
+        }
+        let (held, sge) = match qp.check_recv(local, offset, len) {
+            Ok(v) => v,
+            Err(f) => return Err(refused(buf, || qp.recv_fault(f))),
+        };
+        if let Held::Slot(i) = held {
+            mark(qp, i, 1);
+        }
         Ok(RecvTemplate {
             qp: self.qp,
             _run: PhantomData,
             wr: sys::ibv_recv_wr {
-                num_sge: 1,
+                num_sge: sge.is_some() as i32,
                 ..Default::default()
             },
-            sge,
+            sge: sge.unwrap_or_default(),
         })
     }
 

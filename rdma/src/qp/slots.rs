@@ -20,7 +20,7 @@ use crate::sys;
 pub struct Shared(pub(crate) u32);
 
 /// A write-only target given to a queue pair with [`QueuePair::sink`]: any number of
-/// outstanding receives ([`QueuePair::post_recv_sink`]) and RDMA READs
+/// outstanding receives ([`RecvWr::recv_to_sink`](super::RecvWr::recv_to_sink)) and RDMA READs
 /// ([`SendWr::read_to_sink`](super::SendWr::read_to_sink)) may land in it at once, signaled
 /// or not. Nothing can read it until [`QueuePair::unsink`] hands it back with no work request
 /// using it, so the device's writes never race with Rust code.

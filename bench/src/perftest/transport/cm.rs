@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rdma_verbs::cm::{CmId, ConnParam, ConnectRequest, ConnectedId, Listener};
 use rdma_verbs::{
-    Access, CompletionQueue, MemoryRegion, ProtectionDomain, QpCaps, QueuePair, SendWr,
+    Access, CompletionQueue, MemoryRegion, ProtectionDomain, QpCaps, QueuePair, RecvWr, SendWr,
     WorkCompletion,
 };
 
@@ -126,7 +126,7 @@ fn parts(ctx: &rdma_verbs::Context) -> Result<Parts, rdma_verbs::Error> {
 
 fn post_first_recv(p: &mut Parts) -> Result<(), rdma_verbs::Error> {
     let buf = MemoryRegion::new(&p.pd, RECV_LEN, Access::LOCAL_WRITE)?;
-    p.qp.post_recv(buf, 0).map_err(|e| e.error)
+    p.qp.post_recv(RecvWr::recv(buf)).map_err(|e| e.error)
 }
 
 impl CmLink {
@@ -233,7 +233,7 @@ impl CmLink {
             return Err(qp_err(what, "the receive buffer cannot be read"));
         }
         self.qp
-            .post_recv(buf, 0)
+            .post_recv(RecvWr::recv(buf))
             .map_err(|e| LinkError::Cm(e.error))?;
         Ok(msg)
     }

@@ -6,7 +6,7 @@ use super::{Plan, LATENCY_CAP, MESSAGE, PING, ROUND_TRIPS, SMALL};
 use crate::validate::report::{micros, Cause, Latency, Operation};
 use rdma_verbs::{
     Access, Completion, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
-    QpCaps, QueuePair, RemoteQp, SendWr, WcOpcode,
+    QpCaps, QueuePair, RecvWr, RemoteQp, SendWr, WcOpcode,
 };
 use std::time::Instant;
 
@@ -130,7 +130,7 @@ impl Rig {
         let want = pattern(MESSAGE, seed);
         let rx = take(&mut self.b_rx, stage)?;
         self.b
-            .post_recv(rx, u64::from(seed))
+            .post_recv(RecvWr::recv(rx).wr_id(u64::from(seed)))
             .map_err(|e| self.post_failed(stage, e.error))?;
         let mut tx = take(&mut self.a_buf, stage)?;
         fill(&mut tx, &want, stage)?;
@@ -239,11 +239,11 @@ impl Rig {
         let [a_tx, a_rx, b_tx, b_rx] = &mut self.lat;
         let rx = take(a_rx, stage)?;
         self.a
-            .post_recv(rx, 0)
+            .post_recv(RecvWr::recv(rx))
             .map_err(|e| post_failed(&self.dev, stage, e.error))?;
         let rx = take(b_rx, stage)?;
         self.b
-            .post_recv(rx, 0)
+            .post_recv(RecvWr::recv(rx))
             .map_err(|e| post_failed(&self.dev, stage, e.error))?;
         let mut samples = Vec::with_capacity(ROUND_TRIPS);
         for i in 0..ROUND_TRIPS as u32 {
@@ -260,7 +260,7 @@ impl Rig {
             let got = poll_one(&self.cq_b, &mut self.b, self.budget, stage, "the ping")?;
             let got = pong_payload(got, i, stage)?;
             self.b
-                .post_recv(got, 0)
+                .post_recv(RecvWr::recv(got))
                 .map_err(|e| post_failed(&self.dev, stage, e.error))?;
             let mut pong = take(b_tx, stage)?;
             fill(&mut pong, &i.to_le_bytes(), stage)?;
@@ -275,7 +275,7 @@ impl Rig {
                     rtt = Some(t0.elapsed());
                     let buf = pong_payload(c, i, stage)?;
                     self.a
-                        .post_recv(buf, 0)
+                        .post_recv(RecvWr::recv(buf))
                         .map_err(|e| post_failed(&self.dev, stage, e.error))?;
                 } else {
                     *a_tx = Some(returned(c, stage)?);
