@@ -46,7 +46,8 @@
 //! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`RecvWr::recv_to_sink`]) |
 //! | inline | `&[u8]`, at most the QP's `max_inline_data` | not at all: the provider copies it | SEND, WRITE |
 //!
-//! Optional layers: requests checked once and posted many times ([`QueuePair::run`]: [`Run`],
+//! Optional layers: requests checked once and posted many times (module [`prepared`],
+//! [`QueuePair::run`]: [`Run`],
 //! [`SendTemplate`], [`SendChain`], [`RecvTemplate`]); raw posts for experts
 //! ([`QueuePair::post_send_raw`]); objects made by other code (`from_raw_parts`, [`QpOps`]);
 //! async completions (feature `tokio`) and RDMA CM (feature `cm`).
@@ -136,6 +137,11 @@
 //! `ibv_poll_cq`, `ibv_req_notify_cq`, `ibv_post_srq_recv`) are re-implemented in Rust as the
 //! header does them, one indirect call through the provider's ops table, so they inline into
 //! the caller.
+//!
+//! [`Run`]: prepared::Run
+//! [`SendTemplate`]: prepared::SendTemplate
+//! [`SendChain`]: prepared::SendChain
+//! [`RecvTemplate`]: prepared::RecvTemplate
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -156,6 +162,7 @@ pub mod gid;
 mod mr;
 mod pd;
 mod port;
+pub mod prepared;
 mod qp;
 mod srq;
 
@@ -173,7 +180,6 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
-    QpState, QueuePair, RecvBatch, RecvTemplate, RecvWr, RemoteQp, Run, SendBatch, SendChain,
-    SendTemplate, SendWr, Shared, Sink,
+    QpState, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,
 };
 pub use srq::SharedReceiveQueue;

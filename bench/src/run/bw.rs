@@ -5,8 +5,9 @@ use super::clock::Clock;
 use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
+use rdma_verbs::prepared::Run;
 use rdma_verbs::{
-    CompletionQueue, QueuePair, RecvWr, RemoteBuf, Run, SendWr, Shared, Sink, WorkCompletion,
+    CompletionQueue, QueuePair, RecvWr, RemoteBuf, SendWr, Shared, Sink, WorkCompletion,
 };
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;

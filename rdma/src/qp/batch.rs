@@ -95,7 +95,7 @@ unsafe fn link_chain<W: ChainWr, const N: usize>(
 
 /// How many requests of a failed chain of `n` starting at `head` were posted: those before
 /// the one the provider reported in `bad`.
-pub(super) fn posted_before<W>(bad: *mut W, head: *mut W, n: usize) -> usize {
+pub(crate) fn posted_before<W>(bad: *mut W, head: *mut W, n: usize) -> usize {
     if bad.is_null() {
         return 0;
     }

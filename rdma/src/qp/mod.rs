@@ -11,19 +11,19 @@ mod raw_parts;
 mod raw_post;
 mod recv_wr;
 pub(crate) mod ring;
-mod run;
 mod send_wr;
 mod slots;
 
 pub use attr::{QpAttr, QpState};
+pub(crate) use batch::posted_before;
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
-pub(crate) use post::range_error;
+pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
 pub use recv_wr::RecvWr;
-pub use run::{RecvTemplate, Run, SendChain, SendTemplate};
 pub use send_wr::{Local, SendWr};
+pub(crate) use slots::RUN_OPEN;
 pub use slots::{Shared, Sink};
 
 use slots::BufSlot;
@@ -80,13 +80,13 @@ impl Default for QpCaps {
 /// the QP until it is posted.
 pub struct QueuePair {
     raw: NonNull<sys::ibv_qp>,
-    qpn: u32,
+    pub(crate) qpn: u32,
     state: QpState,
     caps: QpCaps,
     port: u8,
-    sq: Ring,
-    rq: Ring,
-    slots: Vec<BufSlot>,
+    pub(crate) sq: Ring,
+    pub(crate) rq: Ring,
+    pub(crate) slots: Vec<BufSlot>,
     /// `IBV_SEND_SIGNALED` when the QP signals every send (`sq_sig_all`), else 0: or-ed into
     /// every send's flags.
     sig_flag: u32,

@@ -25,7 +25,7 @@ use std::ptr;
 /// (`wr.into_owned()`, `Some(buf)`), not the request itself.
 #[cold]
 #[inline(never)]
-pub(super) fn refused(buf: Option<MemoryRegion>, why: impl FnOnce() -> Error) -> PostError {
+pub(crate) fn refused(buf: Option<MemoryRegion>, why: impl FnOnce() -> Error) -> PostError {
     let returned = buf.into_iter().collect();
     PostError::new(why(), 0, returned)
 }
@@ -63,7 +63,7 @@ impl QueuePair {
     /// answer).
     #[cold]
     #[inline(never)]
-    pub(super) fn no_room(&self, recv: bool, why: NoRoom) -> Error {
+    pub(crate) fn no_room(&self, recv: bool, why: NoRoom) -> Error {
         match why {
             NoRoom::Closed if recv => self.recv_state_error(),
             NoRoom::Closed => self.send_state_error(),
@@ -128,11 +128,11 @@ impl QueuePair {
     }
 
     /// [`stage_send`](Self::stage_send), or with `TEMPLATE` (for a
-    /// [`SendTemplate`](super::SendTemplate)): validates `wr` and fills the raw request but its
+    /// [`SendTemplate`](crate::prepared::SendTemplate)): validates `wr` and fills the raw request but its
     /// `wr_id` and `sg_list`, without checking for room or staging anything, and refuses a
     /// request that owns its buffer. Sets `held` to what the request's ring entry holds.
     #[inline(always)]
-    pub(super) fn check_send<const TEMPLATE: bool>(
+    pub(crate) fn check_send<const TEMPLATE: bool>(
         &mut self,
         offset: usize,
         wr: SendWr<'_>,
@@ -344,7 +344,7 @@ impl QueuePair {
 /// with their buffers.
 #[cold]
 #[inline(never)]
-pub(super) fn not_posted(
+pub(crate) fn not_posted(
     ring: &mut Ring,
     verb: &'static str,
     ret: i32,

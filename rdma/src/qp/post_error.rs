@@ -16,7 +16,7 @@ pub struct PostError {
 }
 
 impl PostError {
-    pub(super) fn new(error: Error, posted: usize, returned: Vec<MemoryRegion>) -> Self {
+    pub(crate) fn new(error: Error, posted: usize, returned: Vec<MemoryRegion>) -> Self {
         PostError {
             error,
             posted,

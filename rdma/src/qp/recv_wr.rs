@@ -114,7 +114,7 @@ impl RecvWr {
 /// Why a receive was refused, as plain data: the error is made from it only after the
 /// request's buffer has moved into the refusal (see [`refused`]).
 #[derive(Clone, Copy)]
-pub(super) enum RecvFault {
+pub(crate) enum RecvFault {
     Range {
         offset: usize,
         len: usize,
@@ -127,7 +127,7 @@ impl QueuePair {
     /// The ring entry and SGE of a receive that owns no buffer (into a sink, or empty).
     /// Checks only; changes nothing.
     #[inline(always)]
-    pub(super) fn check_recv(
+    pub(crate) fn check_recv(
         &self,
         local: RecvRef,
         offset: usize,
@@ -153,7 +153,7 @@ impl QueuePair {
     /// The error a [`RecvFault`] stands for.
     #[cold]
     #[inline(never)]
-    pub(super) fn recv_fault(&self, f: RecvFault) -> Error {
+    pub(crate) fn recv_fault(&self, f: RecvFault) -> Error {
         match f {
             RecvFault::Range { offset, len, have } => range_error(offset, len, have),
             RecvFault::NoSink(i) => self.no_slot(SlotKind::Sink, i),

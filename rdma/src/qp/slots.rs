@@ -54,7 +54,7 @@ pub(crate) struct BufSlot {
     len: usize,
     lkey: u32,
     pub(crate) mr: Option<MemoryRegion>,
-    /// Per queue (send, receive): the requests of [runs](super::Run) that may use the slot
+    /// Per queue (send, receive): the requests of [runs](crate::prepared::Run) that may use the slot
     /// (their entries do not name it) are all before this sequence number: the queue's head
     /// when the last run using it ended, [`RUN_OPEN`] while one that may use it has not ended
     /// (forever, if it was leaked). 0: none.

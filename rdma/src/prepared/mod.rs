@@ -24,21 +24,21 @@
 //!   `Sync` nor `Send`, no method hands out a reference into the QP, and none runs caller
 //!   code while it uses one.
 
-use super::batch::posted_before;
-use super::post::{not_posted, refused};
-use super::post_error::PostError;
-use super::recv_wr::RecvWr;
-use super::ring::Held;
-use super::send_wr::SendWr;
-use super::slots::RUN_OPEN;
-use super::{Completion, QueuePair};
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
+use crate::qp::ring::Held;
+use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendWr, RUN_OPEN};
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
+
+mod recv;
+mod send;
+
+pub use recv::RecvTemplate;
+pub use send::{SendChain, SendTemplate};
 
 /// A QP held for a run of posts of [`SendTemplate`]s and [`RecvTemplate`]s (see
 /// [`QueuePair::run`]). Its requests complete like any others: poll the CQ and hand each
@@ -54,47 +54,6 @@ pub struct Run<'q> {
     /// there to the heads.
     start: [u64; 2],
     _qp: PhantomData<&'q mut QueuePair>,
-}
-
-/// A send-queue work request checked once by [`Run::prepare`] and posted any number of times
-/// by [`post`](Self::post). It names a shared source, a sink (RDMA READ), inline bytes or no
-/// data; it cannot own a buffer.
-pub struct SendTemplate<'r> {
-    /// The run's QP (the template borrows the run, which holds it).
-    qp: NonNull<QueuePair>,
-    _run: PhantomData<&'r Run<'r>>,
-    wr: sys::ibv_send_wr,
-    sge: sys::ibv_sge,
-    /// The request's flags, unsignaled and signaled: each post picks one.
-    flags: [u32; 2],
-}
-
-/// `n` copies of a send-queue work request, checked once by [`Run::prepare_chain`], linked
-/// into a chain and posted any number of times with one doorbell each by
-/// [`post`](Self::post). The chain is allocated when it is made (and freed when it is
-/// dropped), so posting it rewrites only the requests' `wr_id`s and the last one's flags.
-pub struct SendChain<'r> {
-    /// The run's QP (the chain borrows the run, which holds it).
-    qp: NonNull<QueuePair>,
-    _run: PhantomData<&'r Run<'r>>,
-    /// `n` requests, linked in order, each with its SGE (if it has data) at the same index
-    /// of `sges`. Both arrays are `Box<[_]>`s turned into pointers, so that the links stay
-    /// valid wherever the chain moves; freed on drop.
-    wrs: NonNull<sys::ibv_send_wr>,
-    sges: NonNull<sys::ibv_sge>,
-    n: usize,
-    /// The last request's flags, unsignaled and signaled (the others are unsignaled).
-    flags: [u32; 2],
-}
-
-/// A receive into a range of a sink, checked once by [`Run::prepare_recv`] and posted any
-/// number of times by [`post`](Self::post).
-pub struct RecvTemplate<'r> {
-    /// The run's QP (the template borrows the run, which holds it).
-    qp: NonNull<QueuePair>,
-    _run: PhantomData<&'r Run<'r>>,
-    wr: sys::ibv_recv_wr,
-    sge: sys::ibv_sge,
 }
 
 impl QueuePair {
@@ -268,7 +227,7 @@ impl<'q> Run<'q> {
 /// meanwhile (the run and its templates are neither `Send` nor `Sync`, so no other thread has
 /// them).
 #[inline(always)]
-unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
+pub(super) unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
     // SAFETY: the caller's contract.
     unsafe { &mut *qp.as_ptr() }
 }
@@ -277,128 +236,6 @@ unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
 fn mark(qp: &mut QueuePair, i: u32, q: usize) {
     if let Some(slot) = qp.slots.get_mut(i as usize) {
         slot.run_until[q] = RUN_OPEN;
-    }
-}
-
-impl SendTemplate<'_> {
-    /// Posts the request once (`ibv_post_send`) with the caller's `wr_id`, signaled or not.
-    /// Checks only that the send queue has room (which also says the QP's state allows
-    /// sends). No allocation, no lock of ours.
-    #[inline(always)]
-    pub fn post(&mut self, wr_id: u64, signaled: bool) -> Result<()> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        if !qp.sq.has_room_for_one() {
-            qp.sq
-                .make_room(0, 1)
-                .map_err(|why| qp.no_room(false, why))?;
-        }
-        self.wr.wr_id = qp.sq.stage_run(wr_id);
-        self.wr.send_flags = self.flags[signaled as usize];
-        self.wr.sg_list = &mut self.sge;
-        let mut bad = ptr::null_mut();
-        // `wr` is a single request (`next` is NULL) that `prepare` checked against this QP,
-        // the one its run holds. Its SGE, if any, is of a shared source or sink, which stays
-        // in the QP until this request completes (the slot's run mark keeps it past the run),
-        // or of inline bytes the template borrows, which the provider copies before returning.
-        // SAFETY: the QP is live, and `wr` and what its SGE describes are as said just above.
-        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
-        if ret != 0 {
-            return Err(Error::from_ret("ibv_post_send", ret));
-        }
-        qp.sq.commit(1);
-        Ok(())
-    }
-}
-
-impl SendChain<'_> {
-    /// Posts the chain once (one `ibv_post_send`): request `k` gets `wr_id` `first_wr_id + k`;
-    /// the last is signaled if `signal_last` (and its completion retires the whole chain), the
-    /// others never. Checks only that the send queue has room for all of them. No
-    /// allocation, no lock of ours. When the provider fails part way, `posted` in the error
-    /// says how many were posted (they complete as usual).
-    #[inline(always)]
-    pub fn post(&mut self, first_wr_id: u64, signal_last: bool) -> Result<(), PostError> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        let n = self.n;
-        if !qp.sq.has_room(0, n) {
-            if let Err(why) = qp.sq.make_room(0, n) {
-                return Err(PostError::new(qp.no_room(false, why), 0, Vec::new()));
-            }
-        }
-        let wrs = self.wrs.as_ptr();
-        qp.sq.stage_run_n(n, first_wr_id, |k, nonce| {
-            // SAFETY: `k < n`: a request of the chain's allocation, which only this chain
-            // refers to.
-            unsafe { (*wrs.add(k)).wr_id = nonce };
-        });
-        // SAFETY: `n >= 1` (`prepare_chain`): the last request of the allocation.
-        unsafe { (*wrs.add(n - 1)).send_flags = self.flags[signal_last as usize] };
-        let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; `wrs` is a chain of `n` copies of a request `prepare`
-        // checked against this QP, the one the chain's run holds, linked when the chain was
-        // made (its allocation has not moved): as in `SendTemplate::post`.
-        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), wrs, &mut bad) };
-        if ret != 0 {
-            let posted = posted_before(bad, wrs, n);
-            return Err(not_posted(&mut qp.sq, "ibv_post_send", ret, posted, n));
-        }
-        qp.sq.commit(n);
-        Ok(())
-    }
-
-    /// How many requests the chain posts at once.
-    pub fn len(&self) -> usize {
-        self.n
-    }
-
-    /// Always false: a chain has at least one request.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-}
-
-impl Drop for SendChain<'_> {
-    fn drop(&mut self) {
-        // SAFETY: both arrays were `Box<[_]>`s of `n` elements turned into these pointers by
-        // `prepare_chain`, and are freed once, here.
-        unsafe {
-            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
-                self.wrs.as_ptr(),
-                self.n,
-            )));
-            drop(Box::from_raw(ptr::slice_from_raw_parts_mut(
-                self.sges.as_ptr(),
-                self.n,
-            )));
-        }
-    }
-}
-
-impl RecvTemplate<'_> {
-    /// Posts the receive once (`ibv_post_recv`) with the caller's `wr_id`. Checks only that
-    /// the receive queue has room (which also says the QP's state allows receives). No
-    /// allocation, no lock of ours.
-    #[inline(always)]
-    pub fn post(&mut self, wr_id: u64) -> Result<()> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        if !qp.rq.has_room_for_one() {
-            qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
-        }
-        self.wr.wr_id = qp.rq.stage_run(wr_id);
-        self.wr.sg_list = &mut self.sge;
-        let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the SGE describes a range of a sink of this QP (the one the
-        // template's run holds), which no Rust code can reach and which stays in the QP until
-        // this request completes (the slot's run mark keeps it past the run).
-        let ret = unsafe { sys::ibv_post_recv(qp.as_raw(), &mut self.wr, &mut bad) };
-        if ret != 0 {
-            return Err(Error::from_ret("ibv_post_recv", ret));
-        }
-        qp.rq.commit(1);
-        Ok(())
     }
 }
 
@@ -434,30 +271,6 @@ impl fmt::Debug for Run<'_> {
             .field("qp", &format_args!("{qpn:#x}"))
             .field("sends", &sends)
             .field("recvs", &recvs)
-            .finish()
-    }
-}
-
-impl fmt::Debug for SendTemplate<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendTemplate")
-            .field("opcode", &self.wr.opcode)
-            .field("flags", &self.flags[0])
-            .field("len", &(self.wr.num_sge > 0).then_some(self.sge.length))
-            .finish()
-    }
-}
-
-impl fmt::Debug for SendChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendChain").field("len", &self.n).finish()
-    }
-}
-
-impl fmt::Debug for RecvTemplate<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvTemplate")
-            .field("len", &self.sge.length)
             .finish()
     }
 }
