@@ -35,7 +35,10 @@ use std::marker::PhantomData;
 use std::ptr::{self, NonNull};
 
 mod recv;
+mod run_qp;
 mod send;
+
+use run_qp::RunQp;
 
 pub use recv::RecvTemplate;
 pub use send::{SendChain, SendTemplate};
@@ -49,7 +52,7 @@ pub use send::{SendChain, SendTemplate};
 /// completed.
 pub struct Run<'q> {
     /// The QP, borrowed mutably for `'q` (see the module docs for how it is used).
-    qp: NonNull<QueuePair>,
+    qp: RunQp,
     /// The heads of the send and receive queues when the run began: its requests are from
     /// there to the heads.
     start: [u64; 2],
@@ -80,7 +83,7 @@ impl QueuePair {
     pub fn run(&mut self) -> Run<'_> {
         Run {
             start: [self.sq.head(), self.rq.head()],
-            qp: NonNull::from(self),
+            qp: RunQp::new(self),
             _qp: PhantomData,
         }
     }
@@ -90,15 +93,15 @@ impl<'q> Run<'q> {
     /// Send requests outstanding on the QP (of the run or from before it).
     #[inline]
     pub fn send_outstanding(&self) -> u64 {
-        // SAFETY: used within this call only; no caller code runs.
-        unsafe { qp_mut(self.qp) }.sq.outstanding()
+        // SAFETY: the run is live; the closure runs no caller code.
+        unsafe { self.qp.with(|qp| qp.sq.outstanding()) }
     }
 
     /// Receives outstanding on the QP (of the run or from before it).
     #[inline]
     pub fn recv_outstanding(&self) -> u64 {
         // SAFETY: as in `send_outstanding`.
-        unsafe { qp_mut(self.qp) }.rq.outstanding()
+        unsafe { self.qp.with(|qp| qp.rq.outstanding()) }
     }
 
     /// Checks `wr` once and makes a template of it, posted by [`SendTemplate::post`]. Its
@@ -106,14 +109,17 @@ impl<'q> Run<'q> {
     /// buffer is refused (the buffer is handed back in the error), as is anything
     /// [`QueuePair::post_send`] would refuse but a full or closed queue.
     pub fn prepare<'r>(&'r self, wr: SendWr<'r>) -> Result<SendTemplate<'r>, PostError> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
         let mut raw = sys::ibv_send_wr::default();
-        let mut held = Held::Nothing;
-        let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
-        if let Held::Slot(i) = held {
-            mark(qp, i, 0);
-        }
+        let check = |qp: &mut QueuePair| {
+            let mut held = Held::Nothing;
+            let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
+            if let Held::Slot(i) = held {
+                mark(qp, i, 0);
+            }
+            Ok(sge)
+        };
+        // SAFETY: the run is live; `check` runs no caller code.
+        let sge = unsafe { self.qp.with(check) }?;
         Ok(SendTemplate {
             qp: self.qp,
             _run: PhantomData,
@@ -135,8 +141,8 @@ impl<'q> Run<'q> {
         n: usize,
     ) -> Result<SendChain<'r>, PostError> {
         let one = self.prepare(wr)?;
-        // SAFETY: used within this call only; no caller code runs.
-        let depth = unsafe { qp_mut(self.qp) }.sq.cap() as usize;
+        // SAFETY: the run is live; the closure runs no caller code.
+        let depth = unsafe { self.qp.with(|qp| qp.sq.cap()) } as usize;
         if n == 0 || n > depth {
             return Err(PostError::new(
                 Error::InvalidArgument(format!(
@@ -180,8 +186,6 @@ impl<'q> Run<'q> {
     /// (the buffer is handed back in the error), as is anything [`QueuePair::post_recv`]
     /// would refuse but a full or closed queue.
     pub fn prepare_recv(&self, wr: RecvWr) -> Result<RecvTemplate<'_>, PostError> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
         let (buf, local, offset, len, _) = wr.split();
         if buf.is_some() {
             return Err(refused(buf, || {
@@ -191,13 +195,17 @@ impl<'q> Run<'q> {
                 )
             }));
         }
-        let (held, sge) = match qp.check_recv(local, offset, len) {
-            Ok(v) => v,
-            Err(f) => return Err(refused(buf, || qp.recv_fault(f))),
+        let check = |qp: &mut QueuePair| match qp.check_recv(local, offset, len) {
+            Ok((held, sge)) => {
+                if let Held::Slot(i) = held {
+                    mark(qp, i, 1);
+                }
+                Ok(sge)
+            }
+            Err(f) => Err(refused(None, || qp.recv_fault(f))),
         };
-        if let Held::Slot(i) = held {
-            mark(qp, i, 1);
-        }
+        // SAFETY: the run is live; `check` runs no caller code.
+        let sge = unsafe { self.qp.with(check) }?;
         Ok(RecvTemplate {
             qp: self.qp,
             _run: PhantomData,
@@ -213,23 +221,9 @@ impl<'q> Run<'q> {
     /// the run or one posted before it).
     #[inline(always)]
     pub fn complete(&self, wc: &WorkCompletion) -> Result<Completion> {
-        // SAFETY: used within this call only; no caller code runs.
-        unsafe { qp_mut(self.qp) }.complete(wc)
+        // SAFETY: the run is live; the closure runs no caller code.
+        unsafe { self.qp.with(|qp| qp.complete(wc)) }
     }
-}
-
-/// The QP of a run, mutably, from the pointer the run (or a template of it) keeps.
-///
-/// # Safety
-/// `qp` is a run's, taken from the `&'q mut QueuePair` the run holds for `'q`, and the run is
-/// live (a template borrows its run). No other reference into the QP made through the run is
-/// live: the caller uses the one it gets only within its own body, and runs no caller code
-/// meanwhile (the run and its templates are neither `Send` nor `Sync`, so no other thread has
-/// them).
-#[inline(always)]
-pub(super) unsafe fn qp_mut<'a>(qp: NonNull<QueuePair>) -> &'a mut QueuePair {
-    // SAFETY: the caller's contract.
-    unsafe { &mut *qp.as_ptr() }
 }
 
 /// Marks shared slot `i` of `qp` as used by a run on queue `q` (0: send, 1: receive).
@@ -242,31 +236,30 @@ fn mark(qp: &mut QueuePair, i: u32, q: usize) {
 impl Drop for Run<'_> {
     /// Ends the run: records, in the slots its templates use, where its requests end.
     fn drop(&mut self) {
-        // SAFETY: no template is left (they borrow the run); used within this call only.
-        let qp = unsafe { qp_mut(self.qp) };
-        let heads = [qp.sq.head(), qp.rq.head()];
-        for slot in &mut qp.slots {
-            for (until, head) in slot.run_until.iter_mut().zip(heads) {
-                if *until == RUN_OPEN {
-                    *until = head;
+        let end = |qp: &mut QueuePair| {
+            let heads = [qp.sq.head(), qp.rq.head()];
+            for slot in &mut qp.slots {
+                for (until, head) in slot.run_until.iter_mut().zip(heads) {
+                    if *until == RUN_OPEN {
+                        *until = head;
+                    }
                 }
             }
-        }
+        };
+        // SAFETY: the run is live (being dropped, after its templates); `end` runs no caller
+        // code.
+        unsafe { self.qp.with(end) }
     }
 }
 
 impl fmt::Debug for Run<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (qpn, sends, recvs) = {
-            // SAFETY: used within this block only (the values are copied out before
-            // formatting, which may run caller code).
-            let qp = unsafe { qp_mut(self.qp) };
-            (
-                qp.qpn,
-                qp.sq.head() - self.start[0],
-                qp.rq.head() - self.start[1],
-            )
-        };
+        let start = self.start;
+        let counts =
+            |qp: &mut QueuePair| (qp.qpn, qp.sq.head() - start[0], qp.rq.head() - start[1]);
+        // SAFETY: the run is live; `counts` runs no caller code (the values are copied out
+        // before formatting, which may).
+        let (qpn, sends, recvs) = unsafe { self.qp.with(counts) };
         f.debug_struct("Run")
             .field("qp", &format_args!("{qpn:#x}"))
             .field("sends", &sends)

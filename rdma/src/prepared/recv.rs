@@ -1,18 +1,19 @@
 //! Receive templates of a [`Run`](super::Run).
 
-use super::{qp_mut, Run};
+use super::run_qp::RunQp;
+use super::Run;
 use crate::error::{Error, Result};
 use crate::qp::QueuePair;
 use crate::sys;
 use std::fmt;
 use std::marker::PhantomData;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 /// A receive into a range of a sink, checked once by [`Run::prepare_recv`] and posted any
 /// number of times by [`post`](Self::post).
 pub struct RecvTemplate<'r> {
     /// The run's QP (the template borrows the run, which holds it).
-    pub(super) qp: NonNull<QueuePair>,
+    pub(super) qp: RunQp,
     pub(super) _run: PhantomData<&'r Run<'r>>,
     pub(super) wr: sys::ibv_recv_wr,
     pub(super) sge: sys::ibv_sge,
@@ -24,23 +25,27 @@ impl RecvTemplate<'_> {
     /// allocation, no lock of ours.
     #[inline(always)]
     pub fn post(&mut self, wr_id: u64) -> Result<()> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        if !qp.rq.has_room_for_one() {
-            qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
-        }
-        self.wr.wr_id = qp.rq.stage_run(wr_id);
-        self.wr.sg_list = &mut self.sge;
-        let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the SGE describes a range of a sink of this QP (the one the
-        // template's run holds), which no Rust code can reach and which stays in the QP until
-        // this request completes (the slot's run mark keeps it past the run).
-        let ret = unsafe { sys::ibv_post_recv(qp.as_raw(), &mut self.wr, &mut bad) };
-        if ret != 0 {
-            return Err(Error::from_ret("ibv_post_recv", ret));
-        }
-        qp.rq.commit(1);
-        Ok(())
+        let at = self.qp;
+        let post = |qp: &mut QueuePair| {
+            if !qp.rq.has_room_for_one() {
+                qp.rq.make_room(0, 1).map_err(|why| qp.no_room(true, why))?;
+            }
+            self.wr.wr_id = qp.rq.stage_run(wr_id);
+            self.wr.sg_list = &mut self.sge;
+            let mut bad = ptr::null_mut();
+            // SAFETY: the QP is live; the SGE, if any, describes a range of a sink of this QP
+            // (the one the template's run holds), which no Rust code can reach and which
+            // stays in the QP until this request completes (the slot's run mark keeps it past
+            // the run).
+            let ret = unsafe { sys::ibv_post_recv(qp.as_raw(), &mut self.wr, &mut bad) };
+            if ret != 0 {
+                return Err(Error::from_ret("ibv_post_recv", ret));
+            }
+            qp.rq.commit(1);
+            Ok(())
+        };
+        // SAFETY: the template's run is live (it borrows it); `post` runs no caller code.
+        unsafe { at.with(post) }
     }
 }
 

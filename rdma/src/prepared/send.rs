@@ -1,6 +1,7 @@
 //! Send templates and chains of a [`Run`](super::Run).
 
-use super::{qp_mut, Run};
+use super::run_qp::RunQp;
+use super::Run;
 use crate::error::{Error, Result};
 use crate::qp::{not_posted, posted_before, PostError, QueuePair};
 use crate::sys;
@@ -13,7 +14,7 @@ use std::ptr::{self, NonNull};
 /// data; it cannot own a buffer.
 pub struct SendTemplate<'r> {
     /// The run's QP (the template borrows the run, which holds it).
-    pub(super) qp: NonNull<QueuePair>,
+    pub(super) qp: RunQp,
     pub(super) _run: PhantomData<&'r Run<'r>>,
     pub(super) wr: sys::ibv_send_wr,
     pub(super) sge: sys::ibv_sge,
@@ -27,7 +28,7 @@ pub struct SendTemplate<'r> {
 /// dropped), so posting it rewrites only the requests' `wr_id`s and the last one's flags.
 pub struct SendChain<'r> {
     /// The run's QP (the chain borrows the run, which holds it).
-    pub(super) qp: NonNull<QueuePair>,
+    pub(super) qp: RunQp,
     pub(super) _run: PhantomData<&'r Run<'r>>,
     /// `n` requests, linked in order, each with its SGE (if it has data) at the same index
     /// of `sges`. Both arrays are `Box<[_]>`s turned into pointers, so that the links stay
@@ -45,28 +46,32 @@ impl SendTemplate<'_> {
     /// sends). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post(&mut self, wr_id: u64, signaled: bool) -> Result<()> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        if !qp.sq.has_room_for_one() {
-            qp.sq
-                .make_room(0, 1)
-                .map_err(|why| qp.no_room(false, why))?;
-        }
-        self.wr.wr_id = qp.sq.stage_run(wr_id);
-        self.wr.send_flags = self.flags[signaled as usize];
-        self.wr.sg_list = &mut self.sge;
-        let mut bad = ptr::null_mut();
-        // `wr` is a single request (`next` is NULL) that `prepare` checked against this QP,
-        // the one its run holds. Its SGE, if any, is of a shared source or sink, which stays
-        // in the QP until this request completes (the slot's run mark keeps it past the run),
-        // or of inline bytes the template borrows, which the provider copies before returning.
-        // SAFETY: the QP is live, and `wr` and what its SGE describes are as said just above.
-        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
-        if ret != 0 {
-            return Err(Error::from_ret("ibv_post_send", ret));
-        }
-        qp.sq.commit(1);
-        Ok(())
+        let at = self.qp;
+        let post = |qp: &mut QueuePair| {
+            if !qp.sq.has_room_for_one() {
+                qp.sq
+                    .make_room(0, 1)
+                    .map_err(|why| qp.no_room(false, why))?;
+            }
+            self.wr.wr_id = qp.sq.stage_run(wr_id);
+            self.wr.send_flags = self.flags[signaled as usize];
+            self.wr.sg_list = &mut self.sge;
+            let mut bad = ptr::null_mut();
+            // `wr` is a single request (`next` is NULL) that `prepare` checked against this
+            // QP, the one its run holds. Its SGE, if any, is of a shared source or sink, which
+            // stays in the QP until this request completes (the slot's run mark keeps it past
+            // the run), or of inline bytes the template borrows, which the provider copies
+            // before returning.
+            // SAFETY: the QP is live, and `wr` and what its SGE describes are as said above.
+            let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
+            if ret != 0 {
+                return Err(Error::from_ret("ibv_post_send", ret));
+            }
+            qp.sq.commit(1);
+            Ok(())
+        };
+        // SAFETY: the template's run is live (it borrows it); `post` runs no caller code.
+        unsafe { at.with(post) }
     }
 }
 
@@ -78,33 +83,34 @@ impl SendChain<'_> {
     /// says how many were posted (they complete as usual).
     #[inline(always)]
     pub fn post(&mut self, first_wr_id: u64, signal_last: bool) -> Result<(), PostError> {
-        // SAFETY: used within this call only; no caller code runs.
-        let qp = unsafe { qp_mut(self.qp) };
-        let n = self.n;
-        if !qp.sq.has_room(0, n) {
-            if let Err(why) = qp.sq.make_room(0, n) {
-                return Err(PostError::new(qp.no_room(false, why), 0, Vec::new()));
+        let (n, wrs, flags) = (self.n, self.wrs.as_ptr(), self.flags);
+        let post = |qp: &mut QueuePair| {
+            if !qp.sq.has_room(0, n) {
+                if let Err(why) = qp.sq.make_room(0, n) {
+                    return Err(PostError::new(qp.no_room(false, why), 0, Vec::new()));
+                }
             }
-        }
-        let wrs = self.wrs.as_ptr();
-        qp.sq.stage_run_n(n, first_wr_id, |k, nonce| {
-            // SAFETY: `k < n`: a request of the chain's allocation, which only this chain
-            // refers to.
-            unsafe { (*wrs.add(k)).wr_id = nonce };
-        });
-        // SAFETY: `n >= 1` (`prepare_chain`): the last request of the allocation.
-        unsafe { (*wrs.add(n - 1)).send_flags = self.flags[signal_last as usize] };
-        let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; `wrs` is a chain of `n` copies of a request `prepare`
-        // checked against this QP, the one the chain's run holds, linked when the chain was
-        // made (its allocation has not moved): as in `SendTemplate::post`.
-        let ret = unsafe { sys::ibv_post_send(qp.as_raw(), wrs, &mut bad) };
-        if ret != 0 {
-            let posted = posted_before(bad, wrs, n);
-            return Err(not_posted(&mut qp.sq, "ibv_post_send", ret, posted, n));
-        }
-        qp.sq.commit(n);
-        Ok(())
+            qp.sq.stage_run_n(n, first_wr_id, |k, nonce| {
+                // SAFETY: `k < n`: a request of the chain's allocation, which only this chain
+                // refers to.
+                unsafe { (*wrs.add(k)).wr_id = nonce };
+            });
+            // SAFETY: `n >= 1` (`prepare_chain`): the last request of the allocation.
+            unsafe { (*wrs.add(n - 1)).send_flags = flags[signal_last as usize] };
+            let mut bad = ptr::null_mut();
+            // SAFETY: the QP is live; `wrs` is a chain of `n` copies of a request `prepare`
+            // checked against this QP, the one the chain's run holds, linked when the chain
+            // was made (its allocation has not moved): as in `SendTemplate::post`.
+            let ret = unsafe { sys::ibv_post_send(qp.as_raw(), wrs, &mut bad) };
+            if ret != 0 {
+                let posted = posted_before(bad, wrs, n);
+                return Err(not_posted(&mut qp.sq, "ibv_post_send", ret, posted, n));
+            }
+            qp.sq.commit(n);
+            Ok(())
+        };
+        // SAFETY: the chain's run is live (it borrows it); `post` runs no caller code.
+        unsafe { self.qp.with(post) }
     }
 
     /// How many requests the chain posts at once.
