@@ -27,11 +27,12 @@
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
 use crate::qp::ring::Held;
-use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendWr, RUN_OPEN};
+use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendParts, SendWr, RUN_OPEN};
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use std::fmt;
 use std::marker::PhantomData;
+use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 
 mod recv;
@@ -109,17 +110,53 @@ impl<'q> Run<'q> {
     /// buffer is refused (the buffer is handed back in the error), as is anything
     /// [`QueuePair::post_send`] would refuse but a full or closed queue.
     pub fn prepare<'r>(&'r self, wr: SendWr<'r>) -> Result<SendTemplate<'r>, PostError> {
+        let SendWr {
+            opcode,
+            local,
+            offset,
+            len,
+            remote,
+            imm,
+            flags,
+            wr_id: _,
+        } = wr;
+        let (buf, local) = local.split();
+        if buf.is_some() {
+            return Err(refused(buf, || {
+                Error::InvalidArgument(
+                    "a send template cannot own its buffer: share it (QueuePair::share)".into(),
+                )
+            }));
+        }
+        let parts = SendParts {
+            opcode,
+            local,
+            buf: None,
+            start: offset,
+            len,
+            remote,
+            imm,
+            flags,
+        };
         let mut raw = sys::ibv_send_wr::default();
-        let check = |qp: &mut QueuePair| {
-            let mut held = Held::Nothing;
-            let sge = qp.check_send::<true>(0, wr, &mut raw, &mut held)?;
-            if let Held::Slot(i) = held {
-                mark(qp, i, 0);
+        let mut sge = MaybeUninit::uninit();
+        let check = |qp: &mut QueuePair| match qp.check_send(parts, &mut raw, &mut sge) {
+            Ok(held) => {
+                if let Held::Slot(i) = held {
+                    mark(qp, i, 0);
+                }
+                Ok(())
             }
-            Ok(sge)
+            Err(f) => Err(refused(None, || qp.send_fault(f))),
         };
         // SAFETY: the run is live; `check` runs no caller code.
-        let sge = unsafe { self.qp.with(check) }?;
+        unsafe { self.qp.with(check) }?;
+        let sge = if raw.num_sge == 1 {
+            // SAFETY: `check_send` wrote the SGE, as it does when it sets `num_sge` to 1.
+            Some(unsafe { sge.assume_init() })
+        } else {
+            None
+        };
         Ok(SendTemplate {
             qp: self.qp,
             _run: PhantomData,

@@ -128,9 +128,7 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
         // links each request to its SGE, where the batch no longer moves. A request that fails
         // to stage is not counted, whatever it left.
         let raw = self.wrs[i].write(sys::ibv_send_wr::default());
-        if let Some(sge) = self.qp.stage_send(i, wr, raw)? {
-            self.sges[i].write(sge);
-        }
+        self.qp.stage_send(i, wr, raw, &mut self.sges[i])?;
         self.len += 1;
         Ok(())
     }

@@ -11,6 +11,7 @@ mod raw_parts;
 mod raw_post;
 mod recv_wr;
 pub(crate) mod ring;
+mod send_check;
 mod send_wr;
 mod slots;
 
@@ -22,6 +23,7 @@ pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
 pub use recv_wr::RecvWr;
+pub(crate) use send_check::SendParts;
 pub use send_wr::{Local, SendWr};
 pub(crate) use slots::RUN_OPEN;
 pub use slots::{Shared, Sink};

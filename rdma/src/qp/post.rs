@@ -3,15 +3,14 @@
 
 use super::post_error::PostError;
 use super::recv_wr::RecvWr;
-use super::ring::{Held, NoRoom, Ring};
-use super::send_wr::{LocalRef, SendWr};
+use super::ring::{NoRoom, Ring};
+use super::send_check::SendParts;
+use super::send_wr::SendWr;
 use super::slots::SlotKind;
 use super::QueuePair;
 use crate::error::Error;
 use crate::mr::MemoryRegion;
 use crate::sys;
-use crate::sys::ibv_send_flags as flag;
-use crate::sys::ibv_wr_opcode as op;
 use std::mem::MaybeUninit;
 use std::ptr;
 
@@ -106,39 +105,25 @@ impl QueuePair {
 
     #[cold]
     #[inline(never)]
-    fn inline_too_long(&self, len: usize) -> Error {
+    pub(super) fn inline_too_long(&self, len: usize) -> Error {
         Error::InvalidArgument(format!(
             "{len} bytes of inline data, QP {:#x} allows {}",
             self.qpn, self.caps.max_inline_data
         ))
     }
 
-    /// Validates `wr`, fills the raw request, and stages its ring entry `offset` places after
-    /// the head; returns the request's SGE, if it has one (`num_sge` is set; the caller puts
-    /// the SGE where it stays for the post and points `sg_list` at it). On error the request's
-    /// buffer is handed back and nothing has changed.
+    /// Checks `wr` ([`check_send`](Self::check_send)), fills the raw request but its
+    /// `sg_list`, writes its SGE (if it has one: `num_sge` says) to `sge`, and stages its ring
+    /// entry `offset` places after the head. On error the request's buffer is handed back and
+    /// nothing has changed.
     #[inline(always)]
     pub(super) fn stage_send(
         &mut self,
         offset: usize,
         wr: SendWr<'_>,
         raw: &mut sys::ibv_send_wr,
-    ) -> Result<Option<sys::ibv_sge>, PostError> {
-        self.check_send::<false>(offset, wr, raw, &mut Held::Nothing)
-    }
-
-    /// [`stage_send`](Self::stage_send), or with `TEMPLATE` (for a
-    /// [`SendTemplate`](crate::prepared::SendTemplate)): validates `wr` and fills the raw request but its
-    /// `wr_id` and `sg_list`, without checking for room or staging anything, and refuses a
-    /// request that owns its buffer. Sets `held` to what the request's ring entry holds.
-    #[inline(always)]
-    pub(crate) fn check_send<const TEMPLATE: bool>(
-        &mut self,
-        offset: usize,
-        wr: SendWr<'_>,
-        raw: &mut sys::ibv_send_wr,
-        held_out: &mut Held,
-    ) -> Result<Option<sys::ibv_sge>, PostError> {
+        sge: &mut MaybeUninit<sys::ibv_sge>,
+    ) -> Result<(), PostError> {
         // Taken apart first: the owned buffer (if any) is the only part with a destructor, so
         // the rest never needs to be in memory (a value that a drop, even one on an unwinding
         // path, gets the address of, stays in memory).
@@ -153,157 +138,47 @@ impl QueuePair {
             wr_id,
         } = wr;
         let (buf, local) = local.split();
-        macro_rules! bail {
-            ($e:expr) => {
-                return Err(refused(buf, move || $e))
-            };
-        }
-        if TEMPLATE && buf.is_some() {
-            bail!(Error::InvalidArgument(
-                "a send template cannot own its buffer: share it (QueuePair::share)".into()
-            ));
-        }
         // One comparison: the state allows sends, the queue has room, and the nonce block is
         // far from its end (`make_room` tells which failed, and starts a new block when that
-        // was all). A template is checked for room at each of its posts.
-        if !TEMPLATE && !self.sq.has_room(offset, 1) {
+        // was all).
+        if !self.sq.has_room(offset, 1) {
             if let Err(why) = self.sq.make_room(offset, 1) {
-                bail!(self.no_room(false, why));
+                return Err(refused(buf, || self.no_room(false, why)));
             }
         }
-        let mut flags = flags | self.sig_flag;
-        let signaled = flags & flag::IBV_SEND_SIGNALED != 0;
-        // Validation only: nothing changes until the request is known to be good.
-        let (held, sge_val) = match local {
-            LocalRef::Owned => {
-                let Some(mr) = &buf else {
-                    unreachable!("split gives an owned local its buffer")
-                };
-                if !signaled {
-                    bail!(Error::InvalidArgument(
-                        "an unsignaled work request cannot own a buffer: signal it, or share the \
-                         buffer (QueuePair::share)"
-                            .into()
-                    ));
-                }
-                let len = len.unwrap_or(mr.len().saturating_sub(start));
-                match mr.sge(start, len) {
-                    Some(s) => (Held::Owned, Some(s)),
-                    None => {
-                        let have = mr.len();
-                        bail!(range_error(start, len, have))
-                    }
-                }
-            }
-            LocalRef::Shared(p) => {
-                if opcode == op::IBV_WR_RDMA_READ {
-                    bail!(Error::InvalidArgument(
-                        "an RDMA READ writes its local buffer: it cannot be a shared read-only one"
-                            .into()
-                    ));
-                }
-                let Some(mr) = self.slot(p.0, SlotKind::Source) else {
-                    bail!(self.no_slot(SlotKind::Source, p.0));
-                };
-                let len = len.unwrap_or(mr.len().saturating_sub(start));
-                match mr.sge(start, len) {
-                    Some(s) => (Held::Slot(p.0), Some(s)),
-                    None => {
-                        let have = mr.len();
-                        bail!(range_error(start, len, have))
-                    }
-                }
-            }
-            LocalRef::Sink(k) => {
-                if opcode != op::IBV_WR_RDMA_READ {
-                    bail!(Error::InvalidArgument(
-                        "a sink is the destination of RDMA READs and receives only: the device \
-                         may be writing it"
-                            .into()
-                    ));
-                }
-                let Some(mr) = self.slot(k.0, SlotKind::Sink) else {
-                    bail!(self.no_slot(SlotKind::Sink, k.0));
-                };
-                let len = len.unwrap_or(mr.len().saturating_sub(start));
-                match mr.sge(start, len) {
-                    Some(s) => (Held::Slot(k.0), Some(s)),
-                    None => {
-                        let have = mr.len();
-                        bail!(range_error(start, len, have))
-                    }
-                }
-            }
-            LocalRef::Inline(data) => {
-                let n = data.len();
-                if n > self.caps.max_inline_data as usize {
-                    bail!(self.inline_too_long(n));
-                }
-                if opcode == op::IBV_WR_RDMA_READ {
-                    bail!(Error::InvalidArgument(
-                        "an RDMA READ cannot be inline".into()
-                    ));
-                }
-                flags |= flag::IBV_SEND_INLINE;
-                let s = sys::ibv_sge {
-                    addr: data.as_ptr() as u64,
-                    length: data.len() as u32,
-                    lkey: 0,
-                };
-                (Held::Nothing, (!data.is_empty()).then_some(s))
-            }
-            LocalRef::Empty => (Held::Nothing, None),
+        let parts = SendParts {
+            opcode,
+            local,
+            buf: buf.as_ref(),
+            start,
+            len,
+            remote,
+            imm,
+            flags,
         };
-        let local_len = sge_val.map_or(0, |s| s.length as u64);
-        let mut opcode = opcode;
-        if let Some(remote) = remote {
-            let remote_len = remote.len;
-            if local_len > remote_len {
-                bail!(remote_too_small(local_len, remote_len));
-            }
-            raw.wr.rdma = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_1 {
-                remote_addr: remote.addr,
-                rkey: remote.rkey,
-            };
-        }
-        if let Some(imm) = imm {
-            opcode = match opcode {
-                op::IBV_WR_SEND => op::IBV_WR_SEND_WITH_IMM,
-                op::IBV_WR_RDMA_WRITE => op::IBV_WR_RDMA_WRITE_WITH_IMM,
-                _ => bail!(Error::InvalidArgument(
-                    "only SEND and RDMA WRITE carry immediate data".into()
-                )),
-            };
-            raw.__bindgen_anon_1.imm_data = imm.to_be();
-        }
-        // The request is good.
-        raw.next = ptr::null_mut();
-        raw.opcode = opcode;
-        raw.send_flags = flags;
-        raw.num_sge = sge_val.is_some() as i32;
-        if TEMPLATE {
-            // No buffer: refused above.
-            *held_out = held;
-            return Ok(sge_val);
-        }
+        // Which check failed is worked out again off the data path: the fault carries data
+        // (lengths, a slot) that the data path then never computes.
+        let Ok(held) = self.check_send(parts, raw, sge) else {
+            let parts = SendParts { buf: None, ..parts };
+            return Err(self.refuse_send(buf, parts));
+        };
         // Stage it. An owned buffer moves into the ring; a shared source or sink is named by
         // the entry, which keeps it in the QP while outstanding.
-        let nonce = match buf {
+        raw.wr_id = match buf {
             Some(mr) => self.sq.stage_owned(offset, wr_id, mr),
             None => self.sq.stage(offset, wr_id, held),
         };
-        raw.wr_id = nonce;
-        Ok(sge_val)
+        Ok(())
     }
 
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
         let mut raw = sys::ibv_send_wr::default();
-        let mut sge = self.stage_send(0, wr, &mut raw)?;
-        if let Some(s) = &mut sge {
-            raw.sg_list = s;
-        }
+        let mut sge = MaybeUninit::uninit();
+        self.stage_send(0, wr, &mut raw, &mut sge)?;
+        // Also for a request without data (`num_sge == 0`: the provider reads no SGE).
+        raw.sg_list = sge.as_mut_ptr();
         let mut bad = ptr::null_mut();
         // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to memory
         // that is owned by the ring entry just staged, shared with this QP, or (inline) copied
@@ -355,14 +230,6 @@ pub(crate) fn not_posted(
     let mut returned = Vec::new();
     ring.unstage_all(n - posted, |buf| returned.push(buf));
     PostError::new(Error::from_ret(verb, ret), posted, returned)
-}
-
-#[cold]
-#[inline(never)]
-fn remote_too_small(local_len: u64, remote_len: u64) -> Error {
-    Error::InvalidArgument(format!(
-        "{local_len} local bytes do not fit the {remote_len}-byte remote buffer"
-    ))
 }
 
 #[cold]

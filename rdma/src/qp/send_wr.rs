@@ -25,7 +25,7 @@ pub enum Local<'a> {
 
 /// [`Local`] without its buffer: what [`Local::split`] leaves, `Copy` and without a destructor.
 #[derive(Clone, Copy)]
-pub(super) enum LocalRef<'a> {
+pub(crate) enum LocalRef<'a> {
     Owned,
     Shared(Shared),
     Inline(&'a [u8]),
@@ -36,7 +36,7 @@ pub(super) enum LocalRef<'a> {
 impl<'a> Local<'a> {
     /// The buffer an owned local holds (`Some` exactly for [`Local::Owned`]) and the rest.
     #[inline(always)]
-    pub(super) fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
+    pub(crate) fn split(self) -> (Option<MemoryRegion>, LocalRef<'a>) {
         match self {
             Local::Owned(mr) => (Some(mr), LocalRef::Owned),
             Local::Shared(p) => (None, LocalRef::Shared(p)),
@@ -71,14 +71,14 @@ impl<'a> From<&'a [u8]> for Local<'a> {
 /// [`SendBatch`](crate::SendBatch).
 #[derive(Debug)]
 pub struct SendWr<'a> {
-    pub(super) opcode: u32,
-    pub(super) local: Local<'a>,
-    pub(super) offset: usize,
-    pub(super) len: Option<usize>,
-    pub(super) remote: Option<RemoteBuf>,
-    pub(super) imm: Option<u32>,
-    pub(super) flags: u32,
-    pub(super) wr_id: u64,
+    pub(crate) opcode: u32,
+    pub(crate) local: Local<'a>,
+    pub(crate) offset: usize,
+    pub(crate) len: Option<usize>,
+    pub(crate) remote: Option<RemoteBuf>,
+    pub(crate) imm: Option<u32>,
+    pub(crate) flags: u32,
+    pub(crate) wr_id: u64,
 }
 
 impl<'a> SendWr<'a> {

@@ -1,0 +1,227 @@
+//! The check of a send-queue request, apart from staging it: [`QueuePair::check_send`] says
+//! whether a [`SendWr`](super::SendWr) may be posted on this QP and fills the raw request; a
+//! post then stages it ([`QueuePair::stage_send`]), a template keeps it
+//! ([`Run::prepare`](crate::prepared::Run::prepare)).
+//!
+//! A refusal is a [`SendFault`], plain data: the error (which allocates its message) is made
+//! from it only after the request's buffer has moved into the refusal (see `refused` in
+//! `post.rs`).
+
+use super::post::{range_error, refused};
+use super::post_error::PostError;
+use super::ring::Held;
+use super::send_wr::LocalRef;
+use super::slots::SlotKind;
+use super::QueuePair;
+use crate::error::Error;
+use crate::mr::{MemoryRegion, RemoteBuf};
+use crate::sys;
+use crate::sys::ibv_send_flags as flag;
+use crate::sys::ibv_wr_opcode as op;
+use std::mem::MaybeUninit;
+use std::ptr;
+
+/// A [`SendWr`](super::SendWr) taken apart, with its owned buffer (if any) borrowed.
+#[derive(Clone, Copy)]
+pub(crate) struct SendParts<'a, 'b> {
+    pub(crate) opcode: u32,
+    pub(crate) local: LocalRef<'a>,
+    pub(crate) buf: Option<&'b MemoryRegion>,
+    pub(crate) start: usize,
+    pub(crate) len: Option<usize>,
+    pub(crate) remote: Option<RemoteBuf>,
+    pub(crate) imm: Option<u32>,
+    pub(crate) flags: u32,
+}
+
+/// Why a send-queue request was refused.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SendFault {
+    OwnedUnsignaled,
+    Range {
+        start: usize,
+        len: usize,
+        have: usize,
+    },
+    SharedRead,
+    NoSlot(SlotKind, u32),
+    SinkNotRead,
+    InlineTooLong(usize),
+    InlineRead,
+    RemoteTooSmall {
+        local: u64,
+        remote: u64,
+    },
+    ImmOpcode,
+}
+
+impl QueuePair {
+    /// Checks a request against this QP and fills `raw` but its `wr_id` and `sg_list`
+    /// (`next` is NULL). When the request has an SGE, writes it to `sge` and sets
+    /// `raw.num_sge` to 1; else sets it to 0 and leaves `sge` alone. Returns what the
+    /// request's ring entry is to hold. Changes nothing of the QP.
+    #[inline(always)]
+    pub(crate) fn check_send(
+        &self,
+        wr: SendParts<'_, '_>,
+        raw: &mut sys::ibv_send_wr,
+        sge: &mut MaybeUninit<sys::ibv_sge>,
+    ) -> Result<Held, SendFault> {
+        let SendParts {
+            opcode,
+            local,
+            buf,
+            start,
+            len,
+            remote,
+            imm,
+            flags,
+        } = wr;
+        let mut flags = flags | self.sig_flag;
+        let signaled = flags & flag::IBV_SEND_SIGNALED != 0;
+        let fits = |have: usize| {
+            let len = len.unwrap_or(have.saturating_sub(start));
+            (len, have)
+        };
+        let (held, s) = match local {
+            LocalRef::Owned => {
+                let Some(mr) = buf else {
+                    unreachable!("split gives an owned local its buffer")
+                };
+                if !signaled {
+                    return Err(SendFault::OwnedUnsignaled);
+                }
+                let (len, have) = fits(mr.len());
+                match mr.sge(start, len) {
+                    Some(s) => (Held::Owned, Some(s)),
+                    None => return Err(SendFault::Range { start, len, have }),
+                }
+            }
+            LocalRef::Shared(p) => {
+                if opcode == op::IBV_WR_RDMA_READ {
+                    return Err(SendFault::SharedRead);
+                }
+                let Some(slot) = self.slot(p.0, SlotKind::Source) else {
+                    return Err(SendFault::NoSlot(SlotKind::Source, p.0));
+                };
+                let (len, have) = fits(slot.len());
+                match slot.sge(start, len) {
+                    Some(s) => (Held::Slot(p.0), Some(s)),
+                    None => return Err(SendFault::Range { start, len, have }),
+                }
+            }
+            LocalRef::Sink(k) => {
+                if opcode != op::IBV_WR_RDMA_READ {
+                    return Err(SendFault::SinkNotRead);
+                }
+                let Some(slot) = self.slot(k.0, SlotKind::Sink) else {
+                    return Err(SendFault::NoSlot(SlotKind::Sink, k.0));
+                };
+                let (len, have) = fits(slot.len());
+                match slot.sge(start, len) {
+                    Some(s) => (Held::Slot(k.0), Some(s)),
+                    None => return Err(SendFault::Range { start, len, have }),
+                }
+            }
+            LocalRef::Inline(data) => {
+                let n = data.len();
+                if n > self.caps.max_inline_data as usize {
+                    return Err(SendFault::InlineTooLong(n));
+                }
+                if opcode == op::IBV_WR_RDMA_READ {
+                    return Err(SendFault::InlineRead);
+                }
+                flags |= flag::IBV_SEND_INLINE;
+                let s = sys::ibv_sge {
+                    addr: data.as_ptr() as u64,
+                    length: n as u32,
+                    lkey: 0,
+                };
+                (Held::Nothing, (n != 0).then_some(s))
+            }
+            LocalRef::Empty => (Held::Nothing, None),
+        };
+        let local_len = s.map_or(0, |s| s.length as u64);
+        let mut opcode = opcode;
+        if let Some(remote) = remote {
+            if local_len > remote.len {
+                return Err(SendFault::RemoteTooSmall {
+                    local: local_len,
+                    remote: remote.len,
+                });
+            }
+            raw.wr.rdma = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_1 {
+                remote_addr: remote.addr,
+                rkey: remote.rkey,
+            };
+        }
+        if let Some(imm) = imm {
+            opcode = match opcode {
+                op::IBV_WR_SEND => op::IBV_WR_SEND_WITH_IMM,
+                op::IBV_WR_RDMA_WRITE => op::IBV_WR_RDMA_WRITE_WITH_IMM,
+                _ => return Err(SendFault::ImmOpcode),
+            };
+            raw.__bindgen_anon_1.imm_data = imm.to_be();
+        }
+        raw.next = ptr::null_mut();
+        raw.opcode = opcode;
+        raw.send_flags = flags;
+        raw.num_sge = match s {
+            Some(s) => {
+                sge.write(s);
+                1
+            }
+            None => 0,
+        };
+        Ok(held)
+    }
+
+    /// The refusal of a request that [`check_send`](Self::check_send) refused: it checks
+    /// `parts` again (with `buf`, the request's buffer) to name the fault, and hands `buf` back.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn refuse_send(
+        &self,
+        buf: Option<MemoryRegion>,
+        parts: SendParts<'_, '_>,
+    ) -> PostError {
+        let parts = SendParts {
+            buf: buf.as_ref(),
+            ..parts
+        };
+        let mut raw = sys::ibv_send_wr::default();
+        let fault = self.check_send(parts, &mut raw, &mut MaybeUninit::uninit());
+        let Err(f) = fault else {
+            unreachable!("a request refused once is refused again")
+        };
+        refused(buf, || self.send_fault(f))
+    }
+
+    /// The error a [`SendFault`] stands for.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn send_fault(&self, f: SendFault) -> Error {
+        let invalid = |s: &str| Error::InvalidArgument(s.into());
+        match f {
+            SendFault::OwnedUnsignaled => invalid(
+                "an unsignaled work request cannot own a buffer: signal it, or share the buffer \
+                 (QueuePair::share)",
+            ),
+            SendFault::Range { start, len, have } => range_error(start, len, have),
+            SendFault::SharedRead => {
+                invalid("an RDMA READ writes its local buffer: it cannot be a shared read-only one")
+            }
+            SendFault::NoSlot(kind, i) => self.no_slot(kind, i),
+            SendFault::SinkNotRead => invalid(
+                "a sink is the destination of RDMA READs and receives only: the device may be \
+                 writing it",
+            ),
+            SendFault::InlineTooLong(n) => self.inline_too_long(n),
+            SendFault::InlineRead => invalid("an RDMA READ cannot be inline"),
+            SendFault::RemoteTooSmall { local, remote } => Error::InvalidArgument(format!(
+                "{local} local bytes do not fit the {remote}-byte remote buffer"
+            )),
+            SendFault::ImmOpcode => invalid("only SEND and RDMA WRITE carry immediate data"),
+        }
+    }
+}
