@@ -2,7 +2,7 @@
 //! QP A writes a pattern into memory that B lets its peer write; then every byte is checked.
 
 use rdma_verbs::{Access, CompletionQueue, ConnectOptions, Context, MemoryRegion};
-use rdma_verbs::{ProtectionDomain, QueuePair, RemoteQp, SendWr, WorkCompletion};
+use rdma_verbs::{ProtectionDomain, QueuePair, SendWr, WorkCompletion};
 use std::time::{Duration, Instant};
 
 const LEN: usize = 4096;
@@ -23,9 +23,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let b = QueuePair::builder(&pd, &cq, &cq).build()?;
 
     // Connect A and B to each other. B lets its peer write its memory.
+    ctx.active_port(PORT)?; // a clear error when the link is down
     let gid_index = ctx.default_gid_index(PORT)?; // RoCE needs a GID; None on InfiniBand
-    let gid = gid_index.map(|i| ctx.query_gid(PORT, i)).transpose()?;
-    let lid = ctx.active_port(PORT)?.lid();
     let opts = |psn, access| ConnectOptions {
         port: PORT,
         gid_index,
@@ -33,10 +32,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         access,
         ..Default::default()
     };
-    let to = |qpn, psn| RemoteQp { qpn, psn, lid, gid };
-    let (to_a, to_b) = (to(a.qpn(), 1), to(b.qpn(), 2));
-    let mut a = a.connect(&to_b, &opts(1, Access::NONE))?;
-    let b = b.connect(&to_a, &opts(2, Access::REMOTE_WRITE))?;
+    let (opts_a, opts_b) = (opts(1, Access::NONE), opts(2, Access::REMOTE_WRITE));
+    // Between two hosts, each side sends its address to the other out of band.
+    let (to_a, to_b) = (a.address(&opts_a)?, b.address(&opts_b)?);
+    let mut a = a.connect(&to_b, &opts_a)?;
+    let b = b.connect(&to_a, &opts_b)?;
 
     // The source holds a pattern. Peers may write the destination, so it has no slice.
     let pattern = |i: usize| (i % 251) as u8;

@@ -11,7 +11,7 @@ pub mod process;
 
 use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QueuePair,
-    RemoteQp, WorkCompletion,
+    WorkCompletion,
 };
 use std::time::{Duration, Instant};
 
@@ -61,19 +61,6 @@ pub fn loopback_options(ctx: &Context, psn: u32, access: Access) -> ConnectOptio
         psn,
         access,
         ..ConnectOptions::default()
-    }
-}
-
-/// The address of `qp` as a peer on the same device sees it.
-pub fn address_of(ctx: &Context, qp: &QueuePair, opts: &ConnectOptions) -> RemoteQp {
-    let port = ctx.query_port(opts.port).expect("query_port");
-    RemoteQp {
-        qpn: qp.qpn(),
-        psn: opts.psn,
-        lid: port.lid(),
-        gid: opts
-            .gid_index
-            .map(|i| ctx.query_gid(opts.port, i).expect("query_gid")),
     }
 }
 
@@ -150,8 +137,8 @@ impl Pair {
         let mut ob = loopback_options(&ctx, 0x2222, access);
         tweak(&mut oa);
         tweak(&mut ob);
-        let ra = address_of(&ctx, &a, &oa);
-        let rb = address_of(&ctx, &b, &ob);
+        let ra = a.address(&oa).expect("the address of A");
+        let rb = b.address(&ob).expect("the address of B");
         let a = a.connect(&rb, &oa).expect("connect a");
         let b = b.connect(&ra, &ob).expect("connect b");
         Pair {

@@ -6,7 +6,7 @@ use rdma_bench::run::{
     LatConfig, LatRole, LatRun, LatSource, ReadLatConfig, Receiving, RecvConfig, SendLatConfig,
     Span,
 };
-use rdma_device_tests::{address_of, device, loopback_options, pattern, Pair};
+use rdma_device_tests::{device, loopback_options, pattern, Pair};
 use rdma_verbs::{Access, CompletionQueue, MemoryRegion, QpCaps, QueuePair};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -179,7 +179,7 @@ fn split_cq_pair() -> [(QueuePair, CompletionQueue, CompletionQueue); 2] {
     let (a, b) = (mk(), mk());
     let oa = loopback_options(&ctx, 0x1234, Access::LOCAL_WRITE);
     let ob = loopback_options(&ctx, 0x4321, Access::LOCAL_WRITE);
-    let (ra, rb) = (address_of(&ctx, &a.0, &oa), address_of(&ctx, &b.0, &ob));
+    let (ra, rb) = (a.0.address(&oa).unwrap(), b.0.address(&ob).unwrap());
     [
         (a.0.connect(&rb, &oa).unwrap(), a.1, a.2),
         (b.0.connect(&ra, &ob).unwrap(), b.1, b.2),

@@ -256,7 +256,7 @@ fn recv_batch_and_chunks_of_one_region() {
 
 #[test]
 fn shared_receive_queue_serves_two_qps() {
-    use rdma_device_tests::{address_of, device, loopback_options};
+    use rdma_device_tests::{device, loopback_options};
     use rdma_verbs::{CompletionQueue, QueuePair, SharedReceiveQueue};
     let ctx = device();
     let pd = rdma_verbs::ProtectionDomain::new(&ctx).unwrap();
@@ -271,7 +271,7 @@ fn shared_receive_queue_serves_two_qps() {
     };
     let (s1, s2, r1, r2) = (mk(None), mk(None), mk(Some(&srq)), mk(Some(&srq)));
     let o = loopback_options(&ctx, 0x10, Access::LOCAL_WRITE);
-    let addr = |q: &QueuePair| address_of(&ctx, q, &o);
+    let addr = |q: &QueuePair| q.address(&o).unwrap();
     let (a1, a2, b1, b2) = (addr(&s1), addr(&s2), addr(&r1), addr(&r2));
     let mut s1 = s1.connect(&b1, &o).unwrap();
     let mut s2 = s2.connect(&b2, &o).unwrap();

@@ -262,12 +262,31 @@ fn connect_with_an_absent_gid_index_says_so() {
     let p = Pair::new(caps());
     let Pair { ctx, a, b, .. } = p;
     let mut o = rdma_device_tests::loopback_options(&ctx, 1, Access::LOCAL_WRITE);
-    let remote = rdma_device_tests::address_of(&ctx, &b, &o);
+    let remote = b.address(&o).unwrap();
     o.gid_index = Some(200);
     let err = a.connect(&remote, &o).unwrap_err();
     assert!(
         matches!(err.error, Error::GidIndexAbsent { index: 200, .. }),
         "{}",
         err.error
+    );
+}
+
+#[test]
+fn an_address_of_an_absent_port_or_gid_names_the_verb() {
+    let Pair { ctx, a, .. } = Pair::new(caps());
+    let mut o = rdma_device_tests::loopback_options(&ctx, 1, Access::LOCAL_WRITE);
+    let good = a.address(&o).unwrap();
+    assert_eq!((good.qpn, good.psn), (a.qpn(), 1));
+    assert_eq!(good.lid, ctx.query_port(1).unwrap().lid());
+    o.port = 9;
+    let err = a.address(&o).unwrap_err();
+    assert_eq!(err.verb(), Some("ibv_query_port"), "{err}");
+    o.port = 1;
+    o.gid_index = Some(200);
+    let err = a.address(&o).unwrap_err();
+    assert!(
+        matches!(err, Error::GidIndexAbsent { index: 200, .. }),
+        "{err}"
     );
 }

@@ -1,7 +1,7 @@
 //! Resource behaviour: completion-channel events, caller-owned registrations, the raw post,
 //! device/port/GID queries, and dropping handles in any order.
 
-use rdma_device_tests::{address_of, device, loopback_options, pattern, poll_n, Pair, TIMEOUT};
+use rdma_device_tests::{device, loopback_options, pattern, poll_n, Pair, TIMEOUT};
 use rdma_verbs::{
     Access, CompletionQueue, DeviceList, GidType, LinkLayer, MemoryRegion, PortState,
     ProtectionDomain, QpCaps, QueuePair, RecvWr, SendWr, WorkCompletion,
@@ -74,7 +74,7 @@ fn completion_channel_wakes_a_poller_on_its_fd() {
         .build()
         .unwrap();
     let o = loopback_options(&ctx, 5, Access::LOCAL_WRITE);
-    let (ra, rb) = (address_of(&ctx, &a, &o), address_of(&ctx, &b, &o));
+    let (ra, rb) = (a.address(&o).unwrap(), b.address(&o).unwrap());
     let mut a = a.connect(&rb, &o).unwrap();
     let mut b = b.connect(&ra, &o).unwrap();
     let ch = recv_cq.channel().unwrap();

@@ -110,6 +110,24 @@ impl From<ConnectError> for Error {
 }
 
 impl QueuePair {
+    /// What a peer needs to connect to this QP with `opts` ([`RemoteQp`]): its number,
+    /// `opts.psn`, and the LID and (with `opts.gid_index`) the GID of `opts.port`. Send it
+    /// to the peer out of band; the peer's goes to [`connect`](Self::connect).
+    pub fn address(&self, opts: &ConnectOptions) -> Result<RemoteQp> {
+        let ctx = self.pd().context();
+        let lid = ctx.query_port(opts.port)?.lid();
+        let gid = opts
+            .gid_index
+            .map(|i| ctx.query_gid(opts.port, i))
+            .transpose()?;
+        Ok(RemoteQp {
+            qpn: self.qpn,
+            psn: opts.psn,
+            lid,
+            gid,
+        })
+    }
+
     /// RESET → INIT on `port`, granting `access` to peers. Needed before posting receives
     /// ahead of [`connect`](Self::connect) (which does it itself when the QP is in RESET).
     pub fn init(&mut self, port: u8, pkey_index: u16, access: Access) -> Result<()> {
