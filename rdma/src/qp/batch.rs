@@ -10,6 +10,7 @@
 use super::post::{not_posted, refused};
 use super::post_error::PostError;
 use super::recv_wr::RecvWr;
+use super::ring::Ring;
 use super::send_wr::SendWr;
 use super::QueuePair;
 use crate::error::Error;
@@ -45,13 +46,25 @@ impl QueuePair {
     }
 }
 
-/// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`).
-trait ChainWr {
+/// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`), and the verb that
+/// posts a chain of them.
+trait ChainWr: Sized {
+    /// The verb's name, for errors.
+    const VERB: &'static str;
     /// Points the request at the next one (NULL: the end) and at its SGE.
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge);
+    /// The queue's ring of `qp`.
+    fn ring(qp: &mut QueuePair) -> &mut Ring;
+    /// Posts the chain at `wr` (`ibv_post_send`, `ibv_post_recv`).
+    ///
+    /// # Safety
+    /// `qp` is live; `wr` heads a well-formed chain whose memory stays valid as the verb's
+    /// contract asks (staged ring entries, shared slots, inline bytes alive for the call).
+    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32;
 }
 
 impl ChainWr for sys::ibv_send_wr {
+    const VERB: &'static str = "ibv_post_send";
     #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
@@ -59,13 +72,32 @@ impl ChainWr for sys::ibv_send_wr {
         // store, no branch.
         self.sg_list = sge;
     }
+    #[inline(always)]
+    fn ring(qp: &mut QueuePair) -> &mut Ring {
+        &mut qp.sq
+    }
+    #[inline(always)]
+    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32 {
+        // SAFETY: the caller's contract.
+        unsafe { sys::ibv_post_send(qp, wr, bad) }
+    }
 }
 
 impl ChainWr for sys::ibv_recv_wr {
+    const VERB: &'static str = "ibv_post_recv";
     #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
         self.sg_list = sge;
+    }
+    #[inline(always)]
+    fn ring(qp: &mut QueuePair) -> &mut Ring {
+        &mut qp.rq
+    }
+    #[inline(always)]
+    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32 {
+        // SAFETY: the caller's contract.
+        unsafe { sys::ibv_post_recv(qp, wr, bad) }
     }
 }
 
@@ -102,6 +134,36 @@ pub(crate) fn posted_before<W>(bad: *mut W, head: *mut W, n: usize) -> usize {
     // Address arithmetic only: `bad` points into the chain (or is out of range, then clamped).
     let i = (bad as usize).wrapping_sub(head as usize) / std::mem::size_of::<W>();
     i.min(n)
+}
+
+/// Links the first `n` requests of a batch and posts them with one doorbell. On failure,
+/// those before the one the provider reported are posted and the rest are taken back with
+/// their buffers.
+///
+/// # Safety
+/// As [`link_chain`]'s (for `n >= 1`), and the requests' memory stays valid as
+/// [`ChainWr::post`] asks.
+#[inline(always)]
+unsafe fn post_chain<W: ChainWr, const N: usize>(
+    qp: &mut QueuePair,
+    wrs: &mut [MaybeUninit<W>; N],
+    sges: &mut [MaybeUninit<sys::ibv_sge>; N],
+    n: usize,
+) -> Result<(), PostError> {
+    if n == 0 {
+        return Ok(());
+    }
+    // SAFETY: the caller's contract; the chain does not move during the call.
+    let head = unsafe { link_chain(wrs, sges, n) };
+    let mut bad = ptr::null_mut();
+    // SAFETY: a well-formed chain of `n` requests, memory as the caller promises.
+    let ret = unsafe { W::post(qp.as_raw(), head, &mut bad) };
+    if ret != 0 {
+        let posted = posted_before(bad, head, n);
+        return Err(not_posted(W::ring(qp), W::VERB, ret, posted, n));
+    }
+    W::ring(qp).commit(n);
+    Ok(())
 }
 
 /// A chain of send-queue requests built on the stack and posted with one doorbell.
@@ -147,23 +209,9 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
     /// before the failing one are posted (`posted`) and the rest hand their buffers back.
     #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
-        let n = self.len;
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: requests 0..n (and the SGEs of those with data) were written by push, and do
-        // not move during the call.
-        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
-        let mut bad: *mut sys::ibv_send_wr = ptr::null_mut();
-        // SAFETY: a well-formed chain of n requests whose memory is held by staged ring entries
-        // (or shared, or inline and alive for 'a).
-        let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), wrs, &mut bad) };
-        if ret != 0 {
-            let posted = posted_before(bad, wrs, n);
-            return Err(not_posted(&mut self.qp.sq, "ibv_post_send", ret, posted, n));
-        }
-        self.qp.sq.commit(n);
-        Ok(())
+        // SAFETY: requests 0..len (and the SGEs of those with data) were written by push; their
+        // memory is held by staged ring entries, shared slots, or is inline bytes alive for 'a.
+        unsafe { post_chain(self.qp, &mut self.wrs, &mut self.sges, self.len) }
     }
 }
 
@@ -205,21 +253,9 @@ impl<const N: usize> RecvBatch<'_, N> {
     /// Links and posts the receives with one `ibv_post_recv`.
     #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
-        let n = self.len;
-        if n == 0 {
-            return Ok(());
-        }
-        // SAFETY: entries 0..n were initialized by push and do not move during the call.
-        let wrs = unsafe { link_chain(&mut self.wrs, &mut self.sges, n) };
-        let mut bad: *mut sys::ibv_recv_wr = ptr::null_mut();
-        // SAFETY: a well-formed chain whose buffers are owned by staged ring entries.
-        let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), wrs, &mut bad) };
-        if ret != 0 {
-            let posted = posted_before(bad, wrs, n);
-            return Err(not_posted(&mut self.qp.rq, "ibv_post_recv", ret, posted, n));
-        }
-        self.qp.rq.commit(n);
-        Ok(())
+        // SAFETY: receives 0..len (and the SGEs of those with one) were written by push; their
+        // buffers are owned by staged ring entries or are sinks held by the QP.
+        unsafe { post_chain(self.qp, &mut self.wrs, &mut self.sges, self.len) }
     }
 }
 
