@@ -169,6 +169,35 @@ unsafe fn check_send(qp: &StubQp, wr: &sys::ibv_send_wr) -> Result<(u32, u32), c
     Ok((opcode, len))
 }
 
+/// Walks the chain from `wr` (linked by `next`), calling `each` on every request until one
+/// fails: returns how many passed and the error (0: none), and on error points `*bad_wr` at
+/// the failing request, as a provider does.
+///
+/// # Safety
+/// `wr` is NULL or heads a valid chain of requests; `bad_wr` is writable.
+#[inline(always)]
+unsafe fn walk<W>(
+    wr: *mut W,
+    bad_wr: *mut *mut W,
+    next: impl Fn(&W) -> *mut W,
+    mut each: impl FnMut(&W) -> Result<(), c_int>,
+) -> (u64, c_int) {
+    let mut cur = wr;
+    let mut n = 0;
+    while !cur.is_null() {
+        // SAFETY: a request of the caller's valid chain.
+        let w = unsafe { &*cur };
+        if let Err(e) = each(w) {
+            // SAFETY: writable per the caller.
+            unsafe { *bad_wr = cur };
+            return (n, e);
+        }
+        n += 1;
+        cur = next(w);
+    }
+    (n, 0)
+}
+
 /// `ops.post_send`.
 ///
 /// # Safety
@@ -184,36 +213,19 @@ unsafe extern "C" fn post_send(
         let sqp = &*qp.cast::<StubQp>();
         (sqp, &*sqp.qp.send_cq.cast::<StubCq>())
     };
-    let mut cur = wr;
-    let mut n = 0;
-    let mut ret = 0;
-    while !cur.is_null() {
-        // SAFETY: a request of the caller's valid chain.
-        let w = unsafe { &*cur };
+    let each = |w: &sys::ibv_send_wr| {
         // SAFETY: the request is valid per the caller.
-        match unsafe { check_send(sqp, w) } {
-            Ok((opcode, len)) => {
-                let signaled =
-                    sqp.sig_all || w.send_flags & sys::ibv_send_flags::IBV_SEND_SIGNALED != 0;
-                if signaled && !cq.lock().push(success(w.wr_id, opcode, len, sqp.qp.qp_num)) {
-                    ret = libc::ENOMEM;
-                    break;
-                }
-            }
-            Err(e) => {
-                ret = e;
-                break;
-            }
+        let (opcode, len) = unsafe { check_send(sqp, w) }?;
+        let signaled = sqp.sig_all || w.send_flags & sys::ibv_send_flags::IBV_SEND_SIGNALED != 0;
+        if signaled && !cq.lock().push(success(w.wr_id, opcode, len, sqp.qp.qp_num)) {
+            return Err(libc::ENOMEM);
         }
-        n += 1;
-        cur = w.next;
-    }
+        Ok(())
+    };
+    // SAFETY: per the caller, a valid chain and a writable `bad_wr`.
+    let (n, ret) = unsafe { walk(wr, bad_wr, |w| w.next, each) };
     bump(&sqp.send_wrs, n);
     bump(&sqp.send_doorbells, 1);
-    if ret != 0 {
-        // SAFETY: `bad_wr` is writable per the caller.
-        unsafe { *bad_wr = cur };
-    }
     ret
 }
 
@@ -231,35 +243,19 @@ unsafe extern "C" fn post_recv(
         let sqp = &*qp.cast::<StubQp>();
         (sqp, &*sqp.qp.recv_cq.cast::<StubCq>())
     };
-    let mut cur = wr;
-    let mut n = 0;
-    let mut ret = 0;
-    while !cur.is_null() {
-        // SAFETY: a request of the caller's valid chain.
-        let w = unsafe { &*cur };
+    let each = |w: &sys::ibv_recv_wr| {
         // SAFETY: the request's SGE list is readable per the caller.
-        match unsafe { sge_len(w.sg_list, w.num_sge, sqp.caps.max_recv_sge) } {
-            Ok(len) => {
-                let wc = success(w.wr_id, sys::ibv_wc_opcode::IBV_WC_RECV, len, sqp.qp.qp_num);
-                if !cq.lock().push(wc) {
-                    ret = libc::ENOMEM;
-                    break;
-                }
-            }
-            Err(e) => {
-                ret = e;
-                break;
-            }
+        let len = unsafe { sge_len(w.sg_list, w.num_sge, sqp.caps.max_recv_sge) }?;
+        let wc = success(w.wr_id, sys::ibv_wc_opcode::IBV_WC_RECV, len, sqp.qp.qp_num);
+        if !cq.lock().push(wc) {
+            return Err(libc::ENOMEM);
         }
-        n += 1;
-        cur = w.next;
-    }
+        Ok(())
+    };
+    // SAFETY: per the caller, a valid chain and a writable `bad_wr`.
+    let (n, ret) = unsafe { walk(wr, bad_wr, |w| w.next, each) };
     bump(&sqp.recv_wrs, n);
     bump(&sqp.recv_doorbells, 1);
-    if ret != 0 {
-        // SAFETY: `bad_wr` is writable per the caller.
-        unsafe { *bad_wr = cur };
-    }
     ret
 }
 
