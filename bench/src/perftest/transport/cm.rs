@@ -11,7 +11,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use rdma_verbs::cm::{CmId, ConnParam, ConnectRequest, ConnectedId, Listener};
+use rdma_verbs::cm::{CmId, ConnParam, ConnectRequest, ConnectedId, Connection, Listener};
 use rdma_verbs::{
     Access, CompletionQueue, MemoryRegion, ProtectionDomain, QpCaps, QueuePair, RecvWr, SendWr,
     WorkCompletion,
@@ -94,11 +94,31 @@ impl std::fmt::Debug for CmLink {
 
 /// PD, CQs, buffers and a QP in INIT with one receive posted, on `ctx`.
 struct Parts {
+    rest: Rest,
+    qp: QueuePair,
+}
+
+/// What a [`CmLink`] holds besides its connection.
+struct Rest {
     pd: ProtectionDomain,
     send_cq: CompletionQueue,
     recv_cq: CompletionQueue,
     send_buf: MemoryRegion,
-    qp: QueuePair,
+}
+
+impl Rest {
+    /// The link of `conn`, the connection made of this QP's parts.
+    fn link(self, conn: Connection) -> CmLink {
+        let (qp, id) = conn.into_parts();
+        CmLink {
+            qp,
+            id,
+            send_cq: self.send_cq,
+            recv_cq: self.recv_cq,
+            send_buf: Some(self.send_buf),
+            _pd: self.pd,
+        }
+    }
 }
 
 fn parts(ctx: &rdma_verbs::Context) -> Result<Parts, rdma_verbs::Error> {
@@ -116,16 +136,18 @@ fn parts(ctx: &rdma_verbs::Context) -> Result<Parts, rdma_verbs::Error> {
         .build()?;
     let send_buf = MemoryRegion::new(&pd, RECV_LEN, Access::LOCAL_WRITE)?;
     Ok(Parts {
-        pd,
-        send_cq,
-        recv_cq,
-        send_buf,
+        rest: Rest {
+            pd,
+            send_cq,
+            recv_cq,
+            send_buf,
+        },
         qp,
     })
 }
 
 fn post_first_recv(p: &mut Parts) -> Result<(), rdma_verbs::Error> {
-    let buf = MemoryRegion::new(&p.pd, RECV_LEN, Access::LOCAL_WRITE)?;
+    let buf = MemoryRegion::new(&p.rest.pd, RECV_LEN, Access::LOCAL_WRITE)?;
     p.qp.post_recv(RecvWr::recv(buf)).map_err(|e| e.error)
 }
 
@@ -142,15 +164,7 @@ impl CmLink {
         id.init_qp(&mut p.qp)?;
         post_first_recv(&mut p)?;
         let conn = id.connect(p.qp, &plain_param(), timeout)?;
-        let (qp, id) = conn.into_parts();
-        Ok(CmLink {
-            qp,
-            id,
-            send_cq: p.send_cq,
-            recv_cq: p.recv_cq,
-            send_buf: Some(p.send_buf),
-            _pd: p.pd,
-        })
+        Ok(p.rest.link(conn))
     }
 
     /// Server: listens on `0.0.0.0:port`, accepts the first request (waiting at most
@@ -169,15 +183,7 @@ impl CmLink {
         req.init_qp(&mut p.qp)?;
         post_first_recv(&mut p)?;
         let conn = req.accept(p.qp, &plain_param(), timeout)?;
-        let (qp, id) = conn.into_parts();
-        Ok(CmLink {
-            qp,
-            id,
-            send_cq: p.send_cq,
-            recv_cq: p.recv_cq,
-            send_buf: Some(p.send_buf),
-            _pd: p.pd,
-        })
+        Ok(p.rest.link(conn))
     }
 
     /// The peer's address.
