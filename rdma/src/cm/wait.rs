@@ -70,14 +70,7 @@ impl RawId {
         let deadline = Instant::now().checked_add(timeout);
         loop {
             if let Some(outcome) = self.poll_for(expected)? {
-                return outcome.map_err(|kind| {
-                    CmError {
-                        kind,
-                        peer,
-                        local: None,
-                    }
-                    .into()
-                });
+                return outcome.map_err(|kind| failed(kind, peer));
             }
             if !self.channel().wait_readable(deadline)? {
                 return Err(timeout_error(expected, timeout, peer));
@@ -97,27 +90,13 @@ impl RawId {
         let wait = async {
             loop {
                 if let Some(outcome) = self.poll_for(expected)? {
-                    return outcome.map_err(|kind| {
-                        CmError {
-                            kind,
-                            peer,
-                            local: None,
-                        }
-                        .into()
-                    });
+                    return outcome.map_err(|kind| failed(kind, peer));
                 }
                 let event = self.next_async().await?;
                 match judge(expected, event) {
                     Verdict::Done(event) => return Ok(event),
                     Verdict::Skip => {}
-                    Verdict::Fail(kind) => {
-                        return Err(CmError {
-                            kind,
-                            peer,
-                            local: None,
-                        }
-                        .into())
-                    }
+                    Verdict::Fail(kind) => return Err(failed(kind, peer)),
                 }
             }
         };
@@ -126,4 +105,14 @@ impl RawId {
             Err(_) => Err(timeout_error(expected, timeout, peer)),
         }
     }
+}
+
+/// The error of an awaited event that failed with `kind`, naming `peer`.
+fn failed(kind: CmErrorKind, peer: Option<SocketAddr>) -> crate::error::Error {
+    CmError {
+        kind,
+        peer,
+        local: None,
+    }
+    .into()
 }
