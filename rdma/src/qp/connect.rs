@@ -112,13 +112,16 @@ impl From<ConnectError> for Error {
 impl QueuePair {
     /// What a peer needs to connect to this QP with `opts` ([`RemoteQp`]): its number,
     /// `opts.psn`, and the LID and (with `opts.gid_index`) the GID of `opts.port`. Send it
-    /// to the peer out of band; the peer's goes to [`connect`](Self::connect).
+    /// to the peer out of band; the peer's goes to [`connect`](Self::connect). An absent or
+    /// empty GID entry is [`Error::GidIndexAbsent`].
     pub fn address(&self, opts: &ConnectOptions) -> Result<RemoteQp> {
         let ctx = self.pd().context();
         let lid = ctx.query_port(opts.port)?.lid();
+        // The table entry, not ibv_query_gid: rxe answers that one with a zero GID for an
+        // index past its table, where this is Error::GidIndexAbsent.
         let gid = opts
             .gid_index
-            .map(|i| ctx.query_gid(opts.port, i))
+            .map(|i| ctx.gid_entry(opts.port, i).map(|e| e.gid))
             .transpose()?;
         Ok(RemoteQp {
             qpn: self.qpn,
