@@ -87,6 +87,14 @@ pub enum Error {
         /// The port number.
         port: u8,
     },
+    /// The device does not offer what was asked for.
+    #[error("{device} does not support {what}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// The device name.
+        device: String,
+    },
     /// An argument was out of range or inconsistent.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

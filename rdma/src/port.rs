@@ -260,6 +260,10 @@ impl DeviceAttr {
     pub fn max_qp_init_rd_atom(&self) -> u32 {
         self.0.max_qp_init_rd_atom.max(0) as u32
     }
+    /// Atomic support (`IBV_ATOMIC_NONE`, `IBV_ATOMIC_HCA` or `IBV_ATOMIC_GLOB`).
+    pub fn atomic_cap(&self) -> sys::ibv_atomic_cap::Type {
+        self.0.atomic_cap
+    }
     /// Most SRQs.
     pub fn max_srq(&self) -> u32 {
         self.0.max_srq.max(0) as u32

@@ -1,5 +1,5 @@
 //! The data path allocates nothing: a counting global allocator watches a post/poll/complete
-//! loop of sends, receives and writes on the device.
+//! loop of sends, receives, writes and atomics on the device.
 
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
@@ -16,9 +16,11 @@ fn post_poll_complete_loop_allocates_nothing() {
         max_inline_data: 64,
         ..QpCaps::default()
     })
-    .connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE);
+    .connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE | Access::REMOTE_ATOMIC);
     let target =
         MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
+    let counter = MemoryRegion::new(&p.pd, 8, Access::LOCAL_WRITE | Access::REMOTE_ATOMIC).unwrap();
+    let mut old = Some(MemoryRegion::new(&p.pd, 8, Access::LOCAL_WRITE).unwrap());
     let mut rbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
     let mut sbuf = Some(MemoryRegion::new(&p.pd, 256, Access::LOCAL_WRITE).unwrap());
     let shared =
@@ -47,13 +49,22 @@ fn post_poll_complete_loop_allocates_nothing() {
             ))
             .unwrap();
         batch.post().unwrap();
+        p.a.post_send(SendWr::fetch_add(old.take().unwrap(), counter.remote(), 1))
+            .unwrap();
         let mut sends_done = 0;
-        while sends_done < 2 {
+        while sends_done < 3 {
             for wc in p.cq_a.poll(&mut wcs).unwrap() {
                 let c = p.a.complete(wc).unwrap();
                 assert!(c.is_ok());
-                if let Some(b) = c.buf {
-                    sbuf = Some(b);
+                match c.buf {
+                    Some(b) if b.len() == 8 => {
+                        let mut was = [0u8; 8];
+                        b.read_at(0, &mut was);
+                        assert_eq!(u64::from_ne_bytes(was), i, "the counter before this add");
+                        old = Some(b);
+                    }
+                    Some(b) => sbuf = Some(b),
+                    None => {}
                 }
                 sends_done += 1;
             }
@@ -73,6 +84,9 @@ fn post_poll_complete_loop_allocates_nothing() {
     }
     let allocs = counting_alloc::stop();
     assert_eq!(received, ITERS);
+    let mut total = [0u8; 8];
+    counter.read_at(0, &mut total);
+    assert_eq!(u64::from_ne_bytes(total), ITERS, "one add per iteration");
     assert_eq!(
         allocs, 0,
         "the data path allocated during {ITERS} iterations"

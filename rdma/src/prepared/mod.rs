@@ -119,6 +119,7 @@ impl<'q> Run<'q> {
             imm,
             flags,
             wr_id: _,
+            atomic,
         } = wr;
         let (buf, local) = local.split();
         if buf.is_some() {
@@ -137,6 +138,7 @@ impl<'q> Run<'q> {
             remote,
             imm,
             flags,
+            atomic,
         };
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = MaybeUninit::uninit();

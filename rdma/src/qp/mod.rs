@@ -98,6 +98,8 @@ pub struct QueuePair {
     pd: Arc<PdInner>,
     /// The control verbs: libibverbs', or what [`QueuePair::from_raw_parts`] was given.
     ops: &'static QpOps,
+    /// Whether the device offers atomics (`atomic_cap` other than `IBV_ATOMIC_NONE`).
+    pub(crate) atomics: bool,
 }
 
 // SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
@@ -148,8 +150,11 @@ impl<'a> QpBuilder<'a> {
         self
     }
 
-    /// Creates the QP (`ibv_create_qp`) in the RESET state.
+    /// Creates the QP (`ibv_create_qp`) in the RESET state. Asks the device
+    /// (`ibv_query_device`) whether it offers atomics.
     pub fn build(self) -> Result<QueuePair> {
+        let atomics =
+            self.pd.context().query_device()?.atomic_cap() != sys::ibv_atomic_cap::IBV_ATOMIC_NONE;
         let mut init = sys::ibv_qp_init_attr {
             send_cq: self.send_cq.as_raw(),
             recv_cq: self.recv_cq.as_raw(),
@@ -193,6 +198,7 @@ impl<'a> QpBuilder<'a> {
             caps,
             sig_all: self.sq_sig_all,
             ops: &QpOps::VERBS,
+            atomics,
         };
         // SAFETY: a freshly created QP over these parts, with the capacities it got.
         Ok(unsafe { QueuePair::assemble(raw, parts, QpState::Reset) })
@@ -208,6 +214,7 @@ pub(super) struct QpParts<'a> {
     pub(super) caps: QpCaps,
     pub(super) sig_all: bool,
     pub(super) ops: &'static QpOps,
+    pub(super) atomics: bool,
 }
 
 impl QueuePair {
@@ -229,6 +236,7 @@ impl QueuePair {
             caps,
             sig_all,
             ops,
+            atomics,
         } = parts;
         // SAFETY: per the caller, a live QP; qp_num is a plain field.
         let qpn = unsafe { (*raw.as_ptr()).qp_num };
@@ -248,6 +256,7 @@ impl QueuePair {
             recv_cq: recv_cq.inner.clone(),
             pd: pd.inner.clone(),
             ops,
+            atomics,
         };
         qp.set_state(state);
         qp

@@ -136,6 +136,7 @@ impl QueuePair {
             imm,
             flags,
             wr_id,
+            atomic,
         } = wr;
         let (buf, local) = local.split();
         // One comparison: the state allows sends, the queue has room, and the nonce block is
@@ -155,6 +156,7 @@ impl QueuePair {
             remote,
             imm,
             flags,
+            atomic,
         };
         // Which check failed is worked out again off the data path: the fault carries data
         // (lengths, a slot) that the data path then never computes.

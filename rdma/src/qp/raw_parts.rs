@@ -64,6 +64,8 @@ impl QueuePair {
             caps,
             sig_all,
             ops,
+            // Not asked: the provider takes or refuses atomics itself.
+            atomics: true,
         };
         // SAFETY: per this function's contract, `raw` is a live QP made over these parts.
         unsafe { QueuePair::assemble(raw, parts, state) }

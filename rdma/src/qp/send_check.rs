@@ -32,6 +32,7 @@ pub(crate) struct SendParts<'a, 'b> {
     pub(crate) remote: Option<RemoteBuf>,
     pub(crate) imm: Option<u32>,
     pub(crate) flags: u32,
+    pub(crate) atomic: [u64; 2],
 }
 
 /// Why a send-queue request was refused.
@@ -53,6 +54,27 @@ pub(crate) enum SendFault {
         remote: u64,
     },
     ImmOpcode,
+    AtomicLen(usize),
+    AtomicAlign(u64),
+    NoAtomics,
+}
+
+/// True for the operations that write their local buffer (READ and the atomics).
+#[inline(always)]
+fn writes_local(opcode: u32) -> bool {
+    matches!(
+        opcode,
+        op::IBV_WR_RDMA_READ | op::IBV_WR_ATOMIC_CMP_AND_SWP | op::IBV_WR_ATOMIC_FETCH_AND_ADD
+    )
+}
+
+/// True for compare-and-swap and fetch-and-add.
+#[inline(always)]
+fn is_atomic(opcode: u32) -> bool {
+    matches!(
+        opcode,
+        op::IBV_WR_ATOMIC_CMP_AND_SWP | op::IBV_WR_ATOMIC_FETCH_AND_ADD
+    )
 }
 
 impl QueuePair {
@@ -76,7 +98,11 @@ impl QueuePair {
             remote,
             imm,
             flags,
+            atomic,
         } = wr;
+        if is_atomic(opcode) && !self.atomics {
+            return Err(SendFault::NoAtomics);
+        }
         let mut flags = flags | self.sig_flag;
         let signaled = flags & flag::IBV_SEND_SIGNALED != 0;
         let fits = |have: usize| {
@@ -92,13 +118,16 @@ impl QueuePair {
                     return Err(SendFault::OwnedUnsignaled);
                 }
                 let (len, have) = fits(mr.len());
+                if is_atomic(opcode) && len != 8 {
+                    return Err(SendFault::AtomicLen(len));
+                }
                 match mr.sge(start, len) {
                     Some(s) => (Held::Owned, Some(s)),
                     None => return Err(SendFault::Range { start, len, have }),
                 }
             }
             LocalRef::Shared(p) => {
-                if opcode == op::IBV_WR_RDMA_READ {
+                if writes_local(opcode) {
                     return Err(SendFault::SharedRead);
                 }
                 let Some(slot) = self.slot(p.0, SlotKind::Source) else {
@@ -128,7 +157,7 @@ impl QueuePair {
                 if n > self.caps.max_inline_data as usize {
                     return Err(SendFault::InlineTooLong(n));
                 }
-                if opcode == op::IBV_WR_RDMA_READ {
+                if writes_local(opcode) {
                     return Err(SendFault::InlineRead);
                 }
                 flags |= flag::IBV_SEND_INLINE;
@@ -150,10 +179,22 @@ impl QueuePair {
                     remote: remote.len,
                 });
             }
-            raw.wr.rdma = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_1 {
-                remote_addr: remote.addr,
-                rkey: remote.rkey,
-            };
+            if is_atomic(opcode) {
+                if remote.addr % 8 != 0 {
+                    return Err(SendFault::AtomicAlign(remote.addr));
+                }
+                raw.wr.atomic = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_2 {
+                    remote_addr: remote.addr,
+                    compare_add: atomic[0],
+                    swap: atomic[1],
+                    rkey: remote.rkey,
+                };
+            } else {
+                raw.wr.rdma = sys::ibv_send_wr__bindgen_ty_2__bindgen_ty_1 {
+                    remote_addr: remote.addr,
+                    rkey: remote.rkey,
+                };
+            }
         }
         if let Some(imm) = imm {
             opcode = match opcode {
@@ -217,7 +258,17 @@ impl QueuePair {
                  writing it",
             ),
             SendFault::InlineTooLong(n) => self.inline_too_long(n),
-            SendFault::InlineRead => invalid("an RDMA READ cannot be inline"),
+            SendFault::InlineRead => invalid("an RDMA READ or atomic cannot be inline"),
+            SendFault::AtomicLen(len) => Error::InvalidArgument(format!(
+                "an atomic's local result is 8 bytes, not {len}: give it 8 (SendWr::range)"
+            )),
+            SendFault::AtomicAlign(addr) => Error::InvalidArgument(format!(
+                "an atomic's remote address must be 8-byte aligned, {addr:#x} is not"
+            )),
+            SendFault::NoAtomics => Error::Unsupported {
+                what: "atomic operations (the device's atomic_cap is IBV_ATOMIC_NONE)",
+                device: self.pd().context().name().to_string(),
+            },
             SendFault::RemoteTooSmall { local, remote } => Error::InvalidArgument(format!(
                 "{local} local bytes do not fit the {remote}-byte remote buffer"
             )),

@@ -66,8 +66,8 @@ impl<'a> From<&'a [u8]> for Local<'a> {
     }
 }
 
-/// A send-queue work request: SEND, SEND with immediate, RDMA WRITE (with immediate) or
-/// RDMA READ. Built by value and moved into [`QueuePair::post_send`] or a
+/// A send-queue work request: SEND, SEND with immediate, RDMA WRITE (with immediate), RDMA
+/// READ, or an atomic (compare-and-swap, fetch-and-add). Built by value and moved into [`QueuePair::post_send`] or a
 /// [`SendBatch`](crate::SendBatch).
 #[derive(Debug)]
 pub struct SendWr<'a> {
@@ -79,6 +79,8 @@ pub struct SendWr<'a> {
     pub(crate) imm: Option<u32>,
     pub(crate) flags: u32,
     pub(crate) wr_id: u64,
+    /// An atomic's operands: compare (or add) and swap.
+    pub(crate) atomic: [u64; 2],
 }
 
 impl<'a> SendWr<'a> {
@@ -93,6 +95,7 @@ impl<'a> SendWr<'a> {
             imm: None,
             flags: flag::IBV_SEND_SIGNALED,
             wr_id: 0,
+            atomic: [0; 2],
         }
     }
 
@@ -119,6 +122,36 @@ impl<'a> SendWr<'a> {
     #[inline]
     pub fn read_to_sink(sink: Sink, remote: RemoteBuf) -> Self {
         Self::new(op::IBV_WR_RDMA_READ, Local::Sink(sink), Some(remote))
+    }
+
+    /// An atomic fetch-and-add on the 8 bytes at `remote` (8-byte aligned, registered with
+    /// [`Access::REMOTE_ATOMIC`](crate::Access::REMOTE_ATOMIC)): the peer's value becomes
+    /// itself plus `add`, and the value before lands in `dst` (8 bytes; use
+    /// [`range`](Self::range) for 8 bytes of a larger region), which the QP owns until the
+    /// completion hands it back. The peer's memory is in the peer's byte order.
+    #[inline]
+    pub fn fetch_add(dst: MemoryRegion, remote: RemoteBuf, add: u64) -> Self {
+        let mut wr = Self::new(
+            op::IBV_WR_ATOMIC_FETCH_AND_ADD,
+            Local::Owned(dst),
+            Some(remote),
+        );
+        wr.atomic = [add, 0];
+        wr
+    }
+
+    /// An atomic compare-and-swap on the 8 bytes at `remote` (as for
+    /// [`fetch_add`](Self::fetch_add)): if they equal `compare` they become `swap`. The value
+    /// before lands in `dst` either way: the swap happened when it equals `compare`.
+    #[inline]
+    pub fn compare_swap(dst: MemoryRegion, remote: RemoteBuf, compare: u64, swap: u64) -> Self {
+        let mut wr = Self::new(
+            op::IBV_WR_ATOMIC_CMP_AND_SWP,
+            Local::Owned(dst),
+            Some(remote),
+        );
+        wr.atomic = [compare, swap];
+        wr
     }
 
     /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
