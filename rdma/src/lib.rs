@@ -180,6 +180,6 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
-    QpState, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,
+    QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,
 };
 pub use srq::SharedReceiveQueue;

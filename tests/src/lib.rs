@@ -10,7 +10,7 @@ pub mod counting_alloc;
 pub mod process;
 
 use rdma_verbs::{
-    Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QueuePair,
+    Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QpType, QueuePair,
     WorkCompletion,
 };
 use std::time::{Duration, Instant};
@@ -83,15 +83,20 @@ pub struct Pair {
 impl Pair {
     /// Creates the pair (RESET state).
     pub fn new(caps: QpCaps) -> Pair {
-        Self::build(caps, false)
+        Self::build(caps, false, QpType::Rc)
+    }
+
+    /// Creates an unreliable-connected pair (RESET state).
+    pub fn uc(caps: QpCaps) -> Pair {
+        Self::build(caps, false, QpType::Uc)
     }
 
     /// Creates the pair (RESET state) with a completion channel on each CQ, for `AsyncCq`.
     pub fn with_channels(caps: QpCaps) -> Pair {
-        Self::build(caps, true)
+        Self::build(caps, true, QpType::Rc)
     }
 
-    fn build(caps: QpCaps, channels: bool) -> Pair {
+    fn build(caps: QpCaps, channels: bool, qp_type: QpType) -> Pair {
         let ctx = device();
         let pd = ProtectionDomain::new(&ctx).expect("alloc pd");
         let cq = |name| {
@@ -102,10 +107,12 @@ impl Pair {
         let (cq_a, cq_b) = (cq("cq a"), cq("cq b"));
         let a = QueuePair::builder(&pd, &cq_a, &cq_a)
             .caps(caps)
+            .qp_type(qp_type)
             .build()
             .expect("qp a");
         let b = QueuePair::builder(&pd, &cq_b, &cq_b)
             .caps(caps)
+            .qp_type(qp_type)
             .build()
             .expect("qp b");
         Pair {

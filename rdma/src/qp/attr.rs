@@ -1,6 +1,6 @@
 //! QP states and a checked `ibv_modify_qp`.
 
-use super::QueuePair;
+use super::{QpType, QueuePair};
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::gid::Gid;
@@ -243,9 +243,25 @@ fn names(mask: u32) -> String {
     v.join(", ")
 }
 
-/// The attributes an RC transition requires (IB spec table "QP state transition properties").
-fn required(from: QpState, to: QpState) -> Option<u32> {
+/// The attributes a transition of a QP of `qp_type` requires (IB spec table "QP state
+/// transition properties"): UC has no responder resources, acknowledgements or retries.
+fn required(qp_type: QpType, from: QpState, to: QpState) -> Option<u32> {
     use QpState::*;
+    if qp_type == QpType::Uc {
+        match (from, to) {
+            (Init, Rtr) => {
+                return Some(
+                    m::IBV_QP_STATE
+                        | m::IBV_QP_AV
+                        | m::IBV_QP_PATH_MTU
+                        | m::IBV_QP_DEST_QPN
+                        | m::IBV_QP_RQ_PSN,
+                )
+            }
+            (Rtr, Rts) => return Some(m::IBV_QP_STATE | m::IBV_QP_SQ_PSN),
+            _ => {}
+        }
+    }
     Some(match (from, to) {
         (_, Reset) | (_, Err) => m::IBV_QP_STATE,
         (Reset, Init) => {
@@ -285,7 +301,7 @@ impl QueuePair {
             self.state
         };
         if attr.mask & m::IBV_QP_STATE != 0 {
-            let Some(needed) = required(self.state, to) else {
+            let Some(needed) = required(self.qp_type, self.state, to) else {
                 return Err(Error::InvalidArgument(format!(
                     "QP {:#x} cannot go from {} to {}",
                     self.qpn, self.state, to
@@ -355,12 +371,24 @@ mod tests {
 
     #[test]
     fn transition_table() {
-        assert!(required(QpState::Reset, QpState::Rts).is_none());
-        assert!(required(QpState::Rts, QpState::Err).is_some());
-        let need = required(QpState::Reset, QpState::Init).unwrap();
+        let rc = |from, to| required(QpType::Rc, from, to);
+        assert!(rc(QpState::Reset, QpState::Rts).is_none());
+        assert!(rc(QpState::Rts, QpState::Err).is_some());
+        let need = rc(QpState::Reset, QpState::Init).unwrap();
         assert_eq!(names(need & !m::IBV_QP_STATE), "pkey_index, port, access");
-        let need = required(QpState::Rtr, QpState::Rts).unwrap();
+        let need = rc(QpState::Rtr, QpState::Rts).unwrap();
         assert!(names(need).contains("sq_psn") && names(need).contains("max_rd_atomic"));
+        // UC: no responder resources, acknowledgements or retries.
+        let uc = |from, to| required(QpType::Uc, from, to).unwrap();
+        assert_eq!(names(uc(QpState::Rtr, QpState::Rts)), "state, sq_psn");
+        assert_eq!(
+            names(uc(QpState::Init, QpState::Rtr)),
+            "state, address, path_mtu, dest_qpn, rq_psn"
+        );
+        assert_eq!(
+            uc(QpState::Reset, QpState::Init),
+            rc(QpState::Reset, QpState::Init).unwrap()
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Connecting an RC QP: RESET (or INIT) → INIT → RTR → RTS in one consuming step.
 
-use super::{QpAttr, QpState, QueuePair};
+use super::{QpAttr, QpState, QpType, QueuePair};
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::gid::Gid;
@@ -187,24 +187,27 @@ impl QueuePair {
         if self.state == QpState::Reset {
             self.init(opts.port, opts.pkey_index, opts.access)?;
         }
-        self.modify(
-            &QpAttr::new()
-                .state(QpState::Rtr)
-                .path_mtu(opts.mtu)
-                .dest_qpn(remote.qpn)
-                .rq_psn(remote.psn)
-                .max_dest_rd_atomic(opts.max_dest_rd_atomic)
-                .min_rnr_timer(opts.min_rnr_timer)
-                .address(self.port, remote.lid, opts.sl, dgid),
-        )?;
-        self.modify(
-            &QpAttr::new()
-                .state(QpState::Rts)
-                .timeout(opts.timeout)
-                .retry_cnt(opts.retry_cnt)
-                .rnr_retry(opts.rnr_retry)
-                .sq_psn(opts.psn)
-                .max_rd_atomic(opts.max_rd_atomic),
-        )
+        let rtr = QpAttr::new()
+            .state(QpState::Rtr)
+            .path_mtu(opts.mtu)
+            .dest_qpn(remote.qpn)
+            .rq_psn(remote.psn)
+            .address(self.port, remote.lid, opts.sl, dgid);
+        let rts = QpAttr::new().state(QpState::Rts).sq_psn(opts.psn);
+        // UC has no responder resources, acknowledgements or retries: the kernel refuses
+        // those attributes on it.
+        let (rtr, rts) = match self.qp_type {
+            QpType::Rc => (
+                rtr.max_dest_rd_atomic(opts.max_dest_rd_atomic)
+                    .min_rnr_timer(opts.min_rnr_timer),
+                rts.timeout(opts.timeout)
+                    .retry_cnt(opts.retry_cnt)
+                    .rnr_retry(opts.rnr_retry)
+                    .max_rd_atomic(opts.max_rd_atomic),
+            ),
+            QpType::Uc => (rtr, rts),
+        };
+        self.modify(&rtr)?;
+        self.modify(&rts)
     }
 }

@@ -1,4 +1,4 @@
-//! Reliable-connected queue pairs: creation, state changes, posting and completing work.
+//! Connected queue pairs (RC, UC): creation, state changes, posting and completing work.
 //!
 //! See the crate documentation for the ownership model that makes posting safe.
 
@@ -47,6 +47,34 @@ pub(crate) const RECV_BIT: u64 = 1 << 63;
 /// The bit of a `wr_id` that marks shared-receive-queue work requests.
 pub(crate) const SRQ_BIT: u64 = 1 << 62;
 
+/// The transport of a connected queue pair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QpType {
+    /// Reliable connected (`IBV_QPT_RC`): acknowledged, retried, in order; every operation.
+    #[default]
+    Rc,
+    /// Unreliable connected (`IBV_QPT_UC`): SEND and RDMA WRITE (with immediate) only, no
+    /// acknowledgements: a lost message is dropped, never retried. No READ, no atomics.
+    Uc,
+}
+
+impl QpType {
+    fn to_raw(self) -> sys::ibv_qp_type::Type {
+        match self {
+            QpType::Rc => sys::ibv_qp_type::IBV_QPT_RC,
+            QpType::Uc => sys::ibv_qp_type::IBV_QPT_UC,
+        }
+    }
+
+    /// The verbs name: "RC" or "UC".
+    pub fn name(self) -> &'static str {
+        match self {
+            QpType::Rc => "RC",
+            QpType::Uc => "UC",
+        }
+    }
+}
+
 /// Capacities of a queue pair (`struct ibv_qp_cap`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QpCaps {
@@ -75,7 +103,8 @@ impl Default for QpCaps {
     }
 }
 
-/// A reliable-connected queue pair (`struct ibv_qp` of type `IBV_QPT_RC`).
+/// A connected queue pair (`struct ibv_qp` of type `IBV_QPT_RC`, or `IBV_QPT_UC`: see
+/// [`QpType`]).
 ///
 /// Created in the RESET state by [`QueuePair::builder`]; [`connect`](Self::connect) takes it
 /// to RTS. Posting needs `&mut self`: one thread posts at a time and a batch being built holds
@@ -100,6 +129,8 @@ pub struct QueuePair {
     ops: &'static QpOps,
     /// Whether the device offers atomics (`atomic_cap` other than `IBV_ATOMIC_NONE`).
     pub(crate) atomics: bool,
+    /// RC or UC.
+    pub(crate) qp_type: QpType,
 }
 
 // SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
@@ -116,9 +147,15 @@ pub struct QpBuilder<'a> {
     srq: Option<&'a SharedReceiveQueue>,
     caps: QpCaps,
     sq_sig_all: bool,
+    qp_type: QpType,
 }
 
 impl<'a> QpBuilder<'a> {
+    /// The transport (default [`QpType::Rc`]).
+    pub fn qp_type(mut self, t: QpType) -> Self {
+        self.qp_type = t;
+        self
+    }
     /// Queue capacities (default [`QpCaps::default`]).
     pub fn caps(mut self, caps: QpCaps) -> Self {
         self.caps = caps;
@@ -174,7 +211,7 @@ impl<'a> QpBuilder<'a> {
                 },
                 max_inline_data: self.caps.max_inline_data,
             },
-            qp_type: sys::ibv_qp_type::IBV_QPT_RC,
+            qp_type: self.qp_type.to_raw(),
             sq_sig_all: self.sq_sig_all as i32,
             ..Default::default()
         };
@@ -199,6 +236,7 @@ impl<'a> QpBuilder<'a> {
             sig_all: self.sq_sig_all,
             ops: &QpOps::VERBS,
             atomics,
+            qp_type: self.qp_type,
         };
         // SAFETY: a freshly created QP over these parts, with the capacities it got.
         Ok(unsafe { QueuePair::assemble(raw, parts, QpState::Reset) })
@@ -215,6 +253,7 @@ pub(super) struct QpParts<'a> {
     pub(super) sig_all: bool,
     pub(super) ops: &'static QpOps,
     pub(super) atomics: bool,
+    pub(super) qp_type: QpType,
 }
 
 impl QueuePair {
@@ -237,6 +276,7 @@ impl QueuePair {
             sig_all,
             ops,
             atomics,
+            qp_type,
         } = parts;
         // SAFETY: per the caller, a live QP; qp_num is a plain field.
         let qpn = unsafe { (*raw.as_ptr()).qp_num };
@@ -257,6 +297,7 @@ impl QueuePair {
             pd: pd.inner.clone(),
             ops,
             atomics,
+            qp_type,
         };
         qp.set_state(state);
         qp
@@ -348,6 +389,7 @@ impl QueuePair {
             srq: None,
             caps: QpCaps::default(),
             sq_sig_all: false,
+            qp_type: QpType::Rc,
         }
     }
 
@@ -373,6 +415,10 @@ impl QueuePair {
         );
     }
 
+    /// The transport: RC or UC.
+    pub fn qp_type(&self) -> QpType {
+        self.qp_type
+    }
     /// The QP number.
     #[inline]
     pub fn qpn(&self) -> u32 {

@@ -1,7 +1,7 @@
 //! Queue pairs this crate did not create: the control verbs they are driven with, and how
 //! one is wrapped.
 
-use super::{QpCaps, QpParts, QpState, QueuePair};
+use super::{QpCaps, QpParts, QpState, QpType, QueuePair};
 use crate::cq::CompletionQueue;
 use crate::pd::ProtectionDomain;
 use crate::sys;
@@ -35,12 +35,12 @@ impl QpOps {
 }
 
 impl QueuePair {
-    /// Wraps an RC queue pair this crate did not create, in the state `raw->state` says.
+    /// Wraps an RC or UC queue pair this crate did not create, in the state `raw->state` says.
     /// State changes, queries and destruction go through `ops`; dropping it calls
     /// `ops.destroy` first, then frees the buffers it held.
     ///
     /// # Safety
-    /// `raw` is a live `IBV_QPT_RC` `ibv_qp` of `pd` that nothing else destroys or posts on,
+    /// `raw` is a live `IBV_QPT_RC` or `IBV_QPT_UC` `ibv_qp` of `pd` that nothing else destroys or posts on,
     /// created with `send_cq` and `recv_cq` (no SRQ), room for at least `caps` and
     /// `sq_sig_all` = `sig_all`. Posting on it through its context's ops table is valid, and
     /// each completion carries the `wr_id` its request was posted with. `ops` are valid for
@@ -66,6 +66,12 @@ impl QueuePair {
             ops,
             // Not asked: the provider takes or refuses atomics itself.
             atomics: true,
+            // SAFETY: per the contract, a live QP; qp_type is a plain field.
+            qp_type: if unsafe { (*raw.as_ptr()).qp_type } == sys::ibv_qp_type::IBV_QPT_UC {
+                QpType::Uc
+            } else {
+                QpType::Rc
+            },
         };
         // SAFETY: per this function's contract, `raw` is a live QP made over these parts.
         unsafe { QueuePair::assemble(raw, parts, state) }

@@ -12,7 +12,7 @@ use super::post_error::PostError;
 use super::ring::Held;
 use super::send_wr::LocalRef;
 use super::slots::SlotKind;
-use super::QueuePair;
+use super::{QpType, QueuePair};
 use crate::error::Error;
 use crate::mr::{MemoryRegion, RemoteBuf};
 use crate::sys;
@@ -57,6 +57,8 @@ pub(crate) enum SendFault {
     AtomicLen(usize),
     AtomicAlign(u64),
     NoAtomics,
+    /// READ or an atomic on a UC QP.
+    NotOnUc(u32),
 }
 
 /// True for the operations that write their local buffer (READ and the atomics).
@@ -100,6 +102,9 @@ impl QueuePair {
             flags,
             atomic,
         } = wr;
+        if writes_local(opcode) && self.qp_type == QpType::Uc {
+            return Err(SendFault::NotOnUc(opcode));
+        }
         if is_atomic(opcode) && !self.atomics {
             return Err(SendFault::NoAtomics);
         }
@@ -264,6 +269,15 @@ impl QueuePair {
             )),
             SendFault::AtomicAlign(addr) => Error::InvalidArgument(format!(
                 "an atomic's remote address must be 8-byte aligned, {addr:#x} is not"
+            )),
+            SendFault::NotOnUc(opcode) => Error::InvalidArgument(format!(
+                "QP {:#x} is UC, which cannot post {}: UC has SEND and RDMA WRITE only (RC has all)",
+                self.qpn,
+                if opcode == op::IBV_WR_RDMA_READ {
+                    "an RDMA READ"
+                } else {
+                    "an atomic"
+                }
             )),
             SendFault::NoAtomics => Error::Unsupported {
                 what: "atomic operations (the device's atomic_cap is IBV_ATOMIC_NONE)",
