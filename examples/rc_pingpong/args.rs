@@ -3,8 +3,11 @@
 use std::time::Duration;
 
 use rdma_exchange::DEFAULT_PORT;
-use rdma_verbs::Mtu;
+use rdma_verbs::{Mtu, QpType};
 
+use crate::variant::Variant;
+
+/// What an option sets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Id {
     Port,
@@ -28,11 +31,14 @@ enum Id {
     Help,
 }
 
+/// One option: what it sets, its names, whether it takes an argument, and the one transport
+/// whose C tool has it (`None`: both have it).
 struct Spec {
     id: Id,
     short: Option<char>,
     long: &'static str,
     arg: bool,
+    only: Option<QpType>,
 }
 
 const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spec {
@@ -41,10 +47,23 @@ const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spe
         short,
         long,
         arg,
+        only: None,
     }
 }
 
-/// The C tool's `long_options`, plus `--timeout` and `--help`.
+/// An option that only `ibv_rc_pingpong` has (`ibv_uc_pingpong`'s getopt does not know it).
+const fn rc_only(id: Id, short: char, long: &'static str) -> Spec {
+    Spec {
+        id,
+        short: Some(short),
+        long,
+        arg: false,
+        only: Some(QpType::Rc),
+    }
+}
+
+/// The C tools' `long_options` (`ibv_uc_pingpong`'s are `ibv_rc_pingpong`'s without the
+/// rc-only ones), plus `--timeout` and `--help`.
 const SPECS: &[Spec] = &[
     spec(Id::Port, Some('p'), "port", true),
     spec(Id::IbDev, Some('d'), "ib-dev", true),
@@ -56,20 +75,29 @@ const SPECS: &[Spec] = &[
     spec(Id::Sl, Some('l'), "sl", true),
     spec(Id::Events, Some('e'), "events", false),
     spec(Id::GidIdx, Some('g'), "gid-idx", true),
-    spec(Id::Odp, Some('o'), "odp", false),
-    spec(Id::Iodp, Some('O'), "iodp", false),
-    spec(Id::Prefetch, Some('P'), "prefetch", false),
-    spec(Id::Ts, Some('t'), "ts", false),
+    rc_only(Id::Odp, 'o', "odp"),
+    rc_only(Id::Iodp, 'O', "iodp"),
+    rc_only(Id::Prefetch, 'P', "prefetch"),
+    rc_only(Id::Ts, 't', "ts"),
     spec(Id::Chk, Some('c'), "chk", false),
-    spec(Id::Dm, Some('j'), "dm", false),
-    spec(Id::NewSend, Some('N'), "new_send", false),
+    rc_only(Id::Dm, 'j', "dm"),
+    rc_only(Id::NewSend, 'N', "new_send"),
     spec(Id::Timeout, None, "timeout", true),
     spec(Id::Help, Some('h'), "help", false),
 ];
 
+/// The options `v`'s C tool knows (with ours), in table order.
+fn specs(v: &Variant) -> impl Iterator<Item = &'static Spec> + '_ {
+    SPECS
+        .iter()
+        .filter(move |s| s.only.is_none_or(|t| t == v.qp_type))
+}
+
 /// The options, with the C tool's defaults.
 #[derive(Debug)]
 pub(crate) struct Opts {
+    /// Which tool this is.
+    pub(crate) variant: &'static Variant,
     pub(crate) port: u16,
     pub(crate) ib_dev: Option<String>,
     pub(crate) ib_port: u8,
@@ -87,9 +115,11 @@ pub(crate) struct Opts {
     pub(crate) servername: Option<String>,
 }
 
-impl Default for Opts {
-    fn default() -> Self {
+impl Opts {
+    /// The C tool's defaults.
+    fn new(variant: &'static Variant) -> Self {
         Opts {
+            variant,
             port: DEFAULT_PORT,
             ib_dev: None,
             ib_port: 1,
@@ -107,7 +137,9 @@ impl Default for Opts {
     }
 }
 
-pub(crate) fn usage(argv0: &str) -> String {
+/// The usage text (stdout), after a command-line error or for `--help`.
+pub(crate) fn usage(v: &Variant, argv0: &str) -> String {
+    let (options, notes) = (v.usage_options, v.usage_notes);
     format!(
         "\
 Usage:
@@ -126,15 +158,13 @@ Options:
   -e, --events           sleep on CQ events (default poll)
   -g, --gid-idx=<gid index> local port gid index (default none: LID only; RoCE needs one)
   -c, --chk              validate received buffer (default off)
-  -N, --new_send         use new post send WR API (accepted, no effect: same traffic)
-
+{options}
 Extensions of this clone:
       --timeout=<secs>   give up after <secs> seconds without progress: accept, connect,
                          each exchange message, each completion (default 0: wait forever)
   -h, --help             print this help and exit
 
-Not supported (rejected): -o/--odp, -O/--iodp, -P/--prefetch, -t/--ts, -j/--dm.
-Memory: registers (rx-depth + 1) * size bytes (one piece per posted receive, one to send).
+{notes}Memory: registers (rx-depth + 1) * size bytes (one piece per posted receive, one to send).
 "
     )
 }
@@ -146,8 +176,11 @@ pub(crate) struct ArgError {
     pub(crate) usage: bool,
 }
 
+/// What the command line asks for.
 pub(crate) enum Cmd {
+    /// Run the ping-pong with these options.
     Run(Opts),
+    /// Print the usage and exit 0.
     Help,
 }
 
@@ -194,7 +227,8 @@ fn apply(o: &mut Opts, s: &Spec, val: Option<&str>, argv0: &str) -> Result<Optio
     };
     let unsupported = |what: &str| ArgError {
         msg: Some(format!(
-            "{argv0}: {name} ({what}) is not supported by this clone of ibv_rc_pingpong"
+            "{argv0}: {name} ({what}) is not supported by this clone of {}",
+            o.variant.c_tool
         )),
         usage: false,
     };
@@ -248,11 +282,16 @@ fn getopt_error(msg: String) -> ArgError {
 }
 
 /// Finds a long option by its exact name or an unambiguous prefix, as getopt_long does.
-fn lookup_long<'a>(argv0: &str, name: &str, body: &str) -> Result<&'a Spec, ArgError> {
-    if let Some(s) = SPECS.iter().find(|s| s.long == name) {
+fn lookup_long(
+    v: &Variant,
+    argv0: &str,
+    name: &str,
+    body: &str,
+) -> Result<&'static Spec, ArgError> {
+    if let Some(s) = specs(v).find(|s| s.long == name) {
         return Ok(s);
     }
-    let matches: Vec<&Spec> = SPECS.iter().filter(|s| s.long.starts_with(name)).collect();
+    let matches: Vec<&Spec> = specs(v).filter(|s| s.long.starts_with(name)).collect();
     match matches.as_slice() {
         [one] if !name.is_empty() => Ok(one),
         [] | [_] => Err(getopt_error(format!(
@@ -267,8 +306,13 @@ fn lookup_long<'a>(argv0: &str, name: &str, body: &str) -> Result<&'a Spec, ArgE
     }
 }
 
-pub(crate) fn parse_args(argv0: &str, args: &[String]) -> Result<Cmd, ArgError> {
-    let mut o = Opts::default();
+/// Parses `args` (without `argv0`) for the tool `v`.
+pub(crate) fn parse_args(
+    v: &'static Variant,
+    argv0: &str,
+    args: &[String],
+) -> Result<Cmd, ArgError> {
+    let mut o = Opts::new(v);
     let mut positional = Vec::new();
     let mut i = 0;
     let mut help = false;
@@ -284,7 +328,7 @@ pub(crate) fn parse_args(argv0: &str, args: &[String]) -> Result<Cmd, ArgError> 
                 Some((n, v)) => (n, Some(v)),
                 None => (body, None),
             };
-            let s = lookup_long(argv0, name, body)?;
+            let s = lookup_long(v, argv0, name, body)?;
             let val = match (s.arg, inline) {
                 (true, Some(v)) => Some(v),
                 (true, None) if i < args.len() => {
@@ -309,7 +353,7 @@ pub(crate) fn parse_args(argv0: &str, args: &[String]) -> Result<Cmd, ArgError> 
         } else if a.len() > 1 && a.starts_with('-') {
             let cluster = &a[1..];
             for (at, c) in cluster.char_indices() {
-                let Some(s) = SPECS.iter().find(|s| s.short == Some(c)) else {
+                let Some(s) = specs(v).find(|s| s.short == Some(c)) else {
                     return Err(getopt_error(format!("{argv0}: invalid option -- '{c}'")));
                 };
                 if !s.arg {

@@ -7,7 +7,7 @@ use rdma_exchange::{ExchangeError, OobListener, OobStream, PingpongDest, PINGPON
 use rdma_verbs::{ConnectOptions, QpState, QueuePair, RemoteQp};
 
 use crate::args::Opts;
-use crate::output::{detail, fail, strerror, Failed};
+use crate::output::{fail, strerror, Failed};
 
 fn exchange_timeout(o: &Opts) -> Duration {
     o.timeout.unwrap_or(Duration::MAX)
@@ -31,12 +31,12 @@ pub(crate) fn client_exchange(
         Err(e) => {
             return Err(fail!(
                 format!("Couldn't connect to {host}:{}", o.port),
-                detail(&e)
+                o.variant.detail(&e)
             ))
         }
     };
     if let Err(e) = s.send_pingpong(my) {
-        return Err(fail!("Couldn't send local address", detail(&e)));
+        return Err(fail!("Couldn't send local address", o.variant.detail(&e)));
     }
     match s
         .recv_pingpong()
@@ -72,7 +72,8 @@ pub(crate) fn connect_qp(
         sl: o.sl,
         // The rest are ibv_rc_pingpong's values, which are ConnectOptions' defaults: no remote
         // access, P_Key index 0, hop limit 1, timeout 14, retry 7, RNR retry 7, RNR timer 12,
-        // one outstanding read each way.
+        // one outstanding read each way. On a UC QP `connect` sets only what UC takes (as
+        // ibv_uc_pingpong: no timeout, retries, RNR timer or reads).
         ..ConnectOptions::default()
     };
     qp.connect(&remote, &opts).map_err(|e| {
@@ -81,7 +82,10 @@ pub(crate) fn connect_qp(
         } else {
             "RTR"
         };
-        fail!(format!("Failed to modify QP to {step}"), detail(&e.error))
+        fail!(
+            format!("Failed to modify QP to {step}"),
+            o.variant.detail(&e.error)
+        )
     })
 }
 
@@ -91,11 +95,15 @@ pub(crate) fn server_exchange(
     qp: QueuePair,
     my: &PingpongDest,
 ) -> Result<(QueuePair, PingpongDest), Failed> {
-    let listener = OobListener::bind(o.port)
-        .map_err(|e| fail!(format!("Couldn't listen to port {}", o.port), detail(&e)))?;
+    let listener = OobListener::bind(o.port).map_err(|e| {
+        fail!(
+            format!("Couldn't listen to port {}", o.port),
+            o.variant.detail(&e)
+        )
+    })?;
     let accepted = listener.accept(exchange_timeout(o));
     drop(listener);
-    let mut s = accepted.map_err(|e| fail!("accept() failed", detail(&e)))?;
+    let mut s = accepted.map_err(|e| fail!("accept() failed", o.variant.detail(&e)))?;
     let rem = s.recv_pingpong().map_err(|e| {
         let n = match e {
             ExchangeError::PeerClosed { received, .. }
@@ -114,7 +122,10 @@ pub(crate) fn server_exchange(
     // The C server reads 5 bytes and does not look at them.
     let mut done = [0u8; 5];
     if let Err(e) = s.send_pingpong(my).and_then(|()| s.recv_exact(&mut done)) {
-        return Err(fail!("Couldn't send/recv local address", detail(&e)));
+        return Err(fail!(
+            "Couldn't send/recv local address",
+            o.variant.detail(&e)
+        ));
     }
     Ok((qp, rem))
 }

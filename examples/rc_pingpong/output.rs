@@ -28,11 +28,6 @@ macro_rules! out {
 }
 pub(crate) use out;
 
-/// The extra line that explains a failure the C tool reports with a fixed message.
-pub(crate) fn detail(e: &dyn std::fmt::Display) -> String {
-    format!("rc_pingpong: {e}")
-}
-
 /// `strerror`-like text of an I/O error (without Rust's " (os error N)" suffix).
 pub(crate) fn strerror(e: &io::Error) -> String {
     let s = e.to_string();
@@ -61,6 +56,7 @@ pub(crate) fn ntop(gid: &Gid) -> String {
     gid.to_string()
 }
 
+/// Prints an address line (`  local address:  LID 0x..., QPN ..., PSN ..., GID ...`).
 pub(crate) fn address_line(which: &str, d: &PingpongDest) {
     out!(
         "  {which} LID 0x{:04x}, QPN 0x{:06x}, PSN 0x{:06x}, GID {}",

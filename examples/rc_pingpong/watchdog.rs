@@ -11,8 +11,9 @@ use crate::output::fail;
 pub(crate) const WATCHDOG_DONE: u64 = u64::MAX;
 
 /// With `--timeout`: a thread that ends the process (status 1) when neither count moved for
-/// `timeout`. A thread, because `ibv_get_cq_event` blocks with no timeout of its own.
-pub(crate) fn watchdog(timeout: Duration, iters: u32) -> Arc<AtomicU64> {
+/// `timeout`. A thread, because `ibv_get_cq_event` blocks with no timeout of its own. `name`
+/// (the program's) prefixes its message.
+pub(crate) fn watchdog(name: &'static str, timeout: Duration, iters: u32) -> Arc<AtomicU64> {
     let progress = Arc::new(AtomicU64::new(0));
     let p = progress.clone();
     thread::spawn(move || {
@@ -29,7 +30,7 @@ pub(crate) fn watchdog(timeout: Duration, iters: u32) -> Arc<AtomicU64> {
                 since = Instant::now();
             } else if since.elapsed() >= timeout {
                 let _ = fail!(format!(
-                    "rc_pingpong: timed out: no completion for {:?} (received {} and sent {} of \
+                    "{name}: timed out: no completion for {:?} (received {} and sent {} of \
                      {iters} messages); the peer stopped, or its options (-s, -n) differ",
                     timeout,
                     now >> 32,

@@ -1,0 +1,268 @@
+//! The program: the C tool's `main` and `pp_init_ctx`, for either variant.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use rdma_exchange::PingpongDest;
+use rdma_verbs::{
+    Access, CompletionQueue, DeviceList, Error, Gid, LinkLayer, MemoryRegion, ProtectionDomain,
+    QpCaps, QueuePair, WorkCompletion,
+};
+
+use crate::args::{parse_args, usage, Cmd, Opts};
+use crate::connect::{client_exchange, connect_qp, server_exchange};
+use crate::output::{address_line, f2, fail, out, strerror, Failed};
+use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
+use crate::sys::{page_size, random_psn};
+use crate::variant::Variant;
+use crate::watchdog::{watchdog, WATCHDOG_DONE};
+
+/// The byte the C tool fills its buffer with (`memset(buf, 0x7b, size)`).
+const FILL: u8 = 0x7b;
+
+/// Runs the ping-pong the options ask for; every failure has been printed.
+fn run(o: &Opts) -> Result<(), Failed> {
+    let v = o.variant;
+    let page = page_size();
+    let size = o.size as usize;
+
+    let list = DeviceList::new().map_err(|e| match e {
+        Error::Verb { source, .. } => fail!(format!(
+            "Failed to get IB devices list: {}",
+            strerror(&source)
+        )),
+        e => fail!("Failed to get IB devices list", v.detail(&e)),
+    })?;
+    let dev = list
+        .find(o.ib_dev.as_deref())
+        .map_err(|e| match &o.ib_dev {
+            Some(name) => fail!(format!("IB device {name} not found"), v.detail(&e)),
+            None => fail!("No IB devices found", v.detail(&e)),
+        })?;
+    let ctx = dev.open().map_err(|e| {
+        fail!(
+            format!("Couldn't get context for {}", dev.name()),
+            v.detail(&e)
+        )
+    })?;
+
+    let mut cq = CompletionQueue::builder(&ctx, o.rx_depth + 1);
+    if o.events {
+        cq = cq.with_channel();
+    }
+    let cq = cq.build().map_err(|e| {
+        if e.verb() == Some("ibv_create_comp_channel") {
+            fail!("Couldn't create completion channel", v.detail(&e))
+        } else {
+            fail!("Couldn't create CQ", v.detail(&e))
+        }
+    })?;
+    let pd =
+        ProtectionDomain::new(&ctx).map_err(|e| fail!("Couldn't allocate PD", v.detail(&e)))?;
+    let register = |len: usize| {
+        let mut mr = MemoryRegion::new(&pd, len, Access::LOCAL_WRITE)
+            .map_err(|e| fail!("Couldn't register MR", v.detail(&e)))?;
+        if let Some(bytes) = mr.as_mut_slice() {
+            bytes.fill(FILL);
+        }
+        Ok::<_, Failed>(mr)
+    };
+    // One piece per posted receive, plus the spare that the client's first message is sent
+    // from (see the module documentation).
+    let mr = register((o.rx_depth as usize + 1) * size)?;
+
+    let mut qp = QueuePair::builder(&pd, &cq, &cq)
+        .qp_type(v.qp_type)
+        .caps(QpCaps {
+            max_send_wr: 1,
+            max_recv_wr: o.rx_depth,
+            max_send_sge: 1,
+            max_recv_sge: 1,
+            max_inline_data: 0,
+        })
+        .build()
+        .map_err(|e| fail!("Couldn't create QP", v.detail(&e)))?;
+    // The C rule: inline when the QP's actual max_inline_data covers the message.
+    let inline = qp.caps().max_inline_data >= o.size;
+    qp.init(o.ib_port, 0, Access::NONE)
+        .map_err(|e| fail!("Failed to modify QP to INIT", v.detail(&e)))?;
+
+    let mut free = mr.chunks(size);
+    let mut current = free.pop().expect("rx_depth + 1 pieces");
+    free.reverse(); // post the pieces in address order (pop takes from the end)
+    let (routs, _) = post_recv(&mut qp, &mut free, o.rx_depth);
+    if routs < o.rx_depth {
+        return Err(fail!(format!("Couldn't post receive ({routs})")));
+    }
+    if o.events {
+        cq.req_notify(false)
+            .map_err(|e| fail!("Couldn't request CQ notification", v.detail(&e)))?;
+    }
+
+    let port = ctx
+        .query_port(o.ib_port)
+        .map_err(|e| fail!("Couldn't get port info", v.detail(&e)))?;
+    if port.link_layer() != LinkLayer::Ethernet && port.lid() == 0 {
+        return Err(fail!("Couldn't get local LID"));
+    }
+    let gid = match u32::try_from(o.gidx) {
+        Ok(idx) => ctx
+            .query_gid(o.ib_port, idx)
+            .map_err(|e| fail!(format!("can't read sgid of index {}", o.gidx), v.detail(&e)))?,
+        Err(_) => Gid::ZERO,
+    };
+    let my = PingpongDest {
+        lid: port.lid(),
+        qpn: qp.qpn(),
+        psn: random_psn(),
+        gid,
+    };
+    address_line("local address: ", &my);
+
+    let qp = match &o.servername {
+        Some(host) => {
+            let rem = client_exchange(o, host, &my)?;
+            address_line("remote address:", &rem);
+            connect_qp(qp, o, my.psn, &rem)?
+        }
+        None => {
+            let (qp, rem) = server_exchange(o, qp, &my)?;
+            address_line("remote address:", &rem);
+            qp
+        }
+    };
+
+    let mut check = None;
+    if o.servername.is_some() && o.chk {
+        if let Some(bytes) = current.as_mut_slice() {
+            for i in (0..size).step_by(page) {
+                bytes[i] = 0; // i / page_size % sizeof(char)
+            }
+        }
+    } else if o.chk {
+        // Before any message arrives the buffer holds the 0x7b fill: every page is "invalid".
+        check = Some((page, (0..size).step_by(page).map(|i| i / page).collect()));
+    }
+    let mut pp = Pingpong {
+        qp,
+        free,
+        current: Some(current),
+        inline,
+        rx_depth: o.rx_depth,
+        iters: o.iters,
+        routs: i64::from(routs),
+        deficit: 0,
+        rcnt: 0,
+        scnt: 0,
+        pending: RECV_WRID,
+        check,
+        progress: None,
+    };
+    if o.servername.is_some() {
+        if !pp.post_send() {
+            return Err(fail!("Couldn't post send"));
+        }
+        pp.pending |= SEND_WRID;
+    }
+    if let Some(t) = o.timeout {
+        pp.progress = Some(watchdog(v.name, t, o.iters));
+    }
+
+    let start = Instant::now();
+    let mut wcs = [WorkCompletion::default(); 2];
+    while pp.rcnt < o.iters || pp.scnt < o.iters {
+        if o.events {
+            if cq.get_event().is_err() {
+                return Err(fail!("Failed to get cq_event"));
+            }
+            if cq.req_notify(false).is_err() {
+                return Err(fail!("Couldn't request CQ notification"));
+            }
+        }
+        let ne = loop {
+            match cq.poll(&mut wcs) {
+                Ok(got) if o.events || !got.is_empty() => break got.len(),
+                Ok(_) => {}
+                Err(e) => {
+                    let code = e.errno().map_or(-1, |n| -n);
+                    return Err(fail!(format!("poll CQ failed {code}")));
+                }
+            }
+        };
+        for wc in &wcs[..ne] {
+            if !pp.parse_single_wc(wc) {
+                if v.parse_wc_failed_line {
+                    return Err(fail!(format!("parse WC failed {ne}")));
+                }
+                return Err(Failed);
+            }
+        }
+        pp.note_progress();
+    }
+    let elapsed = start.elapsed();
+    if let Some(p) = &pp.progress {
+        p.store(WATCHDOG_DONE, Ordering::Relaxed);
+    }
+
+    // As the C tool: integer microseconds held in a float.
+    let usec = elapsed.as_micros() as i64 as f32;
+    let bytes = i64::from(o.size) * i64::from(o.iters) * 2;
+    let secs = f2(f64::from(usec) / 1_000_000.0);
+    out!(
+        "{bytes} bytes in {secs} seconds = {} Mbit/sec",
+        f2(bytes as f64 * 8.0 / f64::from(usec))
+    );
+    out!(
+        "{} iters in {secs} seconds = {} usec/iter",
+        o.iters as i32,
+        f2(f64::from(usec / o.iters as f32))
+    );
+    if let Some((_, bad)) = &pp.check {
+        for p in bad {
+            out!("invalid data in page {p}");
+        }
+    }
+    cq.ack_events();
+    Ok(())
+}
+
+/// The program's `main` for the tool `v`: parses the command line, runs, returns the C tool's
+/// exit status.
+pub(crate) fn main(v: &'static Variant) -> ExitCode {
+    let mut raw = std::env::args_os();
+    let argv0 = raw
+        .next()
+        .map_or_else(|| v.name.into(), |a| a.to_string_lossy().into_owned());
+    let mut args = Vec::new();
+    for a in raw {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                let _ = fail!(format!("{argv0}: argument {a:?} is not valid UTF-8"));
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let opts = match parse_args(v, &argv0, &args) {
+        Ok(Cmd::Run(o)) => o,
+        Ok(Cmd::Help) => {
+            let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            if let Some(msg) = e.msg {
+                let _ = fail!(msg);
+            }
+            if e.usage {
+                let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
+            }
+            return ExitCode::from(1);
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failed) => ExitCode::from(1),
+    }
+}
