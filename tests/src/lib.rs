@@ -7,6 +7,7 @@ pub mod async_wait;
 pub mod buffers;
 pub mod cni_node;
 pub mod counting_alloc;
+pub mod pingpong;
 pub mod process;
 
 use rdma_verbs::{

@@ -11,181 +11,20 @@
 //! The Rust binary is `target/<profile>/uc_pingpong` (`scripts/test-device` builds it); the C
 //! tool is `ibv_uc_pingpong` from `PATH`.
 
-use rdma_device_tests::process::{listening, path_bin, serial, spawn, workspace_bin, Done};
-use std::path::PathBuf;
-use std::thread;
-use std::time::{Duration, Instant};
+use rdma_device_tests::pingpong::{self as pp, assert_ok, check_pair, stats, Impl, Tool, LIMIT};
+use rdma_device_tests::process::{serial, spawn, Done};
+use std::time::Instant;
 
-/// How long one side may run.
-const LIMIT: Duration = Duration::from_secs(120);
+/// The tools this file compares.
+const TOOL: Tool = Tool {
+    c: "ibv_uc_pingpong",
+    rust: "uc_pingpong",
+};
 
-/// Which implementation plays a role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Impl {
-    C,
-    Rust,
-}
-
-fn bin(which: Impl) -> PathBuf {
-    match which {
-        Impl::C => path_bin(
-            "ibv_uc_pingpong",
-            "install ibverbs-utils (rdma-core's examples)",
-        ),
-        Impl::Rust => workspace_bin("uc_pingpong", "rdma-examples"),
-    }
-}
-
-/// `-d <device> [-g <gid index>]` for the device under test (`$RDMA_DEVICE` or the first).
-fn device_args() -> Vec<String> {
-    let ctx = rdma_device_tests::device();
-    let mut args = vec!["-d".to_string(), ctx.name().to_string()];
-    if let Some(g) = ctx.default_gid_index(1).expect("a usable GID on port 1") {
-        args.extend(["-g".to_string(), g.to_string()]);
-    }
-    args
-}
-
-/// Runs a server and a client (host `127.0.0.1` for the TCP exchange; the RDMA traffic uses
-/// the device). Returns (server, client).
+/// [`pp::pingpong`] of uc_pingpong and ibv_uc_pingpong; the server may take as long as the
+/// client.
 fn pingpong(server: (Impl, &[&str]), client: (Impl, &[&str]), port: u16) -> (Done, Done) {
-    let dev = device_args();
-    let args = |extra: &[&str], host: Option<&str>| -> Vec<String> {
-        let mut a = dev.clone();
-        a.extend(["-p".to_string(), port.to_string()]);
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a.extend(host.map(str::to_string));
-        a
-    };
-    assert!(!listening(port), "TCP port {port} is already in use");
-    let mut srv = spawn(
-        &format!("server ({:?})", server.0),
-        &bin(server.0),
-        &args(server.1, None),
-    );
-    let start = Instant::now();
-    while !listening(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            let done = srv.wait_until(Instant::now());
-            panic!("the server did not start listening on port {port}:\n{done}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    let cli = spawn(
-        &format!("client ({:?})", client.0),
-        &bin(client.0),
-        &args(client.1, Some("127.0.0.1")),
-    );
-    let c = cli.wait_until(Instant::now() + LIMIT);
-    let s = srv.wait_until(Instant::now() + LIMIT);
-    (s, c)
-}
-
-/// The fields of an address line after `prefix`: `LID 0x0000, QPN 0x000011, PSN ..., GID ...`.
-fn addr(out: &Done, prefix: &str) -> Vec<String> {
-    let line = out
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{out}"));
-    let parts: Vec<String> = line[prefix.len()..]
-        .split(", ")
-        .map(str::to_string)
-        .collect();
-    let names = ["LID 0x", "QPN 0x", "PSN 0x", "GID "];
-    let widths = [4, 6, 6, 0];
-    assert_eq!(parts.len(), 4, "four fields in {line:?}");
-    for ((p, name), width) in parts.iter().zip(names).zip(widths) {
-        let v = p
-            .strip_prefix(name)
-            .unwrap_or_else(|| panic!("{name}... in {line:?}"));
-        if width > 0 {
-            assert!(
-                v.len() == width && v.chars().all(|c| c.is_ascii_hexdigit()),
-                "{width} hex digits in {p:?} of {line:?}"
-            );
-        } else {
-            assert!(v.parse::<std::net::Ipv6Addr>().is_ok(), "a GID in {line:?}");
-        }
-    }
-    parts
-}
-
-/// Checks the two statistics lines: `%lld bytes in %.2f seconds = %.2f Mbit/sec` and
-/// `%d iters in %.2f seconds = %.2f usec/iter`.
-fn stats(out: &Done, size: u64, iters: u64) {
-    let find = |what: &str| {
-        out.stdout
-            .lines()
-            .find(|l| l.contains(what))
-            .unwrap_or_else(|| panic!("no line with {what:?}:\n{out}"))
-            .split(' ')
-            .collect::<Vec<_>>()
-    };
-    let (w, v) = (find(" bytes in "), find(" iters in "));
-    assert_eq!(w.len(), 8, "{w:?}");
-    assert_eq!(v.len(), 8, "{v:?}");
-    assert_eq!(
-        (w[0], w[1], w[2], w[4], w[5], w[7]),
-        (
-            &*(size * iters * 2).to_string(),
-            "bytes",
-            "in",
-            "seconds",
-            "=",
-            "Mbit/sec"
-        )
-    );
-    assert_eq!(
-        (v[0], v[1], v[2], v[4], v[5], v[7]),
-        (
-            &*iters.to_string(),
-            "iters",
-            "in",
-            "seconds",
-            "=",
-            "usec/iter"
-        )
-    );
-    assert_eq!(w[3], v[3], "both lines show the same seconds");
-    for num in [w[3], w[6], v[3], v[6]] {
-        let frac = num.split_once('.').map(|(_, f)| f);
-        assert!(frac.is_some_and(|f| f.len() == 2), "{num:?} is %.2f");
-        assert!(num.parse::<f64>().is_ok(), "{num:?} is a number");
-    }
-}
-
-fn assert_ok(d: &Done) {
-    assert!(
-        d.status.is_some_and(|s| s.success()) && !d.killed,
-        "expected exit status 0:\n{d}"
-    );
-}
-
-/// Both exit 0, the address lines cross-match, the statistics are right, the `-c` check found
-/// nothing, and each printed exactly its four lines.
-fn check_pair(s: &Done, c: &Done, size: u64, iters: u64) {
-    assert_ok(s);
-    assert_ok(c);
-    let (s_local, s_remote) = (addr(s, "  local address:  "), addr(s, "  remote address: "));
-    let (c_local, c_remote) = (addr(c, "  local address:  "), addr(c, "  remote address: "));
-    assert_eq!(
-        c_remote, s_local,
-        "client's remote = server's local\n{s}\n{c}"
-    );
-    assert_eq!(
-        s_remote, c_local,
-        "server's remote = client's local\n{s}\n{c}"
-    );
-    assert_ne!(s_local[1], c_local[1], "two QPs");
-    for d in [s, c] {
-        stats(d, size, iters);
-        assert!(
-            !d.stdout.contains("invalid data"),
-            "-c found bad data:\n{d}"
-        );
-        assert_eq!(d.stdout.lines().count(), 4, "four stdout lines:\n{d}");
-    }
+    pp::pingpong(TOOL, server, client, port, LIMIT)
 }
 
 /// Two pages per message, checked (`-c`).
@@ -259,7 +98,7 @@ fn uc_pingpong_check_reports_pages_like_c() {
 /// Runs `which` with `args` and no device work (a command-line error): its output, with the
 /// program's path replaced by `PROG`.
 fn refused(which: Impl, args: &[&str]) -> (Option<i32>, String, String) {
-    let prog = bin(which);
+    let prog = TOOL.bin(which);
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let d = spawn(&format!("{which:?}"), &prog, &args).wait_until(Instant::now() + LIMIT);
     assert!(!d.killed, "{d}");
