@@ -27,7 +27,7 @@
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
 use crate::qp::ring::Held;
-use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendParts, SendWr, RUN_OPEN};
+use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendWr, RUN_OPEN};
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use std::fmt;
@@ -110,18 +110,7 @@ impl<'q> Run<'q> {
     /// buffer is refused (the buffer is handed back in the error), as is anything
     /// [`QueuePair::post_send`] would refuse but a full or closed queue.
     pub fn prepare<'r>(&'r self, wr: SendWr<'r>) -> Result<SendTemplate<'r>, PostError> {
-        let SendWr {
-            opcode,
-            local,
-            offset,
-            len,
-            remote,
-            imm,
-            flags,
-            wr_id: _,
-            atomic,
-        } = wr;
-        let (buf, local) = local.split();
+        let (buf, _, parts) = wr.into_parts();
         if buf.is_some() {
             return Err(refused(buf, || {
                 Error::InvalidArgument(
@@ -129,17 +118,6 @@ impl<'q> Run<'q> {
                 )
             }));
         }
-        let parts = SendParts {
-            opcode,
-            local,
-            buf: None,
-            start: offset,
-            len,
-            remote,
-            imm,
-            flags,
-            atomic,
-        };
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = MaybeUninit::uninit();
         let check = |qp: &mut QueuePair| match qp.check_send(parts, &mut raw, &mut sge) {

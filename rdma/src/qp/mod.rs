@@ -23,7 +23,6 @@ pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
 pub use recv_wr::RecvWr;
-pub(crate) use send_check::SendParts;
 pub use send_wr::{Local, SendWr};
 pub(crate) use slots::RUN_OPEN;
 pub use slots::{Shared, Sink};

@@ -124,21 +124,7 @@ impl QueuePair {
         raw: &mut sys::ibv_send_wr,
         sge: &mut MaybeUninit<sys::ibv_sge>,
     ) -> Result<(), PostError> {
-        // Taken apart first: the owned buffer (if any) is the only part with a destructor, so
-        // the rest never needs to be in memory (a value that a drop, even one on an unwinding
-        // path, gets the address of, stays in memory).
-        let SendWr {
-            opcode,
-            local,
-            offset: start,
-            len,
-            remote,
-            imm,
-            flags,
-            wr_id,
-            atomic,
-        } = wr;
-        let (buf, local) = local.split();
+        let (buf, wr_id, parts) = wr.into_parts();
         // One comparison: the state allows sends, the queue has room, and the nonce block is
         // far from its end (`make_room` tells which failed, and starts a new block when that
         // was all).
@@ -148,15 +134,8 @@ impl QueuePair {
             }
         }
         let parts = SendParts {
-            opcode,
-            local,
             buf: buf.as_ref(),
-            start,
-            len,
-            remote,
-            imm,
-            flags,
-            atomic,
+            ..parts
         };
         // Which check failed is worked out again off the data path: the fault carries data
         // (lengths, a slot) that the data path then never computes.

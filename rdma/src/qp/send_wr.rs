@@ -1,5 +1,6 @@
 //! Send-queue work requests, built by value: [`SendWr`] and its [`Local`] side.
 
+use super::send_check::SendParts;
 #[cfg(doc)]
 use super::QueuePair;
 use super::{Shared, Sink};
@@ -202,6 +203,38 @@ impl<'a> SendWr<'a> {
         self.offset = offset;
         self.len = Some(len);
         self
+    }
+
+    /// The request taken apart: the buffer it owns (the only part with a destructor), its
+    /// `wr_id`, and the rest as [`SendParts`] (whose `buf` the caller points at the buffer).
+    /// Taken apart first, the rest never needs to be in memory: a value that a drop, even one
+    /// on an unwinding path, gets the address of, stays in memory.
+    #[inline(always)]
+    pub(crate) fn into_parts(self) -> (Option<MemoryRegion>, u64, SendParts<'a, 'static>) {
+        let SendWr {
+            opcode,
+            local,
+            offset,
+            len,
+            remote,
+            imm,
+            flags,
+            wr_id,
+            atomic,
+        } = self;
+        let (buf, local) = local.split();
+        let parts = SendParts {
+            opcode,
+            local,
+            buf: None,
+            start: offset,
+            len,
+            remote,
+            imm,
+            flags,
+            atomic,
+        };
+        (buf, wr_id, parts)
     }
 
     /// The buffer this request owns, handed back when it is not posted.
