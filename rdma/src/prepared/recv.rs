@@ -33,10 +33,10 @@ impl RecvTemplate<'_> {
             self.wr.wr_id = qp.rq.stage_run(wr_id);
             self.wr.sg_list = &mut self.sge;
             let mut bad = ptr::null_mut();
-            // SAFETY: the QP is live; the SGE, if any, describes a range of a sink of this QP
-            // (the one the template's run holds), which no Rust code can reach and which
-            // stays in the QP until this request completes (the slot's run mark keeps it past
-            // the run).
+            // The SGE, if any, describes a range of a sink of this QP (the one the template's
+            // run holds), which no Rust code can reach and which stays in the QP until this
+            // request completes (the slot's run mark keeps it past the run).
+            // SAFETY: the QP is live, and the SGE is as said just above.
             let ret = unsafe { sys::ibv_post_recv(qp.as_raw(), &mut self.wr, &mut bad) };
             if ret != 0 {
                 return Err(Error::from_ret("ibv_post_recv", ret));

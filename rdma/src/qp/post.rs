@@ -181,11 +181,11 @@ impl QueuePair {
         let mut raw = MaybeUninit::uninit();
         let raw = self.stage_recv(0, wr, &mut raw, &mut sge)?;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the SGE, if any (`num_sge` is 1; with 0 the provider reads
-        // none, and `sge` may be uninitialized), describes memory owned by the ring entry
-        // just staged, or of a sink held by this QP (which no Rust code can reach, and which
-        // the entry, outstanding once committed, keeps in the QP until the request completes
-        // or the QP is destroyed).
+        // The SGE, if any (`num_sge` is 1; with 0 the provider reads none, and `sge` may be
+        // uninitialized), describes memory owned by the ring entry just staged, or of a sink
+        // held by this QP (which no Rust code can reach, and which the entry, outstanding once
+        // committed, keeps in the QP until the request completes or the QP is destroyed).
+        // SAFETY: the QP is live, and the SGE is as said just above.
         let ret = unsafe { sys::ibv_post_recv(self.as_raw(), raw, &mut bad) };
         if ret != 0 {
             return Err(not_posted(&mut self.rq, "ibv_post_recv", ret, 0, 1));
