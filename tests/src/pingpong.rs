@@ -4,7 +4,6 @@
 
 use crate::process::{listening, path_bin, spawn, workspace_bin, Done};
 use std::path::PathBuf;
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one side may run.
@@ -67,19 +66,12 @@ pub fn pingpong(
         a
     };
     assert!(!listening(port), "TCP port {port} is already in use");
-    let mut srv = spawn(
+    let srv = spawn(
         &format!("server ({:?})", server.0),
         &tool.bin(server.0),
         &args(server.1, None),
-    );
-    let start = Instant::now();
-    while !listening(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            let done = srv.wait_until(Instant::now());
-            panic!("the server did not start listening on port {port}:\n{done}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    )
+    .wait_ready(port, Duration::from_secs(30), listening);
     let cli = spawn(
         &format!("client ({:?})", client.0),
         &tool.bin(client.0),

@@ -126,6 +126,20 @@ impl Proc {
     pub fn exited(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(Some(_)))
     }
+
+    /// Waits until `ready(port)` (a server listens on `port`), polling every 20 ms; panics
+    /// with what the server printed when it exits first or `limit` passes.
+    pub fn wait_ready(mut self, port: u16, limit: Duration, ready: impl Fn(u16) -> bool) -> Proc {
+        let start = Instant::now();
+        while !ready(port) {
+            if self.exited() || start.elapsed() > limit {
+                let done = self.wait_until(Instant::now());
+                panic!("the server did not start listening on port {port}:\n{done}");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self
+    }
 }
 
 impl fmt::Display for Done {

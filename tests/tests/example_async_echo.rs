@@ -26,18 +26,7 @@ fn args(port: u16, extra: &[&str]) -> Vec<String> {
 fn server(port: u16, extra: &[&str]) -> Proc {
     assert!(!listening(port), "TCP port {port} is already in use");
     let bin = workspace_bin("async_echo", "rdma-examples");
-    let mut srv = spawn("server", &bin, &args(port, extra));
-    let start = Instant::now();
-    while !listening(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(60) {
-            panic!(
-                "the server did not listen on port {port}:\n{}",
-                srv.wait_until(Instant::now())
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    srv
+    spawn("server", &bin, &args(port, extra)).wait_ready(port, Duration::from_secs(60), listening)
 }
 
 fn client(port: u16, extra: &[&str]) -> Proc {

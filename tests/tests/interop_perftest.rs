@@ -15,7 +15,6 @@ use rdma_device_tests::process::{
     cm_listening, listening, path_bin, serial, spawn, workspace_bin, Done,
 };
 use std::path::PathBuf;
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long one side may run.
@@ -108,15 +107,11 @@ fn run_pair_on(
     };
     assert!(!ready(port), "port {port} is already in use");
     let (sp, sa) = args(server, None);
-    let start = Instant::now();
-    let mut srv = spawn(&format!("server ({server:?})"), &sp, &sa);
-    while !ready(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            let done = srv.wait_until(Instant::now());
-            panic!("the server did not start listening on port {port}:\n{done}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    let srv = spawn(&format!("server ({server:?})"), &sp, &sa).wait_ready(
+        port,
+        Duration::from_secs(30),
+        ready,
+    );
     let host = match net {
         Net::Tcp => "127.0.0.1",
         Net::RdmaCm => CM_ADDR,
@@ -588,15 +583,8 @@ fn interop_perftest_mismatched_options_are_named_by_both_sides() {
             .iter()
             .map(|s| s.to_string()),
     );
-    let srv = spawn("server (Rust)", &prog, &sa);
-    let start = Instant::now();
-    while !listening(port) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server never listened"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let srv =
+        spawn("server (Rust)", &prog, &sa).wait_ready(port, Duration::from_secs(30), listening);
     let c = spawn("client (Rust)", &prog, &ca).wait_until(Instant::now() + Duration::from_secs(30));
     let s = srv.wait_until(Instant::now() + Duration::from_secs(30));
     for (d, here, there) in [(&s, "4096", "1024"), (&c, "1024", "4096")] {

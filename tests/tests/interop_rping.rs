@@ -44,16 +44,11 @@ fn server(which: Impl, port: u16, extra: &[&str]) -> Proc {
     );
     let mut args = strings(&["-s", "-a", ADDR, "-p", &port.to_string()]);
     args.extend(strings(extra));
-    let mut srv = spawn(&format!("server ({which:?})"), &bin(which), &args);
-    let start = Instant::now();
-    while !cm_listening(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            let done = srv.wait_until(Instant::now());
-            panic!("the server did not start listening on port {port}:\n{done}");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    srv
+    spawn(&format!("server ({which:?})"), &bin(which), &args).wait_ready(
+        port,
+        Duration::from_secs(30),
+        cm_listening,
+    )
 }
 
 /// Runs a client against `port` to completion.

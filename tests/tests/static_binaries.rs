@@ -15,7 +15,6 @@ use rdma_device_tests::process::{listening, path_bin, spawn, Done};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::thread;
 use std::time::{Duration, Instant};
 
 /// Hides the shared RDMA libraries and libnl, then runs "$@". Each pattern must match, so a
@@ -174,17 +173,7 @@ fn write_bw(rust_serves: bool, port: u16) {
     };
     assert!(!listening(port), "port {port} is already in use");
     let (sp, sa) = side(rust_serves, None);
-    let mut srv = spawn("server", &sp, &sa);
-    let start = Instant::now();
-    while !listening(port) {
-        if srv.exited() || start.elapsed() > Duration::from_secs(30) {
-            panic!(
-                "the server did not listen:\n{}",
-                srv.wait_until(Instant::now())
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
+    let srv = spawn("server", &sp, &sa).wait_ready(port, Duration::from_secs(30), listening);
     let (cp, ca) = side(!rust_serves, Some("127.0.0.1"));
     let cli = run(&cp, &ca, Duration::from_secs(120));
     let s = srv.wait_until(Instant::now() + Duration::from_secs(30));
