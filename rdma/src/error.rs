@@ -122,6 +122,19 @@ pub enum Error {
         /// Its depth.
         depth: u32,
     },
+    /// A UD send longer than the path MTU: a datagram is one packet.
+    #[error(
+        "a {len}-byte message does not fit the {max}-byte path MTU of UD QP {qpn:#x}: a \
+         datagram is one packet (split it, or use an RC QP)"
+    )]
+    MessageTooLong {
+        /// The message's length.
+        len: usize,
+        /// The largest message the QP may send.
+        max: u32,
+        /// The QP number.
+        qpn: u32,
+    },
     /// A completion was handed to a queue it does not belong to, or twice.
     #[error("completion (wr_id {wr_id:#x}, qp {qp_num:#x}) does not belong to an outstanding work request of {owner}")]
     ForeignCompletion {

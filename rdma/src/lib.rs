@@ -149,6 +149,7 @@
 pub mod sys;
 
 mod access;
+mod ah;
 #[cfg(feature = "tokio")]
 pub mod async_cq;
 #[cfg(feature = "cm")]
@@ -165,8 +166,10 @@ mod port;
 pub mod prepared;
 mod qp;
 mod srq;
+pub mod ud;
 
 pub use access::Access;
+pub use ah::{AddressHandle, AhAttr, GlobalRoute};
 #[cfg(feature = "tokio")]
 pub use async_cq::{AsyncCq, WaitMode};
 pub use completion::{CompletionError, WcOpcode, WcStatus, WorkCompletion};

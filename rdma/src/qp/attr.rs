@@ -193,6 +193,12 @@ impl QpAttr {
         self.mask |= m::IBV_QP_SQ_PSN;
         self
     }
+    /// The Q_Key (INIT, UD): receives accept only datagrams carrying it.
+    pub fn qkey(mut self, qkey: u32) -> Self {
+        self.attr.qkey = qkey;
+        self.mask |= m::IBV_QP_QKEY;
+        self
+    }
     /// Outstanding RDMA reads/atomics the QP may issue (RTS).
     pub fn max_rd_atomic(mut self, n: u8) -> Self {
         self.attr.max_rd_atomic = n;
@@ -212,11 +218,12 @@ impl QpAttr {
     }
 }
 
-const MASK_NAMES: [(u32, &str); 13] = [
+const MASK_NAMES: [(u32, &str); 14] = [
     (m::IBV_QP_STATE, "state"),
     (m::IBV_QP_PKEY_INDEX, "pkey_index"),
     (m::IBV_QP_PORT, "port"),
     (m::IBV_QP_ACCESS_FLAGS, "access"),
+    (m::IBV_QP_QKEY, "qkey"),
     (m::IBV_QP_AV, "address"),
     (m::IBV_QP_PATH_MTU, "path_mtu"),
     (m::IBV_QP_DEST_QPN, "dest_qpn"),
@@ -244,9 +251,22 @@ fn names(mask: u32) -> String {
 }
 
 /// The attributes a transition of a QP of `qp_type` requires (IB spec table "QP state
-/// transition properties"): UC has no responder resources, acknowledgements or retries.
+/// transition properties"): UC has no responder resources, acknowledgements or retries; UD
+/// has a Q_Key instead of access rights and no peer.
 fn required(qp_type: QpType, from: QpState, to: QpState) -> Option<u32> {
     use QpState::*;
+    if qp_type == QpType::Ud {
+        match (from, to) {
+            (Reset, Init) => {
+                return Some(
+                    m::IBV_QP_STATE | m::IBV_QP_PKEY_INDEX | m::IBV_QP_PORT | m::IBV_QP_QKEY,
+                )
+            }
+            (Init, Rtr) => return Some(m::IBV_QP_STATE),
+            (Rtr, Rts) => return Some(m::IBV_QP_STATE | m::IBV_QP_SQ_PSN),
+            _ => {}
+        }
+    }
     if qp_type == QpType::Uc {
         match (from, to) {
             (Init, Rtr) => {
@@ -379,6 +399,14 @@ mod tests {
         let need = rc(QpState::Rtr, QpState::Rts).unwrap();
         assert!(names(need).contains("sq_psn") && names(need).contains("max_rd_atomic"));
         // UC: no responder resources, acknowledgements or retries.
+        // UD: a Q_Key at INIT, nothing at RTR, the send PSN at RTS.
+        let ud = |from, to| required(QpType::Ud, from, to).unwrap();
+        assert_eq!(
+            names(ud(QpState::Reset, QpState::Init)),
+            "state, pkey_index, port, qkey"
+        );
+        assert_eq!(names(ud(QpState::Init, QpState::Rtr)), "state");
+        assert_eq!(names(ud(QpState::Rtr, QpState::Rts)), "state, sq_psn");
         let uc = |from, to| required(QpType::Uc, from, to).unwrap();
         assert_eq!(names(uc(QpState::Rtr, QpState::Rts)), "state, sq_psn");
         assert_eq!(

@@ -160,6 +160,12 @@ impl QueuePair {
     }
 
     fn connect_steps(&mut self, remote: &RemoteQp, opts: &ConnectOptions) -> Result<()> {
+        if self.qp_type == QpType::Ud {
+            return Err(Error::InvalidArgument(format!(
+                "QP {:#x} is UD: it has no peer to connect to (UdQueuePair addresses each send)",
+                self.qpn
+            )));
+        }
         if remote.qpn > 0xff_ffff || remote.psn > 0xff_ffff || opts.psn > 0xff_ffff {
             return Err(Error::InvalidArgument(format!(
                 "QPN and PSN are 24-bit: remote qpn {:#x} psn {:#x}, local psn {:#x}",
@@ -205,7 +211,7 @@ impl QueuePair {
                     .rnr_retry(opts.rnr_retry)
                     .max_rd_atomic(opts.max_rd_atomic),
             ),
-            QpType::Uc => (rtr, rts),
+            QpType::Uc | QpType::Ud => (rtr, rts),
         };
         self.modify(&rtr)?;
         self.modify(&rts)

@@ -1,4 +1,5 @@
-//! Connected queue pairs (RC, UC): creation, state changes, posting and completing work.
+//! Queue pairs: creation, state changes, posting and completing work. Connected ones (RC, UC)
+//! are [`QueuePair`]s; a UD QP is a [`UdQueuePair`](crate::ud::UdQueuePair) built on one.
 //!
 //! See the crate documentation for the ownership model that makes posting safe.
 
@@ -46,7 +47,7 @@ pub(crate) const RECV_BIT: u64 = 1 << 63;
 /// The bit of a `wr_id` that marks shared-receive-queue work requests.
 pub(crate) const SRQ_BIT: u64 = 1 << 62;
 
-/// The transport of a connected queue pair.
+/// The transport of a queue pair.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum QpType {
     /// Reliable connected (`IBV_QPT_RC`): acknowledged, retried, in order; every operation.
@@ -55,6 +56,10 @@ pub enum QpType {
     /// Unreliable connected (`IBV_QPT_UC`): SEND and RDMA WRITE (with immediate) only, no
     /// acknowledgements: a lost message is dropped, never retried. No READ, no atomics.
     Uc,
+    /// Unreliable datagram (`IBV_QPT_UD`): SENDs of at most one path MTU to any UD QP,
+    /// addressed per send. Built with [`UdQueuePair::builder`](crate::ud::UdQueuePair::builder),
+    /// not [`QueuePair::builder`].
+    Ud,
 }
 
 impl QpType {
@@ -62,14 +67,16 @@ impl QpType {
         match self {
             QpType::Rc => sys::ibv_qp_type::IBV_QPT_RC,
             QpType::Uc => sys::ibv_qp_type::IBV_QPT_UC,
+            QpType::Ud => sys::ibv_qp_type::IBV_QPT_UD,
         }
     }
 
-    /// The verbs name: "RC" or "UC".
+    /// The verbs name: "RC", "UC" or "UD".
     pub fn name(self) -> &'static str {
         match self {
             QpType::Rc => "RC",
             QpType::Uc => "UC",
+            QpType::Ud => "UD",
         }
     }
 }
@@ -112,7 +119,7 @@ pub struct QueuePair {
     raw: NonNull<sys::ibv_qp>,
     pub(crate) qpn: u32,
     state: QpState,
-    caps: QpCaps,
+    pub(crate) caps: QpCaps,
     port: u8,
     pub(crate) sq: Ring,
     pub(crate) rq: Ring,
@@ -123,13 +130,16 @@ pub struct QueuePair {
     srq: Option<Arc<SrqInner>>,
     send_cq: Arc<CqInner>,
     recv_cq: Arc<CqInner>,
-    pd: Arc<PdInner>,
+    pub(crate) pd: Arc<PdInner>,
     /// The control verbs: libibverbs', or what [`QueuePair::from_raw_parts`] was given.
     ops: &'static QpOps,
     /// Whether the device offers atomics (`atomic_cap` other than `IBV_ATOMIC_NONE`).
     pub(crate) atomics: bool,
-    /// RC or UC.
+    /// RC, UC or UD.
     pub(crate) qp_type: QpType,
+    /// Memory the device may write for as long as the QP lives (a UD QP's GRH slots):
+    /// dropped after the QP is destroyed, leaked if destroying it fails.
+    pub(crate) lifelong: Option<MemoryRegion>,
 }
 
 // SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
@@ -186,9 +196,29 @@ impl<'a> QpBuilder<'a> {
         self
     }
 
+    /// The protection domain the QP is built on.
+    pub(crate) fn pd_ref(&self) -> &'a ProtectionDomain {
+        self.pd
+    }
+    /// The capacities asked for so far.
+    pub(crate) fn caps_ref(&self) -> QpCaps {
+        self.caps
+    }
+
     /// Creates the QP (`ibv_create_qp`) in the RESET state. Asks the device
-    /// (`ibv_query_device`) whether it offers atomics.
+    /// (`ibv_query_device`) whether it offers atomics. A [`QpType::Ud`] QP is refused: it is
+    /// built with [`UdQueuePair::builder`](crate::ud::UdQueuePair::builder).
     pub fn build(self) -> Result<QueuePair> {
+        if self.qp_type == QpType::Ud {
+            return Err(Error::InvalidArgument(
+                "a UD QP is a UdQueuePair: build it with UdQueuePair::builder".into(),
+            ));
+        }
+        self.create()
+    }
+
+    /// [`build`](Self::build) for every type, UD included.
+    pub(crate) fn create(self) -> Result<QueuePair> {
         let atomics =
             self.pd.context().query_device()?.atomic_cap() != sys::ibv_atomic_cap::IBV_ATOMIC_NONE;
         let mut init = sys::ibv_qp_init_attr {
@@ -297,6 +327,7 @@ impl QueuePair {
             ops,
             atomics,
             qp_type,
+            lifelong: None,
         };
         qp.set_state(state);
         qp
@@ -478,6 +509,13 @@ impl QueuePair {
     /// one already handed in, an SRQ's) is [`Error::ForeignCompletion`].
     #[inline(always)]
     pub fn complete(&mut self, wc: &WorkCompletion) -> Result<Completion> {
+        self.complete_seq(wc).map(|(c, _)| c)
+    }
+
+    /// [`complete`](Self::complete), with the completed request's sequence number on its
+    /// queue.
+    #[inline(always)]
+    pub(crate) fn complete_seq(&mut self, wc: &WorkCompletion) -> Result<(Completion, u64)> {
         let raw_id = wc.raw_wr_id();
         let ring = if raw_id & RECV_BIT != 0 {
             &mut self.rq
@@ -494,7 +532,7 @@ impl QueuePair {
         // records the last sequence number using each slot, which is done once the tail has
         // passed it.
         let (user_wr_id, buf) = ring.retire_through(seq);
-        Ok(Completion::new(wc, user_wr_id, buf))
+        Ok((Completion::new(wc, user_wr_id, buf), seq))
     }
 
     #[cold]
@@ -519,6 +557,7 @@ impl Drop for QueuePair {
             self.rq.leak_buffers();
             // Shared buffers may be sources of outstanding sends.
             std::mem::forget(std::mem::take(&mut self.slots));
+            std::mem::forget(self.lifelong.take());
         }
     }
 }

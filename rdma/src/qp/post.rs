@@ -117,7 +117,7 @@ impl QueuePair {
     /// entry `offset` places after the head. On error the request's buffer is handed back and
     /// nothing has changed.
     #[inline(always)]
-    pub(super) fn stage_send(
+    pub(crate) fn stage_send(
         &mut self,
         offset: usize,
         wr: SendWr<'_>,

@@ -67,10 +67,10 @@ impl QueuePair {
             // Not asked: the provider takes or refuses atomics itself.
             atomics: true,
             // SAFETY: per the contract, a live QP; qp_type is a plain field.
-            qp_type: if unsafe { (*raw.as_ptr()).qp_type } == sys::ibv_qp_type::IBV_QPT_UC {
-                QpType::Uc
-            } else {
-                QpType::Rc
+            qp_type: match unsafe { (*raw.as_ptr()).qp_type } {
+                sys::ibv_qp_type::IBV_QPT_UC => QpType::Uc,
+                sys::ibv_qp_type::IBV_QPT_UD => QpType::Ud,
+                _ => QpType::Rc,
             },
         };
         // SAFETY: per this function's contract, `raw` is a live QP made over these parts.

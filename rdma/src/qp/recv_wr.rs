@@ -165,7 +165,7 @@ impl QueuePair {
     /// SGE, if it has one, to `sge`. On error the request's buffer is handed back and nothing
     /// has changed.
     #[inline(always)]
-    pub(super) fn stage_recv<'w>(
+    pub(crate) fn stage_recv<'w>(
         &mut self,
         offset: usize,
         wr: RecvWr,

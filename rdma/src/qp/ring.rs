@@ -281,6 +281,18 @@ impl Ring {
         self.head + offset as u64
     }
 
+    /// How many slots the ring has (its capacity rounded up to a power of two): the slot of
+    /// sequence number `seq` is [`slot_index`](Self::slot_index)`(seq)`, below this.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The slot of sequence number `seq`: requests outstanding at once never share one.
+    #[inline(always)]
+    pub(crate) fn slot_index(&self, seq: u64) -> usize {
+        (seq & self.mask) as usize
+    }
+
     #[inline(always)]
     fn entry(&self, seq: u64) -> &Entry {
         let i = (seq & self.mask) as usize;

@@ -239,7 +239,7 @@ impl<'a> SendWr<'a> {
 
     /// The buffer this request owns, handed back when it is not posted.
     #[inline(always)]
-    pub(super) fn into_owned(self) -> Option<MemoryRegion> {
+    pub(crate) fn into_owned(self) -> Option<MemoryRegion> {
         self.local.split().0
     }
 }
