@@ -9,6 +9,7 @@ pub mod cni_node;
 pub mod counting_alloc;
 pub mod pingpong;
 pub mod process;
+pub mod ud;
 
 use rdma_verbs::{
     Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QpType, QueuePair,

@@ -2,79 +2,18 @@
 //! header kept apart from the payload, the sender is named and can be answered, and every
 //! refusal (too long for the MTU, not a SEND, an unknown or busy peer) names its reason.
 
-use rdma_device_tests::{caps64, device, loopback_options, pattern, poll_n, TIMEOUT};
-use rdma_verbs::ud::{UdCompletion, UdQueuePair, DEFAULT_QKEY};
+use rdma_device_tests::pattern;
+use rdma_device_tests::ud::{complete_all, UdPair};
+use rdma_verbs::ud::DEFAULT_QKEY;
 use rdma_verbs::{
-    Access, AddressHandle, CompletionQueue, ConnectOptions, Context, Error, Local, MemoryRegion,
-    ProtectionDomain, QpType, QueuePair, RecvWr, SendWr, WcOpcode, WcStatus,
+    Access, AddressHandle, Error, Local, MemoryRegion, ProtectionDomain, QpType, QueuePair, RecvWr,
+    SendWr, WcOpcode, WcStatus,
 };
 use std::time::{Duration, Instant};
 
-/// Two UD QPs on one device, each with its own CQ, and the options their addresses use.
-struct UdPair {
-    ctx: Context,
-    pd: ProtectionDomain,
-    cq_a: CompletionQueue,
-    cq_b: CompletionQueue,
-    a: UdQueuePair,
-    b: UdQueuePair,
-    opts: ConnectOptions,
-}
-
-impl UdPair {
-    fn new() -> UdPair {
-        let ctx = device();
-        let pd = ProtectionDomain::new(&ctx).unwrap();
-        let cq_a = CompletionQueue::new(&ctx, 128).unwrap();
-        let cq_b = CompletionQueue::new(&ctx, 128).unwrap();
-        let a = UdQueuePair::builder(&pd, &cq_a, &cq_a)
-            .caps(caps64())
-            .build()
-            .unwrap();
-        let b = UdQueuePair::builder(&pd, &cq_b, &cq_b)
-            .caps(caps64())
-            .build()
-            .unwrap();
-        let mut opts = loopback_options(&ctx, 0, Access::NONE);
-        opts.hop_limit = 64;
-        UdPair {
-            ctx,
-            pd,
-            cq_a,
-            cq_b,
-            a,
-            b,
-            opts,
-        }
-    }
-
-    /// An address handle for `to`, made from its address as a peer would get it.
-    fn ah(&self, to: &UdQueuePair) -> AddressHandle {
-        let addr = to.address(&self.opts).unwrap();
-        AddressHandle::to(&self.pd, &addr, &self.opts).unwrap()
-    }
-
-    fn mr(&self, len: usize) -> MemoryRegion {
-        MemoryRegion::new(&self.pd, len, Access::LOCAL_WRITE).unwrap()
-    }
-
-    fn filled(&self, data: &[u8]) -> MemoryRegion {
-        let mut mr = self.mr(data.len());
-        mr.as_mut_slice().unwrap().copy_from_slice(data);
-        mr
-    }
-}
-
-fn complete_all(qp: &mut UdQueuePair, cq: &CompletionQueue, n: usize) -> Vec<UdCompletion> {
-    poll_n(cq, n, TIMEOUT)
-        .iter()
-        .map(|wc| qp.complete(wc).unwrap())
-        .collect()
-}
-
 #[test]
 fn ud_datagrams_cross_byte_for_byte_and_name_their_sender() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     assert_eq!(p.a.qkey(), DEFAULT_QKEY);
     let ah = p.ah(&p.b);
     let to_b = p.a.add_peer(ah, p.b.qpn(), DEFAULT_QKEY).unwrap();
@@ -125,7 +64,7 @@ fn ud_datagrams_cross_byte_for_byte_and_name_their_sender() {
 
 #[test]
 fn ud_a_receiver_answers_the_sender_of_a_datagram() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let ah = p.ah(&p.b);
     let to_b = p.a.add_peer(ah, p.b.qpn(), DEFAULT_QKEY).unwrap();
     p.b.post_recv(RecvWr::recv(p.mr(256))).unwrap();
@@ -150,7 +89,7 @@ fn ud_a_receiver_answers_the_sender_of_a_datagram() {
 
 #[test]
 fn ud_a_send_longer_than_the_path_mtu_is_refused_before_the_device() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let mtu = p.a.max_message() as usize;
     let active = p.ctx.query_port(1).unwrap().active_mtu().unwrap().bytes() as usize;
     assert_eq!(mtu, active, "the limit is the port's active MTU");
@@ -179,7 +118,7 @@ fn ud_a_send_longer_than_the_path_mtu_is_refused_before_the_device() {
 
 #[test]
 fn ud_only_sends_are_posted_naming_the_transport() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let ah = p.ah(&p.b);
     let to_b = p.a.add_peer(ah, p.b.qpn(), DEFAULT_QKEY).unwrap();
     let remote = MemoryRegion::new(&p.pd, 64, Access::LOCAL_WRITE | Access::REMOTE_WRITE)
@@ -216,7 +155,7 @@ fn ud_only_sends_are_posted_naming_the_transport() {
 
 #[test]
 fn ud_peers_are_kept_while_sends_to_them_are_outstanding() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let ah = p.ah(&p.b);
     let to_b = p.a.add_peer(ah.clone(), p.b.qpn(), DEFAULT_QKEY).unwrap();
     p.b.post_recv(RecvWr::recv(p.mr(64))).unwrap();
@@ -262,7 +201,7 @@ fn ud_peers_are_kept_while_sends_to_them_are_outstanding() {
 
 #[test]
 fn ud_a_datagram_with_the_wrong_qkey_is_dropped() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let ah = p.ah(&p.b);
     let wrong = p.a.add_peer(ah.clone(), p.b.qpn(), 0x2222).unwrap();
     let right = p.a.add_peer(ah, p.b.qpn(), DEFAULT_QKEY).unwrap();
@@ -287,7 +226,7 @@ fn ud_a_datagram_with_the_wrong_qkey_is_dropped() {
 
 #[test]
 fn ud_shared_sources_sinks_and_empty_receives() {
-    let mut p = UdPair::new();
+    let mut p = UdPair::open();
     let ah = p.ah(&p.b);
     let to_b = p.a.add_peer(ah, p.b.qpn(), DEFAULT_QKEY).unwrap();
     let data = pattern(512, 5);
