@@ -181,6 +181,7 @@ pub use gid::{best_gid_index, Gid, GidEntry, GidType};
 pub use mr::{MemoryRegion, MrBuilder, RemoteBuf};
 pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
+pub use qp::gather::{self, Piece};
 pub use qp::{
     Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
     QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::mr::MemoryRegion;
 use crate::pd::{PdInner, ProtectionDomain};
 use crate::qp::ring::reserve;
-use crate::qp::{range_error, Completion, PostError, RecvWr, RECV_BIT, SRQ_BIT};
+use crate::qp::{range_error, scatter_here, Completion, PostError, RecvWr, RECV_BIT, SRQ_BIT};
 use crate::sys;
 use std::fmt;
 use std::ptr::{self, NonNull};
@@ -142,7 +142,10 @@ impl SharedReceiveQueue {
     /// until [`complete`](Self::complete) hands it back. An SRQ has no sinks, so a receive
     /// into a sink, or without a buffer, is refused.
     #[inline]
-    pub fn post_recv(&mut self, wr: RecvWr) -> Result<(), PostError> {
+    pub fn post_recv(&mut self, wr: RecvWr<'_>) -> Result<(), PostError> {
+        if wr.scatters() {
+            return Err(scatter_here(wr.into_owned()));
+        }
         let (buf, _, offset, len, wr_id) = wr.split();
         let Some(buf) = buf else {
             return Err(PostError {

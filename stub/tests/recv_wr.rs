@@ -9,7 +9,7 @@ use rdma_verbs::{Error, PostError, RecvWr};
 
 /// Each kind of receive (its `wr_id` is its index + 1), with the byte length its completion
 /// reports and the length of the buffer it hands back.
-fn kinds(f: &mut Fixture) -> Vec<(RecvWr, u32, Option<usize>)> {
+fn kinds(f: &mut Fixture) -> Vec<(RecvWr<'static>, u32, Option<usize>)> {
     let sink = f.qp.sink(mr(&f.pd, 128));
     let wrs = [
         (RecvWr::recv(mr(&f.pd, 256)), 256, Some(256)),

@@ -3,7 +3,8 @@
 use crate::{caps64, device, loopback_options, poll_n, TIMEOUT};
 use rdma_verbs::ud::{UdCompletion, UdQueuePair};
 use rdma_verbs::{
-    Access, AddressHandle, CompletionQueue, ConnectOptions, Context, MemoryRegion, ProtectionDomain,
+    Access, AddressHandle, CompletionQueue, ConnectOptions, Context, MemoryRegion,
+    ProtectionDomain, QpCaps,
 };
 
 /// Two UD QPs on one device, each with its own CQ, and the options their addresses use.
@@ -27,16 +28,21 @@ pub struct UdPair {
 impl UdPair {
     /// Two QPs of 64-deep queues, ready; addresses with hop limit 64 (as `ibv_ud_pingpong`).
     pub fn open() -> UdPair {
+        Self::with_caps(caps64())
+    }
+
+    /// [`open`](Self::open) with queues of `caps`.
+    pub fn with_caps(caps: QpCaps) -> UdPair {
         let ctx = device();
         let pd = ProtectionDomain::new(&ctx).unwrap();
         let cq_a = CompletionQueue::new(&ctx, 128).unwrap();
         let cq_b = CompletionQueue::new(&ctx, 128).unwrap();
         let a = UdQueuePair::builder(&pd, &cq_a, &cq_a)
-            .caps(caps64())
+            .caps(caps)
             .build()
             .unwrap();
         let b = UdQueuePair::builder(&pd, &cq_b, &cq_b)
-            .caps(caps64())
+            .caps(caps)
             .build()
             .unwrap();
         let mut opts = loopback_options(&ctx, 0, Access::NONE);

@@ -27,7 +27,9 @@
 use crate::completion::WorkCompletion;
 use crate::error::{Error, Result};
 use crate::qp::ring::Held;
-use crate::qp::{refused, Completion, PostError, QueuePair, RecvWr, SendWr, RUN_OPEN};
+use crate::qp::{
+    refused, scatter_here, Completion, PostError, QueuePair, RecvWr, SendWr, RUN_OPEN,
+};
 use crate::sys;
 use crate::sys::ibv_send_flags as flag;
 use std::fmt;
@@ -202,7 +204,10 @@ impl<'q> Run<'q> {
     /// `wr_id` is ignored: each post gives its own. A receive that owns its buffer is refused
     /// (the buffer is handed back in the error), as is anything [`QueuePair::post_recv`]
     /// would refuse but a full or closed queue.
-    pub fn prepare_recv(&self, wr: RecvWr) -> Result<RecvTemplate<'_>, PostError> {
+    pub fn prepare_recv(&self, wr: RecvWr<'_>) -> Result<RecvTemplate<'_>, PostError> {
+        if wr.scatters() {
+            return Err(scatter_here(wr.into_owned()));
+        }
         let (buf, local, offset, len, _) = wr.split();
         if buf.is_some() {
             return Err(refused(buf, || {

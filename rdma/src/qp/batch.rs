@@ -228,7 +228,7 @@ impl<const N: usize> RecvBatch<'_, N> {
     /// Adds a receive. Fails (handing its buffer back) when the batch or the receive queue
     /// is full, or the request is invalid.
     #[inline(always)]
-    pub fn push(&mut self, wr: RecvWr) -> Result<(), PostError> {
+    pub fn push(&mut self, wr: RecvWr<'_>) -> Result<(), PostError> {
         let i = self.len;
         if i >= N {
             return Err(refused(wr.into_owned(), || batch_full(N)));

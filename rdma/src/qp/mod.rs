@@ -6,6 +6,7 @@
 mod attr;
 mod batch;
 mod connect;
+pub mod gather;
 mod post;
 mod post_error;
 mod raw_parts;
@@ -23,6 +24,7 @@ pub use connect::{ConnectError, ConnectOptions, RemoteQp};
 pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
+pub(crate) use recv_wr::scatter_here;
 pub use recv_wr::RecvWr;
 pub use send_wr::{Local, SendWr};
 pub(crate) use slots::RUN_OPEN;

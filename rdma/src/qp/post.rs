@@ -155,6 +155,9 @@ impl QueuePair {
     /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
+        if !wr.more.is_empty() {
+            return self.post_send_gather(wr, None);
+        }
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = MaybeUninit::uninit();
         self.stage_send(0, wr, &mut raw, &mut sge)?;
@@ -176,7 +179,10 @@ impl QueuePair {
     /// until [`complete`](Self::complete) hands it back; a sink's use is released there too.
     /// No allocation, no lock of ours.
     #[inline(always)]
-    pub fn post_recv(&mut self, wr: RecvWr) -> Result<(), PostError> {
+    pub fn post_recv(&mut self, wr: RecvWr<'_>) -> Result<(), PostError> {
+        if !wr.more.is_empty() {
+            return self.post_recv_scatter(wr, None);
+        }
         let mut sge = MaybeUninit::uninit();
         let mut raw = MaybeUninit::uninit();
         let raw = self.stage_recv(0, wr, &mut raw, &mut sge)?;

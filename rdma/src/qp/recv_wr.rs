@@ -1,5 +1,6 @@
 //! Receive work requests, built by value: [`RecvWr`], and the check and staging of one.
 
+use super::gather::Piece;
 use super::post::{range_error, refused};
 use super::post_error::PostError;
 use super::ring::Held;
@@ -34,14 +35,16 @@ pub(crate) enum RecvRef {
 /// Built by value and moved into [`QueuePair::post_recv`], a [`RecvBatch`](crate::RecvBatch)
 /// or [`SharedReceiveQueue::post_recv`](crate::SharedReceiveQueue::post_recv).
 #[derive(Debug)]
-pub struct RecvWr {
+pub struct RecvWr<'a> {
     pub(super) local: RecvLocal,
     pub(super) offset: usize,
     pub(super) len: Option<usize>,
     pub(super) wr_id: u64,
+    /// Further pieces ([`scatter`](Self::scatter)).
+    pub(crate) more: &'a [Piece<'a>],
 }
 
-impl RecvWr {
+impl<'a> RecvWr<'a> {
     #[inline]
     fn new(local: RecvLocal) -> Self {
         RecvWr {
@@ -49,6 +52,7 @@ impl RecvWr {
             offset: 0,
             len: None,
             wr_id: 0,
+            more: &[],
         }
     }
 
@@ -87,7 +91,31 @@ impl RecvWr {
         self
     }
 
-    /// The buffer an owned receive holds and the rest.
+    /// Scatters the message over further pieces after the first (the buffer or sink): ranges
+    /// of the same owned buffer ([`Piece::owned`]) or of sinks ([`Piece::sink`]), in order.
+    /// Up to the QP's `max_recv_sge` pieces in all. Posted by [`QueuePair::post_recv`] (and
+    /// a UD QP's), not by batches, templates or an SRQ.
+    #[inline]
+    pub fn scatter(mut self, more: &'a [Piece<'a>]) -> Self {
+        self.more = more;
+        self
+    }
+
+    /// The buffer an owned receive holds, borrowed.
+    pub(crate) fn owned(&self) -> Option<&MemoryRegion> {
+        match &self.local {
+            RecvLocal::Owned(mr) => Some(mr),
+            _ => None,
+        }
+    }
+
+    /// True when the receive has further pieces.
+    #[inline(always)]
+    pub(crate) fn scatters(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// The buffer an owned receive holds and the rest (of a receive without further pieces).
     #[inline(always)]
     pub(crate) fn split(self) -> (Option<MemoryRegion>, RecvRef, usize, Option<usize>, u64) {
         let RecvWr {
@@ -95,6 +123,7 @@ impl RecvWr {
             offset,
             len,
             wr_id,
+            more: _,
         } = self;
         let (buf, local) = match local {
             RecvLocal::Owned(mr) => (Some(mr), RecvRef::Owned),
@@ -106,7 +135,7 @@ impl RecvWr {
 
     /// The buffer this request owns, handed back when it is not posted.
     #[inline(always)]
-    pub(super) fn into_owned(self) -> Option<MemoryRegion> {
+    pub(crate) fn into_owned(self) -> Option<MemoryRegion> {
         self.split().0
     }
 }
@@ -121,6 +150,19 @@ pub(crate) enum RecvFault {
         have: usize,
     },
     NoSink(u32),
+}
+
+/// The refusal of a receive with further pieces where only a single post takes them.
+#[cold]
+#[inline(never)]
+pub(crate) fn scatter_here(buf: Option<MemoryRegion>) -> PostError {
+    refused(buf, || {
+        Error::InvalidArgument(
+            "a receive with further pieces (RecvWr::scatter) is posted alone: \
+             QueuePair::post_recv, not a batch, a template or an SRQ"
+                .into(),
+        )
+    })
 }
 
 impl QueuePair {
@@ -168,15 +210,19 @@ impl QueuePair {
     pub(crate) fn stage_recv<'w>(
         &mut self,
         offset: usize,
-        wr: RecvWr,
+        wr: RecvWr<'_>,
         raw: &'w mut MaybeUninit<sys::ibv_recv_wr>,
         sge: &mut MaybeUninit<sys::ibv_sge>,
     ) -> Result<&'w mut sys::ibv_recv_wr, PostError> {
+        if wr.scatters() {
+            return Err(scatter_here(wr.into_owned()));
+        }
         let RecvWr {
             local,
             offset: start,
             len,
             wr_id,
+            more: _,
         } = wr;
         // State, room and nonce block in one comparison, as for sends.
         let room = self.rq.has_room(offset, 1);

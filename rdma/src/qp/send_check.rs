@@ -33,6 +33,8 @@ pub(crate) struct SendParts<'a, 'b> {
     pub(crate) imm: Option<u32>,
     pub(crate) flags: u32,
     pub(crate) atomic: [u64; 2],
+    /// The request has further pieces: only a single post takes those.
+    pub(crate) gather: bool,
 }
 
 /// Why a send-queue request was refused.
@@ -59,6 +61,8 @@ pub(crate) enum SendFault {
     NoAtomics,
     /// READ or an atomic on a UC QP.
     NotOnUc(u32),
+    /// Further pieces in a batch or a template.
+    GatherHere,
 }
 
 /// True for the operations that write their local buffer (READ and the atomics).
@@ -101,7 +105,11 @@ impl QueuePair {
             imm,
             flags,
             atomic,
+            gather,
         } = wr;
+        if gather {
+            return Err(SendFault::GatherHere);
+        }
         if writes_local(opcode) && self.qp_type == QpType::Uc {
             return Err(SendFault::NotOnUc(opcode));
         }
@@ -287,6 +295,10 @@ impl QueuePair {
                 "{local} local bytes do not fit the {remote}-byte remote buffer"
             )),
             SendFault::ImmOpcode => invalid("only SEND and RDMA WRITE carry immediate data"),
+            SendFault::GatherHere => invalid(
+                "a request with further pieces (SendWr::gather) is posted alone: \
+                 QueuePair::post_send, not a batch or a template",
+            ),
         }
     }
 }

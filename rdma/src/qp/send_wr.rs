@@ -1,5 +1,6 @@
 //! Send-queue work requests, built by value: [`SendWr`] and its [`Local`] side.
 
+use super::gather::Piece;
 use super::send_check::SendParts;
 #[cfg(doc)]
 use super::QueuePair;
@@ -82,6 +83,8 @@ pub struct SendWr<'a> {
     pub(crate) wr_id: u64,
     /// An atomic's operands: compare (or add) and swap.
     pub(crate) atomic: [u64; 2],
+    /// Further local pieces ([`gather`](Self::gather)).
+    pub(crate) more: &'a [Piece<'a>],
 }
 
 impl<'a> SendWr<'a> {
@@ -97,6 +100,7 @@ impl<'a> SendWr<'a> {
             flags: flag::IBV_SEND_SIGNALED,
             wr_id: 0,
             atomic: [0; 2],
+            more: &[],
         }
     }
 
@@ -205,6 +209,16 @@ impl<'a> SendWr<'a> {
         self
     }
 
+    /// Adds further local pieces after the first (the local side): a SEND or WRITE gathers
+    /// them in order, a READ scatters into them. Up to the QP's `max_send_sge` pieces in
+    /// all; see [`Piece`] and the [`gather`](crate::gather) module. Posted by
+    /// [`QueuePair::post_send`] (and a UD QP's), not by batches or templates.
+    #[inline]
+    pub fn gather(mut self, more: &'a [Piece<'a>]) -> Self {
+        self.more = more;
+        self
+    }
+
     /// The request taken apart: the buffer it owns (the only part with a destructor), its
     /// `wr_id`, and the rest as [`SendParts`] (whose `buf` the caller points at the buffer).
     /// Taken apart first, the rest never needs to be in memory: a value that a drop, even one
@@ -221,6 +235,7 @@ impl<'a> SendWr<'a> {
             flags,
             wr_id,
             atomic,
+            more,
         } = self;
         let (buf, local) = local.split();
         let parts = SendParts {
@@ -233,6 +248,7 @@ impl<'a> SendWr<'a> {
             imm,
             flags,
             atomic,
+            gather: !more.is_empty(),
         };
         (buf, wr_id, parts)
     }

@@ -12,6 +12,11 @@ use crate::sys::ibv_wr_opcode as op;
 use std::mem::MaybeUninit;
 use std::ptr;
 
+/// The sequence number of the last send posted on `qp`.
+fn seq_of_last(qp: &crate::QueuePair) -> u64 {
+    qp.sq.seq_at(0) - 1
+}
+
 /// Why a UD send was refused before the core's checks.
 #[derive(Clone, Copy)]
 enum UdFault {
@@ -43,6 +48,11 @@ impl UdQueuePair {
             remote_qpn: peer.qpn,
             remote_qkey: peer.qkey,
         };
+        if !wr.more.is_empty() {
+            self.qp.post_send_gather(wr, Some((ud, self.max_msg)))?;
+            self.peers[to.index as usize].last_send = seq_of_last(&self.qp);
+            return Ok(());
+        }
         let len = self.send_len(&wr);
         if len > self.max_msg as usize {
             return Err(self.refuse(wr, UdFault::TooLong(len)));
@@ -71,8 +81,11 @@ impl UdQueuePair {
     /// first byte, its header in a slot of the QP's own (see the [module](super)
     /// documentation). As [`QueuePair::post_recv`](crate::QueuePair::post_recv) otherwise.
     #[inline]
-    pub fn post_recv(&mut self, wr: RecvWr) -> Result<(), PostError> {
+    pub fn post_recv(&mut self, wr: RecvWr<'_>) -> Result<(), PostError> {
         let grh = self.grh_sge(self.qp.rq.seq_at(0));
+        if wr.scatters() {
+            return self.qp.post_recv_scatter(wr, Some(grh));
+        }
         let mut raw = MaybeUninit::uninit();
         let mut sge = MaybeUninit::uninit();
         let raw = self.qp.stage_recv(0, wr, &mut raw, &mut sge)?;
