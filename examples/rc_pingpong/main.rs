@@ -83,17 +83,20 @@ use std::process::ExitCode;
 
 use rdma_verbs::QpType;
 
-use crate::variant::Variant;
+use crate::variant::{Tool, Variant};
 
 /// `ibv_rc_pingpong`: an RC QP, and its options beyond `ibv_uc_pingpong`'s.
 const RC: Variant = Variant {
     name: "rc_pingpong",
     c_tool: "ibv_rc_pingpong",
+    tool: Tool::Rc,
     qp_type: QpType::Rc,
+    usage_qp_options: "",
     usage_options: "  -N, --new_send         use new post send WR API (accepted, no effect: same \
                     traffic)\n",
     usage_notes: "Not supported (rejected): -o/--odp, -O/--iodp, -P/--prefetch, -t/--ts, \
                   -j/--dm.\n",
+    usage_memory: "(rx-depth + 1) * size bytes (one piece per posted receive, one to send)",
     parse_wc_failed_line: true,
 };
 

@@ -1,6 +1,5 @@
 //! The program: the C tool's `main` and `pp_init_ctx`, for either variant.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -11,9 +10,9 @@ use rdma_verbs::{
     QpCaps, QueuePair, WorkCompletion,
 };
 
-use crate::args::{parse_args, usage, Cmd, Opts};
+use crate::args::{from_env, Opts};
 use crate::connect::{client_exchange, connect_qp, server_exchange};
-use crate::output::{address_line, f2, fail, out, strerror, Failed};
+use crate::output::{address_line, fail, out, stats_lines, strerror, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::sys::{page_size, random_psn};
 use crate::variant::Variant;
@@ -206,19 +205,7 @@ fn run(o: &Opts) -> Result<(), Failed> {
         p.store(WATCHDOG_DONE, Ordering::Relaxed);
     }
 
-    // As the C tool: integer microseconds held in a float.
-    let usec = elapsed.as_micros() as i64 as f32;
-    let bytes = i64::from(o.size) * i64::from(o.iters) * 2;
-    let secs = f2(f64::from(usec) / 1_000_000.0);
-    out!(
-        "{bytes} bytes in {secs} seconds = {} Mbit/sec",
-        f2(bytes as f64 * 8.0 / f64::from(usec))
-    );
-    out!(
-        "{} iters in {secs} seconds = {} usec/iter",
-        o.iters as i32,
-        f2(f64::from(usec / o.iters as f32))
-    );
+    stats_lines(o.size, o.iters, elapsed);
     if let Some((_, bad)) = &pp.check {
         for p in bad {
             out!("invalid data in page {p}");
@@ -231,35 +218,9 @@ fn run(o: &Opts) -> Result<(), Failed> {
 /// The program's `main` for the tool `v`: parses the command line, runs, returns the C tool's
 /// exit status.
 pub(crate) fn main(v: &'static Variant) -> ExitCode {
-    let mut raw = std::env::args_os();
-    let argv0 = raw
-        .next()
-        .map_or_else(|| v.name.into(), |a| a.to_string_lossy().into_owned());
-    let mut args = Vec::new();
-    for a in raw {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(a) => {
-                let _ = fail!(format!("{argv0}: argument {a:?} is not valid UTF-8"));
-                return ExitCode::from(1);
-            }
-        }
-    }
-    let opts = match parse_args(v, &argv0, &args) {
-        Ok(Cmd::Run(o)) => o,
-        Ok(Cmd::Help) => {
-            let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            if let Some(msg) = e.msg {
-                let _ = fail!(msg);
-            }
-            if e.usage {
-                let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
-            }
-            return ExitCode::from(1);
-        }
+    let opts = match from_env(v) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,
