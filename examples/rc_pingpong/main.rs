@@ -72,6 +72,7 @@
 
 mod args;
 mod connect;
+mod device;
 mod output;
 mod pingpong;
 mod run;

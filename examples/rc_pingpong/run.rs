@@ -6,13 +6,14 @@ use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{
-    Access, CompletionQueue, DeviceList, Error, Gid, LinkLayer, MemoryRegion, ProtectionDomain,
-    QpCaps, QueuePair, WorkCompletion,
+    Access, CompletionQueue, Gid, LinkLayer, MemoryRegion, ProtectionDomain, QpCaps, QueuePair,
+    WorkCompletion,
 };
 
 use crate::args::{from_env, Opts};
 use crate::connect::{client_exchange, connect_qp, server_exchange};
-use crate::output::{address_line, fail, out, stats_lines, strerror, Failed};
+use crate::device::open_device;
+use crate::output::{address_line, fail, out, stats_lines, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::sys::{page_size, random_psn};
 use crate::variant::Variant;
@@ -27,25 +28,7 @@ fn run(o: &Opts) -> Result<(), Failed> {
     let page = page_size();
     let size = o.size as usize;
 
-    let list = DeviceList::new().map_err(|e| match e {
-        Error::Verb { source, .. } => fail!(format!(
-            "Failed to get IB devices list: {}",
-            strerror(&source)
-        )),
-        e => fail!("Failed to get IB devices list", v.detail(&e)),
-    })?;
-    let dev = list
-        .find(o.ib_dev.as_deref())
-        .map_err(|e| match &o.ib_dev {
-            Some(name) => fail!(format!("IB device {name} not found"), v.detail(&e)),
-            None => fail!("No IB devices found", v.detail(&e)),
-        })?;
-    let ctx = dev.open().map_err(|e| {
-        fail!(
-            format!("Couldn't get context for {}", dev.name()),
-            v.detail(&e)
-        )
-    })?;
+    let ctx = open_device(o)?;
 
     let mut cq = CompletionQueue::builder(&ctx, o.rx_depth + 1);
     if o.events {

@@ -39,6 +39,8 @@
 mod args;
 #[path = "../rc_pingpong/connect.rs"]
 mod connect;
+#[path = "../rc_pingpong/device.rs"]
+mod device;
 #[path = "../rc_pingpong/output.rs"]
 mod output;
 #[path = "../rc_pingpong/pingpong.rs"]
