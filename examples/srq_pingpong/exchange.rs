@@ -44,21 +44,31 @@ fn received(e: &ExchangeError) -> i64 {
     }
 }
 
-/// Reads the peer's `MAX_QP` messages; `who` (`client` or `server`) prefixes the error.
-fn recv_dests(s: &mut OobStream, who: &str) -> Result<Vec<PingpongDest>, Failed> {
+/// Reads the peer's `MAX_QP` messages; on failure, the index of the message and why.
+pub(crate) fn recv_dests(s: &mut OobStream) -> Result<Vec<PingpongDest>, (usize, ExchangeError)> {
     (0..MAX_QP)
-        .map(|i| {
-            s.recv_pingpong().map_err(|e| {
-                fail!(
-                    format!("{who} read: {e}"),
-                    format!(
-                        "{}/{PINGPONG_MSG_LEN}: Couldn't read remote address [{i}]",
-                        received(&e)
-                    )
-                )
-            })
-        })
+        .map(|i| s.recv_pingpong().map_err(|e| (i, e)))
         .collect()
+}
+
+/// What is printed when reading message `i` failed: `who` (`client` or `server`) prefixes
+/// the first line, as the C tool's `perror`; the second is its `%d/%d: ... [%d]` line.
+pub(crate) fn read_failure(who: &str, i: usize, e: &ExchangeError) -> [String; 2] {
+    [
+        format!("{who} read: {e}"),
+        format!(
+            "{}/{PINGPONG_MSG_LEN}: Couldn't read remote address [{i}]",
+            received(e)
+        ),
+    ]
+}
+
+/// [`recv_dests`], printing [`read_failure`] on failure.
+fn recv_dests_or_fail(s: &mut OobStream, who: &str) -> Result<Vec<PingpongDest>, Failed> {
+    recv_dests(s).map_err(|(i, e)| {
+        let [perror, line] = read_failure(who, i, &e);
+        fail!(perror, line)
+    })
 }
 
 /// Sends our `MAX_QP` messages.
@@ -93,7 +103,7 @@ pub(crate) fn client_exchange(
         }
     };
     send_dests(&mut s, o, my)?;
-    let rem = recv_dests(&mut s, "client")?;
+    let rem = recv_dests_or_fail(&mut s, "client")?;
     s.send_done()
         .map_err(|e| fail!(format!("client write: {e}")))?;
     Ok(rem)
@@ -160,7 +170,7 @@ pub(crate) fn server_exchange(
     let accepted = listener.accept(exchange_timeout(o));
     drop(listener);
     let mut s = accepted.map_err(|e| fail!("accept() failed", o.variant.detail(&e)))?;
-    let rem = recv_dests(&mut s, "server")?;
+    let rem = recv_dests_or_fail(&mut s, "server")?;
     let qps = connect_all(qps, o, my, &rem).inspect_err(|_| {
         let _ = fail!("Couldn't connect to remote QP");
     })?;

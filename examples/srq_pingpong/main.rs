@@ -102,6 +102,9 @@ mod variant;
 #[path = "../rc_pingpong/watchdog.rs"]
 mod watchdog;
 
+#[cfg(test)]
+mod tests;
+
 use std::process::ExitCode;
 
 use rdma_verbs::QpType;
