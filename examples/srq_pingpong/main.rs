@@ -67,6 +67,8 @@
 //! - `--timeout SECONDS` (an extension, default 0 = wait forever like the C tool) bounds the TCP
 //!   exchange (accept, connect, each message) and the wait for each completion.
 //! - `-h`/`--help` prints the usage and exits 0 (the C tool rejects it, then prints the usage).
+//!   The usage is `rc_pingpong`'s with the `-q` line and notes: defaults shown for `-l` and
+//!   `-g`, and `-n` described as the total it is (the C tool's says "per QP").
 //! - Where the C tool prints a fixed error message (`Failed to modify QP[3] to RTR`, `Couldn't
 //!   create SRQ`, ...), the same line is printed, followed by a line `srq_pingpong: <cause>`.
 //! - A malformed address message is an error, and so is a failed read of the peer's addresses
