@@ -1,11 +1,14 @@
 //! The command line, parsed with GNU `getopt_long` semantics as the C tool parses it.
 
+use std::io::{self, Write};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use rdma_exchange::DEFAULT_PORT;
-use rdma_verbs::{Mtu, QpType};
+use rdma_verbs::Mtu;
 
-use crate::variant::Variant;
+use crate::output::fail;
+use crate::variant::{Tool, Variant};
 
 /// What an option sets.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -15,6 +18,7 @@ enum Id {
     IbPort,
     Size,
     Mtu,
+    NumQp,
     RxDepth,
     Iters,
     Sl,
@@ -31,15 +35,18 @@ enum Id {
     Help,
 }
 
-/// One option: what it sets, its names, whether it takes an argument, and the one transport
-/// whose C tool has it (`None`: both have it).
+/// One option: what it sets, its names, whether it takes an argument, and the C tools that
+/// have it.
 struct Spec {
     id: Id,
     short: Option<char>,
     long: &'static str,
     arg: bool,
-    only: Option<QpType>,
+    tools: &'static [Tool],
 }
+
+/// Every tool.
+const ALL: &[Tool] = &[Tool::Rc, Tool::Uc, Tool::Srq];
 
 const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spec {
     Spec {
@@ -47,35 +54,49 @@ const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spe
         short,
         long,
         arg,
-        only: None,
+        tools: ALL,
     }
 }
 
-/// An option that only `ibv_rc_pingpong` has (`ibv_uc_pingpong`'s getopt does not know it).
+/// An option that only `ibv_rc_pingpong` has (the other tools' getopt does not know it).
 const fn rc_only(id: Id, short: char, long: &'static str) -> Spec {
     Spec {
         id,
         short: Some(short),
         long,
         arg: false,
-        only: Some(QpType::Rc),
+        tools: &[Tool::Rc],
     }
 }
 
 /// The C tools' `long_options` (`ibv_uc_pingpong`'s are `ibv_rc_pingpong`'s without the
-/// rc-only ones), plus `--timeout` and `--help`.
+/// rc-only ones; `ibv_srq_pingpong`'s add `--num-qp` and keep `--odp`), plus `--timeout` and
+/// `--help`.
 const SPECS: &[Spec] = &[
     spec(Id::Port, Some('p'), "port", true),
     spec(Id::IbDev, Some('d'), "ib-dev", true),
     spec(Id::IbPort, Some('i'), "ib-port", true),
     spec(Id::Size, Some('s'), "size", true),
     spec(Id::Mtu, Some('m'), "mtu", true),
+    Spec {
+        id: Id::NumQp,
+        short: Some('q'),
+        long: "num-qp",
+        arg: true,
+        tools: &[Tool::Srq],
+    },
     spec(Id::RxDepth, Some('r'), "rx-depth", true),
     spec(Id::Iters, Some('n'), "iters", true),
     spec(Id::Sl, Some('l'), "sl", true),
     spec(Id::Events, Some('e'), "events", false),
     spec(Id::GidIdx, Some('g'), "gid-idx", true),
-    rc_only(Id::Odp, 'o', "odp"),
+    Spec {
+        id: Id::Odp,
+        short: Some('o'),
+        long: "odp",
+        arg: false,
+        tools: &[Tool::Rc, Tool::Srq],
+    },
     rc_only(Id::Iodp, 'O', "iodp"),
     rc_only(Id::Prefetch, 'P', "prefetch"),
     rc_only(Id::Ts, 't', "ts"),
@@ -88,9 +109,7 @@ const SPECS: &[Spec] = &[
 
 /// The options `v`'s C tool knows (with ours), in table order.
 fn specs(v: &Variant) -> impl Iterator<Item = &'static Spec> + '_ {
-    SPECS
-        .iter()
-        .filter(move |s| s.only.is_none_or(|t| t == v.qp_type))
+    SPECS.iter().filter(move |s| s.tools.contains(&v.tool))
 }
 
 /// The options, with the C tool's defaults.
@@ -103,6 +122,8 @@ pub(crate) struct Opts {
     pub(crate) ib_port: u8,
     pub(crate) size: u32,
     pub(crate) mtu: Mtu,
+    /// `-q`: the QPs of `srq_pingpong` (the other tools have one).
+    pub(crate) num_qp: u32,
     pub(crate) rx_depth: u32,
     pub(crate) iters: u32,
     pub(crate) sl: u8,
@@ -125,6 +146,7 @@ impl Opts {
             ib_port: 1,
             size: 4096,
             mtu: Mtu::Mtu1024,
+            num_qp: 16,
             rx_depth: 500,
             iters: 1000,
             sl: 0,
@@ -139,7 +161,8 @@ impl Opts {
 
 /// The usage text (stdout), after a command-line error or for `--help`.
 pub(crate) fn usage(v: &Variant, argv0: &str) -> String {
-    let (options, notes) = (v.usage_options, v.usage_notes);
+    let (qp_options, options) = (v.usage_qp_options, v.usage_options);
+    let (notes, memory) = (v.usage_notes, v.usage_memory);
     format!(
         "\
 Usage:
@@ -152,7 +175,7 @@ Options:
   -i, --ib-port=<port>   use port <port> of IB device (default 1)
   -s, --size=<size>      size of message to exchange (default 4096)
   -m, --mtu=<size>       path MTU (default 1024)
-  -r, --rx-depth=<dep>   number of receives to post at a time (default 500)
+{qp_options}  -r, --rx-depth=<dep>   number of receives to post at a time (default 500)
   -n, --iters=<iters>    number of exchanges (default 1000)
   -l, --sl=<sl>          service level value (default 0)
   -e, --events           sleep on CQ events (default poll)
@@ -164,7 +187,7 @@ Extensions of this clone:
                          each exchange message, each completion (default 0: wait forever)
   -h, --help             print this help and exit
 
-{notes}Memory: registers (rx-depth + 1) * size bytes (one piece per posted receive, one to send).
+{notes}Memory: registers {memory}.
 "
     )
 }
@@ -241,6 +264,10 @@ fn apply(o: &mut Opts, s: &Spec, val: Option<&str>, argv0: &str) -> Result<Optio
             let what = "256, 512, 1024, 2048 or 4096";
             let bytes: u32 = value_in(v, 0, u32::MAX as i128, what).map_err(bad)?;
             o.mtu = Mtu::from_bytes(bytes).ok_or_else(|| bad(format!("expected {what}")))?;
+        }
+        Id::NumQp => {
+            o.num_qp =
+                value_in(v, 1, u32::MAX as i128, "a number of QPs, at least 1").map_err(bad)?
         }
         Id::RxDepth => {
             let what = "receives, 1 to 2147483646";
@@ -401,4 +428,39 @@ pub(crate) fn parse_args(
         });
     }
     Ok(Cmd::Run(o))
+}
+
+/// Reads the command line of the tool `v`: the options to run with, or (after printing the
+/// usage or what is wrong) the exit status to end with, as the C tool's getopt loop does.
+pub(crate) fn from_env(v: &'static Variant) -> Result<Opts, ExitCode> {
+    let mut raw = std::env::args_os();
+    let argv0 = raw
+        .next()
+        .map_or_else(|| v.name.into(), |a| a.to_string_lossy().into_owned());
+    let mut args = Vec::new();
+    for a in raw {
+        match a.into_string() {
+            Ok(s) => args.push(s),
+            Err(a) => {
+                let _ = fail!(format!("{argv0}: argument {a:?} is not valid UTF-8"));
+                return Err(ExitCode::from(1));
+            }
+        }
+    }
+    match parse_args(v, &argv0, &args) {
+        Ok(Cmd::Run(o)) => Ok(o),
+        Ok(Cmd::Help) => {
+            let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
+            Err(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            if let Some(msg) = e.msg {
+                let _ = fail!(msg);
+            }
+            if e.usage {
+                let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
+            }
+            Err(ExitCode::from(1))
+        }
+    }
 }

@@ -63,15 +63,18 @@
 //! - stdout is line-buffered (C buffers it fully when it is not a terminal).
 //! - Teardown errors are not reported (the crate releases resources on drop).
 //!
-//! # Shared with `uc_pingpong`
+//! # Shared with `uc_pingpong` and `srq_pingpong`
 //!
 //! `examples/uc_pingpong/` (the drop-in for `ibv_uc_pingpong`) compiles these modules as its
 //! own. What differs between the two tools (QP type, names, `ibv_rc_pingpong`'s extra options,
 //! its `parse WC failed` line) is a [`Variant`]: `RC` here, `UC` there, handed to
-//! [`run::main`].
+//! [`run::main`]. `examples/srq_pingpong/` (for `ibv_srq_pingpong`) compiles the command line,
+//! output, device, sys, variant and watchdog modules with its `SRQ` variant, and has its own
+//! exchange, setup and loop.
 
 mod args;
 mod connect;
+mod device;
 mod output;
 mod pingpong;
 mod run;
@@ -83,17 +86,20 @@ use std::process::ExitCode;
 
 use rdma_verbs::QpType;
 
-use crate::variant::Variant;
+use crate::variant::{Tool, Variant};
 
 /// `ibv_rc_pingpong`: an RC QP, and its options beyond `ibv_uc_pingpong`'s.
 const RC: Variant = Variant {
     name: "rc_pingpong",
     c_tool: "ibv_rc_pingpong",
+    tool: Tool::Rc,
     qp_type: QpType::Rc,
+    usage_qp_options: "",
     usage_options: "  -N, --new_send         use new post send WR API (accepted, no effect: same \
                     traffic)\n",
     usage_notes: "Not supported (rejected): -o/--odp, -O/--iodp, -P/--prefetch, -t/--ts, \
                   -j/--dm.\n",
+    usage_memory: "(rx-depth + 1) * size bytes (one piece per posted receive, one to send)",
     parse_wc_failed_line: true,
 };
 

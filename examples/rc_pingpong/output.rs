@@ -1,6 +1,7 @@
 //! Output helpers: the error and output lines, printed as the C tool prints them.
 
 use std::io;
+use std::time::Duration;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::Gid;
@@ -64,5 +65,22 @@ pub(crate) fn address_line(which: &str, d: &PingpongDest) {
         d.qpn,
         d.psn,
         ntop(&d.gid)
+    );
+}
+
+/// Prints the two statistics lines of `iters` exchanges of `size` bytes that took `elapsed`,
+/// computed and rounded as the C tools do (integer microseconds held in a float).
+pub(crate) fn stats_lines(size: u32, iters: u32, elapsed: Duration) {
+    let usec = elapsed.as_micros() as i64 as f32;
+    let bytes = i64::from(size) * i64::from(iters) * 2;
+    let secs = f2(f64::from(usec) / 1_000_000.0);
+    out!(
+        "{bytes} bytes in {secs} seconds = {} Mbit/sec",
+        f2(bytes as f64 * 8.0 / f64::from(usec))
+    );
+    out!(
+        "{} iters in {secs} seconds = {} usec/iter",
+        iters as i32,
+        f2(f64::from(usec / iters as f32))
     );
 }

@@ -1,19 +1,19 @@
 //! The program: the C tool's `main` and `pp_init_ctx`, for either variant.
 
-use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{
-    Access, CompletionQueue, DeviceList, Error, Gid, LinkLayer, MemoryRegion, ProtectionDomain,
-    QpCaps, QueuePair, WorkCompletion,
+    Access, CompletionQueue, Gid, LinkLayer, MemoryRegion, ProtectionDomain, QpCaps, QueuePair,
+    WorkCompletion,
 };
 
-use crate::args::{parse_args, usage, Cmd, Opts};
+use crate::args::{from_env, Opts};
 use crate::connect::{client_exchange, connect_qp, server_exchange};
-use crate::output::{address_line, f2, fail, out, strerror, Failed};
+use crate::device::open_device;
+use crate::output::{address_line, fail, out, stats_lines, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::sys::{page_size, random_psn};
 use crate::variant::Variant;
@@ -28,25 +28,7 @@ fn run(o: &Opts) -> Result<(), Failed> {
     let page = page_size();
     let size = o.size as usize;
 
-    let list = DeviceList::new().map_err(|e| match e {
-        Error::Verb { source, .. } => fail!(format!(
-            "Failed to get IB devices list: {}",
-            strerror(&source)
-        )),
-        e => fail!("Failed to get IB devices list", v.detail(&e)),
-    })?;
-    let dev = list
-        .find(o.ib_dev.as_deref())
-        .map_err(|e| match &o.ib_dev {
-            Some(name) => fail!(format!("IB device {name} not found"), v.detail(&e)),
-            None => fail!("No IB devices found", v.detail(&e)),
-        })?;
-    let ctx = dev.open().map_err(|e| {
-        fail!(
-            format!("Couldn't get context for {}", dev.name()),
-            v.detail(&e)
-        )
-    })?;
+    let ctx = open_device(o)?;
 
     let mut cq = CompletionQueue::builder(&ctx, o.rx_depth + 1);
     if o.events {
@@ -206,19 +188,7 @@ fn run(o: &Opts) -> Result<(), Failed> {
         p.store(WATCHDOG_DONE, Ordering::Relaxed);
     }
 
-    // As the C tool: integer microseconds held in a float.
-    let usec = elapsed.as_micros() as i64 as f32;
-    let bytes = i64::from(o.size) * i64::from(o.iters) * 2;
-    let secs = f2(f64::from(usec) / 1_000_000.0);
-    out!(
-        "{bytes} bytes in {secs} seconds = {} Mbit/sec",
-        f2(bytes as f64 * 8.0 / f64::from(usec))
-    );
-    out!(
-        "{} iters in {secs} seconds = {} usec/iter",
-        o.iters as i32,
-        f2(f64::from(usec / o.iters as f32))
-    );
+    stats_lines(o.size, o.iters, elapsed);
     if let Some((_, bad)) = &pp.check {
         for p in bad {
             out!("invalid data in page {p}");
@@ -231,35 +201,9 @@ fn run(o: &Opts) -> Result<(), Failed> {
 /// The program's `main` for the tool `v`: parses the command line, runs, returns the C tool's
 /// exit status.
 pub(crate) fn main(v: &'static Variant) -> ExitCode {
-    let mut raw = std::env::args_os();
-    let argv0 = raw
-        .next()
-        .map_or_else(|| v.name.into(), |a| a.to_string_lossy().into_owned());
-    let mut args = Vec::new();
-    for a in raw {
-        match a.into_string() {
-            Ok(s) => args.push(s),
-            Err(a) => {
-                let _ = fail!(format!("{argv0}: argument {a:?} is not valid UTF-8"));
-                return ExitCode::from(1);
-            }
-        }
-    }
-    let opts = match parse_args(v, &argv0, &args) {
-        Ok(Cmd::Run(o)) => o,
-        Ok(Cmd::Help) => {
-            let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            if let Some(msg) = e.msg {
-                let _ = fail!(msg);
-            }
-            if e.usage {
-                let _ = io::stdout().lock().write_all(usage(v, &argv0).as_bytes());
-            }
-            return ExitCode::from(1);
-        }
+    let opts = match from_env(v) {
+        Ok(o) => o,
+        Err(code) => return code,
     };
     match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,

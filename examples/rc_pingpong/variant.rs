@@ -1,9 +1,21 @@
 //! What differs between the ping-pong tools this code implements: `rc_pingpong` (a drop-in for
-//! `ibv_rc_pingpong`) and `uc_pingpong` (for `ibv_uc_pingpong`). Each binary's `main.rs`
-//! defines its `Variant` and hands it to [`crate::run::main`]; every other module of
-//! `examples/rc_pingpong/` is shared by both binaries.
+//! `ibv_rc_pingpong`), `uc_pingpong` (for `ibv_uc_pingpong`) and `srq_pingpong` (for
+//! `ibv_srq_pingpong`). Each binary's `main.rs` defines its `Variant`; `rc_pingpong` and
+//! `uc_pingpong` hand it to [`crate::run::main`], `srq_pingpong` to its own loop. The command
+//! line, the output helpers and the watchdog of `examples/rc_pingpong/` serve all three.
 
 use rdma_verbs::QpType;
+
+/// Which C tool's command line a variant has: each knows its own set of options.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Tool {
+    /// `ibv_rc_pingpong`.
+    Rc,
+    /// `ibv_uc_pingpong`.
+    Uc,
+    /// `ibv_srq_pingpong`.
+    Srq,
+}
 
 /// One tool: its transport, its names and the parts of its command line and output that the
 /// C tools do not share.
@@ -13,12 +25,18 @@ pub(crate) struct Variant {
     pub(crate) name: &'static str,
     /// The C tool it replaces (`ibv_rc_pingpong`), named when an option is not supported.
     pub(crate) c_tool: &'static str,
+    /// Whose options it takes.
+    pub(crate) tool: Tool,
     /// The QP type the C tool creates (`IBV_QPT_RC` or `IBV_QPT_UC`).
     pub(crate) qp_type: QpType,
+    /// Usage lines of options printed after `-m, --mtu` (with newlines).
+    pub(crate) usage_qp_options: &'static str,
     /// Usage lines of the variant's own options, printed after `-c, --chk` (with newlines).
     pub(crate) usage_options: &'static str,
     /// Usage lines printed before the closing `Memory:` line (with newlines).
     pub(crate) usage_notes: &'static str,
+    /// What the closing `Memory: registers ...` line says is registered.
+    pub(crate) usage_memory: &'static str,
     /// Whether a failed completion is followed by `parse WC failed <ne>`, as
     /// `ibv_rc_pingpong`'s `parse_single_wc` caller prints (`ibv_uc_pingpong` does not).
     pub(crate) parse_wc_failed_line: bool,

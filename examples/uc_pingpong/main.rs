@@ -39,6 +39,8 @@
 mod args;
 #[path = "../rc_pingpong/connect.rs"]
 mod connect;
+#[path = "../rc_pingpong/device.rs"]
+mod device;
 #[path = "../rc_pingpong/output.rs"]
 mod output;
 #[path = "../rc_pingpong/pingpong.rs"]
@@ -59,15 +61,18 @@ use std::process::ExitCode;
 
 use rdma_verbs::QpType;
 
-use crate::variant::Variant;
+use crate::variant::{Tool, Variant};
 
 /// `ibv_uc_pingpong`: a UC QP, no options of its own beyond the shared ones.
 const UC: Variant = Variant {
     name: "uc_pingpong",
     c_tool: "ibv_uc_pingpong",
+    tool: Tool::Uc,
     qp_type: QpType::Uc,
+    usage_qp_options: "",
     usage_options: "",
     usage_notes: "",
+    usage_memory: "(rx-depth + 1) * size bytes (one piece per posted receive, one to send)",
     parse_wc_failed_line: false,
 };
 

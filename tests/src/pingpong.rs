@@ -1,6 +1,7 @@
-//! Running a pingpong drop-in (`rc_pingpong`, `uc_pingpong`) against rdma-core's C tool:
-//! a server and a client, each role either implementation, and the checks of what both
-//! printed (exit status, cross-matching address lines, statistics lines).
+//! Running a pingpong drop-in (`rc_pingpong`, `uc_pingpong`, `srq_pingpong`) against
+//! rdma-core's C tool: a server and a client, each role either implementation, and the checks
+//! of what both printed (exit status, cross-matching address lines, one pair per QP,
+//! statistics lines).
 
 use crate::process::{listening, path_bin, spawn, workspace_bin, Done};
 use std::path::PathBuf;
@@ -119,6 +120,20 @@ pub fn addr(out: &Done, prefix: &str) -> Addr {
         .lines()
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{out}"));
+    parse_addr(line, prefix)
+}
+
+/// Every address line of `out` that starts with `prefix`, in order, checked field by field.
+pub fn addrs(out: &Done, prefix: &str) -> Vec<Addr> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(|l| parse_addr(l, prefix))
+        .collect()
+}
+
+/// `line` (which starts with `prefix`) checked field by field.
+fn parse_addr(line: &str, prefix: &str) -> Addr {
     let rest = &line[prefix.len()..];
     let parts: Vec<&str> = rest.split(", ").collect();
     assert_eq!(parts.len(), 4, "four fields in {line:?}");
@@ -211,10 +226,31 @@ pub fn assert_ok(d: &Done) {
 /// The checks every successful run gets: both exit 0, the address lines cross-match, the
 /// statistics lines are right on both sides.
 pub fn check_pair(s: &Done, c: &Done, size: u64, iters: u64) {
+    check_pairs(s, c, size, iters, 1);
+}
+
+/// [`check_pair`] for tools with `qps` QPs a side: `qps` local and `qps` remote address lines
+/// each, the client's `i`-th remote line is the server's `i`-th local one and the other way
+/// round, all QP numbers distinct.
+pub fn check_pairs(s: &Done, c: &Done, size: u64, iters: u64, qps: usize) {
     assert_ok(s);
     assert_ok(c);
-    let (s_local, s_remote) = (addr(s, "  local address:  "), addr(s, "  remote address: "));
-    let (c_local, c_remote) = (addr(c, "  local address:  "), addr(c, "  remote address: "));
+    let (s_local, s_remote) = (
+        addrs(s, "  local address:  "),
+        addrs(s, "  remote address: "),
+    );
+    let (c_local, c_remote) = (
+        addrs(c, "  local address:  "),
+        addrs(c, "  remote address: "),
+    );
+    for (lines, what) in [
+        (&s_local, "server local"),
+        (&s_remote, "server remote"),
+        (&c_local, "client local"),
+        (&c_remote, "client remote"),
+    ] {
+        assert_eq!(lines.len(), qps, "{qps} {what} address lines\n{s}\n{c}");
+    }
     assert_eq!(
         c_remote, s_local,
         "client's remote = server's local\n{s}\n{c}"
@@ -223,7 +259,10 @@ pub fn check_pair(s: &Done, c: &Done, size: u64, iters: u64) {
         s_remote, c_local,
         "server's remote = client's local\n{s}\n{c}"
     );
-    assert_ne!(s_local.qpn, c_local.qpn, "two QPs");
+    let mut qpns: Vec<u32> = s_local.iter().chain(&c_local).map(|a| a.qpn).collect();
+    qpns.sort_unstable();
+    qpns.dedup();
+    assert_eq!(qpns.len(), 2 * qps, "{} distinct QPs\n{s}\n{c}", 2 * qps);
     stats(s, size, iters);
     stats(c, size, iters);
     for d in [s, c] {
@@ -233,8 +272,9 @@ pub fn check_pair(s: &Done, c: &Done, size: u64, iters: u64) {
         );
         assert_eq!(
             d.stdout.lines().count(),
-            4,
-            "exactly four stdout lines:\n{d}"
+            2 * qps + 2,
+            "exactly {} stdout lines:\n{d}",
+            2 * qps + 2
         );
     }
 }
