@@ -1,4 +1,5 @@
-//! The client: K fetch-and-adds on the server's counter, M rounds of its lock, a report.
+//! The client: K fetch-and-adds on the server's counter and M rounds of its lock spread among
+//! them, then a report.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,8 +20,8 @@ const MAX_BACKOFF: Duration = Duration::from_millis(1);
 /// Violations printed one by one; later ones are only counted.
 const SHOWN_VIOLATIONS: u64 = 5;
 
-/// The client: connects to the server, waits for its start, runs the adds and the lock
-/// rounds, reports, and checks the server's verdict.
+/// The client: connects to the server, waits for its start, runs the adds with the lock
+/// rounds spread among them, reports, and checks the server's verdict.
 pub(crate) fn client(args: &ClientArgs) -> Result<(), Failure> {
     let timeout = Duration::from_secs(args.common.timeout);
     let dev = open(&args.common.device)?;
@@ -69,10 +70,14 @@ pub(crate) fn client(args: &ClientArgs) -> Result<(), Failure> {
     );
 
     let mut remote = Remote::new(qp, cq, buf, words, timeout);
-    let mut report = adds(&mut remote, args.adds)?;
+    let mut report = Report::default();
     let mut violations = Violations { id, seen: 0 };
     let mut jitter = Jitter::new(id);
-    for _ in 0..args.locks {
+    // The lock rounds are spread evenly over the adds, so that every client contends for the
+    // lock for as long as it runs: round r follows add (r + 1) * K / (M + 1).
+    let (k, m) = (u64::from(args.adds), u64::from(args.locks));
+    for round in 0..m {
+        add_until(&mut remote, &mut report, (round + 1) * k / (m + 1))?;
         report.retries += acquire(&mut remote, start, &mut jitter, timeout)?;
         critical_section(&mut remote, &mut violations)?;
         let held = remote.compare_swap(Word::Lock, id, 0)?;
@@ -83,6 +88,7 @@ pub(crate) fn client(args: &ClientArgs) -> Result<(), Failure> {
         }
         report.locks += 1;
     }
+    add_until(&mut remote, &mut report, k)?;
     report.violations = violations.seen;
     let range = if report.adds == 0 {
         String::new()
@@ -138,27 +144,26 @@ fn waiting(what: &str, e: ExchangeError) -> Failure {
     }
 }
 
-/// `count` fetch-and-adds of 1 on the counter: each value must be larger than the one before
-/// (the counter only grows).
-fn adds(remote: &mut Remote, count: u32) -> Result<Report, Failure> {
-    let mut report = Report::default();
-    for i in 0..count {
+/// Fetch-and-adds of 1 on the counter until `report` counts `adds` of them: each value must be
+/// larger than the one before (the counter only grows).
+fn add_until(remote: &mut Remote, report: &mut Report, adds: u64) -> Result<(), Failure> {
+    while report.adds < adds {
         let value = remote.fetch_add(Word::Counter, 1)?;
-        if i > 0 && value <= report.last {
+        if report.adds > 0 && value <= report.last {
             return Err(Failure(format!(
                 "the counter went backwards: fetch-and-add {} returned {value} after {}",
-                i + 1,
+                report.adds + 1,
                 report.last
             )));
         }
-        if i == 0 {
+        if report.adds == 0 {
             report.first = value;
         }
         report.last = value;
         report.sum = report.sum.wrapping_add(u128::from(value));
         report.adds += 1;
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Takes the lock: compare-and-swap 0 to this client's id until it returns 0, with a growing,

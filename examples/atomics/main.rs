@@ -27,10 +27,11 @@
 //! messages, an 8-byte tag then little-endian 64-bit fields (`wire.rs`).
 //!
 //! A **client** does `--adds` fetch-and-adds of 1 on the counter, one at a time, each value
-//! larger than the one before. Then `--locks` times it takes the lock by compare-and-swap
-//! 0 → id, retrying with a jittered backoff from 10 µs doubling to 1 ms while another client
-//! holds it (a lock word that holds its own id or no client's id is an error); in the critical
-//! section it adds 1 to `inside` (the value before must be 0), adds 1 to `entries`, READs
+//! larger than the one before, and `--locks` lock rounds spread evenly among them (round r
+//! after add (r + 1) K / (M + 1)), so that it contends for the lock as long as it runs. In a
+//! round it takes the lock by compare-and-swap 0 → id, retrying with a jittered backoff from
+//! 10 µs doubling to 1 ms while another client holds it (a lock word that holds its own id or
+//! no client's id is an error); in the critical section it adds 1 to `inside` (the value before must be 0), adds 1 to `entries`, READs
 //! `guarded` and WRITEs it back plus 1, adds -1 (2^64 - 1, wrapping) to `inside` (the value
 //! before must be 1), and releases the lock by compare-and-swap id → 0 (which must return its
 //! id). A value other than the one expected is a *violation*: counted, the first five
