@@ -179,7 +179,8 @@ pub use mr::{MemoryRegion, MrBuilder, RemoteBuf};
 pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::{
-    Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
-    QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,
+    Completion, ConnectError, ConnectOptions, Local, PostApi, PostError, QpAttr, QpBuilder, QpCaps,
+    QpOps, QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared,
+    Sink,
 };
 pub use srq::SharedReceiveQueue;

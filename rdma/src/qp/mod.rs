@@ -5,6 +5,7 @@
 mod attr;
 mod batch;
 mod connect;
+mod extended;
 mod post;
 mod post_error;
 mod raw_parts;
@@ -19,6 +20,7 @@ pub use attr::{QpAttr, QpState};
 pub(crate) use batch::posted_before;
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
+pub use extended::PostApi;
 pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
@@ -130,6 +132,9 @@ pub struct QueuePair {
     pub(crate) atomics: bool,
     /// RC or UC.
     pub(crate) qp_type: QpType,
+    /// How sends are posted, and the function that posts them (see [`PostApi`]).
+    post_api: PostApi,
+    post_send: extended::PostSendFn,
 }
 
 // SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
@@ -147,12 +152,19 @@ pub struct QpBuilder<'a> {
     caps: QpCaps,
     sq_sig_all: bool,
     qp_type: QpType,
+    post_api: PostApi,
 }
 
 impl<'a> QpBuilder<'a> {
     /// The transport (default [`QpType::Rc`]).
     pub fn qp_type(mut self, t: QpType) -> Self {
         self.qp_type = t;
+        self
+    }
+    /// How the QP posts its sends (default [`PostApi::Classic`]): [`PostApi::Extended`]
+    /// creates it with `ibv_create_qp_ex` and posts with `ibv_wr_*`.
+    pub fn post_api(mut self, api: PostApi) -> Self {
+        self.post_api = api;
         self
     }
     /// Queue capacities (default [`QpCaps::default`]).
@@ -186,8 +198,10 @@ impl<'a> QpBuilder<'a> {
         self
     }
 
-    /// Creates the QP (`ibv_create_qp`) in the RESET state. Asks the device
-    /// (`ibv_query_device`) whether it offers atomics.
+    /// Creates the QP (`ibv_create_qp`, or `ibv_create_qp_ex` for [`PostApi::Extended`]) in
+    /// the RESET state. Asks the device (`ibv_query_device`) whether it offers atomics.
+    /// An extended QP on a device without the extended API, or without one of the `ibv_wr_*`
+    /// operations of the QP's type, is [`Error::Unsupported`] naming what is missing.
     pub fn build(self) -> Result<QueuePair> {
         let atomics =
             self.pd.context().query_device()?.atomic_cap() != sys::ibv_atomic_cap::IBV_ATOMIC_NONE;
@@ -214,10 +228,16 @@ impl<'a> QpBuilder<'a> {
             sq_sig_all: self.sq_sig_all as i32,
             ..Default::default()
         };
-        // SAFETY: the PD and CQs (and SRQ) are live and kept alive by the QueuePair; `init` is
-        // a valid attribute struct that the provider updates with the actual capacities.
-        let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?;
+        let raw = match self.post_api {
+            PostApi::Extended => extended::create(self.pd, &mut init, self.qp_type, atomics)?,
+            PostApi::Classic => {
+                // SAFETY: the PD and CQs (and SRQ) are live and kept alive by the QueuePair;
+                // `init` is a valid attribute struct that the provider updates with the actual
+                // capacities.
+                let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
+                NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?
+            }
+        };
         let c = init.cap;
         let caps = QpCaps {
             max_send_wr: c.max_send_wr,
@@ -236,6 +256,7 @@ impl<'a> QpBuilder<'a> {
             ops: &QpOps::VERBS,
             atomics,
             qp_type: self.qp_type,
+            post_api: self.post_api,
         };
         // SAFETY: a freshly created QP over these parts, with the capacities it got.
         Ok(unsafe { QueuePair::assemble(raw, parts, QpState::Reset) })
@@ -253,6 +274,7 @@ pub(super) struct QpParts<'a> {
     pub(super) ops: &'static QpOps,
     pub(super) atomics: bool,
     pub(super) qp_type: QpType,
+    pub(super) post_api: PostApi,
 }
 
 impl QueuePair {
@@ -260,7 +282,9 @@ impl QueuePair {
     /// with an SRQ) and the resources it keeps alive.
     ///
     /// # Safety
-    /// `raw` is a live QP made over `parts` (its PD, CQs, SRQ and at least its capacities).
+    /// `raw` is a live QP made over `parts` (its PD, CQs, SRQ and at least its capacities);
+    /// for [`PostApi::Extended`], its `ibv_qp_ex` starts at it and has every operation
+    /// `extended::missing_op` asks for.
     pub(super) unsafe fn assemble(
         raw: NonNull<sys::ibv_qp>,
         parts: QpParts<'_>,
@@ -276,10 +300,19 @@ impl QueuePair {
             ops,
             atomics,
             qp_type,
+            post_api,
         } = parts;
         // SAFETY: per the caller, a live QP; qp_num is a plain field.
         let qpn = unsafe { (*raw.as_ptr()).qp_num };
         let recv_slots = if srq.is_some() { 1 } else { caps.max_recv_wr };
+        let post_send: extended::PostSendFn = match post_api {
+            // SAFETY: a live QP's context and ops table; rdma-core sets every op (dummies
+            // first), so post_send is never NULL, as `sys::ibv_post_send` relies on too.
+            PostApi::Classic => unsafe {
+                (*(*raw.as_ptr()).context).ops.post_send.unwrap_unchecked()
+            },
+            PostApi::Extended => extended::post_send_extended,
+        };
         let mut qp = QueuePair {
             raw,
             qpn,
@@ -297,6 +330,8 @@ impl QueuePair {
             ops,
             atomics,
             qp_type,
+            post_api,
+            post_send,
         };
         qp.set_state(state);
         qp
@@ -389,6 +424,7 @@ impl QueuePair {
             caps: QpCaps::default(),
             sq_sig_all: false,
             qp_type: QpType::Rc,
+            post_api: PostApi::Classic,
         }
     }
 
