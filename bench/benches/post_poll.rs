@@ -31,7 +31,8 @@
 //! valgrind, which do not depend on the load).
 //!
 //! The parts, in `post_poll/`: `setup.rs` the fixture over the stub ([`Bench`]);
-//! `rounds.rs` one round of each operation, safe and raw; `blocks.rs` the blocks of receives
+//! `rounds.rs` one round of each operation, safe and raw; `extended.rs` the raw `ibv_wr_*`
+//! twins of the sends on an extended QP (`--count` rows `ex_*`); `blocks.rs` the blocks of receives
 //! and runs; `groups.rs` the criterion groups; `interleaved.rs` the interleaved table;
 //! `zero_alloc.rs` the counting allocator and the zero-allocation check; `count.rs` the
 //! `count_*` loops of `--count`.
@@ -40,6 +41,8 @@
 mod blocks;
 #[path = "post_poll/count.rs"]
 mod count;
+#[path = "post_poll/extended.rs"]
+mod extended;
 #[path = "post_poll/groups.rs"]
 mod groups;
 #[path = "post_poll/interleaved.rs"]

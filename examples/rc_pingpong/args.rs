@@ -131,6 +131,8 @@ pub(crate) struct Opts {
     /// `-g` as given: negative means no GID (LID addressing).
     pub(crate) gidx: i32,
     pub(crate) chk: bool,
+    /// `-N`: post sends with the extended API (`ibv_wr_*`).
+    pub(crate) new_send: bool,
     /// `None`: wait forever, as the C tool.
     pub(crate) timeout: Option<Duration>,
     pub(crate) servername: Option<String>,
@@ -153,6 +155,7 @@ impl Opts {
             events: false,
             gidx: -1,
             chk: false,
+            new_send: false,
             timeout: None,
             servername: None,
         }
@@ -290,7 +293,7 @@ fn apply(o: &mut Opts, s: &Spec, val: Option<&str>, argv0: &str) -> Result<Optio
         }
         Id::Events => o.events = true,
         Id::Chk => o.chk = true,
-        Id::NewSend => {}
+        Id::NewSend => o.new_send = true,
         Id::Odp => return Err(unsupported("on-demand paging")),
         Id::Iodp => return Err(unsupported("implicit on-demand paging")),
         Id::Prefetch => return Err(unsupported("ODP prefetch")),

@@ -53,8 +53,12 @@
 //! - Bad numbers are rejected with a message (the C tool's `strtoul` reads `abc` as 0), and so are
 //!   `-s 0` (the C tool then fails with `Couldn't register MR`), `-r 0`, an SL above 15 and an
 //!   IB port above 255. Numbers may be decimal, `0x` hex or `0` octal, as with `strtoul`.
-//! - `-N` is accepted and changes nothing (the classic post-send API gives the same traffic);
-//!   `-o`, `-O`, `-P`, `-t` and `-j` (ODP, prefetch, timestamps, device memory) are rejected.
+//! - `-N` builds the QP with the extended post API (`PostApi::Extended`: `ibv_create_qp_ex`,
+//!   sends through `ibv_wr_start`, `ibv_wr_send`, `ibv_wr_complete`), as the C tool does. It
+//!   asks for every RC send operation (the C tool asks for SEND only), and an inline message
+//!   goes through `ibv_wr_set_inline_data` (the C tool sets `IBV_SEND_INLINE` and calls
+//!   `ibv_wr_set_sge`). `-o`, `-O`, `-P`, `-t` and `-j` (ODP, prefetch, timestamps, device
+//!   memory) are rejected.
 //! - Where the C tool prints a fixed error message (`Failed to modify QP to RTR`, `Couldn't
 //!   register MR`, ...), the same line is printed, followed by a line `rc_pingpong: <cause>`.
 //! - A malformed address message from the peer is an error (the C tool's `sscanf` takes anything).
@@ -95,8 +99,7 @@ const RC: Variant = Variant {
     tool: Tool::Rc,
     qp_type: QpType::Rc,
     usage_qp_options: "",
-    usage_options: "  -N, --new_send         use new post send WR API (accepted, no effect: same \
-                    traffic)\n",
+    usage_options: "  -N, --new_send         use new post send WR API\n",
     usage_notes: "Not supported (rejected): -o/--odp, -O/--iodp, -P/--prefetch, -t/--ts, \
                   -j/--dm.\n",
     usage_memory: "(rx-depth + 1) * size bytes (one piece per posted receive, one to send)",
@@ -117,14 +120,15 @@ mod tests {
         parse_args(&RC, "rc_pingpong", &args)
     }
 
-    /// `-N` is accepted; the ODP, timestamp and device-memory options are refused with a
+    /// `-N` selects the extended post API; the ODP, timestamp and device-memory options are refused with a
     /// message naming `ibv_rc_pingpong` and no usage, as before `uc_pingpong` shared the code.
     #[test]
     fn rc_options_are_still_rc_options() {
         assert!(matches!(
             parse(&["-N", "--new_send", "host"]),
-            Ok(Cmd::Run(_))
+            Ok(Cmd::Run(o)) if o.new_send
         ));
+        assert!(matches!(parse(&["host"]), Ok(Cmd::Run(o)) if !o.new_send));
         for opt in ["-o", "-O", "-P", "-t", "-j", "--odp", "--ts"] {
             match parse(&[opt]) {
                 Err(e) => {

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{
-    Access, CompletionQueue, Gid, LinkLayer, MemoryRegion, ProtectionDomain, QpCaps, QueuePair,
-    WorkCompletion,
+    Access, CompletionQueue, Gid, LinkLayer, MemoryRegion, PostApi, ProtectionDomain, QpCaps,
+    QueuePair, WorkCompletion,
 };
 
 use crate::args::{from_env, Opts};
@@ -57,6 +57,11 @@ fn run(o: &Opts) -> Result<(), Failed> {
 
     let mut qp = QueuePair::builder(&pd, &cq, &cq)
         .qp_type(v.qp_type)
+        .post_api(if o.new_send {
+            PostApi::Extended
+        } else {
+            PostApi::Classic
+        })
         .caps(QpCaps {
             max_send_wr: 1,
             max_recv_wr: o.rx_depth,

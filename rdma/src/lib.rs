@@ -49,7 +49,9 @@
 //! Optional layers: requests checked once and posted many times (module [`prepared`],
 //! [`QueuePair::run`]: [`Run`],
 //! [`SendTemplate`], [`SendChain`], [`RecvTemplate`]); raw posts for experts
-//! ([`QueuePair::post_send_raw`]); objects made by other code (`from_raw_parts`, [`QpOps`]);
+//! ([`QueuePair::post_send_raw`]); the extended post API ([`PostApi::Extended`]:
+//! `ibv_create_qp_ex`, sends through `ibv_wr_*`, chosen with [`QpBuilder::post_api`], same
+//! requests and rules); objects made by other code (`from_raw_parts`, [`QpOps`]);
 //! async completions (feature `tokio`) and RDMA CM (feature `cm`).
 //!
 //! ## Glossary
@@ -183,7 +185,8 @@ pub use pd::ProtectionDomain;
 pub use port::{DeviceAttr, LinkLayer, Mtu, PortAttr, PortState};
 pub use qp::gather::{self, Piece};
 pub use qp::{
-    Completion, ConnectError, ConnectOptions, Local, PostError, QpAttr, QpBuilder, QpCaps, QpOps,
-    QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared, Sink,
+    Completion, ConnectError, ConnectOptions, Local, PostApi, PostError, QpAttr, QpBuilder, QpCaps,
+    QpOps, QpState, QpType, QueuePair, RecvBatch, RecvWr, RemoteQp, SendBatch, SendWr, Shared,
+    Sink,
 };
 pub use srq::SharedReceiveQueue;

@@ -32,15 +32,18 @@
 //! own marker, which tells stub contexts apart), so nothing treats it as a `verbs_context`; the other control-path verbs of libibverbs cannot work on it. That is
 //! why [`context`] is `unsafe`: see its contract.
 
+mod extended;
 mod provider;
 
+pub use extended::{BuiltWr, INLINE_KEPT};
 pub use provider::Counters;
 
+use extended::Extended;
 use memmap2::MmapMut;
 use provider::{ops, StubContext, StubCq, StubQp};
 use rdma_verbs::{
     sys, Access, CompletionQueue, Context, Error, MemoryRegion, ProtectionDomain, QpCaps, QpOps,
-    QpState, QueuePair, Result,
+    QpState, QpType, QueuePair, Result,
 };
 use std::cell::UnsafeCell;
 use std::ffi::{c_int, c_void};
@@ -205,7 +208,7 @@ pub fn queue_pair_in(
     sig_all: bool,
 ) -> QueuePair {
     let ctx = pd.context();
-    let sctx = stub_ctx(&ctx);
+    stub_ctx(&ctx);
     let ctx_raw = ctx.as_raw();
     for cq in [send_cq, recv_cq] {
         // SAFETY: the CQ is live; `context` is a plain field of its ibv_cq.
@@ -215,29 +218,180 @@ pub fn queue_pair_in(
             "the CQs of a stub QP must be of its PD's stub context"
         );
     }
-    let raw = Box::into_raw(Box::new(StubQp {
-        qp: sys::ibv_qp {
-            context: ctx_raw,
-            pd: pd.as_raw(),
-            send_cq: send_cq.as_raw(),
-            recv_cq: recv_cq.as_raw(),
-            qp_num: sctx.next_qpn.fetch_add(1, Relaxed) & 0xff_ffff,
-            state: state.to_raw(),
-            qp_type: sys::ibv_qp_type::IBV_QPT_RC,
-            ..Default::default()
-        },
+    let qp = sys::ibv_qp {
+        context: ctx_raw,
+        pd: pd.as_raw(),
+        send_cq: send_cq.as_raw(),
+        recv_cq: recv_cq.as_raw(),
+        state: state.to_raw(),
+        qp_type: sys::ibv_qp_type::IBV_QPT_RC,
+        ..Default::default()
+    };
+    // SAFETY: a stub context (checked above).
+    let raw = unsafe { new_qp(qp, caps, sig_all) };
+    let raw = NonNull::new(raw.cast::<sys::ibv_qp>()).expect("Box is never NULL");
+    // SAFETY: a fake RC QP over `pd` and both CQs with exactly `caps` and `sig_all`; posts
+    // land in this crate's ops, which complete each request with its own wr_id; the stub
+    // QP ops change only the fake struct, and free_qp frees it once.
+    unsafe { QueuePair::from_raw_parts(raw, pd, send_cq, recv_cq, caps, sig_all, &STUB_QP_OPS) }
+}
+
+/// A fresh stub QP over `qp` (its context, PD, CQs, state and type; the number is assigned
+/// here), with no `wr_*` operation set; leaked until `free_qp`.
+///
+/// # Safety
+/// `qp.context` is a live stub context.
+unsafe fn new_qp(mut qp: sys::ibv_qp, caps: QpCaps, sig_all: bool) -> *mut StubQp {
+    // SAFETY: per the caller, the ibv_context is the first field of a live StubContext.
+    let sctx = unsafe { &*qp.context.cast::<StubContext>() };
+    qp.qp_num = sctx.next_qpn.fetch_add(1, Relaxed) & 0xff_ffff;
+    // SAFETY: ibv_qp_ex is plain data (integers, pointers, optional function pointers), for
+    // which all zeroes is valid: no operation set.
+    let mut qpx: sys::ibv_qp_ex = unsafe { std::mem::zeroed() };
+    qpx.qp_base = qp;
+    Box::into_raw(Box::new(StubQp {
+        qpx,
         caps,
         sig_all,
         send_wrs: AtomicU64::new(0),
         send_doorbells: AtomicU64::new(0),
         recv_wrs: AtomicU64::new(0),
         recv_doorbells: AtomicU64::new(0),
-    }));
-    let raw = NonNull::new(raw.cast::<sys::ibv_qp>()).expect("Box is never NULL");
-    // SAFETY: a fake RC QP over `pd` and both CQs with exactly `caps` and `sig_all`; posts
-    // land in this crate's ops, which complete each request with its own wr_id; the stub
-    // QP ops change only the fake struct, and free_qp frees it once.
-    unsafe { QueuePair::from_raw_parts(raw, pd, send_cq, recv_cq, caps, sig_all, &STUB_QP_OPS) }
+        wr_completes: AtomicU64::new(0),
+        ext: UnsafeCell::new(Extended::new(caps.max_send_wr)),
+    }))
+}
+
+/// The stub's `create_qp_ex` (the `verbs_context` op behind `ibv_create_qp_ex`): checks `attr`
+/// as rxe does (only `IBV_QP_INIT_ATTR_PD` and `IBV_QP_INIT_ATTR_SEND_OPS_FLAGS`, an RC or UC
+/// QP, send ops flags it has for that type, at most [`INLINE_KEPT`] inline bytes) and makes
+/// an RTS QP with exactly `attr.cap` whose builders are those of the flags; NULL with errno
+/// `EOPNOTSUPP` (`EINVAL` for the inline size) otherwise.
+///
+/// # Safety
+/// `ctx` is a stub context; `attr` is readable and names a PD and CQs of it.
+pub unsafe extern "C" fn create_qp_ex(
+    ctx: *mut sys::ibv_context,
+    attr: *mut sys::ibv_qp_init_attr_ex,
+) -> *mut sys::ibv_qp {
+    // SAFETY: per the caller.
+    let attr = unsafe { &*attr };
+    let fail = |e| {
+        // SAFETY: the calling thread's errno.
+        unsafe { *libc::__errno_location() = e };
+        ptr::null_mut()
+    };
+    if let Err(e) = extended::check_attr(attr) {
+        return fail(e);
+    }
+    if attr.cap.max_inline_data as usize > INLINE_KEPT {
+        return fail(libc::EINVAL);
+    }
+    let c = attr.cap;
+    let caps = QpCaps {
+        max_send_wr: c.max_send_wr,
+        max_recv_wr: c.max_recv_wr,
+        max_send_sge: c.max_send_sge,
+        max_recv_sge: c.max_recv_sge,
+        max_inline_data: c.max_inline_data,
+    };
+    let sig_all = attr.sq_sig_all != 0;
+    let qp = sys::ibv_qp {
+        context: ctx,
+        pd: attr.pd,
+        send_cq: attr.send_cq,
+        recv_cq: attr.recv_cq,
+        state: sys::ibv_qp_state::IBV_QPS_RTS,
+        qp_type: attr.qp_type,
+        ..Default::default()
+    };
+    // SAFETY: a stub context, per the caller.
+    let raw = unsafe { new_qp(qp, caps, sig_all) };
+    // SAFETY: the fresh QP, owned here.
+    extended::set_ops(unsafe { &mut (*raw).qpx }, attr.send_ops_flags);
+    raw.cast()
+}
+
+/// An RTS queue pair of the stub provider created with send ops flags (the stub's
+/// [`create_qp_ex`], with `IBV_QP_INIT_ATTR_PD` and `IBV_QP_INIT_ATTR_SEND_OPS_FLAGS`), of
+/// type `qp_type`, with exactly `caps`: it posts with the extended API
+/// ([`rdma_verbs::PostApi::Extended`]). The error is the stub's refusal of the attributes
+/// (`ibv_create_qp_ex`, errno `EOPNOTSUPP`), or the library's [`Error::Unsupported`] when
+/// `send_ops_flags` lack an operation the QP type needs.
+///
+/// # Panics
+/// As [`queue_pair`].
+pub fn queue_pair_ex(
+    pd: &ProtectionDomain,
+    send_cq: &CompletionQueue,
+    recv_cq: &CompletionQueue,
+    caps: QpCaps,
+    sig_all: bool,
+    qp_type: QpType,
+    send_ops_flags: u64,
+) -> Result<QueuePair> {
+    let ctx = pd.context();
+    stub_ctx(&ctx);
+    let mut attr = sys::ibv_qp_init_attr_ex {
+        send_cq: send_cq.as_raw(),
+        recv_cq: recv_cq.as_raw(),
+        cap: sys::ibv_qp_cap {
+            max_send_wr: caps.max_send_wr,
+            max_recv_wr: caps.max_recv_wr,
+            max_send_sge: caps.max_send_sge,
+            max_recv_sge: caps.max_recv_sge,
+            max_inline_data: caps.max_inline_data,
+        },
+        qp_type: match qp_type {
+            QpType::Rc => sys::ibv_qp_type::IBV_QPT_RC,
+            QpType::Uc => sys::ibv_qp_type::IBV_QPT_UC,
+            QpType::Ud => sys::ibv_qp_type::IBV_QPT_UD,
+        },
+        sq_sig_all: sig_all as c_int,
+        comp_mask: sys::ibv_qp_init_attr_mask::IBV_QP_INIT_ATTR_PD
+            | sys::ibv_qp_init_attr_mask::IBV_QP_INIT_ATTR_SEND_OPS_FLAGS,
+        pd: pd.as_raw(),
+        send_ops_flags,
+        ..Default::default()
+    };
+    // SAFETY: a stub context, and an attribute struct naming its PD and CQs.
+    let raw = unsafe { create_qp_ex(ctx.as_raw(), &mut attr) };
+    let raw = NonNull::new(raw.cast::<sys::ibv_qp_ex>()).ok_or_else(|| Error::Verb {
+        verb: "ibv_create_qp_ex",
+        source: std::io::Error::last_os_error(),
+    })?;
+    // SAFETY: a fake QP made above over `pd` and both CQs with exactly `caps` and `sig_all`,
+    // whose set operations are this crate's; free_qp frees it once (also on refusal).
+    unsafe {
+        QueuePair::from_raw_parts_extended(raw, pd, send_cq, recv_cq, caps, sig_all, &STUB_QP_OPS)
+    }
+}
+
+/// The requests that the last successful `wr_complete` on the stub extended QP `qp` posted,
+/// as its builders and setters recorded them.
+///
+/// # Panics
+/// When `qp` is not of the stub provider.
+pub fn built(qp: &QueuePair) -> Vec<BuiltWr> {
+    stub_ctx(&qp.pd().context());
+    // SAFETY: a live stub QP; its extended state is touched only while posting, which
+    // `&QueuePair` excludes.
+    unsafe {
+        (*(*qp.as_raw().cast::<StubQp>()).ext.get())
+            .posted()
+            .to_vec()
+    }
+}
+
+/// True while a critical section (`wr_start` without `wr_complete` or `wr_abort`) is open on
+/// the stub QP `qp`.
+///
+/// # Panics
+/// When `qp` is not of the stub provider.
+pub fn in_critical_section(qp: &QueuePair) -> bool {
+    stub_ctx(&qp.pd().context());
+    // SAFETY: as in `built`.
+    unsafe { (*(*qp.as_raw().cast::<StubQp>()).ext.get()).is_open() }
 }
 
 /// A fake `ibv_mr` and the memory it describes, freed together.
@@ -310,6 +464,7 @@ pub unsafe fn counters_raw(qp: *mut sys::ibv_qp) -> Counters {
         send_doorbells: sqp.send_doorbells.load(Relaxed),
         recv_wrs: sqp.recv_wrs.load(Relaxed),
         recv_doorbells: sqp.recv_doorbells.load(Relaxed),
+        wr_completes: sqp.wr_completes.load(Relaxed),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The provider itself: the fake structs and the `extern "C"` functions their context's ops
 //! table points at.
 
+use crate::extended::Extended;
 use rdma_verbs::sys;
 use rdma_verbs::QpCaps;
 use std::cell::UnsafeCell;
@@ -32,16 +33,20 @@ pub(crate) struct StubCq {
     pub(crate) slots: Box<[UnsafeCell<sys::ibv_wc>]>,
 }
 
-/// The fake QP: `ibv_qp` first.
+/// The fake QP: `ibv_qp_ex` first, whose `qp_base` is the `ibv_qp` (its `wr_*` operations
+/// are set only on a QP made by `create_qp_ex`).
 #[repr(C)]
 pub(crate) struct StubQp {
-    pub(crate) qp: sys::ibv_qp,
+    pub(crate) qpx: sys::ibv_qp_ex,
     pub(crate) caps: QpCaps,
     pub(crate) sig_all: bool,
     pub(crate) send_wrs: AtomicU64,
     pub(crate) send_doorbells: AtomicU64,
     pub(crate) recv_wrs: AtomicU64,
     pub(crate) recv_doorbells: AtomicU64,
+    pub(crate) wr_completes: AtomicU64,
+    /// The extended posts' state (see `extended`), touched only by the thread posting.
+    pub(crate) ext: UnsafeCell<Extended>,
 }
 
 /// What the stub provider saw posted on one QP (raw and safe posts alike).
@@ -55,12 +60,14 @@ pub struct Counters {
     pub recv_wrs: u64,
     /// `post_recv` calls.
     pub recv_doorbells: u64,
+    /// Extended posts: `wr_complete` calls that posted (each also counts as a send doorbell).
+    pub wr_completes: u64,
 }
 
 /// Adds `n` to a counter. A load and a store, not an atomic add (no locked instruction on the
 /// data path): posts to one QP are serialized (`&mut QueuePair`), so nothing is lost there.
 #[inline(always)]
-fn bump(c: &AtomicU64, n: u64) {
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed) + n, Relaxed);
 }
 
@@ -92,6 +99,12 @@ impl Drop for Locked<'_> {
 }
 
 impl Locked<'_> {
+    /// Completions the CQ has room for.
+    pub(crate) fn room(&self) -> usize {
+        let cq = self.0;
+        cq.slots.len() - (cq.tail.load(Relaxed) - cq.head.load(Relaxed))
+    }
+
     /// Queues `wc`; false when the CQ is full.
     #[inline(always)]
     pub(crate) fn push(&self, wc: sys::ibv_wc) -> bool {
@@ -108,7 +121,7 @@ impl Locked<'_> {
     }
 }
 
-fn success(wr_id: u64, opcode: u32, byte_len: u32, qp_num: u32) -> sys::ibv_wc {
+pub(crate) fn success(wr_id: u64, opcode: u32, byte_len: u32, qp_num: u32) -> sys::ibv_wc {
     sys::ibv_wc {
         wr_id,
         status: sys::ibv_wc_status::IBV_WC_SUCCESS,
@@ -138,7 +151,7 @@ unsafe fn sge_len(sg_list: *const sys::ibv_sge, num_sge: c_int, max: u32) -> Res
 
 /// The completion opcode of a send request's opcode, if the stub supports it.
 #[inline(always)]
-fn send_wc_opcode(opcode: u32) -> Option<u32> {
+pub(crate) fn send_wc_opcode(opcode: u32) -> Option<u32> {
     use sys::ibv_wc_opcode as wc;
     use sys::ibv_wr_opcode as wr;
     Some(match opcode {
@@ -211,13 +224,17 @@ unsafe extern "C" fn post_send(
     // `ibv_qp` is the first field of a live StubQp and whose send CQ is a live StubCq.
     let (sqp, cq) = unsafe {
         let sqp = &*qp.cast::<StubQp>();
-        (sqp, &*sqp.qp.send_cq.cast::<StubCq>())
+        (sqp, &*sqp.qpx.qp_base.send_cq.cast::<StubCq>())
     };
     let each = |w: &sys::ibv_send_wr| {
         // SAFETY: the request is valid per the caller.
         let (opcode, len) = unsafe { check_send(sqp, w) }?;
         let signaled = sqp.sig_all || w.send_flags & sys::ibv_send_flags::IBV_SEND_SIGNALED != 0;
-        if signaled && !cq.lock().push(success(w.wr_id, opcode, len, sqp.qp.qp_num)) {
+        if signaled
+            && !cq
+                .lock()
+                .push(success(w.wr_id, opcode, len, sqp.qpx.qp_base.qp_num))
+        {
             return Err(libc::ENOMEM);
         }
         Ok(())
@@ -241,12 +258,17 @@ unsafe extern "C" fn post_recv(
     // SAFETY: as in post_send, for the receive CQ.
     let (sqp, cq) = unsafe {
         let sqp = &*qp.cast::<StubQp>();
-        (sqp, &*sqp.qp.recv_cq.cast::<StubCq>())
+        (sqp, &*sqp.qpx.qp_base.recv_cq.cast::<StubCq>())
     };
     let each = |w: &sys::ibv_recv_wr| {
         // SAFETY: the request's SGE list is readable per the caller.
         let len = unsafe { sge_len(w.sg_list, w.num_sge, sqp.caps.max_recv_sge) }?;
-        let wc = success(w.wr_id, sys::ibv_wc_opcode::IBV_WC_RECV, len, sqp.qp.qp_num);
+        let wc = success(
+            w.wr_id,
+            sys::ibv_wc_opcode::IBV_WC_RECV,
+            len,
+            sqp.qpx.qp_base.qp_num,
+        );
         if !cq.lock().push(wc) {
             return Err(libc::ENOMEM);
         }

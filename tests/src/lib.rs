@@ -12,8 +12,8 @@ pub mod process;
 pub mod ud;
 
 use rdma_verbs::{
-    Access, CompletionQueue, ConnectOptions, Context, ProtectionDomain, QpCaps, QpType, QueuePair,
-    WorkCompletion,
+    Access, CompletionQueue, ConnectOptions, Context, PostApi, ProtectionDomain, QpCaps, QpType,
+    QueuePair, WorkCompletion,
 };
 use std::time::{Duration, Instant};
 
@@ -85,20 +85,25 @@ pub struct Pair {
 impl Pair {
     /// Creates the pair (RESET state).
     pub fn new(caps: QpCaps) -> Pair {
-        Self::build(caps, false, QpType::Rc)
+        Self::build(caps, false, QpType::Rc, PostApi::Classic)
     }
 
     /// Creates an unreliable-connected pair (RESET state).
     pub fn uc(caps: QpCaps) -> Pair {
-        Self::build(caps, false, QpType::Uc)
+        Self::build(caps, false, QpType::Uc, PostApi::Classic)
     }
 
     /// Creates the pair (RESET state) with a completion channel on each CQ, for `AsyncCq`.
     pub fn with_channels(caps: QpCaps) -> Pair {
-        Self::build(caps, true, QpType::Rc)
+        Self::build(caps, true, QpType::Rc, PostApi::Classic)
     }
 
-    fn build(caps: QpCaps, channels: bool, qp_type: QpType) -> Pair {
+    /// Creates a pair of `qp_type` whose QPs post with the extended API (RESET state).
+    pub fn extended(caps: QpCaps, qp_type: QpType) -> Pair {
+        Self::build(caps, false, qp_type, PostApi::Extended)
+    }
+
+    fn build(caps: QpCaps, channels: bool, qp_type: QpType, post_api: PostApi) -> Pair {
         let ctx = device();
         let pd = ProtectionDomain::new(&ctx).expect("alloc pd");
         let cq = |name| {
@@ -110,11 +115,13 @@ impl Pair {
         let a = QueuePair::builder(&pd, &cq_a, &cq_a)
             .caps(caps)
             .qp_type(qp_type)
+            .post_api(post_api)
             .build()
             .expect("qp a");
         let b = QueuePair::builder(&pd, &cq_b, &cq_b)
             .caps(caps)
             .qp_type(qp_type)
+            .post_api(post_api)
             .build()
             .expect("qp b");
         Pair {

@@ -3,20 +3,35 @@
 
 use rdma_device_tests::counting_alloc::{self, CountingAlloc};
 use rdma_device_tests::Pair;
-use rdma_verbs::{Access, MemoryRegion, QpCaps, RecvWr, SendWr, WorkCompletion};
+use rdma_verbs::{Access, MemoryRegion, PostApi, QpCaps, QpType, RecvWr, SendWr, WorkCompletion};
 
 #[global_allocator]
 static GLOBAL: CountingAlloc = CountingAlloc;
 
+const CAPS: QpCaps = QpCaps {
+    max_send_wr: 16,
+    max_recv_wr: 16,
+    max_send_sge: 1,
+    max_recv_sge: 1,
+    max_inline_data: 64,
+};
+
 #[test]
 fn post_poll_complete_loop_allocates_nothing() {
-    let mut p = Pair::new(QpCaps {
-        max_send_wr: 16,
-        max_recv_wr: 16,
-        max_inline_data: 64,
-        ..QpCaps::default()
-    })
-    .connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE | Access::REMOTE_ATOMIC);
+    post_poll_complete_loop(Pair::new(CAPS));
+}
+
+/// The same loop on QPs that post with `ibv_wr_*`: single posts and a batch in one critical
+/// section allocate nothing either.
+#[test]
+fn extended_post_poll_complete_loop_allocates_nothing() {
+    let p = Pair::extended(CAPS, QpType::Rc);
+    assert_eq!(p.a.post_api(), PostApi::Extended);
+    post_poll_complete_loop(p);
+}
+
+fn post_poll_complete_loop(p: Pair) {
+    let mut p = p.connect(Access::LOCAL_WRITE | Access::REMOTE_WRITE | Access::REMOTE_ATOMIC);
     let target =
         MemoryRegion::new(&p.pd, 4096, Access::LOCAL_WRITE | Access::REMOTE_WRITE).unwrap();
     let counter = MemoryRegion::new(&p.pd, 8, Access::LOCAL_WRITE | Access::REMOTE_ATOMIC).unwrap();

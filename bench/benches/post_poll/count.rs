@@ -3,14 +3,20 @@
 //! The loops keep their names and stay `#[inline(never)]`: the script finds them by name.
 
 use crate::setup::Bench;
+use rdma_verbs::PostApi;
 
 /// `n` rounds of one operation, in a function of its own that is never inlined, so that
 /// callgrind (`--toggle-collect`) counts exactly the instructions of these rounds.
+///
+/// A loop marked `in API` first checks that its fixture's QP posts with `api`: the check keeps
+/// the extended loops, whose rounds are the classic ones', from being merged with them (rustc
+/// merges identical functions, and callgrind would then know the loop by the other name).
 macro_rules! count_loops {
-    ($($name:ident => $op:expr;)*) => {
+    ($($name:ident $(in $api:path)? => $op:expr;)*) => {
         $(
             #[inline(never)]
             fn $name(b: &mut Bench, n: u64) {
+                $(assert_eq!(b.qp.post_api(), $api, "the fixture of {}", stringify!($name));)?
                 let op: fn(&mut Bench) = $op;
                 for _ in 0..n {
                     op(b);
@@ -63,6 +69,13 @@ count_loops! {
         b.raw_sink_post_recvs();
         b.raw_sink_complete_recvs();
     };
+    // On an extended QP (`ex_*`: the fixture is made with `PostApi::Extended`).
+    count_safe_ex_shared in PostApi::Extended => |b| b.safe_send(false);
+    count_raw_ex_shared in PostApi::Extended => |b| b.raw_send_ex(false);
+    count_safe_ex_inline in PostApi::Extended => |b| b.safe_send(true);
+    count_raw_ex_inline in PostApi::Extended => |b| b.raw_send_ex(true);
+    count_safe_ex_batch16 in PostApi::Extended => Bench::safe_batch16;
+    count_raw_ex_batch16 in PostApi::Extended => Bench::raw_batch16_ex;
 }
 
 /// `--count OP N`: runs `N` rounds of `OP` (a name of [`COUNTED`]) in its own
@@ -83,7 +96,12 @@ pub(crate) fn count_mode(args: &[String]) {
     let Ok(rounds) = rounds.parse::<u64>() else {
         usage()
     };
-    let mut b = Bench::new();
+    let api = if op.contains("_ex_") {
+        PostApi::Extended
+    } else {
+        PostApi::Classic
+    };
+    let mut b = Bench::with_api(api);
     run(&mut b, rounds);
     println!("{op}: {rounds} rounds");
 }

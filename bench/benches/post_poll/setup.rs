@@ -2,9 +2,10 @@
 //! ([`Bench`]), the shared steps of the rounds (retiring completions, one raw receive, a raw
 //! 16-send chain) and what the safe side does with a completion handed back ([`used`]).
 
+use rdma_verbs::sys::ibv_qp_create_send_ops_flags as with;
 use rdma_verbs::{
-    sys, Access, Completion, CompletionQueue, MemoryRegion, QpCaps, QueuePair, Shared, Sink,
-    WcStatus, WorkCompletion,
+    sys, Access, Completion, CompletionQueue, MemoryRegion, PostApi, QpCaps, QpType, QueuePair,
+    Shared, Sink, WcStatus, WorkCompletion,
 };
 use std::hint::black_box;
 use std::ptr;
@@ -38,6 +39,14 @@ const CAPS: QpCaps = QpCaps {
     max_recv_sge: 1,
     max_inline_data: 64,
 };
+/// The send ops flags of the extended stub QP: every RC operation.
+const RC_SEND_OPS: u64 = (with::IBV_QP_EX_WITH_SEND
+    | with::IBV_QP_EX_WITH_SEND_WITH_IMM
+    | with::IBV_QP_EX_WITH_RDMA_WRITE
+    | with::IBV_QP_EX_WITH_RDMA_WRITE_WITH_IMM
+    | with::IBV_QP_EX_WITH_RDMA_READ
+    | with::IBV_QP_EX_WITH_ATOMIC_CMP_AND_SWP
+    | with::IBV_QP_EX_WITH_ATOMIC_FETCH_AND_ADD) as u64;
 /// Completions asked per poll.
 pub(crate) const POLL: usize = 16;
 /// Receives posted at once by the interleaved receive measurements (the QP's depth).
@@ -74,11 +83,23 @@ pub(crate) struct Bench {
 
 impl Bench {
     pub(crate) fn new() -> Self {
+        Self::with_api(PostApi::Classic)
+    }
+
+    /// The fixture over a stub QP that posts with `api` (an extended one is created with
+    /// every RC send operation).
+    pub(crate) fn with_api(api: PostApi) -> Self {
         // SAFETY: the benchmark only posts, polls, completes and drops on the stub objects.
         let ctx = unsafe { rdma_stub::context() };
         let pd = rdma_stub::protection_domain(&ctx);
         let cq = rdma_stub::completion_queue(&ctx, 1024);
-        let mut qp = rdma_stub::queue_pair(&pd, &cq, &cq, CAPS, false);
+        let mut qp = match api {
+            PostApi::Classic => rdma_stub::queue_pair(&pd, &cq, &cq, CAPS, false),
+            PostApi::Extended => {
+                rdma_stub::queue_pair_ex(&pd, &cq, &cq, CAPS, false, QpType::Rc, RC_SEND_OPS)
+                    .expect("an extended stub QP")
+            }
+        };
         let mr = |len| rdma_stub::memory_region(&pd, len, Access::LOCAL_WRITE).expect("mmap");
         let shared = qp.share(mr(4096));
         let p = qp.shared(shared).expect("just shared");

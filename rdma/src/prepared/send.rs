@@ -63,9 +63,9 @@ impl SendTemplate<'_> {
             // the run), or of inline bytes the template borrows, which the provider copies
             // before returning.
             // SAFETY: the QP is live, and `wr` and what its SGE describes are as said above.
-            let ret = unsafe { sys::ibv_post_send(qp.as_raw(), &mut self.wr, &mut bad) };
+            let ret = unsafe { qp.post_send_chain(&mut self.wr, &mut bad) };
             if ret != 0 {
-                return Err(Error::from_ret("ibv_post_send", ret));
+                return Err(Error::from_ret(qp.post_api().send_verb(), ret));
             }
             qp.sq.commit(1);
             Ok(())
@@ -101,10 +101,11 @@ impl SendChain<'_> {
             // SAFETY: the QP is live; `wrs` is a chain of `n` copies of a request `prepare`
             // checked against this QP, the one the chain's run holds, linked when the chain
             // was made (its allocation has not moved): as in `SendTemplate::post`.
-            let ret = unsafe { sys::ibv_post_send(qp.as_raw(), wrs, &mut bad) };
+            let ret = unsafe { qp.post_send_chain(wrs, &mut bad) };
             if ret != 0 {
                 let posted = posted_before(bad, wrs, n);
-                return Err(not_posted(&mut qp.sq, "ibv_post_send", ret, posted, n));
+                let verb = qp.post_api().send_verb();
+                return Err(not_posted(&mut qp.sq, verb, ret, posted, n));
             }
             qp.sq.commit(n);
             Ok(())

@@ -20,7 +20,8 @@ use std::ptr;
 
 impl QueuePair {
     /// Starts a chain of up to `N` send-queue requests posted with one `ibv_post_send` (one
-    /// doorbell). The batch borrows the QP mutably until it is posted or dropped, so there is
+    /// doorbell; on a [`PostApi::Extended`](super::PostApi) QP, one `ibv_wr_start` …
+    /// `ibv_wr_complete`, which posts all of them or none). The batch borrows the QP mutably until it is posted or dropped, so there is
     /// at most one open batch per QP. A batch dropped unposted posts nothing; buffers its
     /// requests owned are dropped when requests owning buffers are staged in their ring
     /// slots, or with the QP.
@@ -49,22 +50,24 @@ impl QueuePair {
 /// A raw work request that can be chained (`ibv_send_wr`, `ibv_recv_wr`), and the verb that
 /// posts a chain of them.
 trait ChainWr: Sized {
-    /// The verb's name, for errors.
-    const VERB: &'static str;
+    /// The verb's name for `qp`, for errors.
+    fn verb(qp: &QueuePair) -> &'static str;
     /// Points the request at the next one (NULL: the end) and at its SGE.
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge);
     /// The queue's ring of `qp`.
     fn ring(qp: &mut QueuePair) -> &mut Ring;
-    /// Posts the chain at `wr` (`ibv_post_send`, `ibv_post_recv`).
+    /// Posts the chain at `wr` (`ibv_post_send` or the QP's extended post, `ibv_post_recv`).
     ///
     /// # Safety
-    /// `qp` is live; `wr` heads a well-formed chain whose memory stays valid as the verb's
-    /// contract asks (staged ring entries, shared slots, inline bytes alive for the call).
-    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32;
+    /// `wr` heads a well-formed chain whose memory stays valid as the verb's contract asks
+    /// (staged ring entries, shared slots, inline bytes alive for the call).
+    unsafe fn post(qp: &QueuePair, wr: *mut Self, bad: &mut *mut Self) -> i32;
 }
 
 impl ChainWr for sys::ibv_send_wr {
-    const VERB: &'static str = "ibv_post_send";
+    fn verb(qp: &QueuePair) -> &'static str {
+        qp.post_api().send_verb()
+    }
     #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
@@ -77,14 +80,16 @@ impl ChainWr for sys::ibv_send_wr {
         &mut qp.sq
     }
     #[inline(always)]
-    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32 {
+    unsafe fn post(qp: &QueuePair, wr: *mut Self, bad: &mut *mut Self) -> i32 {
         // SAFETY: the caller's contract.
-        unsafe { sys::ibv_post_send(qp, wr, bad) }
+        unsafe { qp.post_send_chain(wr, bad) }
     }
 }
 
 impl ChainWr for sys::ibv_recv_wr {
-    const VERB: &'static str = "ibv_post_recv";
+    fn verb(_: &QueuePair) -> &'static str {
+        "ibv_post_recv"
+    }
     #[inline(always)]
     fn link(&mut self, next: *mut Self, sge: *mut sys::ibv_sge) {
         self.next = next;
@@ -95,9 +100,9 @@ impl ChainWr for sys::ibv_recv_wr {
         &mut qp.rq
     }
     #[inline(always)]
-    unsafe fn post(qp: *mut sys::ibv_qp, wr: *mut Self, bad: &mut *mut Self) -> i32 {
-        // SAFETY: the caller's contract.
-        unsafe { sys::ibv_post_recv(qp, wr, bad) }
+    unsafe fn post(qp: &QueuePair, wr: *mut Self, bad: &mut *mut Self) -> i32 {
+        // SAFETY: the caller's contract; the QP is live.
+        unsafe { sys::ibv_post_recv(qp.as_raw(), wr, bad) }
     }
 }
 
@@ -157,10 +162,11 @@ unsafe fn post_chain<W: ChainWr, const N: usize>(
     let head = unsafe { link_chain(wrs, sges, n) };
     let mut bad = ptr::null_mut();
     // SAFETY: a well-formed chain of `n` requests, memory as the caller promises.
-    let ret = unsafe { W::post(qp.as_raw(), head, &mut bad) };
+    let ret = unsafe { W::post(qp, head, &mut bad) };
     if ret != 0 {
         let posted = posted_before(bad, head, n);
-        return Err(not_posted(W::ring(qp), W::VERB, ret, posted, n));
+        let verb = W::verb(qp);
+        return Err(not_posted(W::ring(qp), verb, ret, posted, n));
     }
     W::ring(qp).commit(n);
     Ok(())

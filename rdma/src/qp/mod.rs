@@ -6,6 +6,7 @@
 mod attr;
 mod batch;
 mod connect;
+mod extended;
 pub mod gather;
 mod post;
 mod post_error;
@@ -21,6 +22,7 @@ pub use attr::{QpAttr, QpState};
 pub(crate) use batch::posted_before;
 pub use batch::{RecvBatch, SendBatch};
 pub use connect::{ConnectError, ConnectOptions, RemoteQp};
+pub use extended::PostApi;
 pub(crate) use post::{not_posted, range_error, refused};
 pub use post_error::PostError;
 pub use raw_parts::QpOps;
@@ -142,6 +144,9 @@ pub struct QueuePair {
     /// Memory the device may write for as long as the QP lives (a UD QP's GRH slots):
     /// dropped after the QP is destroyed, leaked if destroying it fails.
     pub(crate) lifelong: Option<MemoryRegion>,
+    /// How sends are posted, and the function that posts them (see [`PostApi`]).
+    post_api: PostApi,
+    post_send: extended::PostSendFn,
 }
 
 // SAFETY: the QP is used only through `&mut self` (posting) or `&self` (reads of plain fields
@@ -159,12 +164,19 @@ pub struct QpBuilder<'a> {
     caps: QpCaps,
     sq_sig_all: bool,
     qp_type: QpType,
+    post_api: PostApi,
 }
 
 impl<'a> QpBuilder<'a> {
     /// The transport (default [`QpType::Rc`]).
     pub fn qp_type(mut self, t: QpType) -> Self {
         self.qp_type = t;
+        self
+    }
+    /// How the QP posts its sends (default [`PostApi::Classic`]): [`PostApi::Extended`]
+    /// creates it with `ibv_create_qp_ex` and posts with `ibv_wr_*`.
+    pub fn post_api(mut self, api: PostApi) -> Self {
+        self.post_api = api;
         self
     }
     /// Queue capacities (default [`QpCaps::default`]).
@@ -207,9 +219,12 @@ impl<'a> QpBuilder<'a> {
         self.caps
     }
 
-    /// Creates the QP (`ibv_create_qp`) in the RESET state. Asks the device
-    /// (`ibv_query_device`) whether it offers atomics. A [`QpType::Ud`] QP is refused: it is
-    /// built with [`UdQueuePair::builder`](crate::ud::UdQueuePair::builder).
+    /// Creates the QP (`ibv_create_qp`, or `ibv_create_qp_ex` for [`PostApi::Extended`]) in
+    /// the RESET state. Asks the device (`ibv_query_device`) whether it offers atomics.
+    /// An extended QP on a device without the extended API, or without one of the `ibv_wr_*`
+    /// operations of the QP's type, is [`Error::Unsupported`] naming what is missing.
+    /// A [`QpType::Ud`] QP is refused: it is built with
+    /// [`UdQueuePair::builder`](crate::ud::UdQueuePair::builder).
     pub fn build(self) -> Result<QueuePair> {
         if self.qp_type == QpType::Ud {
             return Err(Error::InvalidArgument(
@@ -246,10 +261,16 @@ impl<'a> QpBuilder<'a> {
             sq_sig_all: self.sq_sig_all as i32,
             ..Default::default()
         };
-        // SAFETY: the PD and CQs (and SRQ) are live and kept alive by the QueuePair; `init` is
-        // a valid attribute struct that the provider updates with the actual capacities.
-        let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
-        let raw = NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?;
+        let raw = match self.post_api {
+            PostApi::Extended => extended::create(self.pd, &mut init, self.qp_type, atomics)?,
+            PostApi::Classic => {
+                // SAFETY: the PD and CQs (and SRQ) are live and kept alive by the QueuePair;
+                // `init` is a valid attribute struct that the provider updates with the actual
+                // capacities.
+                let raw = unsafe { sys::ibv_create_qp(self.pd.as_raw(), &mut init) };
+                NonNull::new(raw).ok_or_else(|| Error::last_os("ibv_create_qp"))?
+            }
+        };
         let c = init.cap;
         let caps = QpCaps {
             max_send_wr: c.max_send_wr,
@@ -268,6 +289,7 @@ impl<'a> QpBuilder<'a> {
             ops: &QpOps::VERBS,
             atomics,
             qp_type: self.qp_type,
+            post_api: self.post_api,
         };
         // SAFETY: a freshly created QP over these parts, with the capacities it got.
         Ok(unsafe { QueuePair::assemble(raw, parts, QpState::Reset) })
@@ -285,6 +307,7 @@ pub(super) struct QpParts<'a> {
     pub(super) ops: &'static QpOps,
     pub(super) atomics: bool,
     pub(super) qp_type: QpType,
+    pub(super) post_api: PostApi,
 }
 
 impl QueuePair {
@@ -292,7 +315,9 @@ impl QueuePair {
     /// with an SRQ) and the resources it keeps alive.
     ///
     /// # Safety
-    /// `raw` is a live QP made over `parts` (its PD, CQs, SRQ and at least its capacities).
+    /// `raw` is a live QP made over `parts` (its PD, CQs, SRQ and at least its capacities);
+    /// for [`PostApi::Extended`], its `ibv_qp_ex` starts at it and has every operation
+    /// `extended::missing_op` asks for.
     pub(super) unsafe fn assemble(
         raw: NonNull<sys::ibv_qp>,
         parts: QpParts<'_>,
@@ -308,10 +333,19 @@ impl QueuePair {
             ops,
             atomics,
             qp_type,
+            post_api,
         } = parts;
         // SAFETY: per the caller, a live QP; qp_num is a plain field.
         let qpn = unsafe { (*raw.as_ptr()).qp_num };
         let recv_slots = if srq.is_some() { 1 } else { caps.max_recv_wr };
+        let post_send: extended::PostSendFn = match post_api {
+            // SAFETY: a live QP's context and ops table; rdma-core sets every op (dummies
+            // first), so post_send is never NULL, as `sys::ibv_post_send` relies on too.
+            PostApi::Classic => unsafe {
+                (*(*raw.as_ptr()).context).ops.post_send.unwrap_unchecked()
+            },
+            PostApi::Extended => extended::post_send_extended,
+        };
         let mut qp = QueuePair {
             raw,
             qpn,
@@ -330,6 +364,8 @@ impl QueuePair {
             atomics,
             qp_type,
             lifelong: None,
+            post_api,
+            post_send,
         };
         qp.set_state(state);
         qp
@@ -422,6 +458,7 @@ impl QueuePair {
             caps: QpCaps::default(),
             sq_sig_all: false,
             qp_type: QpType::Rc,
+            post_api: PostApi::Classic,
         }
     }
 

@@ -152,7 +152,9 @@ impl QueuePair {
         Ok(())
     }
 
-    /// Posts one send-queue work request (`ibv_post_send`). No allocation, no lock of ours.
+    /// Posts one send-queue work request (`ibv_post_send`, or one `ibv_wr_start` …
+    /// `ibv_wr_complete` on a [`PostApi::Extended`](super::PostApi) QP). No allocation, no
+    /// lock of ours.
     #[inline(always)]
     pub fn post_send(&mut self, wr: SendWr<'_>) -> Result<(), PostError> {
         if !wr.more.is_empty() {
@@ -167,9 +169,10 @@ impl QueuePair {
         // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to memory
         // that is owned by the ring entry just staged, shared with this QP, or (inline) copied
         // by the provider before it returns.
-        let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
+        let ret = unsafe { self.post_send_chain(&mut raw, &mut bad) };
         if ret != 0 {
-            return Err(not_posted(&mut self.sq, "ibv_post_send", ret, 0, 1));
+            let verb = self.post_api().send_verb();
+            return Err(not_posted(&mut self.sq, verb, ret, 0, 1));
         }
         self.sq.commit(1);
         Ok(())

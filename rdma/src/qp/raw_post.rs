@@ -7,7 +7,10 @@ use crate::sys;
 use std::ptr;
 
 impl QueuePair {
-    /// Posts raw send requests, bypassing the ownership checks.
+    /// Posts raw send requests, bypassing the ownership checks. On a
+    /// [`PostApi::Extended`](super::PostApi) QP the chain is built with `ibv_wr_*` (SEND, RDMA
+    /// WRITE and READ, atomics, with immediate data, SGE lists, inline data in one piece) and
+    /// posted all or nothing; another opcode fails with `EOPNOTSUPP`.
     ///
     /// # Safety
     /// - Every SGE of every request in the chain describes memory registered in this QP's PD
@@ -21,8 +24,8 @@ impl QueuePair {
     pub unsafe fn post_send_raw(&mut self, wr: &mut sys::ibv_send_wr) -> Result<(), Error> {
         let mut bad = ptr::null_mut();
         // SAFETY: forwarded from this function's contract; the QP is live.
-        let ret = unsafe { sys::ibv_post_send(self.as_raw(), wr, &mut bad) };
-        crate::error::check("ibv_post_send", ret)
+        let ret = unsafe { self.post_send_chain(wr, &mut bad) };
+        crate::error::check(self.post_api().send_verb(), ret)
     }
 
     /// Posts raw receive requests, bypassing the ownership checks.

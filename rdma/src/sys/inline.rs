@@ -188,3 +188,135 @@ pub unsafe fn ibv_query_gid_ex(
     // SAFETY: per the caller; the size argument is this header's struct size, as the header passes.
     unsafe { _ibv_query_gid_ex(ctx, port, index, entry, 0, size_of::<ibv_gid_entry>()) }
 }
+
+/// `ibv_create_qp_ex` as the header does it: `ibv_create_qp` when the mask is only
+/// `IBV_QP_INIT_ATTR_PD`; else the provider's `create_qp_ex` when its `verbs_context` has one
+/// (`verbs_get_ctx_op`), or NULL with `errno` `EOPNOTSUPP`.
+///
+/// # Safety
+/// `ctx` is a live context; `attr` is a valid attribute struct whose PD and CQs (and SRQ)
+/// are of `ctx` and live.
+pub unsafe fn ibv_create_qp_ex(
+    ctx: *mut ibv_context,
+    attr: *mut ibv_qp_init_attr_ex,
+) -> *mut ibv_qp {
+    // SAFETY: per the caller; the size check before reading `create_qp_ex` is the header's
+    // (`verbs_get_ctx_op`), so an older, smaller verbs_context is never read past its end.
+    unsafe {
+        if (*attr).comp_mask == ibv_qp_init_attr_mask::IBV_QP_INIT_ATTR_PD {
+            return ibv_create_qp((*attr).pd, attr.cast());
+        }
+        let vctx = verbs_get_ctx(ctx);
+        let needed = size_of::<verbs_context>() - offset_of!(verbs_context, create_qp_ex);
+        if vctx.is_null() || (*vctx).sz < needed {
+            *libc::__errno_location() = libc::EOPNOTSUPP;
+            return ptr::null_mut();
+        }
+        match (*vctx).create_qp_ex {
+            Some(f) => f(ctx, attr),
+            None => {
+                *libc::__errno_location() = libc::EOPNOTSUPP;
+                ptr::null_mut()
+            }
+        }
+    }
+}
+
+/// `ibv_wr_start`: opens the QP's posting critical section (`qp->wr_start`).
+///
+/// # Safety
+/// `qp` is the live `ibv_qp_ex` of a QP created with `ibv_create_qp_ex` and send ops flags;
+/// no critical section of it is open.
+#[inline(always)]
+pub unsafe fn ibv_wr_start(qp: *mut ibv_qp_ex) {
+    // SAFETY: a provider that creates a QP with send ops flags sets wr_start, wr_complete and
+    // wr_abort (the header calls them unchecked); the library checks them when it wraps one.
+    unsafe { (*qp).wr_start.unwrap_unchecked()(qp) }
+}
+
+/// `ibv_wr_complete`: posts what was built since `ibv_wr_start`, or nothing (and an errno)
+/// when a builder or setter failed; closes the critical section either way.
+///
+/// # Safety
+/// As [`ibv_wr_start`], with a critical section open; every SGE built describes registered
+/// memory that stays valid until its request completes.
+#[inline(always)]
+pub unsafe fn ibv_wr_complete(qp: *mut ibv_qp_ex) -> i32 {
+    // SAFETY: as in ibv_wr_start.
+    unsafe { (*qp).wr_complete.unwrap_unchecked()(qp) }
+}
+
+/// `ibv_wr_abort`: discards what was built since `ibv_wr_start` and closes the critical
+/// section.
+///
+/// # Safety
+/// As [`ibv_wr_start`], with a critical section open.
+#[inline(always)]
+pub unsafe fn ibv_wr_abort(qp: *mut ibv_qp_ex) {
+    // SAFETY: as in ibv_wr_start.
+    unsafe { (*qp).wr_abort.unwrap_unchecked()(qp) }
+}
+
+/// Defines the header's `ibv_wr_*` builder or setter `$name`: one indirect call through the
+/// `ibv_qp_ex` field `$field`, which the QP must have (it was created with the op's send ops
+/// flag; the setters are always set).
+macro_rules! wr_op {
+    ($(#[$doc:meta])* $name:ident => $field:ident ($($arg:ident: $ty:ty),*)) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `qp` is a live `ibv_qp_ex` with a critical section open (`ibv_wr_start`) whose
+        #[doc = concat!("`", stringify!($field), "` is set; the arguments are as verbs(3) asks.")]
+        #[inline(always)]
+        pub unsafe fn $name(qp: *mut ibv_qp_ex $(, $arg: $ty)*) {
+            // SAFETY: per the caller, the field is set and the QP live.
+            unsafe { (*qp).$field.unwrap_unchecked()(qp $(, $arg)*) }
+        }
+    };
+}
+
+wr_op!(
+    /// `ibv_wr_send`: builds a SEND.
+    ibv_wr_send => wr_send()
+);
+wr_op!(
+    /// `ibv_wr_send_imm`: builds a SEND with immediate data (network order).
+    ibv_wr_send_imm => wr_send_imm(imm_data: __be32)
+);
+wr_op!(
+    /// `ibv_wr_rdma_write`: builds an RDMA WRITE.
+    ibv_wr_rdma_write => wr_rdma_write(rkey: u32, remote_addr: u64)
+);
+wr_op!(
+    /// `ibv_wr_rdma_write_imm`: builds an RDMA WRITE with immediate data (network order).
+    ibv_wr_rdma_write_imm => wr_rdma_write_imm(rkey: u32, remote_addr: u64, imm_data: __be32)
+);
+wr_op!(
+    /// `ibv_wr_rdma_read`: builds an RDMA READ.
+    ibv_wr_rdma_read => wr_rdma_read(rkey: u32, remote_addr: u64)
+);
+wr_op!(
+    /// `ibv_wr_atomic_cmp_swp`: builds an atomic compare-and-swap.
+    ibv_wr_atomic_cmp_swp => wr_atomic_cmp_swp(rkey: u32, remote_addr: u64, compare: u64, swap: u64)
+);
+wr_op!(
+    /// `ibv_wr_atomic_fetch_add`: builds an atomic fetch-and-add.
+    ibv_wr_atomic_fetch_add => wr_atomic_fetch_add(rkey: u32, remote_addr: u64, add: u64)
+);
+wr_op!(
+    /// `ibv_wr_set_sge`: the local memory of the request just built.
+    ibv_wr_set_sge => wr_set_sge(lkey: u32, addr: u64, length: u32)
+);
+wr_op!(
+    /// `ibv_wr_set_sge_list`: the local memory of the request just built, several pieces.
+    ibv_wr_set_sge_list => wr_set_sge_list(num_sge: usize, sg_list: *const ibv_sge)
+);
+wr_op!(
+    /// `ibv_wr_set_inline_data`: the request just built carries a copy of these bytes.
+    ibv_wr_set_inline_data => wr_set_inline_data(addr: *mut core::ffi::c_void, length: usize)
+);
+wr_op!(
+    /// `ibv_wr_set_inline_data_list`: the request just built carries a copy of these pieces,
+    /// in order.
+    ibv_wr_set_inline_data_list => wr_set_inline_data_list(num_buf: usize, buf_list: *const ibv_data_buf)
+);
