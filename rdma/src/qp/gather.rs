@@ -173,7 +173,8 @@ impl QueuePair {
         }
     }
 
-    /// Posts a send-queue request with further pieces (through the QP's post API). `ud` is a UD QP's
+    /// Posts a send-queue request with further pieces (`ibv_post_send`, whatever the QP's post
+    /// API: see below). `ud` is a UD QP's
     /// addressing and largest message; `post_send` and the UD post come here when `wr` has
     /// pieces.
     #[inline(never)]
@@ -261,10 +262,14 @@ impl QueuePair {
         // by the ring entry just staged (its own buffer's ranges), shared buffers or sinks held
         // by this QP (kept until the request is done: marked below before it can complete,
         // as completing needs `&mut self`), or inline bytes the provider copies now.
-        let ret = unsafe { self.post_send_chain(&mut raw, &mut bad) };
+        // Always `ibv_post_send`, on an extended QP too (mixing the two is valid outside a
+        // `ibv_wr_start` section, and none is open across a post): rxe before rdma-core v64
+        // sums an `ibv_wr_set_sge_list` as n times the first SGE's length (406cd2ad0) and an
+        // `ibv_wr_set_inline_data_list` as 0 (1e8ed0aff), so a gather of unequal pieces
+        // would arrive cut or padded.
+        let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
-            let verb = self.post_api().send_verb();
-            return Err(not_posted(&mut self.sq, verb, ret, 0, 1));
+            return Err(not_posted(&mut self.sq, "ibv_post_send", ret, 0, 1));
         }
         self.mark_pieces(more, 0, seq);
         self.sq.commit(1);
