@@ -72,6 +72,8 @@ unsafe impl Sync for CompletionChannel {}
 
 pub(crate) struct CqInner {
     pub(crate) raw: NonNull<sys::ibv_cq>,
+    /// The extended CQ (`raw` is its first part), for CQs built extended.
+    pub(crate) ex: Option<crate::cq_ex::ExCq>,
     /// Events received with get_event and not yet acknowledged.
     unacked: AtomicU32,
     /// True while an `AsyncCq` (feature `tokio`) waits on the channel: it alone may arm the
@@ -114,10 +116,12 @@ pub struct CompletionQueue {
 /// Options for [`CompletionQueue::builder`].
 #[derive(Debug)]
 pub struct CqBuilder<'a> {
-    ctx: &'a Context,
-    depth: u32,
+    pub(crate) ctx: &'a Context,
+    pub(crate) depth: u32,
     channel: bool,
-    comp_vector: i32,
+    pub(crate) comp_vector: i32,
+    /// The `wc_flags` of an extended CQ (`ibv_create_cq_ex`); `None`: `ibv_create_cq`.
+    pub(crate) wc_flags: Option<u64>,
 }
 
 impl CqBuilder<'_> {
@@ -148,6 +152,15 @@ impl CqBuilder<'_> {
             None
         };
         let ch_raw = channel.as_ref().map_or(ptr::null_mut(), |c| c.raw.as_ptr());
+        if let Some(wc_flags) = self.wc_flags {
+            let (raw, ex) = self.create_ex(ch_raw, wc_flags)?;
+            // SAFETY: a fresh extended CQ of this context, using `channel`; ibv_destroy_cq of
+            // its ibv_cq undoes it.
+            let mut cq =
+                unsafe { CompletionQueue::wrap(raw, self.ctx, channel, sys::ibv_destroy_cq) };
+            Arc::get_mut(&mut cq.inner).expect("a fresh CQ").ex = Some(ex);
+            return Ok(cq);
+        }
         // SAFETY: the context is live; the channel (if any) outlives the CQ (dropped after it).
         let raw = unsafe {
             sys::ibv_create_cq(
@@ -196,6 +209,7 @@ impl CompletionQueue {
         CompletionQueue {
             inner: Arc::new(CqInner {
                 raw,
+                ex: None,
                 unacked: AtomicU32::new(0),
                 async_owned: AtomicBool::new(false),
                 depth,
@@ -218,6 +232,7 @@ impl CompletionQueue {
             depth,
             channel: false,
             comp_vector: 0,
+            wc_flags: None,
         }
     }
 

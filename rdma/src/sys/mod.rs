@@ -25,6 +25,9 @@ pub use bindings::*;
 mod inline;
 pub use inline::*;
 
+mod cq_ex;
+pub use cq_ex::*;
+
 mod providers;
 pub use providers::register_static_providers;
 
