@@ -359,12 +359,12 @@ impl QueuePair {
     ///
     /// # Safety
     /// As `ibv_post_send` for this QP: `wr` heads a valid chain whose memory stays valid as
-    /// its contract asks; `bad` is writable.
+    /// its contract asks; `bad` is writable (it may be uninitialized: it is only written).
     #[inline(always)]
     pub(crate) unsafe fn post_send_chain(
         &self,
         wr: *mut sys::ibv_send_wr,
-        bad: &mut *mut sys::ibv_send_wr,
+        bad: *mut *mut sys::ibv_send_wr,
     ) -> c_int {
         // SAFETY: `post_send` is the provider's post_send for this QP, or post_send_extended
         // for a QP checked when wrapped; the rest is the caller's contract.
