@@ -94,7 +94,7 @@ pub(super) unsafe fn build_checked(
 /// `EOPNOTSUPP` after `ibv_wr_abort` for a request the QP cannot build.
 ///
 /// # Safety
-/// As [`build_checked`] for each request, `n >= 1`; `wrs[..n]` are initialized, and so is
+/// As [`build_checked`] for each request, `1 <= n <= N`; `wrs[..n]` are initialized, and so is
 /// the SGE of each of them with `num_sge` 1.
 #[inline(always)]
 pub(super) unsafe fn post_checked<const N: usize>(
@@ -106,7 +106,9 @@ pub(super) unsafe fn post_checked<const N: usize>(
     // SAFETY: per the caller; the critical section opened here is closed on every path.
     unsafe {
         sys::ibv_wr_start(qpx);
-        for (w, s) in wrs.iter().zip(sges).take(n) {
+        // One counter (an iterator over both arrays would keep two).
+        for i in 0..n {
+            let (w, s) = (wrs.get_unchecked(i), sges.get_unchecked(i));
             if let Err(e) = build_checked(qpx, w.assume_init_ref(), s.as_ptr()) {
                 sys::ibv_wr_abort(qpx);
                 return e;
