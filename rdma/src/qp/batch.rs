@@ -12,7 +12,7 @@ use super::post_error::PostError;
 use super::recv_wr::RecvWr;
 use super::ring::Ring;
 use super::send_wr::SendWr;
-use super::QueuePair;
+use super::{PostApi, QueuePair};
 use crate::error::Error;
 use crate::sys;
 use std::mem::MaybeUninit;
@@ -215,6 +215,10 @@ impl<'a, const N: usize> SendBatch<'_, 'a, N> {
     /// before the failing one are posted (`posted`) and the rest hand their buffers back.
     #[inline(always)]
     pub fn post(mut self) -> Result<(), PostError> {
+        if self.qp.post_api == PostApi::Extended {
+            // SAFETY: requests 0..len were staged by push (as below).
+            return unsafe { self.qp.post_batch_ex(&self.wrs, &self.sges, self.len) };
+        }
         // SAFETY: requests 0..len (and the SGEs of those with data) were written by push; their
         // memory is held by staged ring entries, shared slots, or is inline bytes alive for 'a.
         unsafe { post_chain(self.qp, &mut self.wrs, &mut self.sges, self.len) }

@@ -1,14 +1,16 @@
 //! The extended post API (`ibv_create_qp_ex`, `ibv_wr_*`): [`PostApi`], chosen when a QP is
 //! built, and how an extended QP posts its sends.
 //!
-//! A QP posts every send through one function of `ibv_post_send`'s shape, chosen when it is
-//! made and kept in the QP: the provider's `post_send` (classic), or [`post_send_extended`],
-//! which posts a chain of already checked `ibv_send_wr`s inside one `ibv_wr_start` …
-//! `ibv_wr_complete`. [`QueuePair::post_send`], [`SendBatch`](super::SendBatch), the
-//! prepared layer's templates and chains ([`crate::prepared`]) and
-//! [`QueuePair::post_send_raw`] all go through it. So both APIs share the checks, the
-//! in-flight ring and the ownership rules; only the call that hands requests to the provider
-//! differs. Receives are the same on both (`ibv_post_recv`).
+//! A QP keeps one function of `ibv_post_send`'s shape, chosen when it is made: the
+//! provider's `post_send` (classic), or [`post_send_extended`], which translates a chain of
+//! `ibv_send_wr`s into `ibv_wr_*` calls inside one `ibv_wr_start` … `ibv_wr_complete`.
+//! Gathers, the prepared layer's templates and chains ([`crate::prepared`]) and
+//! [`QueuePair::post_send_raw`] go through it. [`QueuePair::post_send`] and
+//! [`SendBatch::post`](super::SendBatch::post) of an extended QP instead branch once per
+//! post to [`extended_post`](super::extended_post), which calls the builders straight from
+//! the checked request. Either way both APIs share the checks, the in-flight ring and the
+//! ownership rules; only the call that hands requests to the provider differs. Receives are
+//! the same on both (`ibv_post_recv`).
 //!
 //! `ibv_wr_complete` posts all the requests built since `ibv_wr_start` or none (rxe and mlx5
 //! roll the whole batch back when a builder or setter failed): a failed post of an extended QP
@@ -359,12 +361,12 @@ impl QueuePair {
     ///
     /// # Safety
     /// As `ibv_post_send` for this QP: `wr` heads a valid chain whose memory stays valid as
-    /// its contract asks; `bad` is writable.
+    /// its contract asks; `bad` is writable (it may be uninitialized: it is only written).
     #[inline(always)]
     pub(crate) unsafe fn post_send_chain(
         &self,
         wr: *mut sys::ibv_send_wr,
-        bad: &mut *mut sys::ibv_send_wr,
+        bad: *mut *mut sys::ibv_send_wr,
     ) -> c_int {
         // SAFETY: `post_send` is the provider's post_send for this QP, or post_send_extended
         // for a QP checked when wrapped; the rest is the caller's contract.

@@ -7,6 +7,7 @@ mod attr;
 mod batch;
 mod connect;
 mod extended;
+mod extended_post;
 pub mod gather;
 mod post;
 mod post_error;

@@ -7,7 +7,7 @@ use super::ring::{NoRoom, Ring};
 use super::send_check::SendParts;
 use super::send_wr::SendWr;
 use super::slots::SlotKind;
-use super::QueuePair;
+use super::{PostApi, QueuePair};
 use crate::error::Error;
 use crate::mr::MemoryRegion;
 use crate::sys;
@@ -160,16 +160,20 @@ impl QueuePair {
         if !wr.more.is_empty() {
             return self.post_send_gather(wr, None);
         }
+        if self.post_api == PostApi::Extended {
+            return self.post_send_ex(wr);
+        }
         let mut raw = sys::ibv_send_wr::default();
         let mut sge = MaybeUninit::uninit();
         self.stage_send(0, wr, &mut raw, &mut sge)?;
         // Also for a request without data (`num_sge == 0`: the provider reads no SGE).
         raw.sg_list = sge.as_mut_ptr();
-        let mut bad = ptr::null_mut();
+        // Never read: a single request failed is the one reported (so not set, a store less).
+        let mut bad = MaybeUninit::uninit();
         // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to memory
         // that is owned by the ring entry just staged, shared with this QP, or (inline) copied
         // by the provider before it returns.
-        let ret = unsafe { self.post_send_chain(&mut raw, &mut bad) };
+        let ret = unsafe { self.post_send_chain(&mut raw, bad.as_mut_ptr()) };
         if ret != 0 {
             let verb = self.post_api().send_verb();
             return Err(not_posted(&mut self.sq, verb, ret, 0, 1));
