@@ -25,6 +25,7 @@ pub(crate) fn bad_pages(buf: &[u8], page: usize) -> Vec<usize> {
 
 /// The state of the C tool's loop, with buffer pieces in place of its one buffer.
 pub(crate) struct Pingpong {
+    /// The UD QP, in RTS.
     pub(crate) qp: UdQueuePair,
     /// Where the sends go: the peer's QP, its address handle and Q_Key.
     pub(crate) peer: Peer,
@@ -37,15 +38,22 @@ pub(crate) struct Pingpong {
     /// sends it, so a pong echoes the ping as in the C tool. `None` while a (non-inline) send
     /// owns it.
     pub(crate) current: Option<MemoryRegion>,
+    /// Whether sends go inline (the C tool's `IBV_SEND_INLINE` rule).
     pub(crate) inline: bool,
+    /// `--rx-depth`: the receives kept posted.
     pub(crate) rx_depth: u32,
+    /// `--iters`: the sends and the receives to complete.
     pub(crate) iters: u32,
+    /// Receives posted and not completed (the C tool's `routs`).
     pub(crate) routs: i64,
     /// Receives a top-up could not post because their pieces were still held (the message
     /// being sent and the one just received): posted as soon as a piece comes back.
     pub(crate) deficit: u32,
+    /// Receives completed.
     pub(crate) rcnt: u32,
+    /// Sends completed.
     pub(crate) scnt: u32,
+    /// The wr_ids (`RECV_WRID | SEND_WRID`) still awaited before the next send.
     pub(crate) pending: u64,
     /// The server's `-c` check: the page size, and the bad pages of the last message received.
     pub(crate) check: Option<(usize, Vec<usize>)>,

@@ -20,9 +20,13 @@ const HOP_LIMIT: u8 = 64;
 
 /// What `pp_init_ctx` makes: the device, the CQ, the PD, the QP, and the buffer pieces.
 pub(crate) struct Resources {
+    /// The opened device.
     pub(crate) ctx: Context,
+    /// The one CQ of sends and receives (with a completion channel for `-e`).
     pub(crate) cq: CompletionQueue,
+    /// The protection domain of the buffer, the QP and the address handle.
     pub(crate) pd: ProtectionDomain,
+    /// The UD QP, in RTS.
     pub(crate) qp: UdQueuePair,
     /// `rx_depth + 1` pieces of `size` bytes (at least 1), filled with `0x7b`.
     pub(crate) pieces: Vec<MemoryRegion>,
