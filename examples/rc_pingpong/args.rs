@@ -46,7 +46,7 @@ struct Spec {
 }
 
 /// Every tool.
-const ALL: &[Tool] = &[Tool::Rc, Tool::Uc, Tool::Srq];
+const ALL: &[Tool] = &[Tool::Rc, Tool::Uc, Tool::Srq, Tool::Ud];
 
 const fn spec(id: Id, short: Option<char>, long: &'static str, arg: bool) -> Spec {
     Spec {
@@ -70,14 +70,20 @@ const fn rc_only(id: Id, short: char, long: &'static str) -> Spec {
 }
 
 /// The C tools' `long_options` (`ibv_uc_pingpong`'s are `ibv_rc_pingpong`'s without the
-/// rc-only ones; `ibv_srq_pingpong`'s add `--num-qp` and keep `--odp`), plus `--timeout` and
-/// `--help`.
+/// rc-only ones; `ibv_srq_pingpong`'s add `--num-qp` and keep `--odp`; `ibv_ud_pingpong`'s are
+/// `ibv_uc_pingpong`'s without `--mtu`), plus `--timeout` and `--help`.
 const SPECS: &[Spec] = &[
     spec(Id::Port, Some('p'), "port", true),
     spec(Id::IbDev, Some('d'), "ib-dev", true),
     spec(Id::IbPort, Some('i'), "ib-port", true),
     spec(Id::Size, Some('s'), "size", true),
-    spec(Id::Mtu, Some('m'), "mtu", true),
+    Spec {
+        id: Id::Mtu,
+        short: Some('m'),
+        long: "mtu",
+        arg: true,
+        tools: &[Tool::Rc, Tool::Uc, Tool::Srq],
+    },
     Spec {
         id: Id::NumQp,
         short: Some('q'),
@@ -121,6 +127,7 @@ pub(crate) struct Opts {
     pub(crate) ib_dev: Option<String>,
     pub(crate) ib_port: u8,
     pub(crate) size: u32,
+    /// `-m`: the path MTU of the connected QPs (`ud_pingpong` has no `-m`).
     pub(crate) mtu: Mtu,
     /// `-q`: the QPs of `srq_pingpong` (the other tools have one).
     pub(crate) num_qp: u32,
@@ -146,7 +153,7 @@ impl Opts {
             port: DEFAULT_PORT,
             ib_dev: None,
             ib_port: 1,
-            size: 4096,
+            size: variant.tool.default_size(),
             mtu: Mtu::Mtu1024,
             num_qp: 16,
             rx_depth: 500,
@@ -166,6 +173,12 @@ impl Opts {
 pub(crate) fn usage(v: &Variant, argv0: &str) -> String {
     let (qp_options, options) = (v.usage_qp_options, v.usage_options);
     let (notes, memory) = (v.usage_notes, v.usage_memory);
+    let size = v.tool.default_size();
+    let mtu = if specs(v).any(|s| s.id == Id::Mtu) {
+        "  -m, --mtu=<size>       path MTU (default 1024)\n"
+    } else {
+        ""
+    };
     format!(
         "\
 Usage:
@@ -176,9 +189,8 @@ Options:
   -p, --port=<port>      listen on/connect to port <port> (default 18515)
   -d, --ib-dev=<dev>     use IB device <dev> (default first device found)
   -i, --ib-port=<port>   use port <port> of IB device (default 1)
-  -s, --size=<size>      size of message to exchange (default 4096)
-  -m, --mtu=<size>       path MTU (default 1024)
-{qp_options}  -r, --rx-depth=<dep>   number of receives to post at a time (default 500)
+  -s, --size=<size>      size of message to exchange (default {size})
+{mtu}{qp_options}  -r, --rx-depth=<dep>   number of receives to post at a time (default 500)
   -n, --iters=<iters>    number of exchanges (default 1000)
   -l, --sl=<sl>          service level value (default 0)
   -e, --events           sleep on CQ events (default poll)
@@ -262,7 +274,11 @@ fn apply(o: &mut Opts, s: &Spec, val: Option<&str>, argv0: &str) -> Result<Optio
         Id::Port => o.port = value_in(v, 0, 65535, "a TCP port, 0 to 65535").map_err(bad)?,
         Id::IbDev => o.ib_dev = Some(v.to_string()),
         Id::IbPort => o.ib_port = value_in(v, 1, 255, "a port number, 1 to 255").map_err(bad)?,
-        Id::Size => o.size = value_in(v, 1, u32::MAX as i128, "bytes, at least 1").map_err(bad)?,
+        Id::Size => {
+            let min = o.variant.tool.min_size();
+            let what = format!("bytes, at least {min}");
+            o.size = value_in(v, min.into(), u32::MAX as i128, &what).map_err(bad)?
+        }
         Id::Mtu => {
             let what = "256, 512, 1024, 2048 or 4096";
             let bytes: u32 = value_in(v, 0, u32::MAX as i128, what).map_err(bad)?;

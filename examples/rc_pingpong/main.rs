@@ -67,18 +67,21 @@
 //! - stdout is line-buffered (C buffers it fully when it is not a terminal).
 //! - Teardown errors are not reported (the crate releases resources on drop).
 //!
-//! # Shared with `uc_pingpong` and `srq_pingpong`
+//! # Shared with `uc_pingpong`, `srq_pingpong` and `ud_pingpong`
 //!
 //! `examples/uc_pingpong/` (the drop-in for `ibv_uc_pingpong`) compiles these modules as its
 //! own. What differs between the two tools (QP type, names, `ibv_rc_pingpong`'s extra options,
 //! its `parse WC failed` line) is a [`Variant`]: `RC` here, `UC` there, handed to
 //! [`run::main`]. `examples/srq_pingpong/` (for `ibv_srq_pingpong`) compiles the command line,
 //! output, device, sys, variant and watchdog modules with its `SRQ` variant, and has its own
-//! exchange, setup and loop.
+//! exchange, setup and loop. `examples/ud_pingpong/` (for `ibv_ud_pingpong`) compiles them and
+//! the TCP exchange (`exchange.rs`, which the three tools share) with its `UD` variant, and has
+//! its own setup (a UD QP, an address handle) and loop.
 
 mod args;
 mod connect;
 mod device;
+mod exchange;
 mod output;
 mod pingpong;
 mod run;

@@ -11,8 +11,9 @@ use rdma_verbs::{
 };
 
 use crate::args::{from_env, Opts};
-use crate::connect::{client_exchange, connect_qp, server_exchange};
+use crate::connect::connect_qp;
 use crate::device::open_device;
+use crate::exchange::{client_exchange, server_exchange};
 use crate::output::{address_line, fail, out, stats_lines, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::sys::{page_size, random_psn};
@@ -115,7 +116,7 @@ fn run(o: &Opts) -> Result<(), Failed> {
             connect_qp(qp, o, my.psn, &rem)?
         }
         None => {
-            let (qp, rem) = server_exchange(o, qp, &my)?;
+            let (qp, rem) = server_exchange(o, &my, |rem| connect_qp(qp, o, my.psn, rem))?;
             address_line("remote address:", &rem);
             qp
         }

@@ -1,4 +1,4 @@
-//! Running a pingpong drop-in (`rc_pingpong`, `uc_pingpong`, `srq_pingpong`) against
+//! Running a pingpong drop-in (`rc_pingpong`, `uc_pingpong`, `srq_pingpong`, `ud_pingpong`) against
 //! rdma-core's C tool: a server and a client, each role either implementation, and the checks
 //! of what both printed (exit status, cross-matching address lines, one pair per QP,
 //! statistics lines).
@@ -113,6 +113,13 @@ fn hex_field(s: &str, width: usize, what: &str, line: &str) -> u32 {
     u32::from_str_radix(digits, 16).expect("hex")
 }
 
+/// What comes before the GID in an address line: `, GID ` (every line of the RC, UC and SRQ
+/// tools, and `ibv_ud_pingpong`'s remote line).
+pub const GID_AFTER_COMMA: &str = ", GID ";
+
+/// What comes before the GID in `ibv_ud_pingpong`'s local address line: `: GID `.
+pub const GID_AFTER_COLON: &str = ": GID ";
+
 /// The address line of `out` that starts with `prefix`, checked field by field.
 pub fn addr(out: &Done, prefix: &str) -> Addr {
     let line = out
@@ -120,23 +127,35 @@ pub fn addr(out: &Done, prefix: &str) -> Addr {
         .lines()
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{out}"));
-    parse_addr(line, prefix)
+    parse_addr(line, prefix, GID_AFTER_COMMA)
 }
 
 /// Every address line of `out` that starts with `prefix`, in order, checked field by field.
 pub fn addrs(out: &Done, prefix: &str) -> Vec<Addr> {
+    addrs_with(out, prefix, GID_AFTER_COMMA)
+}
+
+/// [`addrs`] of lines with `gid_sep` before the GID.
+pub fn addrs_with(out: &Done, prefix: &str, gid_sep: &str) -> Vec<Addr> {
     out.stdout
         .lines()
         .filter(|l| l.starts_with(prefix))
-        .map(|l| parse_addr(l, prefix))
+        .map(|l| parse_addr(l, prefix, gid_sep))
         .collect()
 }
 
-/// `line` (which starts with `prefix`) checked field by field.
-fn parse_addr(line: &str, prefix: &str) -> Addr {
+/// `line` (which starts with `prefix`, with `gid_sep` before its GID) checked field by field.
+fn parse_addr(line: &str, prefix: &str, gid_sep: &str) -> Addr {
     let rest = &line[prefix.len()..];
-    let parts: Vec<&str> = rest.split(", ").collect();
-    assert_eq!(parts.len(), 4, "four fields in {line:?}");
+    let (fields, gid) = rest
+        .split_once(gid_sep)
+        .unwrap_or_else(|| panic!("{gid_sep:?} before the GID in {line:?}"));
+    let parts: Vec<&str> = fields.split(", ").collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "LID, QPN and PSN before the GID in {line:?}"
+    );
     let field = |i: usize, name: &str| {
         parts[i]
             .strip_prefix(name)
@@ -146,7 +165,7 @@ fn parse_addr(line: &str, prefix: &str) -> Addr {
         lid: hex_field(field(0, "LID "), 4, "LID", line),
         qpn: hex_field(field(1, "QPN "), 6, "QPN", line),
         psn: hex_field(field(2, "PSN "), 6, "PSN", line),
-        gid: field(3, "GID ").to_string(),
+        gid: gid.to_string(),
     };
     assert!(
         a.gid.parse::<std::net::Ipv6Addr>().is_ok(),
@@ -233,16 +252,22 @@ pub fn check_pair(s: &Done, c: &Done, size: u64, iters: u64) {
 /// each, the client's `i`-th remote line is the server's `i`-th local one and the other way
 /// round, all QP numbers distinct.
 pub fn check_pairs(s: &Done, c: &Done, size: u64, iters: u64, qps: usize) {
+    check_lines(s, c, size, iters, qps, GID_AFTER_COMMA);
+}
+
+/// [`check_pair`] for `ud_pingpong` and `ibv_ud_pingpong`, whose local address line reads
+/// `PSN 0x...: GID` (its remote line `PSN 0x..., GID`).
+pub fn check_ud_pair(s: &Done, c: &Done, size: u64, iters: u64) {
+    check_lines(s, c, size, iters, 1, GID_AFTER_COLON);
+}
+
+/// [`check_pairs`] with `local_gid_sep` before the GID of the local address lines.
+fn check_lines(s: &Done, c: &Done, size: u64, iters: u64, qps: usize, local_gid_sep: &str) {
     assert_ok(s);
     assert_ok(c);
-    let (s_local, s_remote) = (
-        addrs(s, "  local address:  "),
-        addrs(s, "  remote address: "),
-    );
-    let (c_local, c_remote) = (
-        addrs(c, "  local address:  "),
-        addrs(c, "  remote address: "),
-    );
+    let (local, remote) = ("  local address:  ", "  remote address: ");
+    let (s_local, s_remote) = (addrs_with(s, local, local_gid_sep), addrs(s, remote));
+    let (c_local, c_remote) = (addrs_with(c, local, local_gid_sep), addrs(c, remote));
     for (lines, what) in [
         (&s_local, "server local"),
         (&s_remote, "server remote"),
