@@ -45,32 +45,35 @@ pub(super) unsafe fn build_checked(
         (*qpx).wr_id = w.wr_id;
         (*qpx).wr_flags = w.send_flags;
         let imm = w.__bindgen_anon_1.imm_data;
-        let (rdma, atomic) = (w.wr.rdma, w.wr.atomic);
+        // Only the view of the opcode is read: the other's bytes may be uninitialized (a
+        // struct assignment of the smaller view leaves its padding so).
         match w.opcode {
             op::IBV_WR_SEND => sys::ibv_wr_send(qpx),
             op::IBV_WR_SEND_WITH_IMM => sys::ibv_wr_send_imm(qpx, imm),
-            op::IBV_WR_RDMA_WRITE => sys::ibv_wr_rdma_write(qpx, rdma.rkey, rdma.remote_addr),
+            op::IBV_WR_RDMA_WRITE => {
+                sys::ibv_wr_rdma_write(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr)
+            }
             op::IBV_WR_RDMA_WRITE_WITH_IMM => {
-                sys::ibv_wr_rdma_write_imm(qpx, rdma.rkey, rdma.remote_addr, imm)
+                sys::ibv_wr_rdma_write_imm(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr, imm)
             }
             op::IBV_WR_RDMA_READ if q.wr_rdma_read.is_some() => {
-                sys::ibv_wr_rdma_read(qpx, rdma.rkey, rdma.remote_addr)
+                sys::ibv_wr_rdma_read(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr)
             }
             op::IBV_WR_ATOMIC_CMP_AND_SWP if q.wr_atomic_cmp_swp.is_some() => {
                 sys::ibv_wr_atomic_cmp_swp(
                     qpx,
-                    atomic.rkey,
-                    atomic.remote_addr,
-                    atomic.compare_add,
-                    atomic.swap,
+                    w.wr.atomic.rkey,
+                    w.wr.atomic.remote_addr,
+                    w.wr.atomic.compare_add,
+                    w.wr.atomic.swap,
                 )
             }
             op::IBV_WR_ATOMIC_FETCH_AND_ADD if q.wr_atomic_fetch_add.is_some() => {
                 sys::ibv_wr_atomic_fetch_add(
                     qpx,
-                    atomic.rkey,
-                    atomic.remote_addr,
-                    atomic.compare_add,
+                    w.wr.atomic.rkey,
+                    w.wr.atomic.remote_addr,
+                    w.wr.atomic.compare_add,
                 )
             }
             _ => return Err(libc::EOPNOTSUPP),
