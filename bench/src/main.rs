@@ -6,16 +6,24 @@ mod cli;
 
 use clap::Parser;
 use cli::args::{effective_args, Cli};
-use cli::params::Params;
+use cli::params::{Params, Refusal};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(effective_args(std::env::args_os().collect()));
     let params = match Params::resolve(cli.cmd.test, &cli.cmd.args) {
         Ok(p) => p,
-        Err(e) => {
+        Err(Refusal::Usage(e)) => {
             eprintln!("rdma-perf: {e}");
             return ExitCode::from(2);
+        }
+        Err(Refusal::Perftest { text, stdout }) => {
+            if stdout {
+                print!("{text}");
+            } else {
+                eprint!("{text}");
+            }
+            return ExitCode::from(1);
         }
     };
     match cli::flow::run(&params) {

@@ -1,8 +1,10 @@
 //! The test parameters after perftest's defaults and adjustments.
 
 use super::args::PerfArgs;
+use rdma_bench::perftest::connection::{ConnectionRefusal, UC_RDMA_CM_REFUSAL};
+use rdma_bench::perftest::report::RESULT_LINE;
 use rdma_bench::perftest::stats::BwUnit;
-use rdma_bench::perftest::{PerfTest, Verb};
+use rdma_bench::perftest::{Connection, PerfTest, Verb};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,6 +37,29 @@ pub struct Params {
     pub plot: Option<PathBuf>,
     /// `-R`: QPs connected with rdma_cm, the exchange over rdma_cm too.
     pub rdma_cm: bool,
+    /// `-c`: the test QPs' connection type.
+    pub connection: Connection,
+}
+
+/// Why the command line was refused, and how to say it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// rdma-perf's own message: printed as `rdma-perf: <message>` on stderr, exit status 2.
+    Usage(String),
+    /// perftest's refusal, reproduced: `text` exactly as perftest prints it, on stdout or
+    /// stderr, exit status 1 (perftest's `exit(1)`).
+    Perftest {
+        /// The text, newlines included.
+        text: String,
+        /// Printed on stdout (else stderr).
+        stdout: bool,
+    },
+}
+
+impl From<String> for Refusal {
+    fn from(m: String) -> Refusal {
+        Refusal::Usage(m)
+    }
 }
 
 /// perftest's `CQ Moderation` is forced to 1 above this size unless `-Q` or `-a` is given.
@@ -45,12 +70,44 @@ const ALL_SIZES_MAX_EXP: u32 = 23;
 const DEFAULT_MARGIN_SECS: u64 = 1;
 /// perftest's default receive depth of the SEND tests.
 const DEFAULT_RX_DEPTH: u32 = 512;
+/// perftest's `UC_MAX_RX`: a UC iterations run with the default RX depth posts this many
+/// receives at most (all of them when fewer iterations), since UC drops a SEND that finds
+/// no receive.
+const UC_MAX_RX: u32 = 16000;
 
 impl Params {
     /// Applies perftest's defaults: size, iterations and TX depth per test; TX and RX depth at
     /// most the iterations; CQ moderation at most the TX depth, and 1 for sizes above 8 KiB
-    /// unless given. Refuses combinations perftest refuses, naming the options.
-    pub fn resolve(test: PerfTest, a: &PerfArgs) -> Result<Params, String> {
+    /// unless given; UC's RX depth. Refuses `-c` values as perftest does (first, as perftest
+    /// refuses them while parsing), then combinations perftest refuses, naming the options.
+    pub fn resolve(test: PerfTest, a: &PerfArgs) -> Result<Params, Refusal> {
+        let connection = match Connection::parse(&a.connection, test.verb()) {
+            Ok(c) => c,
+            Err(ConnectionRefusal::Perftest(text)) => {
+                return Err(Refusal::Perftest {
+                    text: text.into(),
+                    stdout: false,
+                })
+            }
+            Err(ConnectionRefusal::NotImplemented(why)) => {
+                return Err(Refusal::Usage(format!("not supported: {why}")))
+            }
+        };
+        if connection == Connection::Uc && a.rdma_cm {
+            return Err(Refusal::Perftest {
+                text: format!("{RESULT_LINE}{UC_RDMA_CM_REFUSAL}"),
+                stdout: true,
+            });
+        }
+        Ok(Self::resolve_options(test, a, connection)?)
+    }
+
+    /// [`Params::resolve`] after the connection type.
+    fn resolve_options(
+        test: PerfTest,
+        a: &PerfArgs,
+        connection: Connection,
+    ) -> Result<Params, String> {
         a.check_supported()?;
         let bw = test.is_bw();
         let (def_size, def_iters, def_tx) = match test {
@@ -110,7 +167,12 @@ impl Params {
         if rx == 0 {
             return Err("RX depth (-r) must be positive".into());
         }
-        let rx_depth = u64::from(rx).min(cap) as u32;
+        let mut rx_depth = u64::from(rx).min(cap) as u32;
+        // perftest: a UC iterations run whose RX depth is still 512 posts one receive per
+        // iteration, at most UC_MAX_RX.
+        if connection == Connection::Uc && duration.is_none() && rx_depth == DEFAULT_RX_DEPTH {
+            rx_depth = u64::from(UC_MAX_RX).min(iters) as u32;
+        }
         let mut cq_mod = a.cq_mod.unwrap_or(100);
         if cq_mod == 0 {
             return Err("CQ moderation (-Q) must be positive".into());
@@ -171,6 +233,7 @@ impl Params {
             out_json: a.out_json.clone(),
             plot: a.plot.clone(),
             rdma_cm: a.rdma_cm,
+            connection,
         })
     }
 
@@ -198,5 +261,101 @@ impl Params {
     /// The largest message size of the run.
     pub fn max_size(&self) -> u64 {
         self.sizes.iter().copied().max().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::args::{effective_args, Cli};
+    use clap::Parser;
+
+    fn resolve(v: &[&str]) -> Result<Params, Refusal> {
+        let c = Cli::try_parse_from(effective_args(
+            v.iter().map(std::ffi::OsString::from).collect(),
+        ))
+        .unwrap();
+        Params::resolve(c.cmd.test, &c.cmd.args)
+    }
+
+    #[test]
+    fn uc_runs_the_send_and_write_tests() {
+        for t in ["send_bw", "send_lat", "write_bw", "write_lat"] {
+            let p = resolve(&["rdma-perf", t, "-c", "UC"]).unwrap();
+            assert_eq!(p.connection, Connection::Uc, "{t}");
+            let p = resolve(&["rdma-perf", t, "--connection=UC"]).unwrap();
+            assert_eq!(p.connection, Connection::Uc, "{t}");
+            assert_eq!(
+                resolve(&["rdma-perf", t]).unwrap().connection,
+                Connection::Rc
+            );
+        }
+    }
+
+    #[test]
+    fn uc_on_read_is_perftests_refusal() {
+        for t in ["ib_read_bw", "ib_read_lat"] {
+            assert_eq!(
+                resolve(&[t, "-c", "UC", "host"]).unwrap_err(),
+                Refusal::Perftest {
+                    text: " UC connection not possible in READ/ATOMIC verbs\n".into(),
+                    stdout: false
+                }
+            );
+        }
+        // perftest refuses -c while parsing: before the options it would refuse later.
+        let e = resolve(&["ib_read_bw", "-c", "UC", "-e", "-a", "-s", "8"]).unwrap_err();
+        assert!(matches!(e, Refusal::Perftest { .. }), "{e:?}");
+    }
+
+    #[test]
+    fn uc_with_rdma_cm_is_perftests_refusal() {
+        let e = resolve(&["ib_send_bw", "-c", "UC", "-R"]).unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::Perftest {
+                text: format!("{RESULT_LINE} UC is not supported in librdmacm\n"),
+                stdout: true
+            }
+        );
+    }
+
+    #[test]
+    fn other_types_are_refused_naming_the_option() {
+        let e = resolve(&["ib_send_bw", "-c", "UD"]).unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::Usage(
+                "not supported: -c UD (unreliable datagram; rdma-perf runs RC and UC)".into()
+            )
+        );
+        let e = resolve(&["ib_write_bw", "-c", "XRC"]).unwrap_err();
+        assert!(matches!(&e, Refusal::Usage(m) if m.starts_with("not supported: -c XRC (")));
+        let e = resolve(&["ib_write_lat", "-c", "uc"]).unwrap_err();
+        assert_eq!(
+            e,
+            Refusal::Perftest {
+                text: " Invalid Connection type. Please choose from {RC,UC,UD,XRC,DC,SRD}\n".into(),
+                stdout: false
+            }
+        );
+    }
+
+    #[test]
+    fn uc_rx_depth_is_perftests() {
+        let rx = |v: &[&str]| resolve(v).unwrap().rx_depth;
+        // Default 512 becomes the iterations, at most 16000.
+        assert_eq!(rx(&["ib_send_bw", "-c", "UC"]), 1000);
+        assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-n", "20000"]), 16000);
+        assert_eq!(
+            rx(&["ib_send_bw", "-c", "UC", "-r", "512", "-n", "3000"]),
+            3000
+        );
+        // Fewer iterations than 512: capped as on RC.
+        assert_eq!(rx(&["ib_send_lat", "-c", "UC", "-n", "100"]), 100);
+        // Another depth, or a duration run, is left alone.
+        assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-r", "64"]), 64);
+        assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-D", "4"]), 512);
+        assert_eq!(rx(&["ib_send_bw", "-n", "3000"]), 512, "RC keeps 512");
     }
 }

@@ -27,6 +27,7 @@
 //! ([`wire::KeyMsg::encode_raw`]), and no `"done"` at the end.
 
 pub(crate) mod cfmt;
+pub mod connection;
 pub mod handshake;
 pub mod peer;
 pub mod report;
@@ -35,4 +36,5 @@ mod test;
 pub mod transport;
 pub mod wire;
 
+pub use connection::Connection;
 pub use test::{Measure, PerfTest, Verb};

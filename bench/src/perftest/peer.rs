@@ -8,7 +8,10 @@
 //!
 //! The message is [`PEER_PARAMS_LEN`] bytes of ASCII, `key=value` pairs separated by single
 //! spaces, NUL padded, e.g. `test=send_bw size=65536 iters=1000 qps=1 bidir=0 dur=0`.
+//! A UC test adds `conn=UC`; without `conn` the connection is RC, so an RC message is the
+//! same as before UC existed.
 
+use super::connection::Connection;
 use super::test::{PerfTest, Verb};
 use super::wire::WireError;
 
@@ -32,6 +35,8 @@ pub struct PeerParams {
     pub bidirectional: bool,
     /// `-D` in seconds; 0 without.
     pub duration: u64,
+    /// `-c`.
+    pub connection: Connection,
 }
 
 impl PeerParams {
@@ -47,6 +52,10 @@ impl PeerParams {
             u8::from(self.bidirectional),
             self.duration
         );
+        let text = match self.connection {
+            Connection::Rc => text,
+            uc => format!("{text} conn={}", uc.as_str()),
+        };
         if text.len() >= PEER_PARAMS_LEN {
             return Err(field("test", "too long"));
         }
@@ -74,6 +83,7 @@ impl PeerParams {
         let text = std::str::from_utf8(&bytes[..end]).map_err(|_| field("text", "not ASCII"))?;
         let (mut test, mut size, mut iters, mut qps, mut bidir, mut dur) =
             (None, None, None, None, None, None);
+        let mut conn = None;
         for pair in text.split(' ') {
             let (k, v) = pair
                 .split_once('=')
@@ -85,6 +95,7 @@ impl PeerParams {
                 "qps" => qps.replace(number("qps", v)?).is_some(),
                 "bidir" => bidir.replace(number("bidir", v)?).is_some(),
                 "dur" => dur.replace(number("dur", v)?).is_some(),
+                "conn" => conn.replace(connection(v)?).is_some(),
                 _ => return Err(field("text", format!("unknown key `{k}`"))),
             };
             if dup {
@@ -106,6 +117,7 @@ impl PeerParams {
             qps: u32::try_from(qps).map_err(|_| field("qps", "out of range"))?,
             bidirectional: bidir == 1,
             duration: dur.ok_or_else(|| missing("dur"))?,
+            connection: conn.unwrap_or_default(),
         })
     }
 
@@ -142,6 +154,11 @@ impl PeerParams {
             }
         };
         diff("-D", dur(self.duration), dur(peer.duration));
+        diff(
+            "-c",
+            self.connection.as_str().into(),
+            peer.connection.as_str().into(),
+        );
         let one_sided = PerfTest::from_name(&self.test)
             .is_some_and(|t| t.is_bw() && t.verb() != Verb::Send)
             && !self.bidirectional;
@@ -172,6 +189,14 @@ fn on(b: bool) -> &'static str {
     }
 }
 
+fn connection(v: &str) -> Result<Connection, WireError> {
+    match v {
+        "RC" => Ok(Connection::Rc),
+        "UC" => Ok(Connection::Uc),
+        _ => Err(field("conn", format!("`{v}` is not RC or UC"))),
+    }
+}
+
 fn number(key: &'static str, v: &str) -> Result<u64, WireError> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
         return Err(field(key, format!("`{v}` is not a decimal number")));
@@ -199,6 +224,7 @@ mod tests {
             qps: 2,
             bidirectional: false,
             duration: 0,
+            connection: Connection::Rc,
         }
     }
 
@@ -207,6 +233,24 @@ mod tests {
         let w = p().encode().unwrap();
         assert!(w.starts_with(b"test=send_bw size=65536 iters=1000 qps=2 bidir=0 dur=0\0"));
         assert_eq!(PeerParams::parse(&w).unwrap(), p());
+    }
+
+    #[test]
+    fn uc_is_carried_and_a_different_type_is_named() {
+        let mut u = p();
+        u.connection = Connection::Uc;
+        let w = u.encode().unwrap();
+        assert!(w.starts_with(b"test=send_bw size=65536 iters=1000 qps=2 bidir=0 dur=0 conn=UC\0"));
+        assert_eq!(PeerParams::parse(&w).unwrap(), u);
+        assert_eq!(p().mismatches(&u), ["-c RC here, UC on the peer"]);
+        let t = b"test=a size=1 iters=1 qps=1 bidir=0 dur=0 conn=UD";
+        let mut w = [0u8; PEER_PARAMS_LEN];
+        w[..t.len()].copy_from_slice(t);
+        let e = PeerParams::parse(&w).unwrap_err().to_string();
+        assert!(
+            e.contains("conn") && e.contains("`UD` is not RC or UC"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ fn ours(p: &Params) -> PeerParams {
         qps: p.qps,
         bidirectional: p.bidirectional,
         duration: p.duration.map_or(0, |d| d.as_secs()),
+        connection: p.connection,
     }
 }
 

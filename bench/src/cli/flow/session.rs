@@ -150,7 +150,7 @@ pub fn open(p: &Params) -> Res<Session> {
         device: ctx.name().to_string(),
         num_qps: p.qps,
         transport: "IB".into(),
-        connection: "RC".into(),
+        connection: p.connection.as_str().into(),
         use_srq: false,
         pcie_relax_order: p.test != PerfTest::WriteLat,
         pcie_ro_warning: false,
@@ -185,6 +185,7 @@ pub fn open(p: &Params) -> Res<Session> {
     let recv_cq = CompletionQueue::new(&ctx, recv_depth)?;
     let make_qp = || -> Res<QueuePair> {
         Ok(QueuePair::builder(&pd, &send_cq, &recv_cq)
+            .qp_type(p.connection.qp_type())
             .caps(QpCaps {
                 max_send_wr: p.tx_depth.max(1),
                 max_recv_wr: if verb == Verb::Send {
