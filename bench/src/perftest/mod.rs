@@ -26,6 +26,7 @@
 //! ([`transport::cm`]), except the keys, which travel as the raw `struct pingpong_dest`
 //! ([`wire::KeyMsg::encode_raw`]), and no `"done"` at the end.
 
+pub mod atomic;
 pub(crate) mod cfmt;
 pub mod connection;
 pub mod handshake;
