@@ -43,7 +43,7 @@
 //! |---|---|---|---|
 //! | owned | a [`MemoryRegion`] (or a piece of one) | until its request completes, then hands it back | signaled SEND, WRITE, READ ([`SendWr::read`]), atomics ([`SendWr::fetch_add`], [`SendWr::compare_swap`]); receives ([`RecvWr::recv`]) |
 //! | shared, read-only | [`QueuePair::share`] → [`Shared`] | until [`QueuePair::unshare`] finds no request using it | SEND, WRITE, signaled or not; never READ or atomics |
-//! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]); receives ([`RecvWr::recv_to_sink`]) |
+//! | sink, write-only | [`QueuePair::sink`] → [`Sink`] | until [`QueuePair::unsink`] finds no request using it; never readable | READ ([`SendWr::read_to_sink`]), atomics ([`SendWr::fetch_add_to_sink`], [`SendWr::compare_swap_to_sink`]); receives ([`RecvWr::recv_to_sink`]) |
 //! | inline | `&[u8]`, at most the QP's `max_inline_data` | not at all: the provider copies it | SEND, WRITE |
 //!
 //! Optional layers: requests checked once and posted many times (module [`prepared`],

@@ -55,6 +55,11 @@ fn each_refusal_names_its_reason_and_hands_the_buffer_back() {
             0,
         ),
         (SendWr::read(mr(&pd, 8), remote(8)).imm(3), "immediate", 1),
+        (
+            SendWr::fetch_add_to_sink(sink, remote(16), 1).range(0, 16),
+            "8 bytes, not 16",
+            0,
+        ),
     ];
     for (wr, says, returned) in cases {
         let r = qp.post_send(wr);
@@ -72,9 +77,16 @@ fn each_refusal_names_its_reason_and_hands_the_buffer_back() {
     }
     qp.post_send(SendWr::read_to_sink(sink, remote(8)).range(0, 8))
         .unwrap();
+    // Atomics may land in a sink too, signaled or not.
+    qp.post_send(
+        SendWr::compare_swap_to_sink(sink, remote(8), 0, 1)
+            .range(8, 8)
+            .signaled(false),
+    )
+    .unwrap();
     assert_eq!(
         qp.send_outstanding(),
-        2,
-        "only the two good requests were posted"
+        3,
+        "only the three good requests were posted"
     );
 }

@@ -153,13 +153,16 @@ impl QueuePair {
                 }
             }
             LocalRef::Sink(k) => {
-                if opcode != op::IBV_WR_RDMA_READ {
+                if !writes_local(opcode) {
                     return Err(SendFault::SinkNotRead);
                 }
                 let Some(slot) = self.slot(k.0, SlotKind::Sink) else {
                     return Err(SendFault::NoSlot(SlotKind::Sink, k.0));
                 };
                 let (len, have) = fits(slot.len());
+                if is_atomic(opcode) && len != 8 {
+                    return Err(SendFault::AtomicLen(len));
+                }
                 match slot.sge(start, len) {
                     Some(s) => (Held::Slot(k.0), Some(s)),
                     None => return Err(SendFault::Range { start, len, have }),
@@ -266,8 +269,8 @@ impl QueuePair {
             }
             SendFault::NoSlot(kind, i) => self.no_slot(kind, i),
             SendFault::SinkNotRead => invalid(
-                "a sink is the destination of RDMA READs and receives only: the device may be \
-                 writing it",
+                "a sink is the destination of RDMA READs, atomics and receives only: the device \
+                 may be writing it",
             ),
             SendFault::InlineTooLong(n) => self.inline_too_long(n),
             SendFault::InlineRead => invalid("an RDMA READ or atomic cannot be inline"),

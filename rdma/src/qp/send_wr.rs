@@ -159,6 +159,35 @@ impl<'a> SendWr<'a> {
         wr
     }
 
+    /// An atomic fetch-and-add, as [`fetch_add`](Self::fetch_add), whose value before lands in
+    /// 8 bytes of a [`Sink`] of this QP (use [`range`](Self::range) to pick them): any number
+    /// may be outstanding, signaled or not; the results cannot be looked at until the sink is
+    /// taken back.
+    #[inline]
+    pub fn fetch_add_to_sink(sink: Sink, remote: RemoteBuf, add: u64) -> Self {
+        let mut wr = Self::new(
+            op::IBV_WR_ATOMIC_FETCH_AND_ADD,
+            Local::Sink(sink),
+            Some(remote),
+        );
+        wr.atomic = [add, 0];
+        wr
+    }
+
+    /// An atomic compare-and-swap, as [`compare_swap`](Self::compare_swap), whose value before
+    /// lands in 8 bytes of a [`Sink`] of this QP (as for
+    /// [`fetch_add_to_sink`](Self::fetch_add_to_sink)).
+    #[inline]
+    pub fn compare_swap_to_sink(sink: Sink, remote: RemoteBuf, compare: u64, swap: u64) -> Self {
+        let mut wr = Self::new(
+            op::IBV_WR_ATOMIC_CMP_AND_SWP,
+            Local::Sink(sink),
+            Some(remote),
+        );
+        wr.atomic = [compare, swap];
+        wr
+    }
+
     /// Adds immediate data: SEND becomes SEND_WITH_IMM, WRITE becomes WRITE_WITH_IMM (which
     /// consumes a receive on the peer and tells it the write has landed).
     #[inline]
