@@ -1,5 +1,5 @@
 //! `rdma-perf`: perftest-compatible RDMA benchmarks (`write_bw`, `write_lat`, `send_bw`,
-//! `send_lat`, `read_bw`, `read_lat`), wire- and output-compatible with Debian's perftest 6.06
+//! `send_lat`, `read_bw`, `read_lat`, `atomic_bw`, `atomic_lat`), wire- and output-compatible with Debian's perftest 6.06
 //! (`ib_write_bw`, …). Invoked through a symlink with a perftest name, it acts as that tool.
 
 mod cli;

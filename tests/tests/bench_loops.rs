@@ -261,6 +261,7 @@ fn read_lat_measures_every_round_trip() {
         span: Span::Iters(100),
         size: 64,
         timeout: T,
+        atomic: None,
     };
     let t = read_lat(
         &mut p.a,

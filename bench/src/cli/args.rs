@@ -1,4 +1,4 @@
-//! The command line: perftest's options for the six tests, with their defaults, and the
+//! The command line: perftest's options for the eight tests, with their defaults, and the
 //! checks that turn unsupported options into a clear error.
 
 use clap::error::ErrorKind;
@@ -32,6 +32,7 @@ fn about(test: PerfTest) -> String {
         Verb::Write => "RDMA WRITE",
         Verb::Send => "SEND",
         Verb::Read => "RDMA READ",
+        Verb::Atomic => "ATOMIC",
     };
     let measure = match test.measure() {
         Measure::Bw => "bandwidth",
@@ -153,6 +154,13 @@ pub struct PerfArgs {
     /// Path MTU in bytes (default: the port's active MTU).
     #[arg(short = 'm', long = "mtu")]
     pub mtu: Option<u32>,
+    /// Atomic operation of the atomic tests: CMP_AND_SWAP or FETCH_AND_ADD (default).
+    #[arg(short = 'A', long = "atomic_type", alias = "atomic-type")]
+    pub atomic_type: Option<String>,
+    /// Outstanding RDMA READs/atomics of the read and atomic tests (default, or 0 or less:
+    /// the device's maximum; above it, the maximum with a warning).
+    #[arg(short = 'o', long = "outs", allow_negative_numbers = true)]
+    pub out_reads: Option<i64>,
     /// Connection type: RC, or UC on the SEND and WRITE tests (others perftest knows are
     /// refused).
     #[arg(short = 'c', long = "connection", default_value = "RC")]
@@ -287,7 +295,7 @@ mod tests {
             assert_eq!(c.cmd.args.qps, Some(2));
             assert_eq!(parse(&["rdma-perf", t.as_str()]).cmd.test, t);
         }
-        let args = effective_args(vec!["ib_atomic_bw".into(), "x".into()]);
+        let args = effective_args(vec!["ib_atomic".into(), "x".into()]);
         assert_eq!(args.len(), 2, "unknown names are left alone");
     }
 
@@ -319,7 +327,14 @@ mod tests {
                 "RDMA READ latency (as `ib_read_lat`)".into()
             )
         );
-        assert!(Cli::try_parse_from(["rdma-perf", "atomic_bw"]).is_err());
+        assert_eq!(
+            subs[7],
+            (
+                "atomic_lat".into(),
+                "ATOMIC latency (as `ib_atomic_lat`)".into()
+            )
+        );
+        assert!(Cli::try_parse_from(["rdma-perf", "atomic"]).is_err());
         assert!(Cli::try_parse_from(["rdma-perf"]).is_err());
     }
 

@@ -1,6 +1,10 @@
 //! The test parameters after perftest's defaults and adjustments.
 
 use super::args::PerfArgs;
+use rdma_bench::perftest::atomic::{
+    AtomicType, ATOMIC_SIZE, INLINE_REFUSAL, NOT_ATOMIC_TEST_REFUSAL, OUT_READS_REFUSAL,
+    PARSER_ERROR, SIZE_REFUSAL,
+};
 use rdma_bench::perftest::connection::{ConnectionRefusal, UC_RDMA_CM_REFUSAL};
 use rdma_bench::perftest::report::RESULT_LINE;
 use rdma_bench::perftest::stats::BwUnit;
@@ -39,6 +43,11 @@ pub struct Params {
     pub rdma_cm: bool,
     /// `-c`: the test QPs' connection type.
     pub connection: Connection,
+    /// `-A`: the atomic tests' operation.
+    pub atomic: AtomicType,
+    /// `-o` as given (read and atomic tests; resolved against the device by
+    /// [`outstanding`](rdma_bench::perftest::atomic::outstanding)).
+    pub out_reads: Option<i64>,
 }
 
 /// Why the command line was refused, and how to say it.
@@ -99,7 +108,41 @@ impl Params {
                 stdout: true,
             });
         }
-        Ok(Self::resolve_options(test, a, connection)?)
+        let atomic = Self::atomic_options(test, a)?;
+        let mut p = Self::resolve_options(test, a, connection)?;
+        p.atomic = atomic;
+        Ok(p)
+    }
+
+    /// perftest's refusals of `-A`, `-I`, `-o` and `-s`/`-a` that depend on the test being
+    /// atomic, with its texts; the `-A` operation.
+    fn atomic_options(test: PerfTest, a: &PerfArgs) -> Result<AtomicType, Refusal> {
+        let parser = |why: &str| Refusal::Perftest {
+            text: format!("{why}{PARSER_ERROR}"),
+            stdout: false,
+        };
+        let atomic = test.verb() == Verb::Atomic;
+        let kind = match &a.atomic_type {
+            Some(_) if !atomic => return Err(parser(NOT_ATOMIC_TEST_REFUSAL)),
+            Some(name) => AtomicType::parse(name).map_err(|text| Refusal::Perftest {
+                text: text.into(),
+                stdout: false,
+            })?,
+            None => AtomicType::default(),
+        };
+        if atomic && a.inline_size.is_some() {
+            return Err(parser(INLINE_REFUSAL));
+        }
+        if a.out_reads.is_some() && !matches!(test.verb(), Verb::Read | Verb::Atomic) {
+            return Err(parser(OUT_READS_REFUSAL));
+        }
+        if atomic && (a.all || a.size.is_some_and(|s| s != ATOMIC_SIZE)) {
+            return Err(Refusal::Perftest {
+                text: format!("{RESULT_LINE}{SIZE_REFUSAL}"),
+                stdout: true,
+            });
+        }
+        Ok(kind)
     }
 
     /// [`Params::resolve`] after the connection type.
@@ -114,6 +157,8 @@ impl Params {
             PerfTest::WriteBw => (65536, 5000, 128),
             PerfTest::SendBw | PerfTest::ReadBw => (65536, 1000, 128),
             PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat => (2, 1000, 1),
+            PerfTest::AtomicBw => (ATOMIC_SIZE, 1000, 128),
+            PerfTest::AtomicLat => (ATOMIC_SIZE, 1000, 1),
         };
         if a.all && a.size.is_some() {
             return Err("-a runs every size: do not give -s with it".into());
@@ -234,6 +279,8 @@ impl Params {
             plot: a.plot.clone(),
             rdma_cm: a.rdma_cm,
             connection,
+            atomic: AtomicType::default(),
+            out_reads: a.out_reads,
         })
     }
 
@@ -357,5 +404,87 @@ mod tests {
         assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-r", "64"]), 64);
         assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-D", "4"]), 512);
         assert_eq!(rx(&["ib_send_bw", "-n", "3000"]), 512, "RC keeps 512");
+    }
+
+    #[test]
+    fn atomic_tests_default_to_fetch_and_add_on_8_bytes() {
+        let p = resolve(&["ib_atomic_bw"]).unwrap();
+        assert_eq!(p.test, PerfTest::AtomicBw);
+        assert_eq!((p.sizes.clone(), p.iters, p.tx_depth), (vec![8], 1000, 128));
+        assert_eq!(
+            (p.atomic, p.out_reads, p.cq_mod),
+            (AtomicType::FetchAndAdd, None, 100)
+        );
+        let p = resolve(&["rdma-perf", "atomic_lat", "-A", "CMP_AND_SWAP", "-o", "4"]).unwrap();
+        assert_eq!((p.sizes.clone(), p.tx_depth), (vec![8], 1));
+        assert_eq!((p.atomic, p.out_reads), (AtomicType::CmpAndSwap, Some(4)));
+        let p = resolve(&["ib_atomic_bw", "--atomic_type=CMP_AND_SWAP", "-s", "8"]).unwrap();
+        assert_eq!(p.atomic, AtomicType::CmpAndSwap);
+        // -o 0 and negative values are perftest's "the device's maximum".
+        assert_eq!(
+            resolve(&["ib_atomic_bw", "-o", "-1"]).unwrap().out_reads,
+            Some(-1)
+        );
+        assert_eq!(
+            resolve(&["ib_read_bw", "--outs", "2"]).unwrap().out_reads,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn atomic_refusals_are_perftests() {
+        let err = |text: &str, stdout| Refusal::Perftest {
+            text: text.into(),
+            stdout,
+        };
+        let parser = " Parser function exited with Error\n";
+        let size = format!("{RESULT_LINE}Message size cannot be changed for Atomic tests \n");
+        let cases: [(&[&str], Refusal); 8] = [
+            (
+                &["ib_atomic_bw", "-c", "UC"],
+                err(" UC connection not possible in READ/ATOMIC verbs\n", false),
+            ),
+            (&["ib_atomic_bw", "-s", "16"], err(&size, true)),
+            (&["ib_atomic_lat", "-a"], err(&size, true)),
+            (
+                &["ib_atomic_lat", "-A", "cmp_and_swap"],
+                err(
+                    " Invalid Atomic type! please choose from {CMP_AND_SWAP,FETCH_AND_ADD}\n",
+                    false,
+                ),
+            ),
+            (
+                &["ib_atomic_bw", "-I", "0"],
+                err(
+                    &format!(" Inline feature not available on READ/Atomic verbs\n{parser}"),
+                    false,
+                ),
+            ),
+            (
+                &["ib_write_bw", "-A", "FETCH_AND_ADD"],
+                err(
+                    &format!(
+                        " You are not running the atomic_lat/bw test!\n To change the atomic \
+                         action type, you must run one of the atomic tests\n{parser}"
+                    ),
+                    false,
+                ),
+            ),
+            (
+                &["ib_send_lat", "-o", "4"],
+                err(
+                    &format!(" Setting Outstanding reads only available on READ verb\n{parser}"),
+                    false,
+                ),
+            ),
+            // -c is refused while parsing, before the size.
+            (
+                &["ib_atomic_bw", "-s", "16", "-c", "UC"],
+                err(" UC connection not possible in READ/ATOMIC verbs\n", false),
+            ),
+        ];
+        for (argv, want) in cases {
+            assert_eq!(resolve(argv).unwrap_err(), want, "{argv:?}");
+        }
     }
 }

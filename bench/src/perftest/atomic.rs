@@ -7,6 +7,11 @@
 /// The one message size of the atomic tests (`DEF_SIZE_ATOMIC`).
 pub const ATOMIC_SIZE: u64 = 8;
 
+/// The bytes of the peer's buffer a perftest atomic BW client moves along, a cache line (64
+/// bytes) per atomic, before starting over (`cycle_buffer`: the page size, 4096 on x86-64):
+/// a server must register at least this much per QP (`increase_rem_addr`).
+pub const ATOMIC_CYCLE_BUFFER: u64 = 4096;
+
 /// perftest's message (stderr, exit status 1) for an `-A` value it does not know.
 pub const INVALID_ATOMIC_REFUSAL: &str =
     " Invalid Atomic type! please choose from {CMP_AND_SWAP,FETCH_AND_ADD}\n";

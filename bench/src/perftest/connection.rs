@@ -64,14 +64,18 @@ impl Connection {
         };
         match name {
             "RC" => Ok(Connection::Rc),
-            "UC" if verb == Verb::Read => Err(ConnectionRefusal::Perftest(UC_READ_REFUSAL)),
+            "UC" if matches!(verb, Verb::Read | Verb::Atomic) => {
+                Err(ConnectionRefusal::Perftest(UC_READ_REFUSAL))
+            }
             "UC" => Ok(Connection::Uc),
             "UD" if verb != Verb::Send => Err(ConnectionRefusal::Perftest(UD_NOT_SEND_REFUSAL)),
             "UD" => not_implemented("unreliable datagram"),
             "RawEth" => not_implemented("raw Ethernet"),
             "XRC" => not_implemented("extended reliable connected"),
             "DC" => not_implemented("dynamically connected, mlx5 only"),
-            "SRD" if verb == Verb::Write => Err(ConnectionRefusal::Perftest(SRD_VERB_REFUSAL)),
+            "SRD" if matches!(verb, Verb::Write | Verb::Atomic) => {
+                Err(ConnectionRefusal::Perftest(SRD_VERB_REFUSAL))
+            }
             "SRD" => not_implemented("scalable reliable datagram, EFA only"),
             _ => Err(ConnectionRefusal::Perftest(INVALID_REFUSAL)),
         }
@@ -97,12 +101,21 @@ mod tests {
     #[test]
     fn perftest_refusals_keep_its_text() {
         assert_eq!(
+            Connection::parse("UC", Verb::Atomic),
+            Err(ConnectionRefusal::Perftest(UC_READ_REFUSAL))
+        );
+        assert_eq!(
+            Connection::parse("SRD", Verb::Atomic),
+            Err(ConnectionRefusal::Perftest(SRD_VERB_REFUSAL))
+        );
+        assert_eq!(Connection::parse("RC", Verb::Atomic), Ok(Connection::Rc));
+        assert_eq!(
             Connection::parse("UC", Verb::Read),
             Err(ConnectionRefusal::Perftest(
                 " UC connection not possible in READ/ATOMIC verbs\n"
             ))
         );
-        for verb in [Verb::Write, Verb::Read] {
+        for verb in [Verb::Write, Verb::Read, Verb::Atomic] {
             assert_eq!(
                 Connection::parse("UD", verb),
                 Err(ConnectionRefusal::Perftest(UD_NOT_SEND_REFUSAL))

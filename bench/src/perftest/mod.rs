@@ -4,11 +4,11 @@
 //! The facts below were read from the perftest sources (linux-rdma/perftest:
 //! `src/perftest_communication.[ch]`, `src/perftest_parameters.[ch]`,
 //! `src/write_bw.c`, `src/write_lat.c`, `src/send_bw.c`, `src/send_lat.c`,
-//! `src/read_bw.c`, `src/read_lat.c`) and checked against Debian's binaries (perftest
+//! `src/read_bw.c`, `src/read_lat.c`, `src/atomic_bw.c`, `src/atomic_lat.c`) and checked against Debian's binaries (perftest
 //! 4.5+0.17, `Version: 6.06`) run over Soft-RoCE, including captures of the raw TCP
 //! bytes of the write and send tests; samples of the captured output are under
 //! `bench/tests/data/`. The read tests follow the write tests' sequences (checked by
-//! interop tests in both roles).
+//! interop tests in both roles), and so do the atomic tests ([`atomic`]).
 //!
 //! [`peer`] is not perftest's: it is rdma-perf's options check between two rdma-perf
 //! peers, which a C peer never sees.

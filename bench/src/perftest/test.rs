@@ -1,11 +1,11 @@
-//! The name of a perftest test: [`PerfTest`], one of the six tools rdma-perf is. Its verb
+//! The name of a perftest test: [`PerfTest`], one of the eight tools rdma-perf is. Its verb
 //! ([`Verb`]) and what it measures ([`Measure`]) are properties of it, not names of their own.
 
 use serde::Serialize;
 
 /// A perftest test: the tool (`ib_write_bw`, …), the `rdma-perf` subcommand (`write_bw`, …)
 /// and the `test` of `--out_json`, serialized as `write_bw`, `write_lat`, `send_bw`,
-/// `send_lat`, `read_bw` or `read_lat`.
+/// `send_lat`, `read_bw`, `read_lat`, `atomic_bw` or `atomic_lat`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PerfTest {
@@ -21,6 +21,10 @@ pub enum PerfTest {
     ReadBw,
     /// `ib_read_lat`.
     ReadLat,
+    /// `ib_atomic_bw`.
+    AtomicBw,
+    /// `ib_atomic_lat`.
+    AtomicLat,
 }
 
 /// The operation a test measures (perftest's `testsStr`).
@@ -32,6 +36,8 @@ pub enum Verb {
     Write,
     /// `RDMA_Read`.
     Read,
+    /// `Atomic` (compare-and-swap or fetch-and-add, 8 bytes).
+    Atomic,
 }
 
 /// What a test measures: bandwidth or latency.
@@ -45,13 +51,15 @@ pub enum Measure {
 
 impl PerfTest {
     /// Every test, in the order of the perftest tool list.
-    pub const ALL: [PerfTest; 6] = [
+    pub const ALL: [PerfTest; 8] = [
         PerfTest::WriteBw,
         PerfTest::WriteLat,
         PerfTest::SendBw,
         PerfTest::SendLat,
         PerfTest::ReadBw,
         PerfTest::ReadLat,
+        PerfTest::AtomicBw,
+        PerfTest::AtomicLat,
     ];
 
     /// The test of a verb and a measure.
@@ -63,6 +71,8 @@ impl PerfTest {
             (Verb::Send, Measure::Lat) => PerfTest::SendLat,
             (Verb::Read, Measure::Bw) => PerfTest::ReadBw,
             (Verb::Read, Measure::Lat) => PerfTest::ReadLat,
+            (Verb::Atomic, Measure::Bw) => PerfTest::AtomicBw,
+            (Verb::Atomic, Measure::Lat) => PerfTest::AtomicLat,
         }
     }
 
@@ -71,7 +81,8 @@ impl PerfTest {
         PerfTest::ALL.into_iter().find(|t| t.as_str() == name)
     }
 
-    /// The name: `write_bw`, `write_lat`, `send_bw`, `send_lat`, `read_bw` or `read_lat`.
+    /// The name: `write_bw`, `write_lat`, `send_bw`, `send_lat`, `read_bw`, `read_lat`,
+    /// `atomic_bw` or `atomic_lat`.
     pub fn as_str(self) -> &'static str {
         match self {
             PerfTest::WriteBw => "write_bw",
@@ -80,6 +91,8 @@ impl PerfTest {
             PerfTest::SendLat => "send_lat",
             PerfTest::ReadBw => "read_bw",
             PerfTest::ReadLat => "read_lat",
+            PerfTest::AtomicBw => "atomic_bw",
+            PerfTest::AtomicLat => "atomic_lat",
         }
     }
 
@@ -89,14 +102,19 @@ impl PerfTest {
             PerfTest::WriteBw | PerfTest::WriteLat => Verb::Write,
             PerfTest::SendBw | PerfTest::SendLat => Verb::Send,
             PerfTest::ReadBw | PerfTest::ReadLat => Verb::Read,
+            PerfTest::AtomicBw | PerfTest::AtomicLat => Verb::Atomic,
         }
     }
 
     /// Bandwidth or latency.
     pub fn measure(self) -> Measure {
         match self {
-            PerfTest::WriteBw | PerfTest::SendBw | PerfTest::ReadBw => Measure::Bw,
-            PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat => Measure::Lat,
+            PerfTest::WriteBw | PerfTest::SendBw | PerfTest::ReadBw | PerfTest::AtomicBw => {
+                Measure::Bw
+            }
+            PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat | PerfTest::AtomicLat => {
+                Measure::Lat
+            }
         }
     }
 
@@ -118,6 +136,7 @@ impl Verb {
             Verb::Send => "Send",
             Verb::Write => "RDMA_Write",
             Verb::Read => "RDMA_Read",
+            Verb::Atomic => "Atomic",
         }
     }
 }
@@ -135,6 +154,8 @@ mod tests {
             (Verb::Send, Measure::Lat, "send_lat"),
             (Verb::Read, Measure::Bw, "read_bw"),
             (Verb::Read, Measure::Lat, "read_lat"),
+            (Verb::Atomic, Measure::Bw, "atomic_bw"),
+            (Verb::Atomic, Measure::Lat, "atomic_lat"),
         ];
         for (i, (verb, measure, name)) in all.into_iter().enumerate() {
             let t = PerfTest::new(verb, measure);
@@ -148,7 +169,8 @@ mod tests {
                 serde_json::Value::from(name)
             );
         }
-        assert_eq!(PerfTest::from_name("atomic_bw"), None);
+        assert_eq!(PerfTest::from_name("atomic"), None);
+        assert_eq!(Verb::Atomic.name(), "Atomic");
         assert_eq!(PerfTest::from_name("ib_write_bw"), None);
     }
 }

@@ -1,10 +1,11 @@
 //! The requester side of a bandwidth run (perftest `run_iter_bw`, post list 1): RDMA WRITEs,
-//! SENDs or RDMA READs over one or more QPs that share a send CQ.
+//! SENDs, RDMA READs or atomics over one or more QPs that share a send CQ.
 
 use super::clock::Clock;
 use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
+use crate::perftest::atomic::AtomicType;
 use rdma_verbs::prepared::Run;
 use rdma_verbs::{
     CompletionQueue, QueuePair, RecvWr, RemoteBuf, SendWr, Shared, Sink, WorkCompletion,
@@ -34,6 +35,28 @@ pub enum BwOp {
         /// The peer's buffer.
         remote: RemoteBuf,
     },
+    /// An atomic on the first 8 bytes of `remote` ([`atomic_wr`]), the value before landing
+    /// in the first 8 bytes of the sink.
+    Atomic {
+        /// Where the values before land.
+        sink: Sink,
+        /// The peer's buffer (8-byte aligned, registered for atomics).
+        remote: RemoteBuf,
+        /// Fetch-and-add or compare-and-swap.
+        kind: AtomicType,
+    },
+}
+
+/// perftest's atomic work request: fetch-and-add of 1 (`ATOMIC_ADD_VALUE`), or
+/// compare-and-swap of 0 with 0 (`ATOMIC_SWAP_VALUE`, the compare value left 0), on the first
+/// 8 bytes of `remote`, the value before landing in the first 8 bytes of `sink`.
+#[inline(always)]
+pub fn atomic_wr<'a>(sink: Sink, remote: RemoteBuf, kind: AtomicType) -> SendWr<'a> {
+    match kind {
+        AtomicType::FetchAndAdd => SendWr::fetch_add_to_sink(sink, remote, 1),
+        AtomicType::CmpAndSwap => SendWr::compare_swap_to_sink(sink, remote, 0, 0),
+    }
+    .range(0, 8)
 }
 
 impl BwOp {
@@ -47,6 +70,7 @@ impl BwOp {
             (BwOp::Write { src, remote }, None) => SendWr::write(src, remote).range(0, size),
             (BwOp::Send { src }, None) => SendWr::send(src).range(0, size),
             (BwOp::Read { sink, remote }, _) => SendWr::read_to_sink(sink, remote).range(0, size),
+            (BwOp::Atomic { sink, remote, kind }, _) => atomic_wr(sink, remote, kind),
         }
     }
 }

@@ -17,7 +17,7 @@ mod span;
 mod stall;
 mod write_lat;
 
-pub use bw::{bw_requester, BwConfig, BwOp, BwSamples, Receiving, MAX_INLINE};
+pub use bw::{atomic_wr, bw_requester, BwConfig, BwOp, BwSamples, Receiving, MAX_INLINE};
 pub use clock::Clock;
 pub use error::RunError;
 pub use read_lat::{read_lat, ReadLatConfig};

@@ -1,10 +1,12 @@
-//! RDMA READ latency, the client (perftest `run_iter_lat`): one signaled READ at a time, each
-//! waited for. The server only keeps its buffer registered.
+//! RDMA READ and atomic latency, the client (perftest `run_iter_lat`): one signaled READ (or
+//! atomic) at a time, each waited for. The server only keeps its buffer registered.
 
+use super::bw::atomic_wr;
 use super::clock::Clock;
 use super::error::RunError;
 use super::span::{LatRun, LatSpan, Span};
 use super::stall::wait_completion;
+use crate::perftest::atomic::AtomicType;
 use rdma_verbs::{CompletionQueue, QueuePair, RemoteBuf, SendWr, Sink, WorkCompletion};
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ pub struct ReadLatConfig {
     pub size: u64,
     /// Give up when a READ does not complete for this long.
     pub timeout: Duration,
+    /// Post this atomic ([`atomic_wr`](super::atomic_wr), 8 bytes) instead of a READ.
+    pub atomic: Option<AtomicType>,
 }
 
 /// Reads `size` bytes of `remote` into `sink` again and again and returns what it measured
@@ -35,13 +39,21 @@ pub fn read_lat(
     let mut wcs = [WorkCompletion::default(); 1];
     // One READ, checked once (before the clock matters) and posted again and again.
     let run = qp.run();
-    let mut read = run.prepare(SendWr::read_to_sink(sink, remote).range(0, cfg.size as usize))?;
+    let wr = match cfg.atomic {
+        Some(kind) => atomic_wr(sink, remote, kind),
+        None => SendWr::read_to_sink(sink, remote).range(0, cfg.size as usize),
+    };
+    let mut read = run.prepare(wr)?;
     let done = |wc: &WorkCompletion| run.complete(wc);
     let mut i = 0u64;
     while i < span.iters() && !span.over() {
         span.posted(i, || clock.now());
         read.post(i, true)?;
-        let what = "waiting for an RDMA READ completion";
+        let what = if cfg.atomic.is_some() {
+            "waiting for an atomic completion"
+        } else {
+            "waiting for an RDMA READ completion"
+        };
         if wait_completion(done, cq, &mut wcs, what, i, cfg.timeout, &mut span, clock)?.is_none() {
             break;
         }

@@ -1,5 +1,6 @@
-//! The bandwidth tests after the session is set up: `write_bw`, `read_bw` (requester and passive
-//! server, or both requesters with `-b`) and `send_bw` (sender and receiver).
+//! The bandwidth tests after the session is set up: `write_bw`, `read_bw`, `atomic_bw`
+//! (requester and passive server, or both requesters with `-b`) and `send_bw` (sender and
+//! receiver).
 
 use super::out::{out, Res};
 use super::session::Session;
@@ -29,9 +30,11 @@ pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
         (Verb::Send, _, true) => send_duplex(s, p, progress)?,
         (Verb::Send, Role::Client, false) => send_client(s, p, progress)?,
         (Verb::Send, Role::Server, false) => send_server(s, p, progress)?,
-        (Verb::Write | Verb::Read, _, true) => duplex(s, p, progress)?,
-        (Verb::Write | Verb::Read, Role::Client, false) => requester_client(s, p, progress)?,
-        (Verb::Write | Verb::Read, Role::Server, false) => passive_server(s, p)?,
+        (Verb::Write | Verb::Read | Verb::Atomic, _, true) => duplex(s, p, progress)?,
+        (Verb::Write | Verb::Read | Verb::Atomic, Role::Client, false) => {
+            requester_client(s, p, progress)?
+        }
+        (Verb::Write | Verb::Read | Verb::Atomic, Role::Server, false) => passive_server(s, p)?,
     };
     out(RESULT_LINE);
     Ok(rows)
@@ -48,7 +51,9 @@ fn run_wait(p: &Params) -> Duration {
     p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
 }
 
-/// The requester's work requests: a shared source (WRITE, SEND) or a sink (READ) per QP.
+/// The requester's work requests: a shared source (WRITE, SEND) or a sink (READ, atomics)
+/// per QP. Every atomic of a QP lands on the first 8 bytes of the peer's slice (perftest
+/// moves along its buffer; the peer cannot tell).
 fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
     let len = usize::try_from(p.max_size())?;
     let mut ops = Vec::with_capacity(s.qps.len());
@@ -65,6 +70,11 @@ fn ops(s: &mut Session, p: &Params) -> Res<Vec<BwOp>> {
             Verb::Read => BwOp::Read {
                 sink: qp.sink(mr),
                 remote,
+            },
+            Verb::Atomic => BwOp::Atomic {
+                sink: qp.sink(mr),
+                remote,
+                kind: p.atomic,
             },
         });
     }

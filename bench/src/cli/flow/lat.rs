@@ -1,5 +1,6 @@
 //! The latency tests after the session is set up: `write_lat` and `send_lat` (both sides
-//! measure) and `read_lat` (the client measures; the server only keeps its buffer).
+//! measure) and `read_lat`, `atomic_lat` (the client measures; the server only keeps its
+//! buffer).
 
 use super::out::{out, Res};
 use super::session::Session;
@@ -83,7 +84,7 @@ pub fn run(s: Session, p: &Params) -> Res<LatRows> {
     let rows = match p.test.verb() {
         Verb::Write => write(s, p, role)?,
         Verb::Send => send(s, p, role)?,
-        Verb::Read => read(s, p)?,
+        Verb::Read | Verb::Atomic => read(s, p)?,
     };
     out(RESULT_LINE);
     Ok(rows)
@@ -167,8 +168,8 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
     Ok(rows)
 }
 
-/// `ib_read_lat`: the client reads and prints; the server closes the connection when the
-/// client does (after its run) and prints nothing more.
+/// `ib_read_lat` and `ib_atomic_lat`: the client reads (or runs atomics) and prints; the
+/// server closes the connection when the client does (after its run) and prints nothing more.
 fn read(mut s: Session, p: &Params) -> Res<LatRows> {
     if s.role == Role::Server {
         s.chan.link_mut().set_timeout(run_wait(p));
@@ -187,6 +188,7 @@ fn read(mut s: Session, p: &Params) -> Res<LatRows> {
             span: p.span(),
             size,
             timeout: p.timeout,
+            atomic: (p.test.verb() == Verb::Atomic).then_some(p.atomic),
         };
         let run = read_lat(&mut s.qps[0], &s.send_cq, sink, peer, &cfg, &clock)?;
         rows.push(&run, p, size, 1)?;

@@ -4,6 +4,7 @@
 
 use super::out::{out, Res};
 use crate::cli::params::Params;
+use rdma_bench::perftest::atomic::{outstanding, Outstanding, ATOMIC_CYCLE_BUFFER};
 use rdma_bench::perftest::handshake::{setup, Channel, Preamble};
 use rdma_bench::perftest::report::{
     address, banner, BannerInfo, Side, RESULT_LINE, WAITING_FOR_CLIENT,
@@ -105,17 +106,25 @@ pub fn open(p: &Params) -> Res<Session> {
             .active_mtu()
             .ok_or("the port reports no active MTU")?,
     };
-    let out_reads: u16 = if verb == Verb::Read {
-        let max = ctx.query_device()?.max_qp_rd_atom();
-        u16::try_from(max).unwrap_or(u16::MAX).max(1)
-    } else {
-        OUT_READS_NON_READ
-    };
-    if verb == Verb::Read {
-        // What perftest 6.06 prints for the READ tests on a device it does not know.
+    let reads = matches!(verb, Verb::Read | Verb::Atomic);
+    if reads {
+        // What perftest 6.06 prints for the READ and atomic tests on a device it does not
+        // know.
         eprintln!(" Device not recognized to implement inline feature. Disabling it");
         out(RESULT_LINE);
     }
+    let out_reads: u16 = if reads {
+        let max = ctx.query_device()?.max_qp_rd_atom();
+        let max = max.clamp(1, u32::from(u16::MAX));
+        let o = outstanding(p.out_reads, max);
+        if o.clamped {
+            out(RESULT_LINE);
+            eprint!("{}", Outstanding::warning(max));
+        }
+        u16::try_from(o.value).unwrap_or(u16::MAX)
+    } else {
+        OUT_READS_NON_READ
+    };
 
     // Out-of-band connection and preamble.
     let link = match (&p.host, p.rdma_cm) {
@@ -142,6 +151,7 @@ pub fn open(p: &Params) -> Res<Session> {
     out(&banner(&BannerInfo {
         test: p.test,
         role,
+        atomic: (verb == Verb::Atomic).then_some(p.atomic),
         duplex: p.bidirectional,
         post_list: 1,
         recv_post_list: 1,
@@ -173,7 +183,13 @@ pub fn open(p: &Params) -> Res<Session> {
 
     // Resources: one send CQ and one receive CQ for every QP.
     let n = p.qps as usize;
-    let slice = p.max_size();
+    // perftest's atomic BW client moves along a page of the peer's buffer, a cache line per
+    // atomic: each QP's slice is at least that page.
+    let slice = if verb == Verb::Atomic {
+        p.max_size().max(ATOMIC_CYCLE_BUFFER)
+    } else {
+        p.max_size()
+    };
     let pd = ProtectionDomain::new(&ctx)?;
     let send_depth = p.tx_depth.max(1).saturating_mul(p.qps);
     let recv_depth = if verb == Verb::Send {
@@ -201,7 +217,7 @@ pub fn open(p: &Params) -> Res<Session> {
     };
     // With -R the CM connects the QPs now (perftest's create_rdma_cm_connection).
     let (qps, cm) = if p.rdma_cm {
-        let cm_reads = if verb == Verb::Read {
+        let cm_reads = if reads {
             u8::try_from(out_reads).unwrap_or(u8::MAX)
         } else {
             0
@@ -214,6 +230,7 @@ pub fn open(p: &Params) -> Res<Session> {
     let target_access = match verb {
         Verb::Write => Access::LOCAL_WRITE | Access::REMOTE_WRITE,
         Verb::Read => Access::LOCAL_WRITE | Access::REMOTE_READ,
+        Verb::Atomic => Access::LOCAL_WRITE | Access::REMOTE_ATOMIC,
         Verb::Send => Access::LOCAL_WRITE,
     };
     let total = usize::try_from(slice.saturating_mul(u64::from(p.qps)))?;
@@ -243,6 +260,7 @@ pub fn open(p: &Params) -> Res<Session> {
     let access = match verb {
         Verb::Write => Access::REMOTE_WRITE,
         Verb::Read => Access::REMOTE_READ,
+        Verb::Atomic => Access::REMOTE_ATOMIC,
         Verb::Send => Access::REMOTE_WRITE | Access::LOCAL_WRITE,
     };
     let max_rd = u8::try_from(out_reads).unwrap_or(u8::MAX);

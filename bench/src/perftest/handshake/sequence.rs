@@ -9,7 +9,7 @@ use crate::perftest::wire::{BwReportMsg, KeyMsg, WireError};
 use crate::perftest::{PerfTest, Verb};
 
 /// The keys exchanges from after the [preamble](Channel::preamble) up to the run,
-/// for `test` (the read tests follow the write tests' sequences), with `mine` = one
+/// for `test` (the read and atomic tests follow the write tests' sequences), with `mine` = one
 /// [`KeyMsg`] per QP. `connect` is called once with the peer's keys (one per QP) at the
 /// point where perftest connects its QPs (to RTR and, for a sender, RTS); the exchange
 /// that follows it is perftest's "after RTR" handshake. Returns the peer's keys.
@@ -31,9 +31,10 @@ pub fn setup<E>(
     })?;
     let mut remote = Vec::with_capacity(mine.len());
     match test.verb() {
-        Verb::Write | Verb::Read => {
+        Verb::Write | Verb::Read | Verb::Atomic => {
             // 6.06 write tests: K×n, then K×n (perftest prints the remote keys
-            // here), connect, then the "after RTR" K.
+            // here), connect, then the "after RTR" K. The atomic tests exchange the same
+            // keys as often; they connect after the first K×n, which the peer cannot tell.
             if !test.is_bw() {
                 chan.exchange_keys(first)?;
             } else {

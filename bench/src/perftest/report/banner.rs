@@ -1,6 +1,7 @@
 //! What comes before the results: the "waiting" box, the banner (`ctx_print_test_info`)
 //! and the address lines (`ctx_print_pingpong_data`).
 
+use crate::perftest::atomic::AtomicType;
 use crate::perftest::cfmt::hex_alt;
 use crate::perftest::transport::Role;
 use crate::perftest::wire::KeyMsg;
@@ -21,6 +22,9 @@ pub struct BannerInfo {
     pub test: PerfTest,
     /// This side.
     pub role: Role,
+    /// The atomic tests' operation, named in the title after `Atomic` (`None` for the
+    /// other tests).
+    pub atomic: Option<AtomicType>,
     /// `-b`: prints `Bidirectional ` in the title, and TX/RX depth on both sides.
     pub duplex: bool,
     /// `-l`: `Post List ` in the title and a `Post List` line when > 1.
@@ -61,7 +65,7 @@ pub struct BannerInfo {
     pub gid_index: Option<i32>,
     /// Max inline data (write and send tests).
     pub max_inline: u32,
-    /// Outstanding reads (read tests print this instead of the inline size).
+    /// Outstanding reads (read and atomic tests print this instead of the inline size).
     pub out_reads: u32,
     /// `-R`: QPs connected with rdma_cm (`rdma_cm QPs : ON`, and
     /// `Data ex. method : rdma_cm`).
@@ -84,6 +88,10 @@ pub fn banner(b: &BannerInfo) -> String {
     let verb = b.test.verb();
     s.push_str(verb.name());
     s.push(' ');
+    if let Some(a) = b.atomic {
+        s.push_str(a.as_str());
+        s.push(' ');
+    }
     match b.test.measure() {
         Measure::Bw => {
             if b.duplex {
@@ -143,7 +151,7 @@ pub fn banner(b: &BannerInfo) -> String {
     if let Some(g) = b.gid_index {
         s.push_str(&format!(" GID index       : {g}\n"));
     }
-    if verb == Verb::Read {
+    if matches!(verb, Verb::Read | Verb::Atomic) {
         s.push_str(&format!(" Outstand reads  : {}\n", b.out_reads));
     } else {
         s.push_str(&format!(" Max inline data : {}[B]\n", b.max_inline));
@@ -168,7 +176,7 @@ pub enum Side {
 
 /// `ctx_print_pingpong_data`: the address line of one QP, plus its `GID:` line
 /// when the keys carry a GID (GID bytes in decimal, `%02d`). Write and read tests
-/// add `RKey`/`VAddr` (read also `OUT`).
+/// add `RKey`/`VAddr` (read also `OUT`); the atomic tests print neither, as the send tests.
 pub fn address(side: Side, verb: Verb, key: &KeyMsg) -> String {
     let mut s = format!(
         " {} address: LID {} QPN {} PSN {}",
@@ -183,7 +191,7 @@ pub fn address(side: Side, verb: Verb, key: &KeyMsg) -> String {
     if verb == Verb::Read {
         s.push_str(&format!(" OUT {}", hex_alt(u64::from(key.out_reads), 4)));
     }
-    if verb != Verb::Send {
+    if matches!(verb, Verb::Write | Verb::Read) {
         s.push_str(&format!(
             " RKey {} VAddr {}",
             hex_alt(u64::from(key.rkey), 8),

@@ -23,6 +23,7 @@ fn info(test: PerfTest, role: Role) -> BannerInfo {
     BannerInfo {
         test,
         role,
+        atomic: None,
         duplex: false,
         post_list: 1,
         recv_post_list: 1,
@@ -480,4 +481,41 @@ fn banner_options() {
         address(Side::Local, Verb::Read, &k),
         " local address: LID 0x1234 QPN 0x0001 PSN 0x0002 OUT 0x10 RKey 0x000003 VAddr 0x00000000000004\n"
     );
+}
+
+#[test]
+fn atomic_lat_server_matches_capture() {
+    // Captured: ib_atomic_lat -A CMP_AND_SWAP, the server (no table; addresses without
+    // OUT, RKey and VAddr).
+    let s = key(0x18, 0x4bad6d, 0, 0);
+    let c = key(0x17, 0xe688cf, 0, 0);
+    let mut b = info(PerfTest::AtomicLat, Role::Server);
+    b.atomic = Some(crate::perftest::atomic::AtomicType::CmpAndSwap);
+    b.out_reads = 128;
+    let out = RESULT_LINE.to_string()
+        + WAITING_FOR_CLIENT
+        + &banner(&b)
+        + &address(Side::Local, Verb::Atomic, &s)
+        + &address(Side::Remote, Verb::Atomic, &c)
+        + RESULT_LINE;
+    assert_eq!(
+        out,
+        include_str!("../../../tests/data/atomic_lat-cas-server.txt")
+    );
+}
+
+#[test]
+fn atomic_bw_client_banner_matches_capture() {
+    let mut b = info(PerfTest::AtomicBw, Role::Client);
+    b.atomic = Some(crate::perftest::atomic::AtomicType::FetchAndAdd);
+    b.out_reads = 128;
+    b.cq_mod = 100;
+    let text = include_str!("../../../tests/data/atomic_bw-faa-client.txt");
+    // The capture starts with the dash line of the atomic and read tests.
+    let expected = RESULT_LINE.to_string()
+        + &banner(&b)
+        + &address(Side::Local, Verb::Atomic, &key(0x11, 0x4c068e, 0, 0))
+        + &address(Side::Remote, Verb::Atomic, &key(0x12, 0xf22b6e, 0, 0))
+        + &bw_header(BwUnit::MBps);
+    assert!(text.starts_with(&expected), "{expected}");
 }
