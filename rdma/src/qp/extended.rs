@@ -23,6 +23,7 @@
 //! never leaves a critical section open past one post call, so nothing it does can interleave
 //! inside one.
 
+use super::extended_post::build_op;
 use super::gather::MAX_PIECES;
 use super::{QpType, QueuePair};
 use crate::error::{Error, Result};
@@ -30,7 +31,6 @@ use crate::pd::ProtectionDomain;
 use crate::sys;
 use crate::sys::ibv_qp_create_send_ops_flags as with;
 use crate::sys::ibv_send_flags as flag;
-use crate::sys::ibv_wr_opcode as op;
 use std::ffi::c_int;
 use std::ptr::{self, NonNull};
 
@@ -246,47 +246,11 @@ pub(super) fn create(
 /// memory as `ibv_post_send` asks.
 #[inline(always)]
 unsafe fn build(qpx: *mut sys::ibv_qp_ex, w: &sys::ibv_send_wr) -> Result<(), c_int> {
-    // SAFETY: per the caller, `qpx` is live; each builder is called only when its pointer is
-    // set, and the setters (always set: checked when the QP was wrapped) right after it. The
-    // union fields read are those of the request's opcode, as the provider reads them.
+    // SAFETY: per the caller, `qpx` is live with its session open; the QP is an extended
+    // one (only those post through here), whose SEND and WRITE builders and setters were
+    // checked when it was wrapped; `w`'s SGEs are as the caller promises.
     unsafe {
-        let q = &*qpx;
-        (*qpx).wr_id = w.wr_id;
-        (*qpx).wr_flags = w.send_flags;
-        let imm = w.__bindgen_anon_1.imm_data;
-        // Only the view of the opcode is read: the other's bytes may be uninitialized (a
-        // struct assignment of the smaller view leaves its padding so).
-        match w.opcode {
-            op::IBV_WR_SEND if q.wr_send.is_some() => sys::ibv_wr_send(qpx),
-            op::IBV_WR_SEND_WITH_IMM if q.wr_send_imm.is_some() => sys::ibv_wr_send_imm(qpx, imm),
-            op::IBV_WR_RDMA_WRITE if q.wr_rdma_write.is_some() => {
-                sys::ibv_wr_rdma_write(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr)
-            }
-            op::IBV_WR_RDMA_WRITE_WITH_IMM if q.wr_rdma_write_imm.is_some() => {
-                sys::ibv_wr_rdma_write_imm(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr, imm)
-            }
-            op::IBV_WR_RDMA_READ if q.wr_rdma_read.is_some() => {
-                sys::ibv_wr_rdma_read(qpx, w.wr.rdma.rkey, w.wr.rdma.remote_addr)
-            }
-            op::IBV_WR_ATOMIC_CMP_AND_SWP if q.wr_atomic_cmp_swp.is_some() => {
-                sys::ibv_wr_atomic_cmp_swp(
-                    qpx,
-                    w.wr.atomic.rkey,
-                    w.wr.atomic.remote_addr,
-                    w.wr.atomic.compare_add,
-                    w.wr.atomic.swap,
-                )
-            }
-            op::IBV_WR_ATOMIC_FETCH_AND_ADD if q.wr_atomic_fetch_add.is_some() => {
-                sys::ibv_wr_atomic_fetch_add(
-                    qpx,
-                    w.wr.atomic.rkey,
-                    w.wr.atomic.remote_addr,
-                    w.wr.atomic.compare_add,
-                )
-            }
-            _ => return Err(libc::EOPNOTSUPP),
-        }
+        build_op(qpx, w)?;
         let inline = w.send_flags & flag::IBV_SEND_INLINE != 0;
         match w.num_sge {
             // A setter ends every request (mlx5 finishes the WQE there); length 0 adds no data.

@@ -22,24 +22,19 @@ use std::mem::MaybeUninit;
 /// The verb whose failure an extended post reports.
 const VERB: &str = "ibv_wr_complete";
 
-/// Builds one checked request on `qpx`, whose critical section is open: its `wr_id` and
-/// flags, the builder of its opcode, and the setter of its one SGE (or an empty one).
-/// `EOPNOTSUPP` (nothing built) for a READ or an atomic whose builder the QP lacks.
+/// Starts one request on `qpx`, whose critical section is open: its `wr_id` and flags and
+/// the builder of its opcode, its data setter left to the caller. `EOPNOTSUPP` (nothing
+/// built) for a READ or an atomic whose builder the QP lacks, or an opcode it has none for.
 ///
 /// # Safety
-/// `qpx` is the live `ibv_qp_ex` of `QueuePair` whose `check_send` accepted `w` (so
-/// `num_sge` is 0 or 1, and the SEND and WRITE builders, which `missing_op` asks of every
-/// type, are set); with `num_sge` 1, `sge` points to the request's SGE, describing memory
-/// as `ibv_post_send` asks.
+/// `qpx` is the live `ibv_qp_ex` of an extended `QueuePair` (so the SEND and WRITE
+/// builders, which `missing_op` asks of every type when the QP is wrapped, are set); `w`'s
+/// union holds the view of its opcode.
 #[inline(always)]
-pub(super) unsafe fn build_checked(
-    qpx: *mut sys::ibv_qp_ex,
-    w: &sys::ibv_send_wr,
-    sge: *const sys::ibv_sge,
-) -> Result<(), c_int> {
-    // SAFETY: per the caller, `qpx` is live and has the SEND and WRITE builders and every
-    // setter (checked when the QP was wrapped); READ and the atomics are called only when
-    // set. The union fields read are those of the request's opcode, as `check_send` wrote.
+pub(super) unsafe fn build_op(qpx: *mut sys::ibv_qp_ex, w: &sys::ibv_send_wr) -> Result<(), c_int> {
+    // SAFETY: per the caller, `qpx` is live and has the SEND and WRITE builders; READ and
+    // the atomics are called only when set. The union fields read are those of the request's
+    // opcode.
     unsafe {
         let q = &*qpx;
         (*qpx).wr_id = w.wr_id;
@@ -78,6 +73,29 @@ pub(super) unsafe fn build_checked(
             }
             _ => return Err(libc::EOPNOTSUPP),
         }
+    }
+    Ok(())
+}
+
+/// Builds one checked request on `qpx`, whose critical section is open: [`build_op`], then
+/// the setter of its one SGE (or an empty one).
+/// `EOPNOTSUPP` (nothing built) for a READ or an atomic whose builder the QP lacks.
+///
+/// # Safety
+/// `qpx` is the live `ibv_qp_ex` of `QueuePair` whose `check_send` accepted `w` (so
+/// `num_sge` is 0 or 1, and the SEND and WRITE builders, which `missing_op` asks of every
+/// type, are set); with `num_sge` 1, `sge` points to the request's SGE, describing memory
+/// as `ibv_post_send` asks.
+#[inline(always)]
+pub(super) unsafe fn build_checked(
+    qpx: *mut sys::ibv_qp_ex,
+    w: &sys::ibv_send_wr,
+    sge: *const sys::ibv_sge,
+) -> Result<(), c_int> {
+    // SAFETY: per the caller: an extended QP's `qpx` with its session open, and `w` checked;
+    // every setter is set (checked when the QP was wrapped); `sge` as the caller promises.
+    unsafe {
+        build_op(qpx, w)?;
         if w.num_sge == 0 {
             // A setter ends every request (mlx5 finishes the WQE there); length 0 adds no data.
             sys::ibv_wr_set_sge(qpx, 0, 0, 0);
