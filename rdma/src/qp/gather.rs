@@ -258,15 +258,14 @@ impl QueuePair {
         raw.sg_list = sges.as_mut_ptr();
         raw.num_sge = n as i32;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; `raw` is a single request whose `n` SGEs describe memory owned
-        // by the ring entry just staged (its own buffer's ranges), shared buffers or sinks held
-        // by this QP (kept until the request is done: marked below before it can complete,
-        // as completing needs `&mut self`), or inline bytes the provider copies now.
         // Always `ibv_post_send`, on an extended QP too (mixing the two is valid outside a
         // `ibv_wr_start` section, and none is open across a post): rxe before rdma-core v64
         // sums an `ibv_wr_set_sge_list` as n times the first SGE's length (406cd2ad0) and an
         // `ibv_wr_set_inline_data_list` as 0 (1e8ed0aff), so a gather of unequal pieces
         // would arrive cut or padded.
+        // SAFETY: the QP is live; `raw` is one request whose `n` SGEs describe memory owned by
+        // the ring entry just staged (its buffer's ranges), slots of this QP (marked below,
+        // before completing, which needs `&mut self`, can free them), or inline bytes.
         let ret = unsafe { sys::ibv_post_send(self.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
             return Err(not_posted(&mut self.sq, "ibv_post_send", ret, 0, 1));

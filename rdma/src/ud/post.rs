@@ -64,10 +64,10 @@ impl UdQueuePair {
         raw.sg_list = sge.as_mut_ptr();
         raw.wr.ud = ud;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; `raw` is a complete single request whose SGE points to
-        // memory owned by the ring entry just staged, shared with this QP, or (inline) copied
-        // by the provider before it returns; its address handle is held by the peer table,
-        // which keeps it until the send queue's tail passes `seq`.
+        // The peer table holds the request's address handle until the send queue's tail
+        // passes `seq`.
+        // SAFETY: the QP is live; `raw`'s SGE is memory owned by the entry just staged, shared
+        // with this QP, or inline (copied now); its address handle is held as said above.
         let ret = unsafe { sys::ibv_post_send(self.qp.as_raw(), &mut raw, &mut bad) };
         if ret != 0 {
             return Err(not_posted(&mut self.qp.sq, "ibv_post_send", ret, 0, 1));
@@ -97,10 +97,10 @@ impl UdQueuePair {
         raw.sg_list = list.as_mut_ptr();
         raw.num_sge += 1;
         let mut bad = ptr::null_mut();
-        // SAFETY: the QP is live; the first SGE is the header slot of this receive's ring
-        // slot (registered, owned by the QP for its whole life, and read only once the
-        // receive completed); the second, if any, describes memory owned by the ring entry
-        // just staged or a sink held by this QP, as for QueuePair::post_recv.
+        // The first SGE is this receive's header slot: registered, the QP's for its whole life,
+        // read only once the receive completed.
+        // SAFETY: the QP is live; the SGEs are the header slot (above) and, if any, memory
+        // owned by the ring entry just staged or a sink held by this QP.
         let ret = unsafe { sys::ibv_post_recv(self.qp.as_raw(), raw, &mut bad) };
         if ret != 0 {
             return Err(not_posted(&mut self.qp.rq, "ibv_post_recv", ret, 0, 1));
