@@ -81,6 +81,7 @@
 mod args;
 mod connect;
 mod device;
+mod drive;
 mod exchange;
 mod output;
 mod pingpong;

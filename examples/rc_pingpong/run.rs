@@ -1,8 +1,6 @@
 //! The program: the C tool's `main` and `pp_init_ctx`, for either variant.
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{
@@ -13,12 +11,13 @@ use rdma_verbs::{
 use crate::args::{from_env, Opts};
 use crate::connect::connect_qp;
 use crate::device::open_device;
+use crate::drive::drive;
 use crate::exchange::{client_exchange, server_exchange};
-use crate::output::{address_line, fail, out, stats_lines, Failed};
+use crate::output::{address_line, fail, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::sys::{page_size, random_psn};
 use crate::variant::Variant;
-use crate::watchdog::{watchdog, WATCHDOG_DONE};
+use crate::watchdog::watchdog;
 
 /// The byte the C tool fills its buffer with (`memset(buf, 0x7b, size)`).
 const FILL: u8 = 0x7b;
@@ -158,50 +157,8 @@ fn run(o: &Opts) -> Result<(), Failed> {
         pp.progress = Some(watchdog(v.name, t, o.iters));
     }
 
-    let start = Instant::now();
     let mut wcs = [WorkCompletion::default(); 2];
-    while pp.rcnt < o.iters || pp.scnt < o.iters {
-        if o.events {
-            if cq.get_event().is_err() {
-                return Err(fail!("Failed to get cq_event"));
-            }
-            if cq.req_notify(false).is_err() {
-                return Err(fail!("Couldn't request CQ notification"));
-            }
-        }
-        let ne = loop {
-            match cq.poll(&mut wcs) {
-                Ok(got) if o.events || !got.is_empty() => break got.len(),
-                Ok(_) => {}
-                Err(e) => {
-                    let code = e.errno().map_or(-1, |n| -n);
-                    return Err(fail!(format!("poll CQ failed {code}")));
-                }
-            }
-        };
-        for wc in &wcs[..ne] {
-            if !pp.parse_single_wc(wc) {
-                if v.parse_wc_failed_line {
-                    return Err(fail!(format!("parse WC failed {ne}")));
-                }
-                return Err(Failed);
-            }
-        }
-        pp.note_progress();
-    }
-    let elapsed = start.elapsed();
-    if let Some(p) = &pp.progress {
-        p.store(WATCHDOG_DONE, Ordering::Relaxed);
-    }
-
-    stats_lines(o.size, o.iters, elapsed);
-    if let Some((_, bad)) = &pp.check {
-        for p in bad {
-            out!("invalid data in page {p}");
-        }
-    }
-    cq.ack_events();
-    Ok(())
+    drive(v, o, &cq, &mut pp, &mut wcs)
 }
 
 /// The program's `main` for the tool `v`: parses the command line, runs, returns the C tool's

@@ -91,6 +91,8 @@
 mod args;
 #[path = "../rc_pingpong/device.rs"]
 mod device;
+#[path = "../rc_pingpong/drive.rs"]
+mod drive;
 mod exchange;
 #[path = "../rc_pingpong/output.rs"]
 mod output;

@@ -202,3 +202,23 @@ fn failed_status(status: WcStatus, wr_id: u64) -> String {
         wr_id as i32
     )
 }
+
+impl crate::drive::Exchanges for Pingpong {
+    fn counts(&self) -> (u32, u32) {
+        (self.rcnt, self.scnt)
+    }
+    fn handle(&mut self, wc: &WorkCompletion) -> bool {
+        Pingpong::handle(self, wc)
+    }
+    fn note_progress(&self) {
+        Pingpong::note_progress(self)
+    }
+    fn progress(&self) -> Option<&std::sync::atomic::AtomicU64> {
+        self.progress.as_deref()
+    }
+    fn bad_pages(&self) -> Vec<usize> {
+        self.check
+            .as_ref()
+            .map_or_else(Vec::new, |(_, bad)| bad.iter().copied().collect())
+    }
+}

@@ -1,21 +1,20 @@
 //! The program: the C tool's `main` after its getopt loop.
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{Gid, LinkLayer, WorkCompletion};
 
 use crate::args::{from_env, Opts};
 use crate::device::open_device;
+use crate::drive::drive;
 use crate::exchange::{client_exchange, connect_all, server_exchange};
-use crate::output::{address_line, fail, out, stats_lines, Failed};
+use crate::output::{address_line, fail, Failed};
 use crate::pingpong::{Lane, Pingpong, RECV_WRID, SEND_WRID};
 use crate::setup::{check_opts, setup, Setup};
 use crate::sys::{page_size, random_psn};
 use crate::variant::Variant;
-use crate::watchdog::{watchdog, WATCHDOG_DONE};
+use crate::watchdog::watchdog;
 
 /// Runs the ping-pong the options ask for; every failure has been printed.
 fn run(o: &Opts) -> Result<(), Failed> {
@@ -119,50 +118,8 @@ fn run(o: &Opts) -> Result<(), Failed> {
         pp.progress = Some(watchdog(v.name, t, o.iters));
     }
 
-    let start = Instant::now();
     let mut wcs = vec![WorkCompletion::default(); (o.num_qp + o.rx_depth) as usize];
-    while pp.rcnt < o.iters || pp.scnt < o.iters {
-        if o.events {
-            if cq.get_event().is_err() {
-                return Err(fail!("Failed to get cq_event"));
-            }
-            if cq.req_notify(false).is_err() {
-                return Err(fail!("Couldn't request CQ notification"));
-            }
-        }
-        let ne = loop {
-            match cq.poll(&mut wcs) {
-                Ok(got) if o.events || !got.is_empty() => break got.len(),
-                Ok(_) => {}
-                Err(e) => {
-                    let code = e.errno().map_or(-1, |n| -n);
-                    return Err(fail!(format!("poll CQ failed {code}")));
-                }
-            }
-        };
-        for wc in &wcs[..ne] {
-            if !pp.handle(wc) {
-                if v.parse_wc_failed_line {
-                    return Err(fail!(format!("parse WC failed {ne}")));
-                }
-                return Err(Failed);
-            }
-        }
-        pp.note_progress();
-    }
-    let elapsed = start.elapsed();
-    if let Some(p) = &pp.progress {
-        p.store(WATCHDOG_DONE, Ordering::Relaxed);
-    }
-
-    stats_lines(o.size, o.iters, elapsed);
-    if let Some((_, bad)) = &pp.check {
-        for p in bad {
-            out!("invalid data in page {p}");
-        }
-    }
-    cq.ack_events();
-    Ok(())
+    drive(v, o, &cq, &mut pp, &mut wcs)
 }
 
 /// The program's `main`: parses the command line, checks `-q` and `-r` as the C tool does,

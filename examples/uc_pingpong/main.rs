@@ -41,6 +41,8 @@ mod args;
 mod connect;
 #[path = "../rc_pingpong/device.rs"]
 mod device;
+#[path = "../rc_pingpong/drive.rs"]
+mod drive;
 #[path = "../rc_pingpong/exchange.rs"]
 mod exchange;
 #[path = "../rc_pingpong/output.rs"]

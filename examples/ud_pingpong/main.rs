@@ -84,6 +84,8 @@
 mod args;
 #[path = "../rc_pingpong/device.rs"]
 mod device;
+#[path = "../rc_pingpong/drive.rs"]
+mod drive;
 #[path = "../rc_pingpong/exchange.rs"]
 mod exchange;
 #[path = "../rc_pingpong/output.rs"]

@@ -201,3 +201,23 @@ impl Pingpong {
         }
     }
 }
+
+impl crate::drive::Exchanges for Pingpong {
+    fn counts(&self) -> (u32, u32) {
+        (self.rcnt, self.scnt)
+    }
+    fn handle(&mut self, wc: &WorkCompletion) -> bool {
+        Pingpong::handle(self, wc)
+    }
+    fn note_progress(&self) {
+        Pingpong::note_progress(self)
+    }
+    fn progress(&self) -> Option<&std::sync::atomic::AtomicU64> {
+        self.progress.as_deref()
+    }
+    fn bad_pages(&self) -> Vec<usize> {
+        self.check
+            .as_ref()
+            .map_or_else(Vec::new, |(_, bad)| bad.to_vec())
+    }
+}

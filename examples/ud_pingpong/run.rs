@@ -1,19 +1,18 @@
 //! The program: the C tool's `main`, from the resources to the statistics.
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 use rdma_exchange::PingpongDest;
 use rdma_verbs::{Gid, WorkCompletion};
 
 use crate::args::{from_env, Opts};
+use crate::drive::drive;
 use crate::exchange::{client_exchange, server_exchange};
-use crate::output::{address_line, fail, ntop, out, stats_lines, Failed};
+use crate::output::{address_line, fail, ntop, out, Failed};
 use crate::pingpong::{post_recv, Pingpong, RECV_WRID, SEND_WRID};
 use crate::setup::{add_peer, init, Resources};
 use crate::sys::{page_size, random_psn};
-use crate::watchdog::{watchdog, WATCHDOG_DONE};
+use crate::watchdog::watchdog;
 
 /// The local address line: `ibv_ud_pingpong` writes `: GID` where the remote line (and the
 /// other tools) write `, GID`.
@@ -127,51 +126,8 @@ fn run(o: &Opts) -> Result<(), Failed> {
         pp.progress = Some(watchdog(v.name, t, o.iters));
     }
 
-    let start = Instant::now();
     let mut wcs = [WorkCompletion::default(); 2];
-    while pp.rcnt < o.iters || pp.scnt < o.iters {
-        if o.events {
-            if cq.get_event().is_err() {
-                return Err(fail!("Failed to get cq_event"));
-            }
-            if cq.req_notify(false).is_err() {
-                return Err(fail!("Couldn't request CQ notification"));
-            }
-        }
-        let ne = loop {
-            match cq.poll(&mut wcs) {
-                Ok(got) if o.events || !got.is_empty() => break got.len(),
-                Ok(_) => {}
-                Err(e) => {
-                    let code = e.errno().map_or(-1, |n| -n);
-                    return Err(fail!(format!("poll CQ failed {code}")));
-                }
-            }
-        };
-        for wc in &wcs[..ne] {
-            if !pp.handle(wc) {
-                // ibv_ud_pingpong has no `parse WC failed` line (its variant says so).
-                if v.parse_wc_failed_line {
-                    return Err(fail!(format!("parse WC failed {ne}")));
-                }
-                return Err(Failed);
-            }
-        }
-        pp.note_progress();
-    }
-    let elapsed = start.elapsed();
-    if let Some(p) = &pp.progress {
-        p.store(WATCHDOG_DONE, Ordering::Relaxed);
-    }
-
-    stats_lines(o.size, o.iters, elapsed);
-    if let Some((_, bad)) = &pp.check {
-        for p in bad {
-            out!("invalid data in page {p}");
-        }
-    }
-    cq.ack_events();
-    Ok(())
+    drive(v, o, &cq, &mut pp, &mut wcs)
 }
 
 /// The program's `main`: parses the command line, runs, returns the C tool's exit status.
