@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             }
             return ExitCode::from(1);
         }
+        Err(Refusal::Split { out, err }) => {
+            print!("{out}");
+            eprint!("{err}");
+            return ExitCode::from(1);
+        }
     };
     match cli::flow::run(&params) {
         Ok(()) => ExitCode::SUCCESS,

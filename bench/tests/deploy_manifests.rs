@@ -211,7 +211,8 @@ fn help_options(help: &str) -> BTreeMap<String, bool> {
         let spellings: Vec<&str> = words
             .iter()
             .take_while(|w| w.starts_with('-'))
-            .map(|w| w.trim_end_matches(','))
+            // `--out_json[=<FILE>]`: an optional value, attached with `=`.
+            .map(|w| w.trim_end_matches(',').split("[=").next().unwrap_or(w))
             .collect();
         let takes_value = words
             .get(spellings.len())
@@ -488,8 +489,8 @@ fn pod_options_are_accepted() {
             // stops for want of a device (exit 1), or waits for a peer where there is one.
             // --out_json goes to a scratch file here.
             let mut args = b.args.clone();
-            if let Some(i) = args.iter().position(|a| a == "--out_json") {
-                args[i + 1] = scratch.join("out.json").display().to_string();
+            if let Some(i) = args.iter().position(|a| a.starts_with("--out_json=")) {
+                args[i] = format!("--out_json={}", scratch.join("out.json").display());
             }
             let mut child = Command::new(&exe)
                 .args(&args)
@@ -601,10 +602,9 @@ fn client_reaches_the_server_through_a_service() {
     let common = |b: &Bench| -> Vec<String> {
         let host = host_of(b);
         let mut v = Vec::new();
-        let mut it = b.args.iter();
-        while let Some(a) = it.next() {
-            if a == "--out_json" {
-                it.next();
+        for a in &b.args {
+            if a.starts_with("--out_json=") {
+                continue;
             } else if host.as_deref() != Some(a.as_str()) {
                 v.push(a.clone());
             }

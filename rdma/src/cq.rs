@@ -283,6 +283,38 @@ impl CompletionQueue {
         self.take_event()
     }
 
+    /// Waits at most `timeout` for the next event on this CQ's channel and takes it
+    /// (`poll(2)` on the channel, then `ibv_get_cq_event`). Returns `Ok(false)` when none
+    /// came in time. Arm the CQ first ([`req_notify`](Self::req_notify)). Needs a channel not
+    /// driven by an `AsyncCq`.
+    pub fn wait_event(&self, timeout: std::time::Duration) -> Result<bool> {
+        self.require_own_channel()?;
+        let fd = self.require_channel()?.fd();
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `pfd` is one writable pollfd for the call; the descriptor is the channel's,
+        // open while `self` lives.
+        let ret = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if ret < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(false);
+            }
+            return Err(Error::Verb {
+                verb: "poll",
+                source: err,
+            });
+        }
+        if ret == 0 {
+            return Ok(false);
+        }
+        self.take_event()
+    }
+
     /// `ibv_get_cq_event` on a CQ known to have a channel.
     pub(crate) fn take_event(&self) -> Result<bool> {
         let ch = self.require_channel()?;

@@ -30,6 +30,8 @@ fn bw_cfg(iters: u64, size: u64, cq_mod: u32) -> BwConfig {
         cq_mod,
         timeout: T,
         inline: false,
+        post_list: 1,
+        events: false,
     }
 }
 
@@ -126,6 +128,7 @@ fn send_bw_receiver_counts_every_message_with_a_sink_per_qp() {
             size,
             rx_depth,
             timeout: T,
+            events: false,
         };
         let r = bw_receiver(
             std::slice::from_mut(&mut b),
@@ -209,6 +212,7 @@ fn send_lat_ping_pongs_and_the_last_message_lands() {
         timeout: T,
         role,
         inline: false,
+        events: false,
     };
     let server = std::thread::spawn(move || {
         let t = send_lat(
@@ -262,6 +266,7 @@ fn read_lat_measures_every_round_trip() {
         size: 64,
         timeout: T,
         atomic: None,
+        events: false,
     };
     let t = read_lat(
         &mut p.a,

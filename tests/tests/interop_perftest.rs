@@ -524,15 +524,8 @@ fn interop_perftest_json_and_plot_of_an_all_sizes_run() {
     let dir = std::env::temp_dir().join(format!("rdma-perf-out-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (json, svg) = (dir.join("client.json"), dir.join("client.svg"));
-    let args = [
-        "-a",
-        "-n",
-        "5",
-        "--out_json",
-        json.to_str().unwrap(),
-        "--plot",
-        svg.to_str().unwrap(),
-    ];
+    let json_arg = format!("--out_json={}", json.display());
+    let args = ["-a", "-n", "5", &json_arg, "--plot", svg.to_str().unwrap()];
     let (s, c) = run_pair_with(
         Test::WriteBw,
         (Impl::C, &args[..3]),

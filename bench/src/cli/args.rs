@@ -59,7 +59,8 @@ impl FromArgMatches for TestCmd {
                 format!("the subcommand '{name}' wasn't recognized"),
             )
         })?;
-        let args = PerfArgs::from_arg_matches_mut(&mut sub)?;
+        let mut args = PerfArgs::from_arg_matches_mut(&mut sub)?;
+        args.refused = super::refused::given(&sub);
         Ok(TestCmd { test, args })
     }
 
@@ -77,7 +78,7 @@ impl Subcommand for TestCmd {
     fn augment_subcommands(cmd: Command) -> Command {
         PerfTest::ALL.into_iter().fold(cmd, |cmd, test| {
             cmd.subcommand(
-                PerfArgs::augment_args(Command::new(test.as_str()))
+                super::refused::augment(PerfArgs::augment_args(Command::new(test.as_str())))
                     .about(about(test))
                     .long_about(None),
             )
@@ -87,9 +88,11 @@ impl Subcommand for TestCmd {
     fn augment_subcommands_for_update(cmd: Command) -> Command {
         PerfTest::ALL.into_iter().fold(cmd, |cmd, test| {
             cmd.subcommand(
-                PerfArgs::augment_args_for_update(Command::new(test.as_str()))
-                    .about(about(test))
-                    .long_about(None),
+                super::refused::augment(PerfArgs::augment_args_for_update(Command::new(
+                    test.as_str(),
+                )))
+                .about(about(test))
+                .long_about(None),
             )
         })
     }
@@ -99,7 +102,7 @@ impl Subcommand for TestCmd {
     }
 }
 
-/// perftest's options (the subset implemented, plus the ones refused clearly).
+/// perftest 6.06's options for these tests (those refused are in [`super::refused`]).
 #[derive(Debug, Args, Clone)]
 pub struct PerfArgs {
     /// Server host name: this side is the client. Without it, this side is the server.
@@ -126,8 +129,9 @@ pub struct PerfArgs {
     /// the margin at each end, is measured (latency tests then report the average only).
     #[arg(short = 'D', long = "duration")]
     pub duration: Option<u64>,
-    /// Seconds at each end of a -D run that are not measured (default 1).
-    #[arg(long = "margin")]
+    /// Seconds at each end of a -D run that are not measured (default: a quarter of -D, as
+    /// perftest).
+    #[arg(short = 'f', long = "margin")]
     pub margin: Option<u64>,
     /// Number of QPs (BW tests).
     #[arg(short = 'q', long = "qp")]
@@ -172,9 +176,14 @@ pub struct PerfArgs {
     /// Report bandwidth in Gb/s instead of MB/s.
     #[arg(long = "report_gbits", alias = "report-gbits")]
     pub report_gbits: bool,
-    /// Also write the results as JSON to this file.
-    #[arg(long = "out_json", alias = "out-json", value_name = "FILE")]
-    pub out_json: Option<PathBuf>,
+    /// Also write the results as JSON (valid JSON, unlike perftest 6.06's), to
+    /// --out_json_file or, with `--out_json=FILE`, to FILE.
+    #[arg(long = "out_json", alias = "out-json", value_name = "FILE", num_args = 0..=1,
+          require_equals = true, default_missing_value = "")]
+    pub out_json: Option<String>,
+    /// The JSON file of --out_json (default perftest_out.json, as perftest).
+    #[arg(long = "out_json_file", value_name = "FILE")]
+    pub out_json_file: Option<PathBuf>,
     /// With -a on a BW test: plot bandwidth and message rate against size to this SVG file.
     #[arg(long = "plot", value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
@@ -186,60 +195,70 @@ pub struct PerfArgs {
     /// exchange then also runs over rdma_cm, on the same port)
     #[arg(short = 'R', long = "rdma_cm")]
     pub rdma_cm: bool,
-    // perftest options that are not implemented: accepted by the parser, refused by
-    // `check_supported` with a clear message.
-    #[arg(short = 'l', long = "post_list", hide = true)]
-    pub post_list: Option<u32>,
-    #[arg(short = 'e', long = "events", hide = true)]
+    /// Sleep on CQ events instead of polling (SEND, READ and atomic tests, as perftest).
+    #[arg(short = 'e', long = "events")]
     pub events: bool,
-    #[arg(short = 'u', long = "qp-timeout", hide = true)]
+    /// Completion vector of the CQs' events (with -e).
+    #[arg(short = 'X', long = "vector")]
+    pub vector: Option<String>,
+    /// Post this many send requests at once, one doorbell (BW tests; default 1).
+    #[arg(short = 'l', long = "post_list")]
+    pub post_list: Option<String>,
+    /// QP timeout exponent: 4.096 us * 2^value (default 14).
+    #[arg(short = 'u', long = "qp-timeout")]
     pub qp_timeout: Option<String>,
-    #[arg(short = 'S', long = "sl", hide = true)]
+    /// Service level (0 to 15, default 0).
+    #[arg(short = 'S', long = "sl")]
     pub sl: Option<String>,
-    #[arg(short = 'O', long = "dualport", hide = true)]
-    pub dualport: bool,
-    #[arg(short = 'z', long = "comm_rdma_cm", hide = true)]
+    /// P_Key index of the QPs (default 0).
+    #[arg(long = "pkey_index")]
+    pub pkey_index: Option<String>,
+    /// Exchange the test's data over rdma_cm, QPs connected as without it (-R does both).
+    #[arg(short = 'z', long = "com_rdma_cm", alias = "comm_rdma_cm")]
     pub comm_rdma_cm: bool,
-    #[arg(long = "output", hide = true)]
+    /// Latency tests: report times in CPU cycles (at /proc/cpuinfo's MHz) instead of usec.
+    #[arg(short = 'C', long = "report-cycles")]
+    pub report_cycles: bool,
+    /// Latency tests: also print every sample, sorted.
+    #[arg(short = 'H', long = "report-histogram")]
+    pub histogram: bool,
+    /// Latency tests: also print every sample in the order measured.
+    #[arg(short = 'U', long = "report-unsorted")]
+    pub unsorted: bool,
+    /// BW tests: no peak bandwidth (reported as 0.00).
+    #[arg(short = 'N', long = "noPeak")]
+    pub no_peak: bool,
+    /// Add the CPU utilization of the run to the report (-D runs).
+    #[arg(long = "cpu_util")]
+    pub cpu_util: bool,
+    /// Fail (exit 1) when the average bandwidth is below this (the report's unit).
+    #[arg(short = 'w', long = "limit_bw")]
+    pub limit_bw: Option<String>,
+    /// Fail (exit 1) when the message rate is below this (Mpps).
+    #[arg(short = 'y', long = "limit_msgrate")]
+    pub limit_msgrate: Option<String>,
+    /// Print how these port counters changed (comma-separated paths under
+    /// /sys/class/infiniband/DEV/ports/PORT/, e.g. hw_counters/sent_pkts).
+    #[arg(short = 'W', long = "report-counters", value_name = "LIST")]
+    pub counters: Option<String>,
+    /// BW tests: run until stopped, printing a row every -D seconds (default 5).
+    #[arg(long = "run_infinitely")]
+    pub run_infinitely: bool,
+    /// Post with ibv_post_send instead of the extended post API (ibv_wr_*).
+    #[arg(long = "use_old_post_send")]
+    pub use_old_post_send: bool,
+    /// Print only one number: bandwidth, message_rate or latency.
+    #[arg(long = "output", value_name = "UNITS")]
     pub output: Option<String>,
-    #[arg(long = "use-srq", hide = true)]
-    pub use_srq: bool,
-}
-
-impl PerfArgs {
-    /// Refuses the perftest options rdma-perf does not implement.
-    pub fn check_supported(&self) -> Result<(), String> {
-        let mut bad: Vec<&str> = Vec::new();
-        if self.comm_rdma_cm && !self.rdma_cm {
-            bad.push("-z without -R (rdma_cm data exchange only)");
-        }
-        if self.post_list.is_some_and(|l| l != 1) {
-            bad.push("-l > 1 (post list)");
-        }
-        if self.events {
-            bad.push("-e (events)");
-        }
-        if self.qp_timeout.is_some() {
-            bad.push("-u (QP timeout)");
-        }
-        if self.sl.is_some() {
-            bad.push("-S (service level)");
-        }
-        if self.dualport {
-            bad.push("-O (dual port)");
-        }
-        if self.output.is_some() {
-            bad.push("--output");
-        }
-        if self.use_srq {
-            bad.push("--use-srq");
-        }
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("not supported: {}", bad.join(", ")))
-        }
-    }
+    /// Wait this many seconds before releasing the resources at the end.
+    #[arg(long = "wait_destroy", value_name = "SECONDS")]
+    pub wait_destroy: Option<String>,
+    /// Register memory without PCIe relaxed ordering.
+    #[arg(long = "disable_pcie_relaxed")]
+    pub disable_pcie_relaxed: bool,
+    /// perftest options given that rdma-perf refuses, each with why ([`super::refused`]).
+    #[arg(skip)]
+    pub refused: Vec<String>,
 }
 
 /// The arguments for clap: when the program is invoked under a perftest name
@@ -357,29 +376,90 @@ mod tests {
         assert_eq!(a.gid_index, Some(1));
         assert_eq!(a.port, 18515);
         assert!(a.host.is_none());
-        a.check_supported().unwrap();
+        assert!(a.refused.is_empty());
     }
 
     #[test]
-    fn unsupported_options_are_refused() {
-        let c = parse(&["rdma-perf", "write_bw", "-e", "-l", "4"]);
+    fn refused_perftest_options_are_collected() {
+        let c = parse(&["ib_write_bw", "--odp", "--rate_limit=5", "-O", "host"]);
         let a = args_of(c, PerfTest::WriteBw);
-        let e = a.check_supported().unwrap_err();
-        assert_eq!(e, "not supported: -l > 1 (post list), -e (events)");
+        assert_eq!(a.host.as_deref(), Some("host"));
+        assert_eq!(a.refused.len(), 3, "{:?}", a.refused);
+        assert!(
+            a.refused[0].starts_with("-O/--dualport ("),
+            "{:?}",
+            a.refused
+        );
     }
 
     #[test]
-    fn rdma_cm_is_accepted_and_z_alone_refused() {
-        let c = parse(&["rdma-perf", "send_lat", "-R", "198.18.0.1"]);
-        let a = args_of(c, PerfTest::SendLat);
-        assert!(a.rdma_cm);
-        a.check_supported().unwrap();
-        let c = parse(&["rdma-perf", "write_bw", "--rdma_cm", "-z"]);
-        let a = args_of(c, PerfTest::WriteBw);
-        a.check_supported().unwrap();
-        let c = parse(&["rdma-perf", "write_bw", "-z"]);
-        let a = args_of(c, PerfTest::WriteBw);
-        let e = a.check_supported().unwrap_err();
-        assert!(e.contains("-z"), "{e}");
+    fn out_json_is_a_flag_with_an_optional_file() {
+        let a = args_of(
+            parse(&["ib_write_bw", "--out_json", "host"]),
+            PerfTest::WriteBw,
+        );
+        assert_eq!(a.out_json.as_deref(), Some(""));
+        assert_eq!(a.host.as_deref(), Some("host"), "the host is not the file");
+        let a = args_of(
+            parse(&["ib_write_bw", "--out_json=r.json"]),
+            PerfTest::WriteBw,
+        );
+        assert_eq!(a.out_json.as_deref(), Some("r.json"));
+        let a = args_of(
+            parse(&["ib_write_bw", "--out_json", "--out_json_file=x.json"]),
+            PerfTest::WriteBw,
+        );
+        assert_eq!(a.out_json_file, Some(PathBuf::from("x.json")));
+    }
+
+    #[test]
+    fn perftest_short_options_parse() {
+        let a = args_of(
+            parse(&[
+                "ib_send_lat",
+                "-e",
+                "-X",
+                "0",
+                "-u",
+                "16",
+                "-S",
+                "3",
+                "-C",
+                "-H",
+                "-U",
+                "-z",
+                "-f",
+                "1",
+            ]),
+            PerfTest::SendLat,
+        );
+        assert!(a.events && a.report_cycles && a.histogram && a.unsorted && a.comm_rdma_cm);
+        assert_eq!(
+            (
+                a.vector.as_deref(),
+                a.qp_timeout.as_deref(),
+                a.sl.as_deref()
+            ),
+            (Some("0"), Some("16"), Some("3"))
+        );
+        assert_eq!(a.margin, Some(1));
+        let a = args_of(
+            parse(&[
+                "ib_write_bw",
+                "-l",
+                "4",
+                "-N",
+                "-w",
+                "10",
+                "-y",
+                "0.1",
+                "-W",
+                "a,b",
+            ]),
+            PerfTest::WriteBw,
+        );
+        assert!(a.no_peak);
+        assert_eq!(a.post_list.as_deref(), Some("4"));
+        assert_eq!(a.counters.as_deref(), Some("a,b"));
     }
 }

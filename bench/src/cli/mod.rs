@@ -2,5 +2,7 @@
 //! ([`params`]) and the test flow ([`flow`]).
 
 pub mod args;
+pub mod extras;
 pub mod flow;
 pub mod params;
+pub mod refused;

@@ -1,6 +1,7 @@
 //! The test parameters after perftest's defaults and adjustments.
 
 use super::args::PerfArgs;
+use super::extras::{self, Extras};
 use rdma_bench::perftest::atomic::{
     AtomicType, ATOMIC_SIZE, INLINE_REFUSAL, NOT_ATOMIC_TEST_REFUSAL, OUT_READS_REFUSAL,
     PARSER_ERROR, SIZE_REFUSAL,
@@ -48,6 +49,8 @@ pub struct Params {
     /// `-o` as given (read and atomic tests; resolved against the device by
     /// [`outstanding`](rdma_bench::perftest::atomic::outstanding)).
     pub out_reads: Option<i64>,
+    /// The other perftest options ([`Extras`]).
+    pub x: Extras,
 }
 
 /// Why the command line was refused, and how to say it.
@@ -63,6 +66,14 @@ pub enum Refusal {
         /// Printed on stdout (else stderr).
         stdout: bool,
     },
+    /// perftest's refusal printed in two parts, as perftest does for the checks after
+    /// parsing: `out` on stdout (a dash line), then `err` on stderr; exit status 1.
+    Split {
+        /// The stdout part.
+        out: String,
+        /// The stderr part.
+        err: String,
+    },
 }
 
 impl From<String> for Refusal {
@@ -75,14 +86,23 @@ impl From<String> for Refusal {
 const CQ_MOD_SIZE_LIMIT: u64 = 8192;
 /// `-a` runs sizes 2^1 ..= 2^23.
 const ALL_SIZES_MAX_EXP: u32 = 23;
-/// perftest's default margin of a `-D` run, in seconds (6.06 measures 3 s of `-D 5`).
-const DEFAULT_MARGIN_SECS: u64 = 1;
 /// perftest's default receive depth of the SEND tests.
 const DEFAULT_RX_DEPTH: u32 = 512;
 /// perftest's `UC_MAX_RX`: a UC iterations run with the default RX depth posts this many
 /// receives at most (all of them when fewer iterations), since UC drops a SEND that finds
 /// no receive.
 const UC_MAX_RX: u32 = 16000;
+
+/// perftest's default size, iterations and TX depth of `test`.
+fn defaults(test: PerfTest) -> (u64, u64, u32) {
+    match test {
+        PerfTest::WriteBw => (65536, 5000, 128),
+        PerfTest::SendBw | PerfTest::ReadBw => (65536, 1000, 128),
+        PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat => (2, 1000, 1),
+        PerfTest::AtomicBw => (ATOMIC_SIZE, 1000, 128),
+        PerfTest::AtomicLat => (ATOMIC_SIZE, 1000, 1),
+    }
+}
 
 impl Params {
     /// Applies perftest's defaults: size, iterations and TX depth per test; TX and RX depth at
@@ -109,8 +129,27 @@ impl Params {
             });
         }
         let atomic = Self::atomic_options(test, a)?;
-        let mut p = Self::resolve_options(test, a, connection)?;
+        if !a.refused.is_empty() {
+            return Err(Refusal::Usage(format!(
+                "not supported: {}",
+                a.refused.join(", ")
+            )));
+        }
+        let mut x = Extras::resolve(test, a)?;
+        // --run_infinitely is perftest's duration mode, of -D or 5 s.
+        let duration = match (a.duration, x.run_infinitely) {
+            (None, true) => Some(extras::DEF_DURATION_SECS),
+            (d, _) => d,
+        };
+        let margin = extras::margin(duration, a.margin)?;
+        let iters = duration
+            .is_none()
+            .then(|| a.iters.unwrap_or(defaults(test).1));
+        let cq_mod = x.post_list_cq_mod(iters, a.cq_mod)?;
+        let mut p = Self::resolve_options(test, a, connection, duration, cq_mod, margin)?;
         p.atomic = atomic;
+        p.out_json = x.out_json.take();
+        p.x = x;
         Ok(p)
     }
 
@@ -150,16 +189,12 @@ impl Params {
         test: PerfTest,
         a: &PerfArgs,
         connection: Connection,
+        duration: Option<u64>,
+        cq_mod_given: Option<u32>,
+        margin: u64,
     ) -> Result<Params, String> {
-        a.check_supported()?;
         let bw = test.is_bw();
-        let (def_size, def_iters, def_tx) = match test {
-            PerfTest::WriteBw => (65536, 5000, 128),
-            PerfTest::SendBw | PerfTest::ReadBw => (65536, 1000, 128),
-            PerfTest::WriteLat | PerfTest::SendLat | PerfTest::ReadLat => (2, 1000, 1),
-            PerfTest::AtomicBw => (ATOMIC_SIZE, 1000, 128),
-            PerfTest::AtomicLat => (ATOMIC_SIZE, 1000, 1),
-        };
+        let (def_size, def_iters, def_tx) = defaults(test);
         if a.all && a.size.is_some() {
             return Err("-a runs every size: do not give -s with it".into());
         }
@@ -172,21 +207,12 @@ impl Params {
         if sizes[0] == 0 || size > (1 << 31) {
             return Err(format!("invalid message size {size}: 1 to 2^31 bytes"));
         }
-        let duration = match a.duration {
+        let duration = match duration {
             None => None,
             Some(_) if a.all => return Err("-D and -a cannot be combined".into()),
             Some(d) => Some(Duration::from_secs(d)),
         };
-        let margin = Duration::from_secs(a.margin.unwrap_or(DEFAULT_MARGIN_SECS));
-        if let Some(d) = duration {
-            if d <= 2 * margin {
-                return Err(format!(
-                    "-D {} must be longer than twice the margin ({} s each end; --margin)",
-                    d.as_secs(),
-                    margin.as_secs()
-                ));
-            }
-        }
+        let margin = Duration::from_secs(margin);
         let iters = a.iters.unwrap_or(def_iters);
         // perftest's latency statistics drop the last samples; it requires at least 5.
         if iters < 5 && duration.is_none() {
@@ -218,11 +244,11 @@ impl Params {
         if connection == Connection::Uc && duration.is_none() && rx_depth == DEFAULT_RX_DEPTH {
             rx_depth = u64::from(UC_MAX_RX).min(iters) as u32;
         }
-        let mut cq_mod = a.cq_mod.unwrap_or(100);
+        let mut cq_mod = cq_mod_given.unwrap_or(100);
         if cq_mod == 0 {
             return Err("CQ moderation (-Q) must be positive".into());
         }
-        if a.cq_mod.is_none() && !a.all && size > CQ_MOD_SIZE_LIMIT {
+        if cq_mod_given.is_none() && !a.all && size > CQ_MOD_SIZE_LIMIT {
             cq_mod = 1;
         }
         if !bw {
@@ -275,12 +301,13 @@ impl Params {
                 BwUnit::MBps
             },
             timeout: Duration::from_secs_f64(a.timeout),
-            out_json: a.out_json.clone(),
+            out_json: None,
             plot: a.plot.clone(),
             rdma_cm: a.rdma_cm,
             connection,
             atomic: AtomicType::default(),
             out_reads: a.out_reads,
+            x: Extras::default(),
         })
     }
 

@@ -54,6 +54,11 @@
 //!   "iterations": 5000,
 //!   "duration_s": null,
 //!   "bidirectional": false,
+//!   "connection": "RC",
+//!   "atomic": null,
+//!   "post_api": "ibv_wr",
+//!   "post_list": 1,
+//!   "events": false,
 //!   "clock": "CLOCK_MONOTONIC",
 //!   "bw_unit": "MB/sec",
 //!   "results": [
@@ -150,6 +155,16 @@ pub struct RunInfo {
     pub duration_s: Option<f64>,
     /// `bidirectional` (`-b`).
     pub bidirectional: bool,
+    /// `connection`: `RC`, `UC`, ... (`-c`).
+    pub connection: String,
+    /// `atomic`: `FETCH_AND_ADD` or `CMP_AND_SWAP` on the atomic tests (`-A`), else `null`.
+    pub atomic: Option<String>,
+    /// `post_api`: `ibv_wr` (the extended API) or `ibv_post_send`.
+    pub post_api: String,
+    /// `post_list` (`-l`).
+    pub post_list: u32,
+    /// `events` (`-e`): completions waited for on the completion channel.
+    pub events: bool,
 }
 
 /// One BW row.
@@ -387,6 +402,11 @@ mod tests {
             iterations: 5000,
             duration_s: None,
             bidirectional: false,
+            connection: "RC".into(),
+            atomic: None,
+            post_api: "ibv_wr".into(),
+            post_list: 1,
+            events: false,
         }
     }
 
@@ -432,18 +452,23 @@ mod tests {
         assert_eq!(
             keys(&v),
             [
+                "atomic",
                 "bidirectional",
                 "bw_unit",
                 "clock",
+                "connection",
                 "cq_mod",
                 "device",
                 "duration_s",
+                "events",
                 "gid_index",
                 "ib_port",
                 "iterations",
                 "link_layer",
                 "mtu",
                 "perftest_version",
+                "post_api",
+                "post_list",
                 "qps",
                 "results",
                 "role",
@@ -467,6 +492,13 @@ mod tests {
         assert_eq!(v["iterations"], 5000);
         assert_eq!(v["duration_s"], Value::Null);
         assert_eq!(v["bidirectional"], false);
+        assert_eq!(v["connection"], "RC");
+        assert_eq!(v["atomic"], Value::Null);
+        assert_eq!(v["post_api"], "ibv_wr");
+        assert_eq!(
+            (v["post_list"].clone(), v["events"].clone()),
+            (1.into(), false.into())
+        );
         assert_eq!(v["clock"], "CLOCK_MONOTONIC");
         assert_eq!(v["bw_unit"], "MB/sec");
         let rows = v["results"].as_array().unwrap();

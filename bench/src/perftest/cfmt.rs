@@ -32,9 +32,64 @@ pub(crate) fn hex_alt(v: u64, width: usize) -> String {
     }
 }
 
+/// `%g` as glibc prints it: 6 significant digits, trailing zeros (and a trailing point)
+/// removed, exponent form (`1.5e+07`, at least two exponent digits) when the exponent is
+/// below -4 or at least 6.
+pub(crate) fn general(v: f64) -> String {
+    const P: i32 = 6;
+    if !v.is_finite() {
+        return if v.is_nan() {
+            float(v, 0)
+        } else if v > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // The exponent after rounding to P significant digits, as %e would print it.
+    let e_form = format!("{:.*e}", (P - 1) as usize, v);
+    let (mant, exp) = e_form.split_once('e').unwrap_or((&e_form, "0"));
+    let x: i32 = exp.parse().unwrap_or(0);
+    let strip = |t: &str| -> String {
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t.to_string()
+        }
+    };
+    if !(-4..P).contains(&x) {
+        let sign = if x < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", strip(mant), x.abs())
+    } else {
+        strip(&format!("{:.*}", (P - 1 - x) as usize, v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn general_matches_glibc() {
+        for (v, want) in [
+            (10.6216, "10.6216"),
+            (367.5381, "367.538"),
+            (0.0001234, "0.0001234"),
+            (0.00001234, "1.234e-05"),
+            (1234567.0, "1.23457e+06"),
+            (999999.5, "1e+06"),
+            (100000.0, "100000"),
+            (28000.0, "28000"),
+            (1.5, "1.5"),
+            (0.0, "0"),
+            (-2.25, "-2.25"),
+        ] {
+            assert_eq!(general(v), want, "{v}");
+        }
+    }
 
     #[test]
     fn alt_hex_matches_glibc() {

@@ -1,12 +1,13 @@
-//! The requester side of a bandwidth run (perftest `run_iter_bw`, post list 1): RDMA WRITEs,
-//! SENDs, RDMA READs or atomics over one or more QPs that share a send CQ.
+//! The requester side of a bandwidth run (perftest `run_iter_bw`): RDMA WRITEs, SENDs, RDMA
+//! READs or atomics over one or more QPs that share a send CQ, one request per post or a
+//! post list (`-l`) per doorbell.
 
 use super::clock::Clock;
 use super::error::{qp_index, RunError};
 use super::span::{Phase, Phases, Span};
 use super::stall::{Idle, Stall};
 use crate::perftest::atomic::AtomicType;
-use rdma_verbs::prepared::Run;
+use rdma_verbs::prepared::{Run, SendChain};
 use rdma_verbs::{
     CompletionQueue, QueuePair, RecvWr, RemoteBuf, SendWr, Shared, Sink, WorkCompletion,
 };
@@ -94,6 +95,12 @@ pub struct BwConfig {
     /// Send WRITEs and SENDs inline (perftest `-I` at least `size`; at most [`MAX_INLINE`]
     /// bytes, and the QP must allow it).
     pub inline: bool,
+    /// Requests per post (perftest `-l`): a chain of this many, the last one signaled (so
+    /// `cq_mod` is then unused); 1 posts one at a time. An iterations run must be a multiple
+    /// of it, and the TX depth at least it.
+    pub post_list: u32,
+    /// Sleep on the send CQ's completion channel while idle (`-e`; the CQ must have one).
+    pub events: bool,
 }
 
 /// Timestamps of a bandwidth run, in [`Clock`] nanoseconds, laid out as perftest's
@@ -174,6 +181,13 @@ pub fn bw_requester(
     let mut ccnt = vec![0u64; n];
     let cq_mod = u64::from(cfg.cq_mod.max(1));
     let depth = u64::from(cfg.tx_depth.max(1));
+    let list = u64::from(cfg.post_list.max(1));
+    if list > depth || (phases.is_none() && iters % list != 0) {
+        return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
+            "a post list of {list}: the TX depth ({depth}) and the iterations ({iters}) must \
+             hold whole lists"
+        ))));
+    }
     let size = cfg.size as usize;
     if cfg.inline && size > MAX_INLINE {
         return Err(RunError::Verb(rdma_verbs::Error::InvalidArgument(format!(
@@ -190,6 +204,14 @@ pub fn bw_requester(
         .zip(ops)
         .map(|(run, op)| run.prepare(op.wr(size, inline)))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut chains: Vec<SendChain<'_>> = if list > 1 {
+        runs.iter()
+            .zip(ops)
+            .map(|(run, op)| run.prepare_chain(op.wr(size, inline), list as usize))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        Vec::new()
+    };
     let mut recvs = match recv {
         Some(r) => runs
             .iter()
@@ -200,7 +222,7 @@ pub fn bw_requester(
     };
     let mut wcs = [WorkCompletion::default(); 16];
     let (mut totscnt, mut totccnt) = (0u64, 0u64);
-    let mut stall = Stall::new(cfg.timeout);
+    let mut stall = Stall::sleeping_on(cfg.timeout, cfg.events.then_some(cq));
     let mut posting = true;
     let mut flushed = vec![false; n];
     // In the cool-down of a duration run every message is signaled, so that nothing
@@ -240,7 +262,18 @@ pub fn bw_requester(
                 waiting_first = false;
             }
         }
-        if posting && !waiting_first {
+        if posting && !waiting_first && list > 1 {
+            for i in 0..n {
+                while scnt[i] < iters && scnt[i] - ccnt[i] + list <= depth {
+                    if phases.is_none() {
+                        s.posted[totscnt as usize] = clock.now();
+                    }
+                    chains[i].post(scnt[i], true)?;
+                    scnt[i] += list;
+                    totscnt += list;
+                }
+            }
+        } else if posting && !waiting_first {
             for i in 0..n {
                 while scnt[i] < iters && scnt[i] - ccnt[i] < depth {
                     let signaled =
@@ -260,7 +293,7 @@ pub fn bw_requester(
                 stall.progress();
                 continue;
             }
-            let idle = stall.idle();
+            let idle = stall.idle()?;
             if idle == Idle::TimedOut {
                 return Err(RunError::Timeout {
                     what: if recv.is_some() {
@@ -272,9 +305,10 @@ pub fn bw_requester(
                     after: cfg.timeout,
                 });
             }
-            if !posting && idle == Idle::Check {
+            if !posting && idle == Idle::Check && list == 1 {
                 // Duration run over: unsignaled messages behind the last signaled one never
-                // complete on their own; one more signaled message per QP retires them.
+                // complete on their own; one more signaled message per QP retires them. (The
+                // last request of every post list is signaled.)
                 for i in 0..n {
                     if !flushed[i] && scnt[i] > ccnt[i] && scnt[i] - ccnt[i] < depth {
                         sends[i].post(scnt[i], true)?;

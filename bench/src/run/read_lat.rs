@@ -21,6 +21,8 @@ pub struct ReadLatConfig {
     pub timeout: Duration,
     /// Post this atomic ([`atomic_wr`](super::atomic_wr), 8 bytes) instead of a READ.
     pub atomic: Option<AtomicType>,
+    /// Sleep on the CQ's completion channel while waiting (`-e`; the CQ must have one).
+    pub events: bool,
 }
 
 /// Reads `size` bytes of `remote` into `sink` again and again and returns what it measured
@@ -54,7 +56,8 @@ pub fn read_lat(
         } else {
             "waiting for an RDMA READ completion"
         };
-        if wait_completion(done, cq, &mut wcs, what, i, cfg.timeout, &mut span, clock)?.is_none() {
+        let wait = (cfg.timeout, cfg.events);
+        if wait_completion(done, cq, &mut wcs, what, i, wait, &mut span, clock)?.is_none() {
             break;
         }
         span.done(|| clock.now());

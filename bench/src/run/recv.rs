@@ -35,6 +35,8 @@ pub struct RecvConfig {
     pub rx_depth: u64,
     /// Give up when no message arrives for this long.
     pub timeout: Duration,
+    /// Sleep on the CQ's completion channel while idle (`-e`; the CQ must have one).
+    pub events: bool,
 }
 
 /// What the receiving loop measured, in [`Clock`] nanoseconds: perftest's `tposted[0]`
@@ -80,7 +82,7 @@ pub fn bw_receiver(
     let mut out = RecvSamples::default();
     let mut phases: Option<Phases> = None;
     let mut tot = 0u64;
-    let mut stall = Stall::new(cfg.timeout);
+    let mut stall = Stall::sleeping_on(cfg.timeout, cfg.events.then_some(cq));
     while tot < total {
         let got = cq.poll(&mut wcs)?;
         if got.is_empty() {
@@ -89,7 +91,7 @@ pub fn bw_receiver(
                     break;
                 }
             }
-            if stall.idle() == Idle::TimedOut {
+            if stall.idle()? == Idle::TimedOut {
                 return Err(RunError::Timeout {
                     what: "waiting for the peer's SENDs",
                     iteration: tot,

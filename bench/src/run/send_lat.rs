@@ -26,6 +26,8 @@ pub struct SendLatConfig {
     pub role: LatRole,
     /// Send inline (at most [`MAX_INLINE`](super::MAX_INLINE) bytes; the QP must allow it).
     pub inline: bool,
+    /// Sleep on the CQs' completion channels while waiting (`-e`; the CQs must have one).
+    pub events: bool,
 }
 
 /// Runs the SEND ping-pong and returns what it measured ([`LatRun`]: the post time of every
@@ -66,7 +68,7 @@ pub fn send_lat(
     while (scnt < iters || rcnt < iters) && !span.over() {
         if rcnt < iters && !(scnt < 1 && cfg.role == LatRole::Client) {
             let what = "waiting for the peer's SEND";
-            let t = cfg.timeout;
+            let t = (cfg.timeout, cfg.events);
             if wait_completion(done, recv_cq, &mut wcs, what, rcnt, t, &mut span, clock)?.is_none()
             {
                 break;
@@ -82,7 +84,7 @@ pub fn send_lat(
             send.post(scnt, true)?;
             scnt += 1;
             let what = "waiting for a SEND completion";
-            let t = cfg.timeout;
+            let t = (cfg.timeout, cfg.events);
             if wait_completion(done, send_cq, &mut wcs, what, scnt, t, &mut span, clock)?.is_none()
             {
                 break;

@@ -14,12 +14,19 @@ use std::time::{Duration, Instant};
 /// Idle polls between two looks at the clock.
 pub(crate) const CHECK_EVERY: u32 = 4096;
 
+/// Longest sleep on a completion channel before the loop looks at the clock (`-e`).
+const SLEEP_SLICE: Duration = Duration::from_millis(50);
+
 /// The idle state of a loop.
 #[derive(Debug)]
-pub(crate) struct Stall {
+pub(crate) struct Stall<'c> {
     idle: u32,
     since: Option<Instant>,
     timeout: Duration,
+    /// `-e`: sleep on this CQ's channel instead of spinning (perftest `ctx_notify_events`).
+    events: Option<&'c CompletionQueue>,
+    /// The CQ is armed (`ibv_req_notify_cq`) and its event not yet taken.
+    armed: bool,
 }
 
 /// What one more idle poll means.
@@ -33,13 +40,21 @@ pub(crate) enum Idle {
     TimedOut,
 }
 
-impl Stall {
-    /// A loop that gives up after `timeout` without progress.
-    pub(crate) fn new(timeout: Duration) -> Stall {
+impl<'c> Stall<'c> {
+    /// A loop that spins, and gives up after `timeout` without progress.
+    pub(crate) fn new(timeout: Duration) -> Stall<'c> {
+        Stall::sleeping_on(timeout, None)
+    }
+
+    /// A loop that gives up after `timeout` without progress and, with `events`, sleeps on
+    /// that CQ's completion channel while idle instead of spinning.
+    pub(crate) fn sleeping_on(timeout: Duration, events: Option<&'c CompletionQueue>) -> Stall<'c> {
         Stall {
             idle: 0,
             since: None,
             timeout,
+            events,
+            armed: false,
         }
     }
 
@@ -50,13 +65,32 @@ impl Stall {
         self.since = None;
     }
 
-    /// Nothing happened in this poll.
+    /// Nothing happened in this poll. Sleeping on events, the first idle poll arms the CQ
+    /// and returns [`Idle::Spin`] (poll once more: a completion may have come before the
+    /// arming); the next sleeps until the event or for at most 50 ms, then looks at the
+    /// clock.
     #[inline(always)]
-    pub(crate) fn idle(&mut self) -> Idle {
+    pub(crate) fn idle(&mut self) -> Result<Idle, RunError> {
+        if let Some(cq) = self.events {
+            if !self.armed {
+                cq.req_notify(false)?;
+                self.armed = true;
+                return Ok(Idle::Spin);
+            }
+            if cq.wait_event(SLEEP_SLICE)? {
+                self.armed = false;
+            }
+            return Ok(self.look_at_clock());
+        }
         self.idle = self.idle.wrapping_add(1);
         if !self.idle.is_multiple_of(CHECK_EVERY) {
-            return Idle::Spin;
+            return Ok(Idle::Spin);
         }
+        Ok(self.look_at_clock())
+    }
+
+    /// A checkpoint: within the budget or not.
+    fn look_at_clock(&mut self) -> Idle {
         let since = *self.since.get_or_insert_with(Instant::now);
         if since.elapsed() > self.timeout {
             Idle::TimedOut
@@ -69,6 +103,7 @@ impl Stall {
 /// Spins until one completion arrives on `cq`, hands it to `complete` (the QP's
 /// [`complete`](rdma_verbs::QueuePair::complete), or its run's) and checks its status. Returns `None`
 /// when a duration run ends while waiting; a timeout is an error naming `what`.
+/// With `events`, it sleeps on the CQ's channel while waiting.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn wait_completion(
@@ -77,18 +112,18 @@ pub(crate) fn wait_completion(
     wcs: &mut [WorkCompletion; 1],
     what: &'static str,
     iteration: u64,
-    timeout: Duration,
+    (timeout, events): (Duration, bool),
     span: &mut LatSpan,
     clock: &Clock,
 ) -> Result<Option<Completion>, RunError> {
-    let mut stall = Stall::new(timeout);
+    let mut stall = Stall::sleeping_on(timeout, events.then_some(cq));
     loop {
         if let Some(wc) = cq.poll(wcs)?.first() {
             let c = complete(wc)?;
             c.result()?;
             return Ok(Some(c));
         }
-        match stall.idle() {
+        match stall.idle()? {
             Idle::Spin => {}
             Idle::Check => {
                 if span.check(clock.now()) {
@@ -114,22 +149,22 @@ mod tests {
     fn times_out_only_after_the_budget_and_progress_resets_it() {
         let mut s = Stall::new(Duration::from_millis(30));
         for _ in 1..CHECK_EVERY {
-            assert_eq!(s.idle(), Idle::Spin);
+            assert_eq!(s.idle().unwrap(), Idle::Spin);
         }
         assert_eq!(
-            s.idle(),
+            s.idle().unwrap(),
             Idle::Check,
             "the first checkpoint starts the budget"
         );
         std::thread::sleep(Duration::from_millis(40));
         let mut got = Idle::Spin;
         for _ in 0..CHECK_EVERY {
-            got = s.idle();
+            got = s.idle().unwrap();
         }
         assert_eq!(got, Idle::TimedOut);
         s.progress();
         for _ in 0..CHECK_EVERY {
-            got = s.idle();
+            got = s.idle().unwrap();
         }
         assert_eq!(got, Idle::Check, "progress restarts the budget");
     }

@@ -104,7 +104,7 @@ pub fn write_lat(
                 &mut wcs,
                 what,
                 ccnt,
-                cfg.timeout,
+                (cfg.timeout, false),
                 &mut span,
                 clock,
             )?
@@ -139,7 +139,7 @@ fn wait_for(
 ) -> Result<bool, RunError> {
     let mut stall = Stall::new(cfg.timeout);
     while target.load(offset) != Some(want) {
-        match stall.idle() {
+        match stall.idle()? {
             Idle::Spin => {}
             Idle::Check => {
                 if span.check(clock.now()) {

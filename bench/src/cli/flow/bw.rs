@@ -2,13 +2,16 @@
 //! (requester and passive server, or both requesters with `-b`) and `send_bw` (sender and
 //! receiver).
 
-use super::out::{out, Res};
+use super::additions::{output_bw, Counters, CpuWindow};
+use super::out::{number, out, Res};
 use super::session::Session;
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{
     send_bw_post_size, send_finish, send_pre_run, write_bw_client_finish, write_bw_server_finish,
 };
-use rdma_bench::perftest::report::{bw_header, bw_row, RESULT_LINE};
+use rdma_bench::perftest::report::{
+    bw_header, bw_row, with_cpu_util_header, with_cpu_util_row, RESULT_LINE,
+};
 use rdma_bench::perftest::stats::{
     bandwidth, BwInput, BwResult, MAX_ITERS_WITH_PEAK, NS_TICKS_PER_USEC,
 };
@@ -25,7 +28,11 @@ use std::time::Duration;
 
 /// Runs the BW test on `s` and returns the rows this side printed.
 pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
-    out(&bw_header(p.unit));
+    if p.x.cpu_util {
+        out(&with_cpu_util_header(&bw_header(p.unit)));
+    } else {
+        out(&bw_header(p.unit));
+    }
     let rows = match (p.test.verb(), s.role, p.bidirectional) {
         (Verb::Send, _, true) => send_duplex(s, p, progress)?,
         (Verb::Send, Role::Client, false) => send_client(s, p, progress)?,
@@ -40,9 +47,16 @@ pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     Ok(rows)
 }
 
+/// How long "until stopped" is: ten years.
+const FOREVER: Duration = Duration::from_secs(10 * 365 * 86_400);
+
 /// How long the passive side waits for the peer's whole run: its progress deadline plus the
 /// run at a pessimistic 1 MB/s (a peer that dies closes the connection much sooner).
 fn run_wait(p: &Params) -> Duration {
+    if p.x.run_infinitely {
+        // The peer runs until stopped; it closing the connection ends the wait.
+        return FOREVER;
+    }
     let bytes: u64 = p
         .sizes
         .iter()
@@ -97,6 +111,8 @@ fn measure(
         cq_mod: p.cq_mod,
         timeout: p.timeout,
         inline: size <= u64::from(p.inline_size),
+        post_list: p.x.post_list,
+        events: p.x.events,
     };
     let clock = Clock::new();
     let mut smp = bw_requester(&mut s.qps, ops, &s.send_cq, recv, &cfg, &clock, progress)?;
@@ -109,7 +125,7 @@ fn requester_row(
     size: u64,
 ) -> Result<BwResult, rdma_bench::perftest::stats::StatsError> {
     let duration = p.duration.is_some();
-    let no_peak = duration || p.iters > MAX_ITERS_WITH_PEAK;
+    let no_peak = duration || p.iters > MAX_ITERS_WITH_PEAK || p.x.no_peak;
     if no_peak && !duration {
         // perftest keeps the last completion time in slot 0 without peak.
         smp.completed[0] = smp.completed[smp.completed.len() - 1];
@@ -134,8 +150,13 @@ fn stats(
         size,
         iters: if duration { iters } else { p.iters },
         num_qps: u64::from(p.qps),
-        post_list: 1,
-        cq_mod: u64::from(p.cq_mod),
+        post_list: u64::from(p.x.post_list),
+        // A post list signals its last request only.
+        cq_mod: u64::from(if p.x.post_list > 1 {
+            p.x.post_list
+        } else {
+            p.cq_mod
+        }),
         no_peak,
         duration,
         ticks_per_sec: NS_TICKS_PER_USEC * 1e6,
@@ -148,9 +169,18 @@ fn stats(
 fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let ops = ops(&mut s, p)?;
     let mut rows = Vec::with_capacity(p.sizes.len());
+    if p.x.run_infinitely {
+        // A row every -D seconds until stopped (perftest's `--run_infinitely`).
+        loop {
+            let window = CpuWindow::start(p)?;
+            let row = measure(&mut s, &ops, None, p, p.max_size(), progress)?;
+            print_row(&mut s.counters, p, &row, window.finish()?)?;
+        }
+    }
     for &size in &p.sizes {
+        let window = CpuWindow::start(p)?;
         let row = measure(&mut s, &ops, None, p, size, progress)?;
-        out(&bw_row(&row, p.unit));
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
     }
     let last = *rows.last().ok_or("no size was run")?;
@@ -159,10 +189,11 @@ fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec
 }
 
 /// `ib_write_bw`/`ib_read_bw` server: waits for the client's run and prints its last row.
-fn passive_server(s: Session, p: &Params) -> Res<Vec<BwResult>> {
+fn passive_server(mut s: Session, p: &Params) -> Res<Vec<BwResult>> {
+    let window = CpuWindow::start(p)?;
     let theirs = write_bw_server_finish(s.chan, &s.mine[0], run_wait(p))?;
     let row = BwResult::from(theirs);
-    out(&bw_row(&row, p.unit));
+    print_row(&mut s.counters, p, &row, window.finish()?)?;
     drop(s.target);
     Ok(vec![row])
 }
@@ -176,6 +207,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
     let wait = run_wait(p);
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
+        let window = CpuWindow::start(p)?;
         s.chan.exchange_keys_within(&s.mine[0], wait)?;
         let mine = measure(&mut s, &ops, None, p, size, progress)?;
         if p.all {
@@ -183,7 +215,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
         }
         let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
         let row = mine.plus(&theirs);
-        out(&bw_row(&row, p.unit));
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
     }
     s.chan.close_connection(&s.mine[0])?;
@@ -197,9 +229,18 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let wait = run_wait(p);
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
+        let window = CpuWindow::start(p)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
+        if p.x.run_infinitely {
+            // A row every -D seconds until stopped.
+            loop {
+                let window = CpuWindow::start(p)?;
+                let row = measure(&mut s, &ops, None, p, size, progress)?;
+                print_row(&mut s.counters, p, &row, window.finish()?)?;
+            }
+        }
         let row = measure(&mut s, &ops, None, p, size, progress)?;
-        out(&bw_row(&row, p.unit));
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -216,18 +257,29 @@ fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let rx_depth = p.receives_ahead();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
+        let window = CpuWindow::start(p)?;
         arm_receives(&mut s, &sinks, p, size)?;
         let cfg = RecvConfig {
             span: p.span(),
             size,
             rx_depth,
             timeout: p.timeout,
+            events: p.x.events,
         };
         let clock = Clock::new();
+        if p.x.run_infinitely {
+            // The receives stay posted from one window to the next.
+            loop {
+                let window = CpuWindow::start(p)?;
+                let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
+                let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
+                print_row(&mut s.counters, p, &row, window.finish()?)?;
+            }
+        }
         let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
         // perftest never measures a peak on the receiving side.
         let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
-        out(&bw_row(&row, p.unit));
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -248,6 +300,7 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let recv_cq = s.recv_cq.clone();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
+        let window = CpuWindow::start(p)?;
         arm_receives(&mut s, &sinks, p, size)?;
         let recv = Receiving {
             cq: &recv_cq,
@@ -258,7 +311,7 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
         let mine = measure(&mut s, &ops, Some(recv), p, size, progress)?;
         let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
         let row = mine.plus(&theirs);
-        out(&bw_row(&row, p.unit));
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -266,6 +319,30 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     }
     send_finish(s.chan, &s.mine[0], wait)?;
     Ok(rows)
+}
+
+/// Prints a row as perftest does: the row (with `--cpu_util`, the CPU utilization of this
+/// side over the run), or only its number with `--output`; then the `-W` counters.
+fn print_row(
+    counters: &mut Option<Counters>,
+    p: &Params,
+    row: &BwResult,
+    cpu: Option<f64>,
+) -> Res<()> {
+    match p.x.output {
+        Some(which) => number(&output_bw(which, row)),
+        None => {
+            let text = bw_row(row, p.unit);
+            match cpu {
+                Some(c) => out(&with_cpu_util_row(&text, c)),
+                None => out(&text),
+            }
+        }
+    }
+    if let Some(c) = counters.as_mut() {
+        out(&c.report()?);
+    }
+    Ok(())
 }
 
 /// One sink per QP, as large as the largest message, for receives.

@@ -2,12 +2,14 @@
 //! measure) and `read_lat`, `atomic_lat` (the client measures; the server only keeps its
 //! buffer).
 
-use super::out::{out, Res};
+use super::additions::{cpu_mhz, Counters, CpuWindow};
+use super::out::{number, out, Res};
 use super::session::Session;
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{send_finish, send_pre_run};
 use rdma_bench::perftest::report::{
-    lat_dur_header, lat_dur_row, lat_header, lat_row, LatDurResult, LatResult, RESULT_LINE,
+    lat_dur_header, lat_dur_row, lat_header, lat_row, sample_lists, with_cpu_util_header,
+    with_cpu_util_row, LatDurResult, LatResult, SampleLists, RESULT_LINE,
 };
 use rdma_bench::perftest::stats::{latency, latency_duration, NS_TICKS_PER_USEC};
 use rdma_bench::perftest::transport::Role;
@@ -38,16 +40,38 @@ impl LatRows {
     }
 
     /// Computes, prints and keeps the row of one size (`rtt_factor` 2 halves the round trip).
-    fn push(&mut self, run: &LatRun, p: &Params, size: u64, rtt_factor: u32) -> Res<()> {
+    fn push(
+        &mut self,
+        run: &LatRun,
+        p: &Params,
+        size: u64,
+        rtt_factor: u32,
+        pr: &mut LatPrint,
+    ) -> Res<()> {
+        let cpu = pr.window.finish()?;
+        let with_cpu = |row: String| match cpu {
+            Some(c) => with_cpu_util_row(&row, c),
+            None => row,
+        };
         match self {
             LatRows::Iters(rows) => {
-                let stats = latency(&run.posted, NS_TICKS_PER_USEC, rtt_factor)?;
+                out(&sample_lists(
+                    &run.posted,
+                    pr.ticks_per_unit,
+                    rtt_factor,
+                    pr.unit,
+                    pr.lists,
+                ));
+                let stats = latency(&run.posted, pr.ticks_per_unit, rtt_factor)?;
                 let r = LatResult {
                     size,
                     iters: p.iters,
                     stats,
                 };
-                out(&lat_row(&r));
+                if p.x.output.is_some() {
+                    number(&format!("{:.6}\n", r.stats.t_avg));
+                }
+                out(&with_cpu(lat_row(&r)));
                 rows.push(r);
             }
             LatRows::Duration(rows) => {
@@ -58,33 +82,78 @@ impl LatRows {
                     t_avg,
                     tps,
                 };
-                out(&lat_dur_row(&r));
+                if p.x.output.is_some() {
+                    number(&format!("{t_avg:.6}\n"));
+                }
+                out(&with_cpu(lat_dur_row(&r)));
                 rows.push(r);
             }
         }
+        if let Some(c) = pr.counters.as_mut() {
+            out(&c.report()?);
+        }
+        pr.window = CpuWindow::start(p)?;
         Ok(())
     }
 }
 
+/// How a latency side prints its rows: the unit of `-C` (cycles at the CPU's MHz) or
+/// microseconds, the sample lists of `-H`/`-U`, the `-W` counters and the `--cpu_util`
+/// reading of the size being run.
+struct LatPrint {
+    ticks_per_unit: f64,
+    unit: &'static str,
+    lists: SampleLists,
+    counters: Option<Counters>,
+    window: CpuWindow,
+}
+
+impl LatPrint {
+    fn new(p: &Params, counters: Option<Counters>) -> Res<LatPrint> {
+        let (ticks_per_unit, unit) = if p.x.lat_report.cycles {
+            // Clock ticks are nanoseconds: one cycle is 1000 / MHz of them.
+            (NS_TICKS_PER_USEC / cpu_mhz()?, "cycles")
+        } else {
+            (NS_TICKS_PER_USEC, "usec")
+        };
+        Ok(LatPrint {
+            ticks_per_unit,
+            unit,
+            lists: SampleLists {
+                unsorted: p.x.lat_report.unsorted,
+                histogram: p.x.lat_report.histogram,
+            },
+            counters,
+            window: CpuWindow::start(p)?,
+        })
+    }
+}
+
 fn header(p: &Params) -> String {
-    if p.duration.is_some() {
+    let h = if p.duration.is_some() {
         lat_dur_header()
     } else {
         lat_header()
+    };
+    if p.x.cpu_util {
+        with_cpu_util_header(&h)
+    } else {
+        h
     }
 }
 
 /// Runs the latency test on `s` and returns the rows this side printed.
-pub fn run(s: Session, p: &Params) -> Res<LatRows> {
+pub fn run(mut s: Session, p: &Params) -> Res<LatRows> {
+    let mut pr = LatPrint::new(p, s.counters.take())?;
     let role = if s.role == Role::Server {
         LatRole::Server
     } else {
         LatRole::Client
     };
     let rows = match p.test.verb() {
-        Verb::Write => write(s, p, role)?,
-        Verb::Send => send(s, p, role)?,
-        Verb::Read | Verb::Atomic => read(s, p)?,
+        Verb::Write => write(s, p, role, &mut pr)?,
+        Verb::Send => send(s, p, role, &mut pr)?,
+        Verb::Read | Verb::Atomic => read(s, p, &mut pr)?,
     };
     out(RESULT_LINE);
     Ok(rows)
@@ -97,7 +166,7 @@ fn run_wait(p: &Params) -> Duration {
 }
 
 /// `ib_write_lat`: the server writes first; no handshake between sizes or at the end.
-fn write(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
+fn write(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) -> Res<LatRows> {
     out(&header(p));
     let mut rows = LatRows::new(p);
     for &size in &p.sizes {
@@ -127,14 +196,14 @@ fn write(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
             &cfg,
             &clock,
         )?;
-        rows.push(&run, p, size, 2)?;
+        rows.push(&run, p, size, 2, pr)?;
     }
     Ok(rows)
 }
 
 /// `ib_send_lat`: the client sends first; before each size the receives are posted and a
 /// keys exchange lines the sides up; a closing handshake at the end.
-fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
+fn send(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) -> Res<LatRows> {
     out(&header(p));
     let len = usize::try_from(p.max_size())?;
     let src = s.qps[0].share(MemoryRegion::new(&s.pd, len, Access::LOCAL_WRITE)?);
@@ -151,6 +220,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
             timeout: p.timeout,
             role,
             inline: size <= u64::from(p.inline_size),
+            events: p.x.events,
         };
         let clock = Clock::new();
         let run = send_lat(
@@ -162,7 +232,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
             &cfg,
             &clock,
         )?;
-        rows.push(&run, p, size, 2)?;
+        rows.push(&run, p, size, 2, pr)?;
     }
     send_finish(s.chan, &s.mine[0], run_wait(p))?;
     Ok(rows)
@@ -170,7 +240,7 @@ fn send(mut s: Session, p: &Params, role: LatRole) -> Res<LatRows> {
 
 /// `ib_read_lat` and `ib_atomic_lat`: the client reads (or runs atomics) and prints; the
 /// server closes the connection when the client does (after its run) and prints nothing more.
-fn read(mut s: Session, p: &Params) -> Res<LatRows> {
+fn read(mut s: Session, p: &Params, pr: &mut LatPrint) -> Res<LatRows> {
     if s.role == Role::Server {
         s.chan.link_mut().set_timeout(run_wait(p));
         s.chan.close_connection(&s.mine[0])?;
@@ -189,9 +259,10 @@ fn read(mut s: Session, p: &Params) -> Res<LatRows> {
             size,
             timeout: p.timeout,
             atomic: (p.test.verb() == Verb::Atomic).then_some(p.atomic),
+            events: p.x.events,
         };
         let run = read_lat(&mut s.qps[0], &s.send_cq, sink, peer, &cfg, &clock)?;
-        rows.push(&run, p, size, 1)?;
+        rows.push(&run, p, size, 1, pr)?;
     }
     s.chan.close_connection(&s.mine[0])?;
     Ok(rows)

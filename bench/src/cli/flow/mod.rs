@@ -2,6 +2,7 @@
 //! [`session`]), then the measured runs, statistics and report of a BW test ([`bw`]) or a
 //! latency test ([`lat`]), then the optional JSON and SVG outputs.
 
+mod additions;
 mod bw;
 mod cm;
 mod lat;
@@ -19,6 +20,13 @@ use std::time::SystemTime;
 
 /// Runs the test described by `p`.
 pub fn run(p: &Params) -> Res<()> {
+    for (stdout, stderr) in &p.x.notices {
+        out::out(stdout);
+        eprint!("{stderr}");
+    }
+    if p.x.output.is_some() {
+        out::quiet();
+    }
     let s = session::open(p)?;
     let info = RunInfo {
         test: p.test,
@@ -34,7 +42,19 @@ pub fn run(p: &Params) -> Res<()> {
         iterations: p.iters,
         duration_s: p.duration.map(|d| d.as_secs_f64()),
         bidirectional: p.bidirectional,
+        connection: p.connection.as_str().to_string(),
+        atomic: (p.test.verb() == rdma_bench::perftest::Verb::Atomic)
+            .then(|| p.atomic.as_str().to_string()),
+        post_api: if s.extended {
+            "ibv_wr"
+        } else {
+            "ibv_post_send"
+        }
+        .to_string(),
+        post_list: p.x.post_list,
+        events: p.x.events,
     };
+    let mut verdict = Ok(());
     let report = if p.test.is_bw() {
         let total = match p.duration {
             Some(d) => Total::Duration(d),
@@ -60,6 +80,7 @@ pub fn run(p: &Params) -> Res<()> {
                 },
             )?;
         }
+        verdict = additions::check_limits(p, &rows);
         JsonReport::from_bw(info, p.unit, &rows)
     } else {
         match lat::run(s, p)? {
@@ -70,7 +91,8 @@ pub fn run(p: &Params) -> Res<()> {
     if let Some(path) = &p.out_json {
         report.write_to(path)?;
     }
-    Ok(())
+    std::thread::sleep(p.x.wait_destroy);
+    verdict
 }
 
 /// The current time as `YYYY-MM-DD HH:MM UTC` (for plot titles).

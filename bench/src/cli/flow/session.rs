@@ -13,7 +13,7 @@ use rdma_bench::perftest::transport::{Link, Role};
 use rdma_bench::perftest::wire::KeyMsg;
 use rdma_bench::perftest::{PerfTest, Verb};
 use rdma_verbs::{
-    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
+    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion, PostApi,
     ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
 };
 use std::collections::hash_map::RandomState;
@@ -43,6 +43,10 @@ pub struct Session {
     pub mtu_bytes: u32,
     /// `-R`: the rdma_cm ids of the QPs (dropped after them).
     pub _cm: Option<super::cm::CmQps>,
+    /// The QPs post with the extended API (`ibv_wr_*`).
+    pub extended: bool,
+    /// `-W`: the port counters, read before the connection.
+    pub counters: Option<super::additions::Counters>,
 }
 
 impl Session {
@@ -78,6 +82,34 @@ fn random_psn(salt: u32) -> u32 {
     h.write_u32(std::process::id());
     h.write_u32(salt);
     (h.finish() & 0xff_ffff) as u32
+}
+
+/// The post API of the test QPs: the extended one (`ibv_wr_*`) where the device has it for
+/// this connection type, as perftest uses it by default (perftest 6.06 decides by a list of
+/// device models, which leaves it off on rxe; rdma-perf asks the device: it builds a QP), or
+/// the classic `ibv_post_send` with `--use_old_post_send`.
+fn post_api(ctx: &Context, p: &Params) -> Res<PostApi> {
+    if p.x.old_post_send {
+        return Ok(PostApi::Classic);
+    }
+    let pd = ProtectionDomain::new(ctx)?;
+    let cq = CompletionQueue::new(ctx, 1)?;
+    let probe = QueuePair::builder(&pd, &cq, &cq)
+        .post_api(PostApi::Extended)
+        .qp_type(p.connection.qp_type())
+        .caps(QpCaps {
+            max_send_wr: 1,
+            max_recv_wr: 1,
+            max_send_sge: 1,
+            max_recv_sge: 1,
+            max_inline_data: 0,
+        })
+        .build();
+    match probe {
+        Ok(_) => Ok(PostApi::Extended),
+        Err(rdma_verbs::Error::Unsupported { .. }) => Ok(PostApi::Classic),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Opens the device, connects to the peer and sets every QP up to RTS (RTR for the passive
@@ -126,8 +158,20 @@ pub fn open(p: &Params) -> Res<Session> {
         OUT_READS_NON_READ
     };
 
-    // Out-of-band connection and preamble.
-    let link = match (&p.host, p.rdma_cm) {
+    let post_api = post_api(&ctx, p)?;
+    // perftest opens the counters before it connects: a missing one stops it there.
+    let counters = if p.x.counters.is_empty() {
+        None
+    } else {
+        Some(super::additions::Counters::open(
+            ctx.name(),
+            p.ib_port,
+            &p.x.counters,
+        )?)
+    };
+
+    // Out-of-band connection and preamble (over rdma_cm with -R or -z).
+    let link = match (&p.host, p.x.exchange_cm) {
         (Some(host), false) => Link::connect(host, p.port, p.timeout)?,
         (Some(host), true) => Link::connect_cm(host, p.port, p.timeout)?,
         (None, cm) => {
@@ -153,18 +197,21 @@ pub fn open(p: &Params) -> Res<Session> {
         role,
         atomic: (verb == Verb::Atomic).then_some(p.atomic),
         duplex: p.bidirectional,
-        post_list: 1,
+        post_list: p.x.post_list,
         recv_post_list: 1,
-        events: None,
+        events: p
+            .x
+            .events
+            .then(|| p.x.comp_vector.unwrap_or(0).unsigned_abs()),
         dual_port: false,
         device: ctx.name().to_string(),
         num_qps: p.qps,
         transport: "IB".into(),
         connection: p.connection.as_str().into(),
         use_srq: false,
-        pcie_relax_order: p.test != PerfTest::WriteLat,
+        pcie_relax_order: p.test != PerfTest::WriteLat && p.x.pcie_relaxed,
         pcie_ro_warning: false,
-        ibv_wr_api: false,
+        ibv_wr_api: post_api == PostApi::Extended,
         tx_depth: p.tx_depth,
         rx_depth: p.rx_depth,
         cq_mod: p.cq_mod,
@@ -174,6 +221,7 @@ pub fn open(p: &Params) -> Res<Session> {
         max_inline: p.inline_size,
         out_reads: u32::from(out_reads),
         rdma_cm: p.rdma_cm,
+        exchange_cm: p.x.exchange_cm,
     }));
     if p.rdma_cm && role == Role::Server {
         out(" Waiting for client rdma_cm QP to connect\n");
@@ -197,10 +245,18 @@ pub fn open(p: &Params) -> Res<Session> {
     } else {
         1
     };
-    let send_cq = CompletionQueue::new(&ctx, send_depth)?;
-    let recv_cq = CompletionQueue::new(&ctx, recv_depth)?;
+    let cq = |depth: u32| -> Res<CompletionQueue> {
+        let mut b = CompletionQueue::builder(&ctx, depth);
+        if p.x.events {
+            b = b.with_channel().comp_vector(p.x.comp_vector.unwrap_or(0));
+        }
+        Ok(b.build()?)
+    };
+    let send_cq = cq(send_depth)?;
+    let recv_cq = cq(recv_depth)?;
     let make_qp = || -> Res<QueuePair> {
         Ok(QueuePair::builder(&pd, &send_cq, &recv_cq)
+            .post_api(post_api)
             .qp_type(p.connection.qp_type())
             .caps(QpCaps {
                 max_send_wr: p.tx_depth.max(1),
@@ -249,9 +305,9 @@ pub fn open(p: &Params) -> Res<Session> {
             srqn: 0,
         })
         .collect();
-    // With -R perftest prints the addresses with its exchange's parameters, whose verb
+    // With -R or -z perftest prints the addresses with its exchange's parameters, whose verb
     // is SEND: no RKey/VAddr (nor OUT).
-    let addr_verb = if p.rdma_cm { Verb::Send } else { verb };
+    let addr_verb = if p.x.exchange_cm { Verb::Send } else { verb };
     for m in &mine {
         out(&address(Side::Local, addr_verb, m));
     }
@@ -281,13 +337,14 @@ pub fn open(p: &Params) -> Res<Session> {
                 psn: mine[i].psn,
                 access,
                 hop_limit: 0xff,
-                timeout: 14,
+                sl: p.x.sl,
+                pkey_index: p.x.pkey_index,
+                timeout: p.x.qp_timeout,
                 retry_cnt: 7,
                 rnr_retry: 7,
                 min_rnr_timer: 12,
                 max_rd_atomic: u8::try_from(r.out_reads).unwrap_or(u8::MAX).min(max_rd),
                 max_dest_rd_atomic: max_rd,
-                ..ConnectOptions::default()
             };
             let remote = RemoteQp {
                 qpn: r.qpn,
@@ -320,5 +377,7 @@ pub fn open(p: &Params) -> Res<Session> {
         link_layer,
         mtu_bytes: agreed.mtu.bytes(),
         _cm: cm,
+        extended: post_api == PostApi::Extended,
+        counters,
     })
 }

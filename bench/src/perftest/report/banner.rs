@@ -67,9 +67,10 @@ pub struct BannerInfo {
     pub max_inline: u32,
     /// Outstanding reads (read and atomic tests print this instead of the inline size).
     pub out_reads: u32,
-    /// `-R`: QPs connected with rdma_cm (`rdma_cm QPs : ON`, and
-    /// `Data ex. method : rdma_cm`).
+    /// `-R`: QPs connected with rdma_cm (`rdma_cm QPs : ON`).
     pub rdma_cm: bool,
+    /// `-z` or `-R`: the data exchange runs over rdma_cm (`Data ex. method : rdma_cm`).
+    pub exchange_cm: bool,
 }
 
 fn on_off(b: bool) -> &'static str {
@@ -159,7 +160,11 @@ pub fn banner(b: &BannerInfo) -> String {
     s.push_str(&format!(" rdma_cm QPs\t : {}\n", on_off(b.rdma_cm)));
     s.push_str(&format!(
         " Data ex. method : {}\n",
-        if b.rdma_cm { "rdma_cm" } else { "Ethernet" }
+        if b.exchange_cm || b.rdma_cm {
+            "rdma_cm"
+        } else {
+            "Ethernet"
+        }
     ));
     s.push_str(RESULT_LINE);
     s

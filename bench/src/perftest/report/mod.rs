@@ -26,9 +26,14 @@
 //! in `ib_write_lat`; `GID index : 1` with and without `-x 1` (auto-selection).
 
 mod banner;
+mod extra;
 mod rows;
 
 pub use banner::{address, banner, BannerInfo, Side, RESULT_LINE, WAITING_FOR_CLIENT};
+pub use extra::{
+    counter_lines, cpu_util, parse_proc_stat, sample_lists, with_cpu_util_header,
+    with_cpu_util_row, SampleLists,
+};
 pub use rows::{
     bw_header, bw_row, lat_dur_header, lat_dur_row, lat_header, lat_row, output_value,
     LatDurResult, LatResult, BW_HEADER_GB, BW_HEADER_MB, LAT_DUR_HEADER, LAT_HEADER,

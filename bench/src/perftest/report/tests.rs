@@ -46,6 +46,7 @@ fn info(test: PerfTest, role: Role) -> BannerInfo {
         max_inline: 0,
         out_reads: 1,
         rdma_cm: false,
+        exchange_cm: false,
     }
 }
 
