@@ -6,7 +6,7 @@
 use super::args::PerfArgs;
 use super::params::Refusal;
 use rdma_bench::perftest::atomic::PARSER_ERROR;
-use rdma_bench::perftest::report::RESULT_LINE;
+use rdma_bench::perftest::report::{SampleLists, RESULT_LINE};
 use rdma_bench::perftest::{PerfTest, Verb};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,10 +27,8 @@ pub const DEF_DURATION_SECS: u64 = 5;
 pub struct LatReport {
     /// `-C`: times in CPU cycles.
     pub cycles: bool,
-    /// `-H`: every sample, sorted, before the row.
-    pub histogram: bool,
-    /// `-U`: every sample, in order, before the row.
-    pub unsorted: bool,
+    /// `-H` and `-U`: the samples listed before the row.
+    pub lists: SampleLists,
 }
 
 /// `--output`: print one number instead of the report.
@@ -83,8 +81,6 @@ pub struct Extras {
     pub wait_destroy: Duration,
     /// PCIe relaxed ordering (off with `--disable_pcie_relaxed`).
     pub pcie_relaxed: bool,
-    /// `--out_json`: the file.
-    pub out_json: Option<PathBuf>,
     /// What perftest prints and goes on after (each: stdout part, stderr part).
     pub notices: Vec<(String, String)>,
 }
@@ -307,12 +303,6 @@ impl Extras {
                     .map_err(|_| Refusal::Usage(format!("--wait_destroy {v}: seconds from 0")))?,
             ),
         };
-        let out_json = match (&a.out_json, &a.out_json_file) {
-            (None, _) => None,
-            (Some(f), _) if !f.is_empty() => Some(PathBuf::from(f)),
-            (Some(_), Some(f)) => Some(f.clone()),
-            (Some(_), None) => Some(PathBuf::from(DEFAULT_JSON_FILE)),
-        };
         Ok(Extras {
             events: a.events,
             comp_vector,
@@ -323,8 +313,10 @@ impl Extras {
             exchange_cm: a.comm_rdma_cm || a.rdma_cm,
             lat_report: LatReport {
                 cycles: a.report_cycles,
-                histogram: a.histogram,
-                unsorted: a.unsorted,
+                lists: SampleLists {
+                    histogram: a.histogram,
+                    unsorted: a.unsorted,
+                },
             },
             no_peak: a.no_peak,
             cpu_util,
@@ -336,7 +328,6 @@ impl Extras {
             output,
             wait_destroy,
             pcie_relaxed: !a.disable_pcie_relaxed,
-            out_json,
             notices,
         })
     }
@@ -373,6 +364,17 @@ impl Extras {
             )),
             Some(q) => Ok(Some(q)),
         }
+    }
+}
+
+/// The file of `--out_json`: `--out_json=FILE`, else `--out_json_file`, else perftest's
+/// `perftest_out.json`; `None` without `--out_json`.
+pub fn json_file(a: &PerfArgs) -> Option<PathBuf> {
+    match (&a.out_json, &a.out_json_file) {
+        (None, _) => None,
+        (Some(f), _) if !f.is_empty() => Some(PathBuf::from(f)),
+        (Some(_), Some(f)) => Some(f.clone()),
+        (Some(_), None) => Some(PathBuf::from(DEFAULT_JSON_FILE)),
     }
 }
 
@@ -549,7 +551,7 @@ mod tests {
         ])
         .unwrap();
         let x = &p.x;
-        assert!(x.events && x.exchange_cm && x.lat_report.cycles && x.lat_report.histogram);
+        assert!(x.events && x.exchange_cm && x.lat_report.cycles && x.lat_report.lists.histogram);
         assert_eq!((x.comp_vector, x.qp_timeout, x.sl), (Some(0), 16, 3));
         assert_eq!(x.output, Some(OutputOnly::Latency));
         assert_eq!(x.wait_destroy, Duration::from_secs(1));

@@ -148,7 +148,7 @@ impl Params {
         let cq_mod = x.post_list_cq_mod(iters, a.cq_mod)?;
         let mut p = Self::resolve_options(test, a, connection, duration, cq_mod, margin)?;
         p.atomic = atomic;
-        p.out_json = x.out_json.take();
+        p.out_json = extras::json_file(a);
         p.x = x;
         Ok(p)
     }

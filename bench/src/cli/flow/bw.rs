@@ -164,23 +164,20 @@ fn stats(
     })
 }
 
-/// `ib_write_bw`/`ib_read_bw` client: every size, one row each; the last row goes to the
-/// server.
+/// `ib_write_bw`/`ib_read_bw` client: every size, one row each (with `--run_infinitely`, a
+/// row every `-D` seconds until stopped); the last row goes to the server.
 fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let ops = ops(&mut s, p)?;
     let mut rows = Vec::with_capacity(p.sizes.len());
-    if p.x.run_infinitely {
-        // A row every -D seconds until stopped (perftest's `--run_infinitely`).
-        loop {
-            let window = CpuWindow::start(p)?;
-            let row = measure(&mut s, &ops, None, p, p.max_size(), progress)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-        }
-    }
     for &size in &p.sizes {
-        let window = CpuWindow::start(p)?;
-        let row = measure(&mut s, &ops, None, p, size, progress)?;
-        print_row(&mut s.counters, p, &row, window.finish()?)?;
+        let row = loop {
+            let window = CpuWindow::start(p)?;
+            let row = measure(&mut s, &ops, None, p, size, progress)?;
+            print_row(&mut s.counters, p, &row, window.finish()?)?;
+            if !p.x.run_infinitely {
+                break row;
+            }
+        };
         rows.push(row);
     }
     let last = *rows.last().ok_or("no size was run")?;
@@ -229,18 +226,15 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let wait = run_wait(p);
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        let window = CpuWindow::start(p)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        if p.x.run_infinitely {
-            // A row every -D seconds until stopped.
-            loop {
-                let window = CpuWindow::start(p)?;
-                let row = measure(&mut s, &ops, None, p, size, progress)?;
-                print_row(&mut s.counters, p, &row, window.finish()?)?;
+        let row = loop {
+            let window = CpuWindow::start(p)?;
+            let row = measure(&mut s, &ops, None, p, size, progress)?;
+            print_row(&mut s.counters, p, &row, window.finish()?)?;
+            if !p.x.run_infinitely {
+                break row;
             }
-        }
-        let row = measure(&mut s, &ops, None, p, size, progress)?;
-        print_row(&mut s.counters, p, &row, window.finish()?)?;
+        };
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -257,7 +251,6 @@ fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let rx_depth = p.receives_ahead();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        let window = CpuWindow::start(p)?;
         arm_receives(&mut s, &sinks, p, size)?;
         let cfg = RecvConfig {
             span: p.span(),
@@ -267,19 +260,17 @@ fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
             events: p.x.events,
         };
         let clock = Clock::new();
-        if p.x.run_infinitely {
-            // The receives stay posted from one window to the next.
-            loop {
-                let window = CpuWindow::start(p)?;
-                let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
-                let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
-                print_row(&mut s.counters, p, &row, window.finish()?)?;
+        // With --run_infinitely the receives stay posted from one window to the next.
+        let row = loop {
+            let window = CpuWindow::start(p)?;
+            let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
+            // perftest never measures a peak on the receiving side.
+            let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
+            print_row(&mut s.counters, p, &row, window.finish()?)?;
+            if !p.x.run_infinitely {
+                break row;
             }
-        }
-        let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
-        // perftest never measures a peak on the receiving side.
-        let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
-        print_row(&mut s.counters, p, &row, window.finish()?)?;
+        };
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;

@@ -119,10 +119,7 @@ impl LatPrint {
         Ok(LatPrint {
             ticks_per_unit,
             unit,
-            lists: SampleLists {
-                unsorted: p.x.lat_report.unsorted,
-                histogram: p.x.lat_report.histogram,
-            },
+            lists: p.x.lat_report.lists,
             counters,
             window: CpuWindow::start(p)?,
         })
