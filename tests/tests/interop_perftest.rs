@@ -626,15 +626,16 @@ fn interop_perftest_client_without_server_fails_within_the_timeout() {
 #[test]
 fn interop_perftest_unsupported_option_is_refused() {
     let (prog, mut args) = command(Impl::Rust, Test::WriteBw);
-    args.push("-e".to_string());
+    args.push("--odp".to_string());
     let start = Instant::now();
-    let d = spawn("rdma-perf -e", &prog, &args).wait_until(start + Duration::from_secs(30));
+    let d = spawn("rdma-perf --odp", &prog, &args).wait_until(start + Duration::from_secs(30));
     assert!(
         d.status.is_some_and(|s| !s.success()),
         "non-zero exit:\n{d}"
     );
     assert!(
-        d.stderr.contains("not supported: -e (events)"),
+        d.stderr
+            .contains("not supported: --odp (on-demand paging is not implemented)"),
         "clear message:\n{d}"
     );
 }
