@@ -114,12 +114,15 @@ mod tests {
 
     #[test]
     fn parses_both_commands_and_refuses_bad_ones() {
-        let c = Cli::try_parse_from(["rdma-scale", "connect", "-q", "8", "--via", "cm", "h"])
-            .unwrap();
+        let c =
+            Cli::try_parse_from(["rdma-scale", "connect", "-q", "8", "--via", "cm", "h"]).unwrap();
         let Command::Connect(a) = c.command else {
             panic!("not connect")
         };
-        assert_eq!((a.qps, a.via, a.host.as_deref(), a.depth, a.port), (8, ViaArg::Cm, Some("h"), 128, 19230));
+        assert_eq!(
+            (a.qps, a.via, a.host.as_deref(), a.depth, a.port),
+            (8, ViaArg::Cm, Some("h"), 128, 19230)
+        );
         let c = Cli::try_parse_from(["rdma-scale", "report", "r", "--out", "d", "--date", "x"])
             .unwrap();
         assert!(matches!(c.command, Command::Report(_)));
@@ -128,7 +131,16 @@ mod tests {
             &["rdma-scale", "connect", "--via", "tcp"],
             &["rdma-scale", "connect", "-q", "0", "--via", "tcp"],
             &["rdma-scale", "connect", "-q", "1", "--via", "udp"],
-            &["rdma-scale", "connect", "-q", "1", "--via", "tcp", "--depth", "0"],
+            &[
+                "rdma-scale",
+                "connect",
+                "-q",
+                "1",
+                "--via",
+                "tcp",
+                "--depth",
+                "0",
+            ],
             &["rdma-scale", "report", "r", "--out", "d"],
         ] {
             assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");

@@ -176,7 +176,11 @@ fn connect(a: &ConnectArgs) -> Result<(), Failure> {
     let create_s = t.elapsed().as_secs_f64();
     let created = memory::rss()?;
     let via: Via = a.via.into();
-    let role = if a.host.is_some() { Role::Client } else { Role::Server };
+    let role = if a.host.is_some() {
+        Role::Client
+    } else {
+        Role::Server
+    };
     let (held, exchange_s, connect_s) = match (via, &a.host) {
         (Via::Tcp, None) => tcp::serve(&dev, made, a.port, timeout)?,
         (Via::Tcp, Some(h)) => tcp::connect(&dev, made, h, a.port, timeout)?,

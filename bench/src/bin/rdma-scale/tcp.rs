@@ -32,9 +32,19 @@ fn endpoint(dev: &Device, qp: &QueuePair, psn: u32) -> Endpoint {
 }
 
 /// Moves QP `i` to RTS towards `peer`.
-fn rts(dev: &Device, qp: QueuePair, psn: u32, peer: &Endpoint, i: usize) -> Result<QueuePair, Failure> {
-    let peer_mtu = Mtu::from_raw(u32::from(peer.mtu))
-        .ok_or_else(|| Failure(format!("the peer sent an invalid MTU {} for QP {i}", peer.mtu)))?;
+fn rts(
+    dev: &Device,
+    qp: QueuePair,
+    psn: u32,
+    peer: &Endpoint,
+    i: usize,
+) -> Result<QueuePair, Failure> {
+    let peer_mtu = Mtu::from_raw(u32::from(peer.mtu)).ok_or_else(|| {
+        Failure(format!(
+            "the peer sent an invalid MTU {} for QP {i}",
+            peer.mtu
+        ))
+    })?;
     let opts = ConnectOptions {
         port: dev.port,
         gid_index: dev.gid_index,
@@ -49,7 +59,8 @@ fn rts(dev: &Device, qp: QueuePair, psn: u32, peer: &Endpoint, i: usize) -> Resu
         lid: peer.lid,
         gid: (!peer.gid.is_zero()).then_some(peer.gid),
     };
-    qp.connect(&remote, &opts).doing(format!("connecting QP {i}"))
+    qp.connect(&remote, &opts)
+        .doing(format!("connecting QP {i}"))
 }
 
 /// Connects every QP in `made` to the endpoints in `peers`; returns them and the seconds.
@@ -91,7 +102,9 @@ pub(crate) fn serve(
     let (held, connect_s) = rts_all(dev, made, &psns, &peers)?;
     let t = Instant::now();
     for ((qp, _), &psn) in held.iter().zip(&psns) {
-        stream.send_endpoint(&endpoint(dev, qp, psn)).doing("sending our endpoints")?;
+        stream
+            .send_endpoint(&endpoint(dev, qp, psn))
+            .doing("sending our endpoints")?;
     }
     stream.recv_done().doing("waiting for the client's done")?;
     exchange += t.elapsed().as_secs_f64();
@@ -112,7 +125,9 @@ pub(crate) fn connect(
         .doing(format!("connecting to {host} TCP port {port}"))?;
     let t = Instant::now();
     for (m, &psn) in made.iter().zip(&psns) {
-        stream.send_endpoint(&endpoint(dev, &m.qp, psn)).doing("sending our endpoints")?;
+        stream
+            .send_endpoint(&endpoint(dev, &m.qp, psn))
+            .doing("sending our endpoints")?;
     }
     let mut peers = Vec::with_capacity(n);
     for i in 0..n {
