@@ -53,11 +53,14 @@ fn bw(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
     Ok(Some(("bw", render_svg(&series, &fig)?)))
 }
 
+/// A connect-curve series before it is named: what, via, role, points.
+type RawSeries = (&'static str, Via, Role, Vec<(f64, f64)>);
+
 fn connect_series(
     r: &Results,
     name: &'static str,
     f: fn(&ConnectPoint) -> Option<f64>,
-) -> Vec<(&'static str, Via, Role, Vec<(f64, f64)>)> {
+) -> Vec<RawSeries> {
     let mut out = Vec::new();
     for via in [Via::Tcp, Via::Cm] {
         for role in [Role::Client, Role::Server] {

@@ -10,7 +10,7 @@ pub fn num(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(v) if !v.is_finite() => "-".into(),
-        Some(v) if v == 0.0 => "0".into(),
+        Some(0.0) => "0".into(),
         Some(v) => {
             let digits = 2 - v.abs().log10().floor() as i32;
             format!("{v:.*}", digits.clamp(0, 6) as usize)
