@@ -2,7 +2,8 @@
 //! `tool` key.
 //!
 //! * `rdma-perf`: a `--out_json` report ([`json`](crate::output::json)) of a BW test's
-//!   client, joined onto one line; its first row is the point;
+//!   client, joined onto one line; its first row is the point (a failed one when its numbers
+//!   are null: nothing completed in the measured time); a server's report is skipped;
 //! * `rdma-scale`: the line `rdma-scale connect` prints ([`ConnectPoint`]);
 //! * `async_echo`: the line `async_echo --json` prints ([`EchoPoint`]);
 //! * `scale-curves`: a point that failed ([`Failed`]), written by the script.
@@ -80,13 +81,13 @@ pub struct ConnectPoint {
     pub connect_s: f64,
     /// Seconds to destroy them all.
     pub destroy_s: f64,
-    /// VmRSS before the first QP, in KiB.
+    /// Resident set (smaps_rollup `Rss`) before the first QP, in KiB.
     pub rss_start_kib: u64,
-    /// VmRSS once every QP exists.
+    /// Resident set once every QP exists.
     pub rss_created_kib: u64,
-    /// VmRSS once every QP is connected.
+    /// Resident set once every QP is connected.
     pub rss_connected_kib: u64,
-    /// VmHWM at the end.
+    /// VmHWM at the end (batched like VmRSS on kernels before 6.2).
     pub hwm_kib: u64,
     /// Open file descriptors once connected.
     pub fds: u32,
@@ -197,7 +198,9 @@ struct PerfRow {
     msg_rate_mpps: Option<f64>,
 }
 
-fn bw_point(r: PerfReport) -> Result<Option<BwPoint>, String> {
+/// A client's report as a point; a report without numbers (nothing completed in the
+/// measured time) as a failed point.
+fn bw_point(r: PerfReport) -> Result<Option<Result<BwPoint, Failed>>, String> {
     if r.role != "client" {
         return Ok(None);
     }
@@ -205,17 +208,24 @@ fn bw_point(r: PerfReport) -> Result<Option<BwPoint>, String> {
         .results
         .first()
         .ok_or("an rdma-perf report without results")?;
-    let (Some(bw), Some(rate), Some(unit)) = (row.bw_average, row.msg_rate_mpps, r.bw_unit) else {
-        return Err(format!("{} is not a BW report with numbers", r.test));
+    let Some(unit) = r.bw_unit else {
+        return Err(format!("{} is not a BW report", r.test));
     };
-    Ok(Some(BwPoint {
+    let (Some(bw), Some(rate)) = (row.bw_average, row.msg_rate_mpps) else {
+        return Ok(Some(Err(Failed {
+            tool: "scale-curves".into(),
+            failed: format!("{} -q {} -s {} (no numbers)", r.test, r.qps, row.bytes),
+            status: 0,
+        })));
+    };
+    Ok(Some(Ok(BwPoint {
         test: r.test,
         qps: r.qps,
         bytes: row.bytes,
         bw_average: bw,
         msg_rate_mpps: rate,
         unit,
-    }))
+    })))
 }
 
 /// Parses a whole results file.
@@ -231,7 +241,11 @@ pub fn parse(text: &str) -> Result<Results, ParseError> {
         match tool.tool.as_str() {
             "rdma-perf" => {
                 let r = serde_json::from_str(line).map_err(json)?;
-                out.bw.extend(bw_point(r).map_err(err)?);
+                match bw_point(r).map_err(err)? {
+                    Some(Ok(p)) => out.bw.push(p),
+                    Some(Err(f)) => out.failed.push(f),
+                    None => {}
+                }
             }
             "rdma-scale" => out.connect.push(serde_json::from_str(line).map_err(json)?),
             "async_echo" => out.echo.push(serde_json::from_str(line).map_err(json)?),
@@ -299,9 +313,10 @@ pub(crate) mod tests {
         assert!(e.to_string().starts_with("line 1: missing field"), "{e}");
         assert_eq!(parse("not json").unwrap_err().line, 1);
         let lat = r#"{"tool":"rdma-perf","test":"write_lat","role":"client","qps":1,"bw_unit":null,"results":[{"bytes":2}]}"#;
-        assert_eq!(
-            parse(lat).unwrap_err().what,
-            "write_lat is not a BW report with numbers"
-        );
+        assert_eq!(parse(lat).unwrap_err().what, "write_lat is not a BW report");
+        let empty = r#"{"tool":"rdma-perf","test":"write_bw","role":"client","qps":16,"bw_unit":"MB/sec","results":[{"bytes":65536,"bw_average":null,"msg_rate_mpps":null}]}"#;
+        let r = parse(empty).unwrap();
+        assert!(r.bw.is_empty());
+        assert_eq!(r.failed[0].failed, "write_bw -q 16 -s 65536 (no numbers)");
     }
 }

@@ -5,7 +5,7 @@
 //! connection carrying `RDMA-EP/1` lines (`rdma_exchange`) and then RTR/RTS by hand, or with
 //! one rdma_cm connection per QP. It prints one JSON line (`rdma_bench::scale::record::
 //! ConnectPoint`): the seconds to create them all, to exchange the endpoints (tcp), to
-//! connect them all and to destroy them all; VmRSS before, after creating and after
+//! connect them all and to destroy them all; the resident set before, after creating and after
 //! connecting, VmHWM; open descriptors. Every wait for the peer is bounded by `--timeout`.
 //!
 //! `rdma-scale report RESULTS --out DIR --date DATE` renders the results file of
