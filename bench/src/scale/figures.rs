@@ -61,13 +61,15 @@ fn connect_series(
     name: &'static str,
     f: fn(&ConnectPoint) -> Option<f64>,
 ) -> Vec<RawSeries> {
+    // The curves are at one queue depth: the first line's (other depths are table rows).
+    let depth = r.connect.first().map_or(0, |p| p.depth);
     let mut out = Vec::new();
     for via in [Via::Tcp, Via::Cm] {
         for role in [Role::Client, Role::Server] {
             let pts: Vec<(f64, f64)> = r
                 .connect
                 .iter()
-                .filter(|p| p.via == via && p.role == role)
+                .filter(|p| p.via == via && p.role == role && p.depth == depth)
                 .filter_map(|p| f(p).map(|v| (f64::from(p.qps), v)))
                 .collect();
             if !pts.is_empty() {
@@ -231,6 +233,20 @@ mod tests {
             assert_eq!(circles, want, "{name}");
             assert!(svg.contains("2026-12-07"), "{name}");
         }
+    }
+
+    #[test]
+    fn other_depths_stay_out_of_the_curves() {
+        let mut r = parse(SAMPLE).unwrap();
+        let mut shallow = r.connect[0].clone();
+        shallow.depth = 16;
+        r.connect.push(shallow);
+        let figs = figures(&r, "d").unwrap();
+        let connect = &figs.iter().find(|f| f.0 == "connect").unwrap().1;
+        assert_eq!(connect.matches("<circle").count(), 2);
+        let table = super::super::table::connect_table(&r);
+        assert_eq!(table.lines().count(), 4, "{table}");
+        assert!(table.contains("| cm | 8 | 16 |"), "{table}");
     }
 
     #[test]

@@ -71,7 +71,8 @@ fn ms(s: f64) -> Option<f64> {
     Some(s * 1e3)
 }
 
-/// Curve 2: time and memory to create and connect N QPs, client and server side by side.
+/// Curve 2: time and memory to create and connect N QPs, client and server side by side;
+/// rows by exchange, queue depth, QP count.
 pub fn connect_table(r: &Results) -> String {
     let mut out = String::new();
     header(
@@ -79,6 +80,7 @@ pub fn connect_table(r: &Results) -> String {
         &[
             "via",
             "QPs",
+            "depth",
             "create [ms]",
             "exchange [ms]",
             "connect [ms]",
@@ -90,21 +92,23 @@ pub fn connect_table(r: &Results) -> String {
             "destroy [ms]",
         ],
     );
-    let mut keys: Vec<(Via, u32)> = r.connect.iter().map(|p| (p.via, p.qps)).collect();
+    let mut keys: Vec<(Via, u32, u32)> =
+        r.connect.iter().map(|p| (p.via, p.depth, p.qps)).collect();
     keys.sort_unstable();
     keys.dedup();
-    let find = |via, qps, role| {
+    let find = |key, role| {
         r.connect
             .iter()
-            .find(|p: &&ConnectPoint| p.via == via && p.qps == qps && p.role == role)
+            .find(|p: &&ConnectPoint| (p.via, p.depth, p.qps) == key && p.role == role)
     };
-    for (via, qps) in keys {
-        let (c, s) = (find(via, qps, Role::Client), find(via, qps, Role::Server));
+    for key @ (via, depth, qps) in keys {
+        let (c, s) = (find(key, Role::Client), find(key, Role::Server));
         row(
             &mut out,
             &[
                 via.as_str().to_string(),
                 qps.to_string(),
+                depth.to_string(),
                 num(c.and_then(|c| ms(c.create_s))),
                 num(c.and_then(|c| c.exchange_s.map(|e| e * 1e3))),
                 num(c.and_then(|c| ms(c.connect_s))),
@@ -213,7 +217,7 @@ mod tests {
         let c = connect_table(&r);
         assert_eq!(
             c.lines().nth(2),
-            Some("| cm | 8 | 4.00 | - | 80.0 | 10000 | - | 100 | - | 30 | 2.00 |")
+            Some("| cm | 8 | 128 | 4.00 | - | 80.0 | 10000 | - | 100 | - | 30 | 2.00 |")
         );
         let e = echo_table(&r);
         assert_eq!(
