@@ -75,6 +75,19 @@ pub struct YAxis<'a> {
     pub scale: Scale,
 }
 
+/// Where the legend goes: a corner where the lines are not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Corner {
+    /// Top left.
+    UpperLeft,
+    /// Top right.
+    UpperRight,
+    /// Bottom left.
+    LowerLeft,
+    /// Bottom right.
+    LowerRight,
+}
+
 /// The text and axes of a figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Figure<'a> {
@@ -86,6 +99,8 @@ pub struct Figure<'a> {
     pub left: YAxis<'a>,
     /// The right y axis, if any series uses it.
     pub right: Option<YAxis<'a>>,
+    /// The legend's corner.
+    pub legend: Corner,
 }
 
 /// Why no figure was drawn.
@@ -374,7 +389,12 @@ pub fn render_svg(series: &[Series<'_>], fig: &Figure<'_>) -> Result<String, Cur
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
+            .position(match fig.legend {
+                Corner::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Corner::UpperRight => SeriesLabelPosition::UpperRight,
+                Corner::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Corner::LowerRight => SeriesLabelPosition::LowerRight,
+            })
             .label_font(("sans-serif", 14))
             .border_style(BLACK)
             .background_style(WHITE.mix(0.9))
@@ -400,6 +420,7 @@ mod tests {
             desc: "message rate [Mpps]",
             scale: Scale::Log,
         }),
+        legend: Corner::LowerRight,
     };
 
     fn qps() -> Vec<f64> {

@@ -3,7 +3,7 @@
 //! echo latency and CPU per message against connections.
 
 use super::record::{ConnectPoint, Results, Role, Via};
-use crate::output::curve::{render_svg, CurveError, Figure, Scale, Series, Side, YAxis};
+use crate::output::curve::{render_svg, Corner, CurveError, Figure, Scale, Series, Side, YAxis};
 
 /// A figure's file name suffix and its SVG.
 pub type Svg = (&'static str, String);
@@ -49,6 +49,7 @@ fn bw(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
             desc: "message rate [Mpps]",
             scale: Scale::Linear,
         }),
+        legend: Corner::LowerRight,
     };
     Ok(Some(("bw", render_svg(&series, &fig)?)))
 }
@@ -122,6 +123,7 @@ fn connect(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
             scale: Scale::Log,
         },
         right: None,
+        legend: Corner::UpperLeft,
     };
     Ok(Some(("connect", render_svg(&series, &fig)?)))
 }
@@ -149,10 +151,11 @@ fn memory(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
         title: &title,
         x_desc: "queue pairs",
         left: YAxis {
-            desc: "VmRSS growth per QP [KiB]",
+            desc: "resident set growth per QP [KiB]",
             scale: Scale::Linear,
         },
         right: None,
+        legend: Corner::UpperRight,
     };
     Ok(Some(("memory", render_svg(&series, &fig)?)))
 }
@@ -193,6 +196,7 @@ fn echo(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
             desc: "CPU per message [µs]",
             scale: Scale::Log,
         }),
+        legend: Corner::LowerRight,
     };
     Ok(Some(("echo", render_svg(&series, &fig)?)))
 }
