@@ -14,12 +14,14 @@
 //! * [`perftest::stats`]: latency and bandwidth statistics computed exactly as
 //!   perftest computes them;
 //! * [`output`]: `--out_json` (valid JSON), `--plot` (SVG) and the progress line on
-//!   stderr.
+//!   stderr;
+//! * [`scale`]: the report of `scripts/scale-curves` (tables and figures of cost against scale).
 #![deny(missing_docs)]
 
 pub mod output;
 pub mod perftest;
 pub mod run;
+pub mod scale;
 
 /// Checks for the fuzz targets and their corpus replay (`fuzz/`): built only with `--cfg
 /// fuzzing`, which cargo-fuzz and `fuzz/.cargo/config.toml` set.

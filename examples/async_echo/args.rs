@@ -24,6 +24,15 @@ pub(crate) enum Mode {
 }
 
 impl Mode {
+    /// The name on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Event => "event",
+            Mode::Busy => "busy",
+            Mode::Adaptive => "adaptive",
+        }
+    }
+
     pub(crate) fn wait_mode(self) -> WaitMode {
         match self {
             Mode::Event => WaitMode::Event,
@@ -78,6 +87,11 @@ pub(crate) struct Args {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub(crate) timeout: u64,
 
+    /// After the summary, print one JSON line: CPU time of this process and of the machine
+    /// over the run, and (client) round-trip latencies
+    #[arg(long)]
+    pub(crate) json: bool,
+
     /// Test hook (server): flip one byte of the echo of this message number on QP 0, so that
     /// the client's verification must fail
     #[arg(long, value_name = "MESSAGE", hide = true)]
@@ -95,6 +109,9 @@ mod tests {
             (a.qps, a.iters, a.size, a.mode, a.threads, a.port),
             (64, 100, 4096, Mode::Event, 1, 18520)
         );
+        assert!(!a.json);
+        assert!(Args::try_parse_from(["async_echo", "--json"]).unwrap().json);
+        assert_eq!(Mode::Adaptive.name(), "adaptive");
         let a = Args::try_parse_from(["async_echo", "-q", "3", "-m", "busy", "-s", "64"]).unwrap();
         assert_eq!((a.qps, a.mode, a.size, a.host), (3, Mode::Busy, 64, None));
         for bad in [

@@ -3,7 +3,7 @@
 //! from `QueuePair::complete`, so a task that is aborted (or fails) leaves no buffer the device
 //! could still touch: dropping the QP destroys it before freeing them.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdma_verbs::{
     Access, AsyncCq, Completion, Local, MemoryRegion, ProtectionDomain, QueuePair, RecvWr, SendWr,
@@ -19,6 +19,15 @@ pub(crate) struct Stats {
     pub(crate) messages: u64,
     /// Their bytes.
     pub(crate) bytes: u64,
+}
+
+/// What a connection's task returns: its counts, and (client) its round-trip times.
+#[derive(Debug, Default)]
+pub(crate) struct Done {
+    /// Messages and bytes.
+    pub(crate) stats: Stats,
+    /// Nanoseconds of each round trip (client; empty for the server).
+    pub(crate) rtt_ns: Vec<u64>,
 }
 
 /// One connection's QP, its CQ awaited on tokio, and what the task needs to know.
@@ -62,7 +71,7 @@ impl Task {
     /// The server: sends every message back as it came until the client's zero-length bye.
     /// Two receives were posted before the client could send, so one is always waiting while
     /// the other's buffer is being echoed. `corrupt` flips a byte of that echo (test hook).
-    pub(crate) async fn serve(mut self, corrupt: Option<u64>) -> Result<Stats, Failure> {
+    pub(crate) async fn serve(mut self, corrupt: Option<u64>) -> Result<Done, Failure> {
         let mut wcs = [WorkCompletion::default(); 4];
         let mut done = Vec::with_capacity(wcs.len());
         let mut stats = Stats::default();
@@ -95,18 +104,23 @@ impl Task {
                 }
             }
         }
-        Ok(stats)
+        Ok(Done {
+            stats,
+            rtt_ns: Vec::new(),
+        })
     }
 
     /// The client: `iters` round trips of `size`-byte messages whose bytes depend on the QP
-    /// and the round, each echo checked byte for byte; then a zero-length bye.
+    /// and the round, each echo checked byte for byte; then a zero-length bye. Each round
+    /// trip's time (post to both completions) is kept, in a vector allocated up front.
     pub(crate) async fn client(
         mut self,
         pd: ProtectionDomain,
         size: usize,
         iters: u64,
-    ) -> Result<Stats, Failure> {
+    ) -> Result<Done, Failure> {
         let i = self.index;
+        let mut rtt_ns = Vec::with_capacity(usize::try_from(iters).unwrap_or(0).min(1 << 24));
         let mr = || MemoryRegion::new(&pd, size, Access::LOCAL_WRITE);
         let (mut sbuf, mut rbuf) = (Some(mr()?), Some(mr()?));
         let mut expected = vec![0u8; size];
@@ -116,6 +130,7 @@ impl Task {
         for round in 0..iters {
             fill(&mut expected, i, round);
             let (mut s, r) = (sbuf.take().expect("back"), rbuf.take().expect("back"));
+            let posted = Instant::now();
             s.as_mut_slice()
                 .expect("a local buffer")
                 .copy_from_slice(&expected);
@@ -139,6 +154,9 @@ impl Task {
                     }
                 }
             }
+            if rtt_ns.len() < rtt_ns.capacity() {
+                rtt_ns.push(posted.elapsed().as_nanos() as u64);
+            }
             stats.messages += 1;
             stats.bytes += size as u64;
         }
@@ -148,7 +166,7 @@ impl Task {
         while self.qp.send_outstanding() > 0 {
             self.next(&mut wcs, &mut done).await?;
         }
-        Ok(stats)
+        Ok(Done { stats, rtt_ns })
     }
 }
 

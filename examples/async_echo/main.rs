@@ -22,7 +22,10 @@
 //! core) or `adaptive`. Posting stays synchronous.
 //!
 //! Output on success: the server prints `echoed M messages, B bytes, on N QPs`, the client
-//! `verified M echoes (B bytes) byte for byte on N QPs in S s: R round trips/s`. On any
+//! `verified M echoes (B bytes) byte for byte on N QPs in S s: R round trips/s`. With
+//! `--json` a JSON line follows: CPU seconds of the process and of the whole machine over the
+//! run, and (client) round-trip latencies (mean, median, 99th percentile, maximum), for
+//! scripts/scale-curves. On any
 //! error the program prints `async_echo: <what went wrong>` to stderr, naming the QP, and exits
 //! with status 1 (2 for a bad command line); the other connections' tasks are aborted, which
 //! is safe: a QP destroys itself before it frees the buffers it holds. Every wait is bounded
@@ -36,6 +39,7 @@
 
 mod args;
 mod echo;
+mod measure;
 use rdma_examples::output;
 mod setup;
 
@@ -48,7 +52,8 @@ use rdma_verbs::{Access, AsyncCq, MemoryRegion, RecvWr};
 use tokio::task::JoinSet;
 
 use crate::args::Args;
-use crate::echo::{Stats, Task};
+use crate::echo::{Done, Stats, Task};
+use crate::measure::{rtt_stats, Cpu, Line};
 use crate::output::{say, Doing, Failure};
 use crate::setup::{open, Conn};
 
@@ -89,9 +94,14 @@ fn run(args: &Args) -> Result<(), Failure> {
             .build(),
     }
     .doing("starting the tokio runtime")?;
+    let cpu = Cpu::now();
     let started = Instant::now();
-    let total = runtime.block_on(serve_all(args, &dev.pd, conns))?;
+    let Done {
+        stats: total,
+        mut rtt_ns,
+    } = runtime.block_on(serve_all(args, &dev.pd, conns))?;
     let secs = started.elapsed().as_secs_f64();
+    let cpu = Cpu::now().since(cpu);
     match &args.host {
         None => say!(
             "echoed {} messages, {} bytes, on {} QPs",
@@ -109,16 +119,34 @@ fn run(args: &Args) -> Result<(), Failure> {
             args.mode
         ),
     }
+    if args.json {
+        let line = Line {
+            role: if args.host.is_some() {
+                "client"
+            } else {
+                "server"
+            },
+            qps: args.qps,
+            threads: args.threads,
+            size: args.size,
+            mode: args.mode.name(),
+            messages: total.messages,
+            wall_s: secs,
+            cpu,
+            rtt: rtt_stats(&mut rtt_ns),
+        };
+        say!("{line}");
+    }
     Ok(())
 }
 
-/// Spawns one task per connection and sums what they moved; the first failure aborts the
-/// others and is returned.
+/// Spawns one task per connection, sums what they moved and gathers the round-trip times;
+/// the first failure aborts the others and is returned.
 async fn serve_all(
     args: &Args,
     pd: &rdma_verbs::ProtectionDomain,
     conns: Vec<Conn>,
-) -> Result<Stats, Failure> {
+) -> Result<Done, Failure> {
     let mut tasks = JoinSet::new();
     for (index, c) in conns.into_iter().enumerate() {
         let task = Task {
@@ -133,11 +161,13 @@ async fn serve_all(
         };
     }
     let mut total = Stats::default();
+    let mut rtt_ns = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined {
-            Ok(Ok(s)) => {
-                total.messages += s.messages;
-                total.bytes += s.bytes;
+            Ok(Ok(d)) => {
+                total.messages += d.stats.messages;
+                total.bytes += d.stats.bytes;
+                rtt_ns.extend(d.rtt_ns);
             }
             Ok(Err(e)) => {
                 tasks.abort_all();
@@ -149,5 +179,8 @@ async fn serve_all(
             }
         }
     }
-    Ok(total)
+    Ok(Done {
+        stats: total,
+        rtt_ns,
+    })
 }

@@ -2,6 +2,7 @@
 //!
 //! * [`json`]: `--out_json FILE`, a valid JSON report (perftest's own is not valid
 //!   JSON);
+//! * [`curve`]: cost against scale (log₂ x, any series), for `scripts/scale-curves`;
 //! * [`plot`]: `--plot FILE.svg`, bandwidth and message rate against message size
 //!   for a `-a` run;
 //! * [`progress`]: a progress line on stderr for long runs, drawn by a background
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::perftest::stats::BwUnit;
 
+pub mod curve;
 pub mod json;
 pub mod plot;
 pub mod progress;

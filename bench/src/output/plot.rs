@@ -120,7 +120,7 @@ fn render_err<E: std::fmt::Display>(e: E) -> PlotError {
 
 /// `text` with the characters XML 1.0 does not allow (controls, U+FFFE, U+FFFF)
 /// replaced by spaces; the backend escapes `<`, `>`, `&` and quotes.
-fn xml_text(text: &str) -> String {
+pub(super) fn xml_text(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\u{fffe}' | '\u{ffff}' => ' ',
@@ -131,7 +131,7 @@ fn xml_text(text: &str) -> String {
 }
 
 /// `2^e` with a binary suffix: `2`, `512`, `2K`, `8M`, `16E`.
-fn pow2_label(e: u32) -> String {
+pub(super) fn pow2_label(e: u32) -> String {
     const SUFFIX: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
     let idx = (e / 10).min(6);
     let rest = e - idx * 10;
@@ -139,7 +139,7 @@ fn pow2_label(e: u32) -> String {
 }
 
 /// A y tick label: no trailing zeros, scientific notation far from 1.
-fn num_label(v: f64) -> String {
+pub(super) fn num_label(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }
