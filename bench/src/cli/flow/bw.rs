@@ -26,7 +26,9 @@ use std::time::Duration;
 /// Runs the BW test on `s` and returns the rows this side printed.
 pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     out(&bw_header(p.unit));
+    let ud = p.connection == rdma_bench::perftest::Connection::Ud;
     let rows = match (p.test.verb(), s.role, p.bidirectional) {
+        (Verb::Send, _, _) if ud => super::ud::send_bw(s, p, progress)?,
         (Verb::Send, _, true) => send_duplex(s, p, progress)?,
         (Verb::Send, Role::Client, false) => send_client(s, p, progress)?,
         (Verb::Send, Role::Server, false) => send_server(s, p, progress)?,
@@ -42,7 +44,7 @@ pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
 
 /// How long the passive side waits for the peer's whole run: its progress deadline plus the
 /// run at a pessimistic 1 MB/s (a peer that dies closes the connection much sooner).
-fn run_wait(p: &Params) -> Duration {
+pub(super) fn run_wait(p: &Params) -> Duration {
     let bytes: u64 = p
         .sizes
         .iter()
@@ -103,7 +105,7 @@ fn measure(
     Ok(requester_row(&mut smp, p, size)?)
 }
 
-fn requester_row(
+pub(super) fn requester_row(
     smp: &mut BwSamples,
     p: &Params,
     size: u64,
@@ -119,7 +121,7 @@ fn requester_row(
 
 /// perftest's `print_report_bw` numbers from the timestamps (`iters`: the messages counted in
 /// a duration run; otherwise `p.iters` per QP).
-fn stats(
+pub(super) fn stats(
     p: &Params,
     size: u64,
     tposted: &[u64],

@@ -29,7 +29,7 @@ pub enum LatRows {
 }
 
 impl LatRows {
-    fn new(p: &Params) -> LatRows {
+    pub(super) fn new(p: &Params) -> LatRows {
         if p.duration.is_some() {
             LatRows::Duration(Vec::new())
         } else {
@@ -38,7 +38,7 @@ impl LatRows {
     }
 
     /// Computes, prints and keeps the row of one size (`rtt_factor` 2 halves the round trip).
-    fn push(&mut self, run: &LatRun, p: &Params, size: u64, rtt_factor: u32) -> Res<()> {
+    pub(super) fn push(&mut self, run: &LatRun, p: &Params, size: u64, rtt_factor: u32) -> Res<()> {
         match self {
             LatRows::Iters(rows) => {
                 let stats = latency(&run.posted, NS_TICKS_PER_USEC, rtt_factor)?;
@@ -66,7 +66,7 @@ impl LatRows {
     }
 }
 
-fn header(p: &Params) -> String {
+pub(super) fn header(p: &Params) -> String {
     if p.duration.is_some() {
         lat_dur_header()
     } else {
@@ -83,6 +83,9 @@ pub fn run(s: Session, p: &Params) -> Res<LatRows> {
     };
     let rows = match p.test.verb() {
         Verb::Write => write(s, p, role)?,
+        Verb::Send if p.connection == rdma_bench::perftest::Connection::Ud => {
+            super::ud::send_lat(s, p, role)?
+        }
         Verb::Send => send(s, p, role)?,
         Verb::Read | Verb::Atomic => read(s, p)?,
     };
@@ -91,7 +94,7 @@ pub fn run(s: Session, p: &Params) -> Res<LatRows> {
 }
 
 /// How long the side that waits for the peer's whole run may wait (see the BW tests).
-fn run_wait(p: &Params) -> Duration {
+pub(super) fn run_wait(p: &Params) -> Duration {
     let bytes: u64 = p.sizes.iter().map(|s| s.saturating_mul(p.iters)).sum();
     p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
 }
