@@ -90,6 +90,15 @@ fn random_psn(salt: u32) -> u32 {
     (h.finish() & 0xff_ffff) as u32
 }
 
+/// A UD QP the device refused, with the likely cause when inline data was asked for (perftest
+/// disables `-I` on devices it does not know, such as rxe; rdma-perf asks for it).
+fn ud_qp_error(e: rdma_verbs::Error, inline: u32) -> Box<dyn std::error::Error + Send + Sync> {
+    if inline == 0 {
+        return e.into();
+    }
+    format!("{e} (a UD QP with -I {inline}: the device may take less inline data; lower -I)").into()
+}
+
 /// Opens the device, connects to the peer and sets every QP up to RTS (RTR for the passive
 /// server of a unidirectional test, as perftest leaves it). With `-c UD` it also caps `p`'s
 /// sizes at the agreed path MTU, as perftest does.
@@ -262,8 +271,9 @@ pub fn open(p: &mut Params) -> Res<Session> {
                     .psn(psn)
                     .caps(caps)
                     .build()
+                    .map_err(|e| ud_qp_error(e, p.inline_size))
             })
-            .collect::<Result<Vec<_>, _>>()?
+            .collect::<Res<Vec<_>>>()?
     } else {
         Vec::new()
     };
