@@ -56,7 +56,8 @@ fn send_wr(
 
 /// Runs the requester loop over UD `qps` (QP `i` sends `sends[i]`) and returns the
 /// timestamps, as [`bw_requester`](super::bw_requester) does for connected QPs. With `recv`
-/// it also receives the peer's SENDs into `recv.sinks` (`-b`).
+/// it also receives the peer's SENDs into `recv.sinks` (`-b`); a duration run then counts
+/// the messages received in the sample too, as perftest's `run_iter_bi` does.
 pub fn ud_bw_requester(
     qps: &mut [UdQueuePair],
     sends: &[UdSend],
@@ -117,9 +118,13 @@ pub fn ud_bw_requester(
     if let Some(ph) = &phases {
         s.posted[0] = ph.sample_start;
     }
+    // In the sample of a duration run (perftest's SAMPLE_STATE).
+    let mut in_sample = false;
     loop {
         if let Some(ph) = phases.as_mut() {
-            match ph.update(clock.now()) {
+            let phase = ph.update(clock.now());
+            in_sample = phase == Phase::Sample;
+            match phase {
                 Phase::End => posting = false,
                 Phase::StopSample => cooling = true,
                 _ => {}
@@ -137,6 +142,11 @@ pub fn ud_bw_requester(
                 qps[i].complete(wc)?.result()?;
                 rcnt[i] += 1;
                 totrcnt += 1;
+                if in_sample {
+                    // perftest's run_iter_bi counts the messages received in the sample
+                    // with those sent: a -D -b row is both directions, no report exchanged.
+                    s.iters += 1;
+                }
                 if phases.is_some() || rcnt[i] + r.rx_depth <= iters {
                     qps[i].post_recv(
                         RecvWr::recv_to_sink(r.sinks[i])

@@ -133,7 +133,8 @@ fn server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
 
 /// `-b`: both sides post receives, line up, then send and receive at once (the server
 /// starts sending when the client's first datagram arrives); both print the sum of the
-/// exchanged reports.
+/// exchanged reports (of iteration runs; a `-D` row counts both directions itself, and no
+/// report is exchanged, as perftest 6.06 does).
 fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let sends = sends(&mut s, p)?;
     let sinks = sinks(&mut s, p)?;
@@ -150,8 +151,14 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
             wait_first: s.role == Role::Server,
         };
         let mine = measure(&mut s, &sends, Some(recv), p, size, progress)?;
-        let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-        let row = mine.plus(&theirs);
+        // perftest exchanges the reports of iteration runs only; a -D row already counts
+        // both directions.
+        let row = if p.duration.is_some() {
+            mine
+        } else {
+            let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
+            mine.plus(&theirs)
+        };
         out(&bw_row(&row, p.unit));
         rows.push(row);
         if p.all {
