@@ -1,8 +1,8 @@
 //! `rdma-perf -c UD` against Debian's perftest 6.06 on the real device (the Soft-RoCE VM:
 //! `scripts/test-device interop_perftest_ud`): `send_bw` and `send_lat` over UD QPs with C
 //! perftest in both roles and Rust against itself; `-q 2`, `-b`, `-a` (sizes capped at the
-//! path MTU), other options Rust against Rust; a `-s` above the MTU refused as perftest
-//! refuses it. TCP ports 19101–19160.
+//! path MTU), `-D` (with `-b`) against C; other options Rust against Rust; a `-s` above
+//! the MTU refused as perftest refuses it. TCP ports 19101–19160.
 //!
 //! Each run checks both exit statuses, `Connection type : UD` in both banners, the RX depth
 //! perftest prints for a UD SEND receiver (the iterations, not 512), perftest's message when
@@ -286,7 +286,9 @@ fn interop_perftest_ud_all_sizes_stop_at_the_mtu() {
 }
 
 /// Other options, Rust against Rust: depths, moderation, inline, Gb/s and the JSON report
-/// of a send_bw run; a duration run of send_lat.
+/// of a send_bw run; a duration run of send_lat. The RX depth stays close to the
+/// iterations: with far fewer receives than messages a fast sender overruns the receiver
+/// and the datagrams it drops are never resent (seen with `-r 256`: 76 of 600 lost).
 #[test]
 fn interop_perftest_ud_options_rust_rust() {
     let _g = serial();
@@ -302,7 +304,7 @@ fn interop_perftest_ud_options_rust_rust() {
         "-t",
         "64",
         "-r",
-        "256",
+        "598",
         "-Q",
         "8",
         "-I",
@@ -314,7 +316,7 @@ fn interop_perftest_ud_options_rust_rust() {
     let want = Want {
         sizes: Some(vec![256]),
         iters: 600,
-        rx_depth: 256,
+        rx_depth: 598,
         capped: false,
     };
     check(&s, &c, &want);
@@ -338,6 +340,34 @@ fn interop_perftest_ud_options_rust_rust() {
         assert_eq!(r[0], "2", "{d}");
         let iters: u64 = r[1].parse().unwrap_or_else(|_| panic!("{d}"));
         assert!(iters > 0, "round trips counted:\n{d}");
+    }
+}
+
+/// `-D`: a receiver's sample and, with `-b`, both directions counted on each side with no
+/// report exchanged (perftest 6.06 exchanges reports of iteration runs only: expecting one
+/// would end in a broken close handshake), against C in either role.
+#[test]
+fn interop_perftest_ud_duration_runs_against_c() {
+    let _g = serial();
+    for (server, client, port, extra) in [
+        (Impl::Rust, Impl::C, 19143, &["-D", "3"][..]),
+        (Impl::C, Impl::Rust, 19144, &["-D", "3", "-b"][..]),
+        (Impl::Rust, Impl::C, 19145, &["-D", "3", "-b"][..]),
+    ] {
+        let (s, c) = run_pair(Test::SendBw, server, client, port, extra);
+        assert!(
+            ok(&s) && ok(&c),
+            "{extra:?}: exit status 0 on both sides:\n{s}\n{c}"
+        );
+        let mtu = mtu(&s);
+        for d in [&s, &c] {
+            assert!(d.stdout.lines().any(|l| l == UD_LINE), "{d}");
+            let rows = rows(d);
+            assert_eq!(rows.len(), 1, "{d}");
+            assert_eq!(rows[0][0], mtu.to_string(), "{d}");
+            let iters: u64 = rows[0][1].parse().unwrap_or_else(|_| panic!("{d}"));
+            assert!(iters > 0, "messages counted in the sample:\n{d}");
+        }
     }
 }
 
