@@ -1,5 +1,5 @@
 //! SEND latency over UD, both sides (perftest `run_iter_lat_send` with `-c UD`): as
-//! [`send_lat`](super::send_lat), with each SEND addressed to the peer and each receive
+//! [`send_lat`](fn@super::send_lat), with each SEND addressed to the peer and each receive
 //! taking its 40-byte header in the QP's own slot.
 
 use super::bw::MAX_INLINE;
@@ -51,7 +51,7 @@ fn wait_one(
 }
 
 /// Runs the UD SEND ping-pong with `to` (the peer's QP) and returns what it measured, as
-/// [`send_lat`](super::send_lat) does. Sends go from `src` (or inline), receives land in
+/// [`send_lat`](fn@super::send_lat) does. Sends go from `src` (or inline), receives land in
 /// `sink`; the receives must have been posted ahead
 /// ([`ud_post_receives`](super::ud_post_receives)).
 #[allow(clippy::too_many_arguments)]
