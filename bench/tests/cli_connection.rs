@@ -75,7 +75,21 @@ fn unknown_and_unimplemented_types_are_refused() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "rdma-perf: not supported: -c XRC (extended reliable connected; rdma-perf runs RC and UC)\n"
+        "rdma-perf: not supported: -c XRC (extended reliable connected; rdma-perf runs RC, UC and UD)\n"
     );
+    assert_not_connected(&l);
+}
+
+#[test]
+fn ud_with_rdma_cm_is_refused_before_connecting() {
+    let (l, port) = listener();
+    let o = rdma_perf(&["send_bw", "-c", "UD", "-R", "-p", &port, "127.0.0.1"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.starts_with("rdma-perf: not supported: -c UD with -R (") && err.ends_with("drop -R)\n"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "{o:?}");
     assert_not_connected(&l);
 }

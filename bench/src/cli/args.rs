@@ -165,8 +165,8 @@ pub struct PerfArgs {
     /// the device's maximum; above it, the maximum with a warning).
     #[arg(short = 'o', long = "outs", allow_negative_numbers = true)]
     pub out_reads: Option<i64>,
-    /// Connection type: RC, or UC on the SEND and WRITE tests (others perftest knows are
-    /// refused).
+    /// Connection type: RC, UC on the SEND and WRITE tests, or UD on the SEND tests
+    /// (messages of at most the path MTU; not with -R). Others perftest knows are refused.
     #[arg(short = 'c', long = "connection", default_value = "RC")]
     pub connection: String,
     /// Do not fail on a CPU frequency mismatch (accepted; rdma-perf does not read the CPU

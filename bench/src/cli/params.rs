@@ -6,7 +6,9 @@ use rdma_bench::perftest::atomic::{
     AtomicType, ATOMIC_SIZE, INLINE_REFUSAL, NOT_ATOMIC_TEST_REFUSAL, OUT_READS_REFUSAL,
     PARSER_ERROR, SIZE_REFUSAL,
 };
-use rdma_bench::perftest::connection::{ConnectionRefusal, UC_RDMA_CM_REFUSAL};
+use rdma_bench::perftest::connection::{
+    ConnectionRefusal, MAX_INLINE_UD, UC_RDMA_CM_REFUSAL, UD_RDMA_CM_REFUSAL,
+};
 use rdma_bench::perftest::report::RESULT_LINE;
 use rdma_bench::perftest::stats::BwUnit;
 use rdma_bench::perftest::{Connection, PerfTest, Verb};
@@ -51,6 +53,10 @@ pub struct Params {
     pub out_reads: Option<i64>,
     /// The other perftest options ([`Extras`]).
     pub x: Extras,
+    /// `-s` was given (UD refuses a given size above the MTU, caps a default one).
+    pub size_given: bool,
+    /// UD lowered `-I` to perftest's `MAX_INLINE_UD` (perftest says so first).
+    pub ud_inline_lowered: bool,
 }
 
 /// Why the command line was refused, and how to say it.
@@ -128,6 +134,11 @@ impl Params {
                 stdout: true,
             });
         }
+        if connection == Connection::Ud && a.rdma_cm {
+            return Err(Refusal::Usage(format!(
+                "not supported: {UD_RDMA_CM_REFUSAL}"
+            )));
+        }
         let atomic = Self::atomic_options(test, a)?;
         if !a.refused.is_empty() {
             return Err(Refusal::Usage(format!(
@@ -136,6 +147,11 @@ impl Params {
             )));
         }
         let mut x = Extras::resolve(test, a)?;
+        if connection == Connection::Ud && x.post_list > 1 {
+            return Err(Refusal::Usage(
+                "not supported: -l with -c UD (post lists of UD SENDs are not implemented)".into(),
+            ));
+        }
         // --run_infinitely is perftest's duration mode, of -D or 5 s.
         let duration = match (a.duration, x.run_infinitely) {
             (None, true) => Some(extras::DEF_DURATION_SECS),
@@ -239,23 +255,30 @@ impl Params {
             return Err("RX depth (-r) must be positive".into());
         }
         let mut rx_depth = u64::from(rx).min(cap) as u32;
-        // perftest: a UC iterations run whose RX depth is still 512 posts one receive per
-        // iteration, at most UC_MAX_RX.
-        if connection == Connection::Uc && duration.is_none() && rx_depth == DEFAULT_RX_DEPTH {
+        // perftest: a UC or UD iterations run whose RX depth is still 512 posts one receive
+        // per iteration, at most UC_MAX_RX.
+        let unreliable = matches!(connection, Connection::Uc | Connection::Ud);
+        if unreliable && duration.is_none() && rx_depth == DEFAULT_RX_DEPTH {
             rx_depth = u64::from(UC_MAX_RX).min(iters) as u32;
         }
         let mut cq_mod = cq_mod_given.unwrap_or(100);
         if cq_mod == 0 {
             return Err("CQ moderation (-Q) must be positive".into());
         }
-        if cq_mod_given.is_none() && !a.all && size > CQ_MOD_SIZE_LIMIT {
+        // Not for UD, whose messages never get that large (perftest's force_dependecies).
+        let ud = connection == Connection::Ud;
+        if cq_mod_given.is_none() && !a.all && size > CQ_MOD_SIZE_LIMIT && !ud {
             cq_mod = 1;
         }
         if !bw {
             cq_mod = 1;
         }
         cq_mod = cq_mod.min(tx_depth);
-        let inline_size = a.inline_size.unwrap_or(0);
+        let mut inline_size = a.inline_size.unwrap_or(0);
+        let ud_inline_lowered = ud && inline_size > MAX_INLINE_UD;
+        if ud_inline_lowered {
+            inline_size = MAX_INLINE_UD;
+        }
         if inline_size > 0 && test.verb() == Verb::Read {
             return Err("-I: RDMA READs cannot carry inline data".into());
         }
@@ -308,6 +331,8 @@ impl Params {
             atomic: AtomicType::default(),
             out_reads: a.out_reads,
             x: Extras::default(),
+            size_given: a.size.is_some(),
+            ud_inline_lowered,
         })
     }
 
@@ -396,13 +421,6 @@ mod tests {
 
     #[test]
     fn other_types_are_refused_naming_the_option() {
-        let e = resolve(&["ib_send_bw", "-c", "UD"]).unwrap_err();
-        assert_eq!(
-            e,
-            Refusal::Usage(
-                "not supported: -c UD (unreliable datagram; rdma-perf runs RC and UC)".into()
-            )
-        );
         let e = resolve(&["ib_write_bw", "-c", "XRC"]).unwrap_err();
         assert!(matches!(&e, Refusal::Usage(m) if m.starts_with("not supported: -c XRC (")));
         let e = resolve(&["ib_write_lat", "-c", "uc"]).unwrap_err();
@@ -431,6 +449,80 @@ mod tests {
         assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-r", "64"]), 64);
         assert_eq!(rx(&["ib_send_bw", "-c", "UC", "-D", "4"]), 512);
         assert_eq!(rx(&["ib_send_bw", "-n", "3000"]), 512, "RC keeps 512");
+    }
+
+    #[test]
+    fn ud_runs_the_send_tests_with_perftests_adjustments() {
+        let p = resolve(&["ib_send_bw", "-c", "UD"]).unwrap();
+        assert_eq!(p.connection, Connection::Ud);
+        // 64 KiB is above 8 KiB, yet UD keeps CQ moderation (RC drops it to 1).
+        assert_eq!(
+            (p.sizes.clone(), p.cq_mod, p.rx_depth),
+            (vec![65536], 100, 1000)
+        );
+        assert!(!p.size_given && !p.ud_inline_lowered);
+        assert_eq!(resolve(&["ib_send_bw"]).unwrap().cq_mod, 1);
+        let p = resolve(&[
+            "rdma-perf",
+            "send_lat",
+            "-c",
+            "UD",
+            "-s",
+            "512",
+            "-n",
+            "100",
+        ])
+        .unwrap();
+        assert_eq!(
+            (p.connection, p.rx_depth, p.size_given),
+            (Connection::Ud, 100, true)
+        );
+        assert_eq!(
+            resolve(&["ib_send_bw", "-c", "UD", "-n", "20000"])
+                .unwrap()
+                .rx_depth,
+            16000
+        );
+        let p = resolve(&["ib_send_lat", "-c", "UD", "-I", "900"]).unwrap();
+        assert_eq!((p.inline_size, p.ud_inline_lowered), (884, true));
+        let p = resolve(&["ib_send_lat", "-c", "UD", "-I", "884"]).unwrap();
+        assert_eq!((p.inline_size, p.ud_inline_lowered), (884, false));
+        let p = resolve(&["ib_send_lat", "-I", "900"]).unwrap();
+        assert_eq!(
+            (p.inline_size, p.ud_inline_lowered),
+            (900, false),
+            "RC keeps -I"
+        );
+    }
+
+    #[test]
+    fn ud_with_rdma_cm_is_refused_naming_both_options() {
+        match resolve(&["ib_send_bw", "-c", "UD", "-R"]).unwrap_err() {
+            Refusal::Usage(m) => {
+                assert!(m.starts_with("not supported: -c UD with -R ("), "{m}");
+                assert!(m.ends_with("drop -R)"), "{m}");
+            }
+            e => panic!("{e:?}"),
+        }
+        // Off SEND, perftest's own refusal comes first.
+        assert_eq!(
+            resolve(&["ib_write_bw", "-c", "UD", "-R"]).unwrap_err(),
+            Refusal::Perftest {
+                text: " UD connection only possible in SEND verb\n".into(),
+                stdout: false
+            }
+        );
+    }
+
+    #[test]
+    fn ud_with_a_post_list_is_refused_naming_both_options() {
+        assert_eq!(
+            resolve(&["ib_send_bw", "-c", "UD", "-l", "4"]).unwrap_err(),
+            Refusal::Usage(
+                "not supported: -l with -c UD (post lists of UD SENDs are not implemented)".into()
+            )
+        );
+        assert!(resolve(&["ib_send_bw", "-c", "UD", "-l", "1"]).is_ok());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //!
 //! The message is [`PEER_PARAMS_LEN`] bytes of ASCII, `key=value` pairs separated by single
 //! spaces, NUL padded, e.g. `test=send_bw size=65536 iters=1000 qps=1 bidir=0 dur=0`.
-//! A UC test adds `conn=UC`; without `conn` the connection is RC, so an RC message is the
+//! A UC or UD test adds `conn=UC` or `conn=UD`; without `conn` the connection is RC, so an RC message is the
 //! same as before UC existed.
 
 use super::connection::Connection;
@@ -193,7 +193,8 @@ fn connection(v: &str) -> Result<Connection, WireError> {
     match v {
         "RC" => Ok(Connection::Rc),
         "UC" => Ok(Connection::Uc),
-        _ => Err(field("conn", format!("`{v}` is not RC or UC"))),
+        "UD" => Ok(Connection::Ud),
+        _ => Err(field("conn", format!("`{v}` is not RC, UC or UD"))),
     }
 }
 
@@ -243,12 +244,18 @@ mod tests {
         assert!(w.starts_with(b"test=send_bw size=65536 iters=1000 qps=2 bidir=0 dur=0 conn=UC\0"));
         assert_eq!(PeerParams::parse(&w).unwrap(), u);
         assert_eq!(p().mismatches(&u), ["-c RC here, UC on the peer"]);
-        let t = b"test=a size=1 iters=1 qps=1 bidir=0 dur=0 conn=UD";
+        let mut d = p();
+        d.connection = Connection::Ud;
+        let w = d.encode().unwrap();
+        assert!(w.starts_with(b"test=send_bw size=65536 iters=1000 qps=2 bidir=0 dur=0 conn=UD\0"));
+        assert_eq!(PeerParams::parse(&w).unwrap(), d);
+        assert_eq!(u.mismatches(&d), ["-c UC here, UD on the peer"]);
+        let t = b"test=a size=1 iters=1 qps=1 bidir=0 dur=0 conn=XRC";
         let mut w = [0u8; PEER_PARAMS_LEN];
         w[..t.len()].copy_from_slice(t);
         let e = PeerParams::parse(&w).unwrap_err().to_string();
         assert!(
-            e.contains("conn") && e.contains("`UD` is not RC or UC"),
+            e.contains("conn") && e.contains("`XRC` is not RC, UC or UD"),
             "{e}"
         );
     }

@@ -33,7 +33,9 @@ pub fn run(s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     } else {
         out(&bw_header(p.unit));
     }
+    let ud = p.connection == rdma_bench::perftest::Connection::Ud;
     let rows = match (p.test.verb(), s.role, p.bidirectional) {
+        (Verb::Send, _, _) if ud => super::ud::send_bw(s, p, progress)?,
         (Verb::Send, _, true) => send_duplex(s, p, progress)?,
         (Verb::Send, Role::Client, false) => send_client(s, p, progress)?,
         (Verb::Send, Role::Server, false) => send_server(s, p, progress)?,
@@ -52,7 +54,7 @@ const FOREVER: Duration = Duration::from_secs(10 * 365 * 86_400);
 
 /// How long the passive side waits for the peer's whole run: its progress deadline plus the
 /// run at a pessimistic 1 MB/s (a peer that dies closes the connection much sooner).
-fn run_wait(p: &Params) -> Duration {
+pub(super) fn run_wait(p: &Params) -> Duration {
     if p.x.run_infinitely {
         // The peer runs until stopped; it closing the connection ends the wait.
         return FOREVER;
@@ -119,7 +121,7 @@ fn measure(
     Ok(requester_row(&mut smp, p, size)?)
 }
 
-fn requester_row(
+pub(super) fn requester_row(
     smp: &mut BwSamples,
     p: &Params,
     size: u64,
@@ -135,7 +137,7 @@ fn requester_row(
 
 /// perftest's `print_report_bw` numbers from the timestamps (`iters`: the messages counted in
 /// a duration run; otherwise `p.iters` per QP).
-fn stats(
+pub(super) fn stats(
     p: &Params,
     size: u64,
     tposted: &[u64],
@@ -314,7 +316,7 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
 
 /// Prints a row as perftest does: the row (with `--cpu_util`, the CPU utilization of this
 /// side over the run), or only its number with `--output`; then the `-W` counters.
-fn print_row(
+pub(super) fn print_row(
     counters: &mut Option<Counters>,
     p: &Params,
     row: &BwResult,

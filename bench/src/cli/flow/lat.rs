@@ -31,7 +31,7 @@ pub enum LatRows {
 }
 
 impl LatRows {
-    fn new(p: &Params) -> LatRows {
+    pub(super) fn new(p: &Params) -> LatRows {
         if p.duration.is_some() {
             LatRows::Duration(Vec::new())
         } else {
@@ -40,7 +40,7 @@ impl LatRows {
     }
 
     /// Computes, prints and keeps the row of one size (`rtt_factor` 2 halves the round trip).
-    fn push(
+    pub(super) fn push(
         &mut self,
         run: &LatRun,
         p: &Params,
@@ -100,7 +100,7 @@ impl LatRows {
 /// How a latency side prints its rows: the unit of `-C` (cycles at the CPU's MHz) or
 /// microseconds, the sample lists of `-H`/`-U`, the `-W` counters and the `--cpu_util`
 /// reading of the size being run.
-struct LatPrint {
+pub(super) struct LatPrint {
     ticks_per_unit: f64,
     unit: &'static str,
     lists: SampleLists,
@@ -126,7 +126,7 @@ impl LatPrint {
     }
 }
 
-fn header(p: &Params) -> String {
+pub(super) fn header(p: &Params) -> String {
     let h = if p.duration.is_some() {
         lat_dur_header()
     } else {
@@ -149,6 +149,9 @@ pub fn run(mut s: Session, p: &Params) -> Res<LatRows> {
     };
     let rows = match p.test.verb() {
         Verb::Write => write(s, p, role, &mut pr)?,
+        Verb::Send if p.connection == rdma_bench::perftest::Connection::Ud => {
+            super::ud::send_lat(s, p, role, &mut pr)?
+        }
         Verb::Send => send(s, p, role, &mut pr)?,
         Verb::Read | Verb::Atomic => read(s, p, &mut pr)?,
     };
@@ -157,7 +160,7 @@ pub fn run(mut s: Session, p: &Params) -> Res<LatRows> {
 }
 
 /// How long the side that waits for the peer's whole run may wait (see the BW tests).
-fn run_wait(p: &Params) -> Duration {
+pub(super) fn run_wait(p: &Params) -> Duration {
     let bytes: u64 = p.sizes.iter().map(|s| s.saturating_mul(p.iters)).sum();
     p.timeout + p.duration.unwrap_or_default() + Duration::from_secs(bytes >> 20)
 }

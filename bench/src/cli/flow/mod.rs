@@ -1,6 +1,6 @@
 //! One test, both roles, in perftest 6.06's order: the session (device, handshake, QPs;
 //! [`session`]), then the measured runs, statistics and report of a BW test ([`bw`]) or a
-//! latency test ([`lat`]), then the optional JSON and SVG outputs.
+//! latency test ([`lat`]; the UD SEND tests in [`ud`]), then the optional JSON and SVG outputs.
 
 mod additions;
 mod bw;
@@ -9,6 +9,7 @@ mod lat;
 mod out;
 mod peer_check;
 mod session;
+mod ud;
 
 use super::params::Params;
 use out::Res;
@@ -27,7 +28,10 @@ pub fn run(p: &Params) -> Res<()> {
     if p.x.output.is_some() {
         out::quiet();
     }
-    let s = session::open(p)?;
+    // The session may adjust the sizes (UD caps them at the path MTU).
+    let mut p = p.clone();
+    let s = session::open(&mut p)?;
+    let p = &p;
     let info = RunInfo {
         test: p.test,
         role: s.role,

@@ -1,20 +1,26 @@
 //! Everything before the measured runs, in perftest 6.06's order: device, port and GID; the
 //! TCP connection and preamble; the banner; QPs, CQs and buffers; the keys exchanges with the
-//! QPs connected inside them; the address lines.
+//! QPs connected inside them; the address lines. With `-c UD` the QPs are
+//! [`UdQueuePair`]s, their sizes capped at the path MTU, and each sender's peer an address
+//! handle made of the peer's keys.
 
 use super::out::{out, Res};
 use crate::cli::params::Params;
 use rdma_bench::perftest::atomic::{outstanding, Outstanding, ATOMIC_CYCLE_BUFFER};
+use rdma_bench::perftest::connection::{
+    ud_size, UdSize, UD_INLINE_WARNING, UD_SIZE_CAPPED, UD_SIZE_REFUSAL,
+};
 use rdma_bench::perftest::handshake::{setup, Channel, Preamble};
 use rdma_bench::perftest::report::{
     address, banner, BannerInfo, Side, RESULT_LINE, WAITING_FOR_CLIENT,
 };
 use rdma_bench::perftest::transport::{Link, Role};
 use rdma_bench::perftest::wire::KeyMsg;
-use rdma_bench::perftest::{PerfTest, Verb};
+use rdma_bench::perftest::{Connection, PerfTest, Verb};
+use rdma_verbs::ud::{Peer, UdQueuePair, DEFAULT_QKEY};
 use rdma_verbs::{
-    Access, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion, PostApi,
-    ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
+    Access, AddressHandle, CompletionQueue, ConnectOptions, Context, Gid, LinkLayer, MemoryRegion,
+    PostApi, ProtectionDomain, QpCaps, QueuePair, RemoteBuf, RemoteQp,
 };
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -33,6 +39,10 @@ pub struct Session {
     /// Receive completions of every QP.
     pub recv_cq: CompletionQueue,
     pub qps: Vec<QueuePair>,
+    /// `-c UD`: the test QPs (then `qps` is empty).
+    pub ud: Vec<UdQueuePair>,
+    /// `-c UD`: the peer each UD QP sends to (perftest makes one on senders only).
+    pub ud_peers: Vec<Option<Peer>>,
     /// The region the peer writes into or reads from: `qps` slices of `slice` bytes.
     pub target: MemoryRegion,
     pub mine: Vec<KeyMsg>,
@@ -87,9 +97,10 @@ fn random_psn(salt: u32) -> u32 {
 /// The post API of the test QPs: the extended one (`ibv_wr_*`) where the device has it for
 /// this connection type, as perftest uses it by default (perftest 6.06 decides by a list of
 /// device models, which leaves it off on rxe; rdma-perf asks the device: it builds a QP), or
-/// the classic `ibv_post_send` with `--use_old_post_send`.
+/// the classic `ibv_post_send` with `--use_old_post_send` and on UD (whose QPs post with it
+/// only).
 fn post_api(ctx: &Context, p: &Params) -> Res<PostApi> {
-    if p.x.old_post_send {
+    if p.x.old_post_send || p.connection == Connection::Ud {
         return Ok(PostApi::Classic);
     }
     let pd = ProtectionDomain::new(ctx)?;
@@ -112,9 +123,24 @@ fn post_api(ctx: &Context, p: &Params) -> Res<PostApi> {
     }
 }
 
+/// A UD QP the device refused, with the likely cause when inline data was asked for (perftest
+/// disables `-I` on devices it does not know, such as rxe; rdma-perf asks for it).
+fn ud_qp_error(e: rdma_verbs::Error, inline: u32) -> Box<dyn std::error::Error + Send + Sync> {
+    if inline == 0 {
+        return e.into();
+    }
+    format!("{e} (a UD QP with -I {inline}: the device may take less inline data; lower -I)").into()
+}
+
 /// Opens the device, connects to the peer and sets every QP up to RTS (RTR for the passive
-/// server of a unidirectional test, as perftest leaves it).
-pub fn open(p: &Params) -> Res<Session> {
+/// server of a unidirectional test, as perftest leaves it). With `-c UD` it also caps `p`'s
+/// sizes at the agreed path MTU, as perftest does.
+pub fn open(p: &mut Params) -> Res<Session> {
+    let ud = p.connection == Connection::Ud;
+    if p.ud_inline_lowered {
+        out(RESULT_LINE);
+        eprint!("{UD_INLINE_WARNING}");
+    }
     let role = if p.host.is_some() {
         Role::Client
     } else {
@@ -185,6 +211,18 @@ pub fn open(p: &Params) -> Res<Session> {
     };
     let mut chan = Channel::new(link, gid_index);
     let agreed = chan.preamble(&Preamble::local(local_mtu))?;
+    if ud {
+        let mtu = u64::from(agreed.mtu.bytes());
+        match ud_size(&p.sizes, p.all, p.size_given, mtu) {
+            UdSize::Fits => {}
+            UdSize::Capped(sizes) => {
+                eprint!("{}", UD_SIZE_CAPPED.replace("{}", &mtu.to_string()));
+                p.sizes = sizes;
+            }
+            UdSize::Refused => return Err(UD_SIZE_REFUSAL.into()),
+        }
+    }
+    let p = &*p;
     super::peer_check::check(&mut chan, &agreed, p)?;
     let link_layer = port_attr.link_layer();
     let link_name = if link_layer == LinkLayer::Ethernet {
@@ -271,8 +309,35 @@ pub fn open(p: &Params) -> Res<Session> {
             })
             .build()?)
     };
+    let psns: Vec<u32> = (0..n).map(|i| random_psn(i as u32)).collect();
+    let caps = QpCaps {
+        max_send_wr: p.tx_depth.max(1),
+        max_recv_wr: p.rx_depth.max(1),
+        max_send_sge: 1,
+        max_recv_sge: 1,
+        max_inline_data: p.inline_size,
+    };
+    // UD: INIT with perftest's Q_Key, RTR, RTS with the PSN the keys give (perftest leaves
+    // a unidirectional server in RTR; the peer cannot tell).
+    let mut ud_qps = if ud {
+        psns.iter()
+            .map(|&psn| {
+                UdQueuePair::builder(&pd, &send_cq, &recv_cq)
+                    .port(p.ib_port)
+                    .qkey(DEFAULT_QKEY)
+                    .psn(psn)
+                    .caps(caps)
+                    .build()
+                    .map_err(|e| ud_qp_error(e, p.inline_size))
+            })
+            .collect::<Res<Vec<_>>>()?
+    } else {
+        Vec::new()
+    };
     // With -R the CM connects the QPs now (perftest's create_rdma_cm_connection).
-    let (qps, cm) = if p.rdma_cm {
+    let (qps, cm) = if ud {
+        (Vec::new(), None)
+    } else if p.rdma_cm {
         let cm_reads = if reads {
             u8::try_from(out_reads).unwrap_or(u8::MAX)
         } else {
@@ -291,14 +356,19 @@ pub fn open(p: &Params) -> Res<Session> {
     };
     let total = usize::try_from(slice.saturating_mul(u64::from(p.qps)))?;
     let target = MemoryRegion::new(&pd, total, target_access)?;
-    let mine: Vec<KeyMsg> = qps
+    let qpns: Vec<u32> = if ud {
+        ud_qps.iter().map(UdQueuePair::qpn).collect()
+    } else {
+        qps.iter().map(QueuePair::qpn).collect()
+    };
+    let mine: Vec<KeyMsg> = qpns
         .iter()
         .enumerate()
-        .map(|(i, qp)| KeyMsg {
+        .map(|(i, &qpn)| KeyMsg {
             lid: port_attr.lid(),
             out_reads,
-            qpn: qp.qpn(),
-            psn: random_psn(i as u32),
+            qpn,
+            psn: psns[i],
             rkey: target.rkey(),
             vaddr: target.addr() + i as u64 * slice,
             gid: gid.map(|g| g.0),
@@ -322,7 +392,34 @@ pub fn open(p: &Params) -> Res<Session> {
     let max_rd = u8::try_from(out_reads).unwrap_or(u8::MAX);
     let mut pending: Vec<QueuePair> = qps;
     let mut connected: Vec<QueuePair> = Vec::with_capacity(n);
+    let mut ud_peers: Vec<Option<Peer>> = Vec::with_capacity(n);
+    // perftest makes the address handles where it connects, on the sides that send.
+    let sends = !p.test.is_bw() || role == Role::Client || p.bidirectional;
     let remote = setup(&mut chan, p.test, &mine, |theirs| {
+        if ud {
+            for (i, qp) in ud_qps.iter_mut().enumerate() {
+                let r = &theirs[i];
+                if !sends {
+                    ud_peers.push(None);
+                    continue;
+                }
+                let opts = ConnectOptions {
+                    port: p.ib_port,
+                    gid_index,
+                    hop_limit: 0xff,
+                    ..ConnectOptions::default()
+                };
+                let remote = RemoteQp {
+                    qpn: r.qpn,
+                    psn: r.psn,
+                    lid: r.lid,
+                    gid: r.gid.map(Gid),
+                };
+                let ah = AddressHandle::to(&pd, &remote, &opts)?;
+                ud_peers.push(Some(qp.add_peer(ah, r.qpn, DEFAULT_QKEY)?));
+            }
+            return Ok(());
+        }
         if cm.is_some() {
             // Connected by the CM already; perftest skips ctx_connect.
             connected.append(&mut pending);
@@ -356,7 +453,7 @@ pub fn open(p: &Params) -> Res<Session> {
         }
         Ok::<(), rdma_verbs::Error>(())
     })?;
-    if connected.len() != n {
+    if connected.len() != n && !ud {
         return Err("the QPs were not connected".into());
     }
     for r in &remote {
@@ -370,6 +467,8 @@ pub fn open(p: &Params) -> Res<Session> {
         send_cq,
         recv_cq,
         qps: connected,
+        ud: ud_qps,
+        ud_peers,
         target,
         mine,
         remote,
