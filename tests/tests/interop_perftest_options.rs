@@ -174,6 +174,30 @@ fn interop_perftest_options_events_both_roles() {
     }
 }
 
+/// `send_bw -b -D`: perftest 6.06 exchanges no BW reports after a duration run (each row
+/// counts both directions itself); a side that waited for one left the peer's closing
+/// handshake failing.
+#[test]
+fn interop_perftest_options_send_bw_bidirectional_duration_both_roles() {
+    let _g = serial();
+    for (k, (server, client)) in [(Impl::C, Impl::Rust), (Impl::Rust, Impl::C)]
+        .into_iter()
+        .enumerate()
+    {
+        let args: &[&str] = &["-b", "-D", "3", "-s", "4096"];
+        let port = 19371 + k as u16;
+        let (s, c) = pair(Test::SendBw, (server, args), (client, args), port, LIMIT);
+        assert_ok(&s, &c);
+        for d in [&s, &c] {
+            let r = &rows(d)[0];
+            assert_eq!(r[0], "4096", "#bytes:\n{d}");
+            let iters: u64 = r[1].parse().unwrap_or(0);
+            let avg: f64 = r[3].parse().unwrap_or(0.0);
+            assert!(iters > 0 && avg > 0.0, "a measured sample:\n{d}");
+        }
+    }
+}
+
 #[test]
 fn interop_perftest_options_latency_lists_and_cycles() {
     let _g = serial();

@@ -235,9 +235,13 @@ pub fn bw_requester(
     if let Some(ph) = &phases {
         s.posted[0] = ph.sample_start;
     }
+    // In the sample of a duration run (perftest's SAMPLE_STATE).
+    let mut in_sample = false;
     loop {
         if let Some(ph) = phases.as_mut() {
-            match ph.update(clock.now()) {
+            let phase = ph.update(clock.now());
+            in_sample = phase == Phase::Sample;
+            match phase {
                 Phase::End => posting = false,
                 Phase::StopSample => cooling = true,
                 _ => {}
@@ -255,6 +259,11 @@ pub fn bw_requester(
                 runs[i].complete(wc)?.result()?;
                 rcnt[i] += 1;
                 totrcnt += 1;
+                if in_sample {
+                    // perftest's run_iter_bi counts the messages received in the sample
+                    // with those sent: a -D -b row is both directions, no report exchanged.
+                    s.iters += 1;
+                }
                 if phases.is_some() || rcnt[i] + r.rx_depth <= iters {
                     recvs[i].post(rcnt[i])?;
                 }

@@ -284,7 +284,8 @@ fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
 
 /// `ib_send_bw -b`: both sides post receives into a sink per QP, line up with a keys
 /// exchange, then send and receive at once (the server starts sending when the client's first
-/// message arrives); the reports are exchanged and both print the sum.
+/// message arrives); the reports of iteration runs are exchanged and both print the sum (a
+/// `-D` row counts both directions itself, as perftest 6.06's).
 fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let ops = ops(&mut s, p)?;
     let sinks = sinks(&mut s, p)?;
@@ -302,8 +303,14 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
             wait_first: s.role == Role::Server,
         };
         let mine = measure(&mut s, &ops, Some(recv), p, size, progress)?;
-        let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-        let row = mine.plus(&theirs);
+        // perftest 6.06's send_bw exchanges the reports of iteration runs only; a -D row
+        // already counts both directions.
+        let row = if p.duration.is_some() {
+            mine
+        } else {
+            let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
+            mine.plus(&theirs)
+        };
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
