@@ -34,13 +34,7 @@ fn main() -> ExitCode {
     match cli::flow::run(&params) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut msg = e.to_string();
-            let mut src = e.source();
-            while let Some(s) = src {
-                msg.push_str(&format!(": {s}"));
-                src = s.source();
-            }
-            eprintln!("{msg}");
+            eprintln!("{}", cli::flow::hint::chain(&*e));
             ExitCode::FAILURE
         }
     }

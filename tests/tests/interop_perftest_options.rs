@@ -198,6 +198,93 @@ fn interop_perftest_options_send_bw_bidirectional_duration_both_roles() {
     }
 }
 
+/// A C peer started with a larger `-s` (perftest compares no options): the Rust receiver's
+/// receive completes with an error, and the error names the option to align.
+#[test]
+fn interop_perftest_options_c_peer_with_another_size_gets_a_hint() {
+    let _g = serial();
+    let (s, c) = pair(
+        Test::SendBw,
+        (Impl::Rust, &["-s", "1024", "-n", "100"]),
+        (Impl::C, &["-s", "4096", "-n", "100"]),
+        19373,
+        LIMIT,
+    );
+    assert!(!s.killed && s.status.is_some_and(|st| !st.success()), "{s}");
+    assert!(
+        // rxe reports the receive too small as a QP operation error, others a length error.
+        (s.stderr.contains("local length error") || s.stderr.contains("local QP operation error"))
+            && s.stderr.contains(
+                "\n hint: the peer may send messages larger than this side's receive buffer: \
+                 run both sides with the same -s (or both with -a)"
+            ),
+        "the completion error and its hint:\n{s}\n{c}"
+    );
+}
+
+/// A C peer with another `-q`: the Rust side stops at the keys exchange, naming the peer's
+/// count (fewer QPs: perftest repeats its first QP's keys) or that it has more.
+#[test]
+fn interop_perftest_options_c_peer_with_another_qp_count_is_named() {
+    let _g = serial();
+    // The test, the server's implementation and arguments, the client's, the Rust side's error.
+    type Case = (
+        Test,
+        Impl,
+        &'static [&'static str],
+        &'static [&'static str],
+        &'static str,
+    );
+    let cases: [Case; 3] = [
+        (
+            Test::WriteBw,
+            Impl::Rust,
+            &["-q", "2", "-n", "100"],
+            &["-q", "1", "-n", "100"],
+            "the peer runs with -q 1 (its keys repeat its first QP after 1), this side with -q 2",
+        ),
+        (
+            Test::SendBw,
+            Impl::Rust,
+            &["-q", "1", "-n", "100"],
+            &["-q", "2", "-n", "100"],
+            "the peer runs with more QPs than this side's -q 1 (its keys named QP 0x",
+        ),
+        (
+            Test::WriteBw,
+            Impl::C,
+            &["-q", "2", "-n", "100"],
+            &["-q", "1", "-n", "100"],
+            "the peer runs with more QPs than this side's -q 1 (its keys named QP 0x",
+        ),
+    ];
+    for (k, (test, server, sargs, cargs, want)) in cases.into_iter().enumerate() {
+        let client = if server == Impl::Rust {
+            Impl::C
+        } else {
+            Impl::Rust
+        };
+        let start = Instant::now();
+        let (s, c) = pair(
+            test,
+            (server, sargs),
+            (client, cargs),
+            19374 + k as u16,
+            LIMIT,
+        );
+        let rust = if server == Impl::Rust { &s } else { &c };
+        assert!(
+            !rust.killed && rust.status.is_some_and(|st| !st.success()),
+            "{s}\n{c}"
+        );
+        assert!(rust.stderr.contains(want), "{want:?}:\n{s}\n{c}");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "fails at the keys exchange, not at a timeout:\n{s}\n{c}"
+        );
+    }
+}
+
 #[test]
 fn interop_perftest_options_latency_lists_and_cycles() {
     let _g = serial();

@@ -3,6 +3,7 @@
 //! receiver).
 
 use super::additions::{output_bw, Counters, CpuWindow};
+use super::hint::sum_reports;
 use super::out::{number, out, Res};
 use super::session::Session;
 use crate::cli::params::Params;
@@ -213,7 +214,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
             s.chan.exchange_keys_within(&s.mine[0], wait)?;
         }
         let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-        let row = mine.plus(&theirs);
+        let row = sum_reports(mine, theirs)?;
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
     }
@@ -309,7 +310,7 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
             mine
         } else {
             let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-            mine.plus(&theirs)
+            sum_reports(mine, theirs)?
         };
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);

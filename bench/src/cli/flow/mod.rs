@@ -5,6 +5,7 @@
 mod additions;
 mod bw;
 mod cm;
+pub mod hint;
 mod lat;
 mod out;
 mod peer_check;
@@ -65,7 +66,8 @@ pub fn run(p: &Params) -> Res<()> {
             None => Total::Iterations(p.iters.saturating_mul(u64::from(p.qps))),
         };
         let progress = Progress::start(p.test.as_str().to_string(), total);
-        let rows = bw::run(s, p, progress.counter())?;
+        let c_peer = s.c_peer;
+        let rows = bw::run(s, p, progress.counter()).map_err(|e| hint::explain(e, c_peer))?;
         progress.finish();
         if let Some(path) = &p.plot {
             let points: Vec<BwPoint> = rows.iter().map(BwPoint::from).collect();
@@ -87,7 +89,8 @@ pub fn run(p: &Params) -> Res<()> {
         verdict = additions::check_limits(p, &rows);
         JsonReport::from_bw(info, p.unit, &rows)
     } else {
-        match lat::run(s, p)? {
+        let c_peer = s.c_peer;
+        match lat::run(s, p).map_err(|e| hint::explain(e, c_peer))? {
             lat::LatRows::Iters(rows) => JsonReport::from_lat(info, &rows),
             lat::LatRows::Duration(rows) => JsonReport::from_lat_duration(info, &rows),
         }

@@ -57,6 +57,8 @@ pub struct Session {
     pub extended: bool,
     /// `-W`: the port counters, read before the connection.
     pub counters: Option<super::additions::Counters>,
+    /// The peer is C perftest, which compares no options (rdma-perf peers did).
+    pub c_peer: bool,
 }
 
 impl Session {
@@ -478,5 +480,6 @@ pub fn open(p: &mut Params) -> Res<Session> {
         _cm: cm,
         extended: post_api == PostApi::Extended,
         counters,
+        c_peer: !agreed.remote_version.is_rdma_perf(),
     })
 }

@@ -6,6 +6,7 @@
 
 use super::additions::CpuWindow;
 use super::bw::{print_row, requester_row, run_wait, stats};
+use super::hint::sum_reports;
 use super::lat::{header, LatPrint, LatRows};
 use super::out::{out, Res};
 use super::session::Session;
@@ -175,7 +176,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
             mine
         } else {
             let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-            mine.plus(&theirs)
+            sum_reports(mine, theirs)?
         };
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);

@@ -27,7 +27,7 @@ mod error;
 mod messages;
 mod sequence;
 
-pub use error::{ChannelError, SeqError};
+pub use error::{ChannelError, QpCountMismatch, SeqError};
 pub use messages::{Agreed, Channel, Preamble};
 pub use sequence::{
     send_bw_post_size, send_finish, send_pre_run, setup, write_bw_client_finish,

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::error::{ChannelError, SeqError};
+use super::error::{ChannelError, QpCountMismatch, SeqError};
 use super::messages::Channel;
 use crate::perftest::wire::{BwReportMsg, KeyMsg, WireError};
 use crate::perftest::{PerfTest, Verb};
@@ -35,15 +35,21 @@ pub fn setup<E>(
             // 6.06 write tests: K×n, then K×n (perftest prints the remote keys
             // here), connect, then the "after RTR" K. The atomic tests exchange the same
             // keys as often; they connect after the first K×n, which the peer cannot tell.
+            let mut earlier = Vec::with_capacity(mine.len());
             if !test.is_bw() {
                 chan.exchange_keys(first)?;
             } else {
                 for m in mine {
-                    chan.exchange_keys(m)?;
+                    earlier.push(chan.exchange_keys(m)?);
                 }
+                distinct(&earlier)?;
             }
             for m in mine {
                 remote.push(chan.exchange_keys(m)?);
+            }
+            distinct(&remote)?;
+            for (again, k) in earlier.iter().zip(&remote) {
+                due(k, again, mine.len())?;
             }
             connect(&remote).map_err(SeqError::Qp)?;
             if !test.is_bw() {
@@ -53,21 +59,47 @@ pub fn setup<E>(
                     chan.exchange_keys(m)?;
                 }
             }
-            chan.exchange_keys(first)?;
+            due(&chan.exchange_keys(first)?, &remote[0], mine.len())?;
         }
         Verb::Send => {
             // Send tests: K×n, connect, the "after RTR" K, then K×n (printed).
             for m in mine {
                 remote.push(chan.exchange_keys(m)?);
             }
+            distinct(&remote)?;
             connect(&remote).map_err(SeqError::Qp)?;
-            chan.exchange_keys(first)?;
+            due(&chan.exchange_keys(first)?, &remote[0], mine.len())?;
             for (i, m) in mine.iter().enumerate() {
                 remote[i] = chan.exchange_keys(m)?;
             }
         }
     }
     Ok(remote)
+}
+
+/// The peer's keys of this side's QP count must name as many QPs: perftest repeats its first
+/// QP's keys in its sync exchanges, so a repeat means it has fewer QPs (`-q`).
+fn distinct(theirs: &[KeyMsg]) -> Result<(), ChannelError> {
+    match theirs.iter().skip(1).position(|k| k.qpn == theirs[0].qpn) {
+        Some(i) => Err(ChannelError::QpCount(QpCountMismatch::Fewer {
+            ours: theirs.len(),
+            theirs: i + 1,
+        })),
+        None => Ok(()),
+    }
+}
+
+/// A keys exchange where the peer's keys of `expected`'s QP are due: another QP there means
+/// the peer has more QPs than this side's `ours`.
+fn due(got: &KeyMsg, expected: &KeyMsg, ours: usize) -> Result<(), ChannelError> {
+    if got.qpn == expected.qpn {
+        return Ok(());
+    }
+    Err(ChannelError::QpCount(QpCountMismatch::More {
+        ours,
+        got: got.qpn,
+        expected: expected.qpn,
+    }))
 }
 
 /// Send tests: the keys exchange before each run (each message size with `-a`).

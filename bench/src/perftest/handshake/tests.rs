@@ -160,3 +160,78 @@ fn setup_without_qps_is_an_error() {
         "{err}"
     );
 }
+
+/// A C peer of `n` QPs (QP numbers `base`, `base + 1`, …) through perftest 6.06's keys
+/// sequence of `test` up to the run; it stops at the first failed exchange.
+fn c_peer_keys(mut ch: Channel, test: PerfTest, base: u32, n: u32) {
+    ch.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
+    let all: Vec<KeyMsg> = (0..n).map(|i| key(base + i)).collect();
+    let order: Vec<&KeyMsg> = if test.verb() == crate::perftest::Verb::Send {
+        all.iter().chain([&all[0]]).chain(all.iter()).collect()
+    } else {
+        all.iter().chain(all.iter()).chain([&all[0]]).collect()
+    };
+    for k in order {
+        if ch.exchange_keys(k).is_err() {
+            return;
+        }
+    }
+}
+
+/// This side's setup with `ours` QPs against a C peer with `theirs`.
+fn qp_count_error(test: PerfTest, ours: u32, theirs: u32) -> QpCountMismatch {
+    let (mut c, s) = pair();
+    let peer = thread::spawn(move || c_peer_keys(s, test, 0x31, theirs));
+    c.preamble(&Preamble::local(Mtu::Mtu1024)).unwrap();
+    c.link_mut().set_timeout(Duration::from_secs(2));
+    let mine: Vec<KeyMsg> = (0..ours).map(|i| key(0x41 + i)).collect();
+    let e = setup(&mut c, test, &mine, |_| Ok::<(), ()>(())).unwrap_err();
+    drop(c);
+    peer.join().unwrap();
+    match e {
+        SeqError::Channel(ChannelError::QpCount(m)) => m,
+        e => panic!("{test:?} -q {ours} against -q {theirs}: {e:?}"),
+    }
+}
+
+#[test]
+fn a_peer_with_fewer_qps_is_named_with_its_count() {
+    for test in [PerfTest::WriteBw, PerfTest::SendBw, PerfTest::ReadBw] {
+        assert_eq!(
+            qp_count_error(test, 2, 1),
+            QpCountMismatch::Fewer { ours: 2, theirs: 1 }
+        );
+        assert_eq!(
+            qp_count_error(test, 4, 2),
+            QpCountMismatch::Fewer { ours: 4, theirs: 2 }
+        );
+    }
+    let m = QpCountMismatch::Fewer { ours: 2, theirs: 1 }.to_string();
+    assert_eq!(
+        m,
+        "the peer runs with -q 1 (its keys repeat its first QP after 1), this side with -q 2: \
+         run both sides with the same -q"
+    );
+}
+
+#[test]
+fn a_peer_with_more_qps_is_named() {
+    for test in [PerfTest::WriteBw, PerfTest::SendBw] {
+        assert_eq!(
+            qp_count_error(test, 1, 2),
+            QpCountMismatch::More {
+                ours: 1,
+                got: 0x32,
+                expected: 0x31
+            },
+            "{test:?}"
+        );
+    }
+    assert!(QpCountMismatch::More {
+        ours: 1,
+        got: 0x32,
+        expected: 0x31
+    }
+    .to_string()
+    .starts_with("the peer runs with more QPs than this side's -q 1 (its keys named QP 0x32"));
+}
