@@ -113,9 +113,7 @@ fn post_api(ctx: &Context, p: &Params) -> Res<PostApi> {
         .caps(QpCaps {
             max_send_wr: 1,
             max_recv_wr: 1,
-            max_send_sge: 1,
-            max_recv_sge: 1,
-            max_inline_data: 0,
+            ..QpCaps::default()
         })
         .build();
     match probe {

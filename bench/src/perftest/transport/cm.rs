@@ -129,9 +129,7 @@ fn parts(ctx: &rdma_verbs::Context) -> Result<Parts, rdma_verbs::Error> {
         .caps(QpCaps {
             max_send_wr: 1,
             max_recv_wr: 1,
-            max_send_sge: 1,
-            max_recv_sge: 1,
-            max_inline_data: 0,
+            ..QpCaps::default()
         })
         .build()?;
     let send_buf = MemoryRegion::new(&pd, RECV_LEN, Access::LOCAL_WRITE)?;
