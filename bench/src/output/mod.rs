@@ -8,7 +8,7 @@
 //! * [`progress`]: a progress line on stderr for long runs, drawn by a background
 //!   thread from a counter the measured loop updates with relaxed stores.
 //!
-//! Files are written through [`write_atomic`]: to `FILE.tmp` first, then renamed,
+//! Files are written through [`write_atomic`]: to `FILE.PID.tmp` first, then renamed,
 //! so a reader never sees half a report.
 
 use std::fs;
@@ -41,13 +41,14 @@ pub fn bw_unit_str(unit: BwUnit) -> &'static str {
     }
 }
 
-/// The temporary file beside `path`: its name with `.tmp` appended.
+/// The temporary file beside `path`: its name with `.PID.tmp` appended, so that two
+/// processes writing the same file (both sides of a run) never share one.
 fn tmp_path(path: &Path) -> io::Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidInput, "the path does not name a file")
     })?;
     let mut tmp = name.to_os_string();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     Ok(path.with_file_name(tmp))
 }
 
@@ -115,7 +116,10 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        assert!(!dir.0.join("out.json.tmp").exists());
+        assert!(!dir
+            .0
+            .join(format!("out.json.{}.tmp", std::process::id()))
+            .exists());
     }
 
     #[test]
