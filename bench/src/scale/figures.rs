@@ -93,6 +93,18 @@ fn pos_ms(v: f64) -> Option<f64> {
     (v > 0.0).then_some(v * 1e3)
 }
 
+/// The series of `raw` on the left axis, named by `names` in order.
+fn on_left(raw: Vec<RawSeries>, names: &[String]) -> Vec<Series<'_>> {
+    raw.into_iter()
+        .zip(names)
+        .map(|((_, _, _, points), name)| Series {
+            name,
+            side: Side::Left,
+            points,
+        })
+        .collect()
+}
+
 fn connect(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
     // Zero times (below the clock's resolution) cannot go on a log axis.
     let mut raw = connect_series(r, "create", |p| pos_ms(p.create_s));
@@ -105,15 +117,7 @@ fn connect(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
         .iter()
         .map(|(what, via, role, _)| format!("{what}, {}, {}", via.as_str(), role_str(*role)))
         .collect();
-    let series: Vec<Series<'_>> = raw
-        .into_iter()
-        .zip(&names)
-        .map(|((_, _, _, points), name)| Series {
-            name,
-            side: Side::Left,
-            points,
-        })
-        .collect();
+    let series = on_left(raw, &names);
     let title = format!("Creating and connecting N RC QPs, rxe0, {date}");
     let fig = Figure {
         title: &title,
@@ -137,15 +141,7 @@ fn memory(r: &Results, date: &str) -> Result<Option<Svg>, CurveError> {
         .iter()
         .map(|(_, via, role, _)| format!("{}, {}", via.as_str(), role_str(*role)))
         .collect();
-    let series: Vec<Series<'_>> = raw
-        .into_iter()
-        .zip(&names)
-        .map(|((_, _, _, points), name)| Series {
-            name,
-            side: Side::Left,
-            points,
-        })
-        .collect();
+    let series = on_left(raw, &names);
     let title = format!("Resident memory per connected RC QP, rxe0, {date}");
     let fig = Figure {
         title: &title,
