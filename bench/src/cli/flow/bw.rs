@@ -173,14 +173,7 @@ fn requester_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec
     let ops = ops(&mut s, p)?;
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
-        let row = loop {
-            let window = CpuWindow::start(p)?;
-            let row = measure(&mut s, &ops, None, p, size, progress)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-            if !p.x.run_infinitely {
-                break row;
-            }
-        };
+        let row = windows(&mut s, p, |s| measure(s, &ops, None, p, size, progress))?;
         rows.push(row);
     }
     let last = *rows.last().ok_or("no size was run")?;
@@ -213,8 +206,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
         if p.all {
             s.chan.exchange_keys_within(&s.mine[0], wait)?;
         }
-        let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-        let row = sum_reports(mine, theirs)?;
+        let row = with_peer_report(&mut s, mine)?;
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
     }
@@ -230,14 +222,7 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        let row = loop {
-            let window = CpuWindow::start(p)?;
-            let row = measure(&mut s, &ops, None, p, size, progress)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-            if !p.x.run_infinitely {
-                break row;
-            }
-        };
+        let row = windows(&mut s, p, |s| measure(s, &ops, None, p, size, progress))?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -251,29 +236,17 @@ fn send_client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
 fn send_server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let sinks = sinks(&mut s, p)?;
     let wait = run_wait(p);
-    let rx_depth = p.receives_ahead();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         arm_receives(&mut s, &sinks, p, size)?;
-        let cfg = RecvConfig {
-            span: p.span(),
-            size,
-            rx_depth,
-            timeout: p.timeout,
-            events: p.x.events,
-        };
+        let cfg = recv_config(p, size);
         let clock = Clock::new();
         // With --run_infinitely the receives stay posted from one window to the next.
-        let row = loop {
-            let window = CpuWindow::start(p)?;
+        let row = windows(&mut s, p, |s| {
             let r = bw_receiver(&mut s.qps, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
             // perftest never measures a peak on the receiving side.
-            let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-            if !p.x.run_infinitely {
-                break row;
-            }
-        };
+            Ok(stats(p, size, &[r.first], &[r.last], r.iters, true)?)
+        })?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -304,14 +277,7 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
             wait_first: s.role == Role::Server,
         };
         let mine = measure(&mut s, &ops, Some(recv), p, size, progress)?;
-        // perftest 6.06's send_bw exchanges the reports of iteration runs only; a -D row
-        // already counts both directions.
-        let row = if p.duration.is_some() {
-            mine
-        } else {
-            let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-            sum_reports(mine, theirs)?
-        };
+        let row = send_duplex_row(&mut s, p, mine)?;
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
@@ -320,6 +286,51 @@ fn send_duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwRe
     }
     send_finish(s.chan, &s.mine[0], wait)?;
     Ok(rows)
+}
+
+/// The receiving loop's settings for messages of `size` (RC and UD).
+pub(super) fn recv_config(p: &Params, size: u64) -> RecvConfig {
+    RecvConfig {
+        span: p.span(),
+        size,
+        rx_depth: p.receives_ahead(),
+        timeout: p.timeout,
+        events: p.x.events,
+    }
+}
+
+/// Runs one size and prints its row; with `--run_infinitely`, again every window until
+/// stopped (the receives of a receiver stay posted between windows). Returns the last row.
+pub(super) fn windows(
+    s: &mut Session,
+    p: &Params,
+    mut run: impl FnMut(&mut Session) -> Res<BwResult>,
+) -> Res<BwResult> {
+    loop {
+        let window = CpuWindow::start(p)?;
+        let row = run(s)?;
+        print_row(&mut s.counters, p, &row, window.finish()?)?;
+        if !p.x.run_infinitely {
+            return Ok(row);
+        }
+    }
+}
+
+/// `-b`: this side's row plus the peer's report, exchanged now.
+fn with_peer_report(s: &mut Session, mine: BwResult) -> Res<BwResult> {
+    let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
+    sum_reports(mine, theirs)
+}
+
+/// The row of `send_bw -b` (RC and UD): with the peer's report after an iterations run; a
+/// `-D` row already counts both directions, and perftest 6.06's send_bw exchanges no report
+/// then.
+pub(super) fn send_duplex_row(s: &mut Session, p: &Params, mine: BwResult) -> Res<BwResult> {
+    if p.duration.is_some() {
+        Ok(mine)
+    } else {
+        with_peer_report(s, mine)
+    }
 }
 
 /// Prints a row as perftest does: the row (with `--cpu_util`, the CPU utilization of this

@@ -201,6 +201,19 @@ fn write(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) -> Res<La
     Ok(rows)
 }
 
+/// The SEND ping-pong's settings for messages of `size` (RC and UD).
+pub(super) fn send_lat_config(p: &Params, size: u64, role: LatRole) -> SendLatConfig {
+    SendLatConfig {
+        span: p.span(),
+        size,
+        rx_depth: p.receives_ahead(),
+        timeout: p.timeout,
+        role,
+        inline: size <= u64::from(p.inline_size),
+        events: p.x.events,
+    }
+}
+
 /// `ib_send_lat`: the client sends first; before each size the receives are posted and a
 /// keys exchange lines the sides up; a closing handshake at the end.
 fn send(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) -> Res<LatRows> {
@@ -213,15 +226,7 @@ fn send(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) -> Res<Lat
     for &size in &p.sizes {
         post_receives(&mut s.qps[0], sink, size, rx_depth)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        let cfg = SendLatConfig {
-            span: p.span(),
-            size,
-            rx_depth,
-            timeout: p.timeout,
-            role,
-            inline: size <= u64::from(p.inline_size),
-            events: p.x.events,
-        };
+        let cfg = send_lat_config(p, size, role);
         let clock = Clock::new();
         let run = send_lat(
             &mut s.qps[0],

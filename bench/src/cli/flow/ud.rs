@@ -5,19 +5,17 @@
 //! [`UdQueuePair`]: rdma_verbs::ud::UdQueuePair
 
 use super::additions::CpuWindow;
-use super::bw::{print_row, requester_row, run_wait, stats};
-use super::hint::sum_reports;
-use super::lat::{header, LatPrint, LatRows};
+use super::bw::{print_row, recv_config, requester_row, run_wait, send_duplex_row, stats, windows};
+use super::lat::{header, send_lat_config, LatPrint, LatRows};
 use super::out::{out, Res};
 use super::session::Session;
 use crate::cli::params::Params;
 use rdma_bench::perftest::handshake::{send_bw_post_size, send_finish, send_pre_run};
 use rdma_bench::perftest::stats::BwResult;
 use rdma_bench::perftest::transport::Role;
-use rdma_bench::perftest::wire::BwReportMsg;
 use rdma_bench::run::{
     ud_bw_receiver, ud_bw_requester, ud_post_receives, ud_send_lat, BwConfig, Clock, LatRole,
-    Receiving, RecvConfig, SendLatConfig, UdSend,
+    Receiving, UdSend,
 };
 use rdma_verbs::{Access, MemoryRegion, Sink};
 use std::sync::atomic::AtomicU64;
@@ -96,14 +94,7 @@ fn client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        let row = loop {
-            let window = CpuWindow::start(p)?;
-            let row = measure(&mut s, &sends, None, p, size, progress)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-            if !p.x.run_infinitely {
-                break row;
-            }
-        };
+        let row = windows(&mut s, p, |s| measure(s, &sends, None, p, size, progress))?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -118,28 +109,16 @@ fn client(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
 fn server(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>> {
     let sinks = sinks(&mut s, p)?;
     let wait = run_wait(p);
-    let rx_depth = p.receives_ahead();
     let mut rows = Vec::with_capacity(p.sizes.len());
     for &size in &p.sizes {
         arm(&mut s, &sinks, p, size)?;
-        let cfg = RecvConfig {
-            span: p.span(),
-            size,
-            rx_depth,
-            timeout: p.timeout,
-            events: p.x.events,
-        };
+        let cfg = recv_config(p, size);
         let clock = Clock::new();
         // With --run_infinitely the receives stay posted from one window to the next.
-        let row = loop {
-            let window = CpuWindow::start(p)?;
+        let row = windows(&mut s, p, |s| {
             let r = ud_bw_receiver(&mut s.ud, &sinks, &s.recv_cq, &cfg, &clock, progress)?;
-            let row = stats(p, size, &[r.first], &[r.last], r.iters, true)?;
-            print_row(&mut s.counters, p, &row, window.finish()?)?;
-            if !p.x.run_infinitely {
-                break row;
-            }
-        };
+            Ok(stats(p, size, &[r.first], &[r.last], r.iters, true)?)
+        })?;
         rows.push(row);
         if p.all {
             send_bw_post_size(&mut s.chan, &s.mine[0], wait)?;
@@ -170,14 +149,7 @@ fn duplex(mut s: Session, p: &Params, progress: &AtomicU64) -> Res<Vec<BwResult>
             wait_first: s.role == Role::Server,
         };
         let mine = measure(&mut s, &sends, Some(recv), p, size, progress)?;
-        // perftest exchanges the reports of iteration runs only; a -D row already counts
-        // both directions.
-        let row = if p.duration.is_some() {
-            mine
-        } else {
-            let theirs = BwResult::from(s.chan.exchange_bw_report(&BwReportMsg::from(mine))?);
-            sum_reports(mine, theirs)?
-        };
+        let row = send_duplex_row(&mut s, p, mine)?;
         print_row(&mut s.counters, p, &row, window.finish()?)?;
         rows.push(row);
         if p.all {
@@ -207,15 +179,7 @@ pub fn send_lat(mut s: Session, p: &Params, role: LatRole, pr: &mut LatPrint) ->
     for &size in &p.sizes {
         ud_post_receives(&mut s.ud[0], sink, size, rx_depth)?;
         send_pre_run(&mut s.chan, &s.mine[0])?;
-        let cfg = SendLatConfig {
-            span: p.span(),
-            size,
-            rx_depth,
-            timeout: p.timeout,
-            role,
-            inline: size <= u64::from(p.inline_size),
-            events: p.x.events,
-        };
+        let cfg = send_lat_config(p, size, role);
         let clock = Clock::new();
         let run = ud_send_lat(
             &mut s.ud[0],
